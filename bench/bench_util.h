@@ -1,0 +1,29 @@
+/*
+ * bench_util.h: timing helpers shared by the benchmarks. A benchmark runs an
+ * operation in batches until a minimum time has passed, repeats that a few
+ * times, and reports the median per-operation time, because a shared 2-core
+ * machine is noisy and a single run lies.
+ */
+#ifndef HALQA_BENCH_UTIL_H
+#define HALQA_BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* bench_now_ns returns a monotonic clock reading in nanoseconds. */
+uint64_t bench_now_ns(void);
+
+/*
+ * bench_run calls |op(arg)| repeatedly: 5 rounds of at least |min_ms| each,
+ * and returns the median time per call in nanoseconds. |op| returns non-zero
+ * on failure, which aborts the benchmark with a message.
+ */
+double bench_run(const char *name, int (*op)(void *arg), void *arg, unsigned min_ms);
+
+/* bench_report prints "name: X us/op" in one line, for bench/README.md. */
+void bench_report(const char *name, double ns_per_op);
+
+/* bench_peak_rss_kib returns this process's peak resident set size in KiB. */
+long bench_peak_rss_kib(void);
+
+#endif
