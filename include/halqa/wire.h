@@ -120,7 +120,7 @@ enum wire_errcode {
 	WIRE_ERR_DENIED = 7,              /* wrong capability, or not the owner */
 	WIRE_ERR_STALE_EPOCH = 8,         /* epoch is not the circle's current one */
 	WIRE_ERR_NOT_FOUND = 9,           /* no such circle, mailbox, directory, package */
-	WIRE_ERR_EXISTS = 10,             /* circle id or directory owner already taken */
+	WIRE_ERR_EXISTS = 10,             /* circle id already taken */
 	WIRE_ERR_RATE_LIMITED = 11,       /* too many requests or claims; retry later */
 	WIRE_ERR_QUOTA_EXCEEDED = 12,     /* circles, bytes per day, mailbox full */
 	WIRE_ERR_INTERNAL = 13,           /* relay failure (storage); retry later */
