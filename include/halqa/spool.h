@@ -22,8 +22,8 @@
  * messages and cursors carry no device key. Capabilities are never given to
  * the spool, only cap_hash = wire_cap_hash(cap) (SHA-256 with a label), and
  * invite codes are stored only as a hash. Column names follow one rule the
- * tests check: device keys live in columns named "*_key", circle ids in
- * columns named "circle_id", and no table has both.
+ * tests check: device keys live in columns named "*_key", circle ids and
+ * references to circles in columns named "circle_*", and no table has both.
  *
  * Conventions. Every function returns HALQA_OK or a negative HALQA_ERR_*;
  * out-parameters are cleared on entry and filled only on success. Ids are
@@ -74,6 +74,7 @@ struct spool_limits {
 	uint32_t max_fetch_count;        /* messages returned by one fetch (256) */
 	uint32_t max_fetch_bytes;        /* payload bytes returned by one fetch (4 MiB);
 					    the first message is always returned */
+	uint32_t max_cursors_per_circle; /* cursors one circle may hold (256) */
 	uint64_t default_max_age;        /* circle message lifetime, seconds (30 days) */
 	uint64_t max_max_age;            /* largest max_age a creator may ask (365 days) */
 	uint32_t max_devices;            /* registered devices (100000) */
@@ -371,7 +372,8 @@ void spool_fetch_cleanup(struct spool_fetch *f);
  * never moves back: a lower seq only refreshes its time. Cursors are random
  * ids linked to no device. Returns HALQA_ERR_NOT_FOUND (circle),
  * HALQA_ERR_DENIED (no epoch matches the cap, or |seq| outside its range,
- * or past the circle's newest seq), HALQA_ERR_IO.
+ * or past the circle's newest seq), HALQA_ERR_LIMIT (a new cursor while the
+ * circle holds max_cursors_per_circle), HALQA_ERR_IO.
  */
 int spool_cursor_ack(struct spool *sp, const uint8_t circle_id[SPOOL_ID_LEN],
 		     const uint8_t cursor_id[SPOOL_ID_LEN], const uint8_t cap_hash[SPOOL_HASH_LEN],
