@@ -17,6 +17,7 @@
  * check that property.
  */
 #include "halqa/mls_codec.h"
+#include "halqa/mls_codec_impl.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -175,25 +176,6 @@ int mls_list_encode(struct bytes_writer *w, const void *items, size_t num, size_
 	}
 	return bytes_end(w, &m);
 }
-
-/*
- * Adapters between the typed functions and the list callbacks: calling a
- * function through a pointer of another type is undefined (and trips
- * UBSan's -fsanitize=function), so each list item type gets three thunks.
- */
-#define MLS_LIST_THUNKS(name, type)                                                     \
-	static int name##_dec(struct bytes_reader *r, void *item)                       \
-	{                                                                               \
-		return type##_decode(r, item);                                          \
-	}                                                                               \
-	static int name##_enc(struct bytes_writer *w, const void *item)                 \
-	{                                                                               \
-		return type##_encode(w, item);                                          \
-	}                                                                               \
-	static void name##_free(void *item)                                             \
-	{                                                                               \
-		type##_cleanup(item);                                                   \
-	}
 
 /* ---- u16 and u32 lists ---- */
 
@@ -409,28 +391,6 @@ void mls_credential_cleanup(struct mls_credential *c)
 	mls_list_cleanup(c->certificates, c->num_certificates, sizeof(struct mls_bytes), cert_free);
 	memset(c, 0, sizeof(*c));
 }
-
-/*
- * Deep copies of nested structs go through the codec itself: encode, then
- * decode the result. One code path, and a copy is exactly as valid as a
- * decoded struct. Writers wipe, since some structs carry secrets.
- */
-#define MLS_COPY_VIA_CODEC(type)                                                        \
-	int type##_copy(struct type *out, const struct type *in)                        \
-	{                                                                               \
-		struct bytes_writer w;                                                  \
-		struct bytes_reader r;                                                  \
-		int rc;                                                                 \
-                                                                                        \
-		memset(out, 0, sizeof(*out));                                           \
-		bytes_writer_init(&w, MLS_MAX_ENCODING, BYTES_WIPE);                    \
-		if ((rc = type##_encode(&w, in)) == HALQA_OK) {                         \
-			bytes_reader_init(&r, bytes_writer_data(&w), bytes_writer_len(&w)); \
-			rc = type##_decode(&r, out);                                    \
-		}                                                                       \
-		bytes_writer_cleanup(&w);                                               \
-		return rc;                                                              \
-	}
 
 MLS_COPY_VIA_CODEC(mls_credential)
 
@@ -910,41 +870,8 @@ MLS_COPY_VIA_CODEC(mls_group_context)
 
 /* ---- whole-buffer helpers ---- */
 
-#define MLS_BYTES_HELPERS(type)                                                         \
-	int type##_decode_bytes(const uint8_t *data, size_t len, struct type *out)      \
-	{                                                                               \
-		struct bytes_reader r;                                                  \
-		int rc;                                                                 \
-                                                                                        \
-		bytes_reader_init(&r, data, len);                                       \
-		if ((rc = type##_decode(&r, out)) == HALQA_OK &&                        \
-		    (rc = bytes_expect_end(&r)) != HALQA_OK) {                          \
-			type##_cleanup(out);                                            \
-		}                                                                       \
-		return rc;                                                              \
-	}                                                                               \
-	int type##_encode_bytes(const struct type *in, uint8_t **out, size_t *out_len)  \
-	{                                                                               \
-		struct bytes_writer w;                                                  \
-                                                                                        \
-		bytes_writer_init(&w, MLS_MAX_ENCODING, 0);                             \
-		type##_encode(&w, in);                                                  \
-		return bytes_writer_finish(&w, out, out_len);                           \
-	}
-
 MLS_BYTES_HELPERS(mls_key_package)
 MLS_BYTES_HELPERS(mls_ratchet_tree)
 MLS_BYTES_HELPERS(mls_group_context)
 
-int mls_leaf_node_decode_bytes(const uint8_t *data, size_t len, struct mls_leaf_node *out)
-{
-	struct bytes_reader r;
-	int rc;
-
-	bytes_reader_init(&r, data, len);
-	if ((rc = mls_leaf_node_decode(&r, out)) == HALQA_OK &&
-	    (rc = bytes_expect_end(&r)) != HALQA_OK) {
-		mls_leaf_node_cleanup(out);
-	}
-	return rc;
-}
+MLS_DECODE_BYTES(mls_leaf_node)

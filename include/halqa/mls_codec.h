@@ -39,10 +39,11 @@
  *                         optional<T> presence byte other than 0 or 1,
  *                         non-zero PrivateMessageContent padding, trailing
  *                         bytes inside a length-prefixed struct or after a
- *                         whole-buffer decode, an MLSMessage version other
- *                         than mls10 (RFC 9420 6: "version = mls10");
- *   HALQA_ERR_UNSUPPORTED a value of a closed enum that RFC 9420 does not
- *                         define (reserved 0 included): wire format, content
+ *                         whole-buffer decode;
+ *   HALQA_ERR_UNSUPPORTED an MLSMessage version other than mls10 (RFC 9420
+ *                         6: "version = mls10"), or a value of a closed
+ *                         enum that RFC 9420 does not define (reserved 0
+ *                         included): wire format, content
  *                         type, sender type, proposal type, credential type,
  *                         leaf node source, node type, PSK type, resumption
  *                         PSK usage, ProposalOrRef type;
