@@ -1,0 +1,264 @@
+/*
+ * mls_tree.h: the MLS ratchet tree (RFC 9420 sections 4, 7 and 12.1): an
+ * array of nodes (blank, leaf or parent) in the order of Appendix C, with
+ * the operations a group needs on it.
+ *
+ *   - load from the `ratchet_tree` encoding (12.4.3.3), refusing trailing
+ *     blanks and nodes of the wrong kind, and encode back byte for byte;
+ *   - resolution (4.1.1) and filtered direct path (4.1.2);
+ *   - tree hash of every node (7.8), cached and recomputed only along the
+ *     paths an operation changed, so growing a group to thousands of
+ *     members costs O(log n) hashes per change;
+ *   - parent hashes (7.9): computing them for a fresh path and verifying a
+ *     whole tree (7.9.2: every non-blank parent is covered by exactly one
+ *     parent-hash link from below);
+ *   - LeafNode validation (7.3) and the join-time tree checks of 12.4.3.1;
+ *   - Add, Update and Remove applied to the tree (12.1.1 to 12.1.3).
+ *
+ * The tree stores codec structs (mls_codec.h): leaves are struct
+ * mls_leaf_node, parents struct mls_parent_node, inside struct mls_node
+ * whose type MLS_NODE_BLANK marks a blank node. A tree always has a power
+ * of two leaves, 2 * num_leaves - 1 nodes; leaf L is node 2L.
+ *
+ * Ownership. A struct mls_tree is a heap object from mls_tree_new,
+ * mls_tree_load or mls_tree_copy, freed with mls_tree_free. Leaf nodes
+ * passed in are copied; pointers returned by the accessors are borrowed
+ * and valid until the next change to the tree. The tree holds no secrets
+ * (private keys and path secrets live with TreeKEM).
+ *
+ * Errors, the same everywhere:
+ *   HALQA_ERR_MALFORMED  not a ratchet tree: no nodes, a blank last node,
+ *                        a leaf at an odd index or a parent at an even one
+ *                        (and every codec decoding error, passed through);
+ *   HALQA_ERR_INVALID    a rule of RFC 9420 is broken: unmerged_leaves not
+ *                        sorted, outside the node's subtree, naming a blank
+ *                        leaf or missing from an intermediate node; a parent
+ *                        hash that does not verify; a duplicate encryption
+ *                        or signature key; a leaf whose source, lifetime,
+ *                        capabilities or extensions are not acceptable; a
+ *                        key of the wrong length; an operation on a blank
+ *                        or missing leaf;
+ *   HALQA_ERR_CRYPTO     a LeafNode signature does not verify;
+ *   HALQA_ERR_TOO_LARGE  the tree would exceed MLS_MAX_LEAVES;
+ *   HALQA_ERR_ARG        an index out of range or a NULL argument;
+ *   HALQA_ERR_NOMEM.
+ * A failed operation leaves the tree as it was.
+ */
+#ifndef HALQA_MLS_TREE_H
+#define HALQA_MLS_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "halqa/bytes.h"
+#include "halqa/err.h"
+#include "halqa/mls_codec.h"
+#include "halqa/mls_crypto.h"
+
+/* The deepest tree MLS_MAX_LEAVES allows: at most this many nodes on a direct path. */
+#define MLS_TREE_MAX_DEPTH 32
+
+struct mls_tree;
+
+/*
+ * struct mls_tree_policy: what LeafNode validation (RFC 9420 7.3) needs to
+ * know about the group. Borrowed for the duration of a call.
+ *   group_id          the group's id, signed into LeafNodeTBS for leaves of
+ *                     source update and commit;
+ *   group_extensions  the GroupContext extensions, whose
+ *                     required_capabilities (11.1) every leaf must meet
+ *                     (NULL: none);
+ *   now               the current time in seconds since the Unix epoch,
+ *                     checked against the lifetime of key_package leaves;
+ *                     0 skips the check (7.3 only RECOMMENDS it for leaves
+ *                     received, since a leaf may expire in transit);
+ *   max_lifetime      the longest not_after - not_before we accept
+ *                     (7.2 makes the application choose one); 0: no bound.
+ */
+struct mls_tree_policy {
+	const uint8_t *group_id;
+	size_t group_id_len;
+	const struct mls_extension_list *group_extensions;
+	uint64_t now;
+	uint64_t max_lifetime;
+};
+
+/* mls_tree_new returns an empty tree (no leaves), NULL when out of memory. */
+struct mls_tree *mls_tree_new(void);
+
+/* mls_tree_free frees |t| and everything it holds; NULL is a no-op. */
+void mls_tree_free(struct mls_tree *t);
+
+/*
+ * mls_tree_copy sets |*out| to an independent deep copy of |t| (cached tree
+ * hashes included). HALQA_ERR_NOMEM on failure, |*out| NULL.
+ */
+HALQA_MUST_CHECK int mls_tree_copy(struct mls_tree **out, const struct mls_tree *t);
+
+/*
+ * mls_tree_load decodes an encoded ratchet tree, optional<Node>
+ * ratchet_tree<V> (RFC 9420 12.4.3.3), from the whole of |data|/|len|:
+ * the last node must be non-blank, leaves sit at even and parents at odd
+ * indices, and the tree is extended with blanks to 2^(d+1) - 1 nodes. The
+ * structure of every unmerged_leaves list is checked as 12.4.3.1 asks
+ * (sorted, naming non-blank leaves below the node, repeated in every
+ * non-blank node in between). Signatures, parent hashes and key
+ * uniqueness are NOT checked here: call mls_tree_verify before trusting a
+ * tree from a peer. On success |*out| is a new tree the caller frees; on
+ * failure |*out| is NULL.
+ */
+HALQA_MUST_CHECK int mls_tree_load(struct mls_tree **out, const uint8_t *data, size_t len);
+
+/*
+ * mls_tree_from_nodes is mls_tree_load for a ratchet tree the codec has
+ * already decoded (the ratchet_tree extension of a GroupInfo). On success
+ * it takes the nodes out of |rt|, leaving it empty; on failure |rt| is
+ * untouched and still owned by the caller.
+ */
+HALQA_MUST_CHECK int mls_tree_from_nodes(struct mls_tree **out, struct mls_ratchet_tree *rt);
+
+/*
+ * mls_tree_encode appends the ratchet_tree encoding of |t| to |w|, without
+ * trailing blank nodes (12.4.3.3). Returns the writer's sticky error;
+ * HALQA_ERR_INVALID if the tree has no non-blank node.
+ * mls_tree_encode_bytes hands the encoding to the caller in |*out| (free
+ * with free()) and |*out_len|; on failure NULL and 0.
+ */
+int mls_tree_encode(struct bytes_writer *w, const struct mls_tree *t);
+HALQA_MUST_CHECK int mls_tree_encode_bytes(const struct mls_tree *t, uint8_t **out,
+					   size_t *out_len);
+
+/* mls_tree_num_leaves returns the number of leaves (a power of two, or 0 if empty). */
+uint32_t mls_tree_num_leaves(const struct mls_tree *t);
+
+/* mls_tree_num_nodes returns 2 * num_leaves - 1 (0 if empty). */
+uint32_t mls_tree_num_nodes(const struct mls_tree *t);
+
+/* mls_tree_num_members returns the number of non-blank leaves. */
+uint32_t mls_tree_num_members(const struct mls_tree *t);
+
+/*
+ * mls_tree_node returns node |x| (borrowed; type MLS_NODE_BLANK if blank),
+ * or NULL if |x| is out of range.
+ */
+const struct mls_node *mls_tree_node(const struct mls_tree *t, uint32_t x);
+
+/* mls_tree_leaf returns leaf |leaf| (borrowed), or NULL if it is blank or out of range. */
+const struct mls_leaf_node *mls_tree_leaf(const struct mls_tree *t, uint32_t leaf);
+
+/*
+ * mls_tree_root returns the node index of the root, or UINT32_MAX for an
+ * empty tree.
+ */
+uint32_t mls_tree_root(const struct mls_tree *t);
+
+/*
+ * mls_tree_hash writes the tree hash of the root (7.8) to |out|;
+ * mls_tree_node_hash that of node |x|. Hashes are cached in the tree
+ * (hence the non-const tree) and recomputed only for changed subtrees.
+ * HALQA_ERR_ARG for an empty tree or |x| out of range.
+ */
+HALQA_MUST_CHECK int mls_tree_hash(struct mls_tree *t, uint8_t out[MLS_HASH_LEN]);
+HALQA_MUST_CHECK int mls_tree_node_hash(struct mls_tree *t, uint32_t x,
+					uint8_t out[MLS_HASH_LEN]);
+
+/*
+ * mls_tree_resolution computes the resolution of node |x| (4.1.1): node
+ * indices, the node itself followed by its unmerged leaves for a non-blank
+ * node, else the resolutions of its children left to right. Leaves listed
+ * in |exclude| (|num_exclude| leaf indices, any order; new members of the
+ * commit, 12.4.2) are left out. |*out| is malloc'd (the caller frees it;
+ * NULL when the resolution is empty) and |*out_num| its length.
+ */
+HALQA_MUST_CHECK int mls_tree_resolution(const struct mls_tree *t, uint32_t x,
+					 const uint32_t *exclude, size_t num_exclude,
+					 uint32_t **out, size_t *out_num);
+
+/*
+ * mls_tree_filtered_direct_path computes the filtered direct path of leaf
+ * |leaf| (4.1.2): the nodes of its direct path, leaf to root, whose child
+ * on the copath has a non-empty resolution. |path| receives the nodes and
+ * |copath|, if not NULL, the copath child of each; |*out_num| the count.
+ */
+HALQA_MUST_CHECK int mls_tree_filtered_direct_path(const struct mls_tree *t, uint32_t leaf,
+						   uint32_t path[MLS_TREE_MAX_DEPTH],
+						   uint32_t copath[MLS_TREE_MAX_DEPTH],
+						   size_t *out_num);
+
+/*
+ * mls_tree_parent_hash computes the parent hash of parent node |p| with
+ * copath child |s| (7.9): Hash(ParentHashInput{p.encryption_key,
+ * p.parent_hash, original_sibling_tree_hash}), where the original sibling
+ * tree hash is that of |s| with p's unmerged leaves blanked and removed
+ * from every unmerged_leaves list below. HALQA_ERR_INVALID if |p| is blank
+ * or |s| not one of its children.
+ */
+HALQA_MUST_CHECK int mls_tree_parent_hash(struct mls_tree *t, uint32_t p, uint32_t s,
+					  uint8_t out[MLS_HASH_LEN]);
+
+/*
+ * mls_tree_verify_parent_hashes checks that every non-blank parent node is
+ * parent-hash valid (7.9.2): exactly one node below it links to it. Returns
+ * HALQA_ERR_INVALID naming no node (the log gets the index) otherwise.
+ */
+HALQA_MUST_CHECK int mls_tree_verify_parent_hashes(struct mls_tree *t);
+
+/*
+ * mls_tree_verify runs the checks a joiner applies to a tree from a peer
+ * (12.4.3.1) other than comparing the tree hash with the GroupInfo's:
+ * parent hashes; every non-blank leaf valid as a LeafNode (7.3, see
+ * mls_tree_check_leaf) under |policy|, its signature with |policy->group_id|
+ * and its own index for sources update and commit; every encryption key
+ * (leaves and parents) and every signature key unique in the tree; every
+ * credential type in use supported by every member. The unmerged_leaves
+ * rules were checked when the tree was loaded.
+ */
+HALQA_MUST_CHECK int mls_tree_verify(struct mls_tree *t, const struct mls_tree_policy *policy);
+
+/*
+ * mls_tree_check_leaf validates a LeafNode |leaf| that is to occupy leaf
+ * |leaf_index| of |t| (7.3), received in a KeyPackage (|source|
+ * MLS_LEAF_SOURCE_KEY_PACKAGE; |leaf_index| is then where it will be
+ * added, unused for the signature), an Update proposal (..._UPDATE) or an
+ * UpdatePath (..._COMMIT); |source| 0 accepts any source (a tree being
+ * verified). Checks: key lengths; the signature over LeafNodeTBS; the
+ * source; for an Update, an encryption key different from the leaf's
+ * current one; the lifetime if policy->now is set; required_capabilities
+ * of the group; every non-default extension listed in the capabilities, no
+ * extension type twice; the credential type supported by every other
+ * member and every type in use supported by this leaf; encryption and
+ * signature keys found nowhere else in the tree (the leaf it replaces
+ * excepted). The credential itself is the application's to judge
+ * (5.3.1): not checked here.
+ */
+HALQA_MUST_CHECK int mls_tree_check_leaf(const struct mls_tree *t,
+					 const struct mls_leaf_node *leaf, uint32_t leaf_index,
+					 uint8_t source, const struct mls_tree_policy *policy);
+
+/*
+ * mls_tree_add_leaf applies an Add (12.1.1): |leaf| (copied) goes to the
+ * leftmost blank leaf, or the tree is extended to the right if none is
+ * blank; the new leaf index is added to the unmerged_leaves of every
+ * non-blank parent above it. Its index is returned in |*out_leaf|.
+ * No validation: check the leaf first.
+ */
+HALQA_MUST_CHECK int mls_tree_add_leaf(struct mls_tree *t, const struct mls_leaf_node *leaf,
+				       uint32_t *out_leaf);
+
+/*
+ * mls_tree_update_leaf applies an Update (12.1.2): leaf |leaf_index| is
+ * replaced by |leaf| (copied) and its direct path blanked.
+ * HALQA_ERR_INVALID if the leaf is blank. No validation.
+ */
+HALQA_MUST_CHECK int mls_tree_update_leaf(struct mls_tree *t, uint32_t leaf_index,
+					  const struct mls_leaf_node *leaf);
+
+/*
+ * mls_tree_remove_leaf applies a Remove (12.1.3): leaf |leaf_index| and its
+ * direct path are blanked, then the tree is truncated while its right half
+ * holds no non-blank leaf. HALQA_ERR_INVALID if the leaf is blank or is the
+ * last member (a group cannot be empty).
+ */
+HALQA_MUST_CHECK int mls_tree_remove_leaf(struct mls_tree *t, uint32_t leaf_index);
+
+#endif
