@@ -1,6 +1,7 @@
 /*
  * mls_key_schedule.c: RFC 9420 section 8, from an epoch's inputs to its
- * secrets, plus the exporter, the Welcome key and the external key pair.
+ * secrets, plus the exporter, the Welcome key, the external key pair, the
+ * PSK chain and the transcript hashes.
  *
  * The derivation runs on stack temporaries (the two extracts and the
  * epoch_secret), writes straight into a sodium_malloc'd epoch struct, and
@@ -238,5 +239,156 @@ int mls_key_schedule_welcome_key(uint8_t key[MLS_AEAD_KEY_LEN], uint8_t nonce[ML
 		sodium_memzero(key, MLS_AEAD_KEY_LEN);
 		sodium_memzero(nonce, MLS_AEAD_NONCE_LEN);
 	}
+	return rc;
+}
+
+/* Appends PSKLabel{id, index, count} (RFC 9420 8.4). */
+static int psk_label_encode(struct bytes_writer *w, const struct mls_psk_id *id, uint16_t index,
+			    uint16_t count)
+{
+	mls_psk_id_encode(w, id);
+	bytes_put_u16(w, index);
+	return bytes_put_u16(w, count);
+}
+
+int mls_key_schedule_psk_secret(uint8_t out[MLS_HASH_LEN], const struct mls_key_schedule_psk *psks,
+				size_t num_psks)
+{
+	uint8_t secret[MLS_HASH_LEN] = {0}, next[MLS_HASH_LEN];
+	uint8_t extracted[MLS_HASH_LEN], input[MLS_HASH_LEN];
+	struct bytes_writer w;
+	int rc = HALQA_OK;
+
+	/* PSKLabel names the secret; its encoding is wiped with the writer. */
+	bytes_writer_init(&w, MLS_MAX_ENCODING, BYTES_WIPE);
+	if (num_psks > MLS_KEY_SCHEDULE_MAX_PSKS || (psks == NULL && num_psks != 0)) {
+		rc = HALQA_ERR_ARG;
+		goto out;
+	}
+	for (size_t i = 0; i < num_psks; i++) {
+		if (psks[i].id == NULL || (psks[i].psk == NULL && psks[i].psk_len != 0)) {
+			rc = HALQA_ERR_ARG;
+			goto out;
+		}
+		bytes_writer_cleanup(&w);
+		bytes_writer_init(&w, MLS_MAX_ENCODING, BYTES_WIPE);
+		if ((rc = psk_label_encode(&w, psks[i].id, (uint16_t)i, (uint16_t)num_psks)) !=
+			    HALQA_OK ||
+		    (rc = hkdf_extract(extracted, zero_secret, MLS_HASH_LEN, psks[i].psk,
+				       psks[i].psk_len)) != HALQA_OK ||
+		    (rc = mls_expand_with_label(input, MLS_HASH_LEN, extracted, "derived psk",
+						bytes_writer_data(&w), bytes_writer_len(&w))) !=
+			    HALQA_OK ||
+		    (rc = hkdf_extract(next, input, MLS_HASH_LEN, secret, MLS_HASH_LEN)) !=
+			    HALQA_OK) {
+			goto out;
+		}
+		memcpy(secret, next, MLS_HASH_LEN);
+	}
+	memcpy(out, secret, MLS_HASH_LEN);
+out:
+	if (rc != HALQA_OK) {
+		sodium_memzero(out, MLS_HASH_LEN);
+	}
+	bytes_writer_cleanup(&w);
+	sodium_memzero(secret, sizeof secret);
+	sodium_memzero(next, sizeof next);
+	sodium_memzero(extracted, sizeof extracted);
+	sodium_memzero(input, sizeof input);
+	return rc;
+}
+
+int mls_key_schedule_confirmed_transcript_hash(uint8_t out[MLS_HASH_LEN],
+					       const uint8_t *interim_before,
+					       size_t interim_before_len,
+					       const struct mls_authenticated_content *commit)
+{
+	crypto_hash_sha256_state st;
+	struct bytes_writer w;
+	int rc;
+
+	bytes_writer_init(&w, MLS_MAX_ENCODING, 0);
+	if (commit == NULL || commit->content.content_type != MLS_CONTENT_COMMIT ||
+	    interim_before_len > MLS_MAX_HASH || (interim_before == NULL && interim_before_len != 0)) {
+		rc = HALQA_ERR_ARG;
+		goto out;
+	}
+	if ((rc = mls_confirmed_transcript_hash_input_encode(&w, commit)) != HALQA_OK) {
+		goto out;
+	}
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, interim_before, interim_before_len);
+	crypto_hash_sha256_update(&st, bytes_writer_data(&w), bytes_writer_len(&w));
+	crypto_hash_sha256_final(&st, out);
+	sodium_memzero(&st, sizeof st);
+out:
+	if (rc != HALQA_OK) {
+		sodium_memzero(out, MLS_HASH_LEN);
+	}
+	bytes_writer_cleanup(&w);
+	return rc;
+}
+
+int mls_key_schedule_interim_transcript_hash(uint8_t out[MLS_HASH_LEN],
+					     const uint8_t confirmed[MLS_HASH_LEN],
+					     const uint8_t *confirmation_tag,
+					     size_t confirmation_tag_len)
+{
+	crypto_hash_sha256_state st;
+	struct bytes_writer w;
+	int rc;
+
+	bytes_writer_init(&w, MLS_MAX_HASH + 4, 0);
+	if (confirmed == NULL || confirmation_tag_len > MLS_MAX_HASH ||
+	    (confirmation_tag == NULL && confirmation_tag_len != 0)) {
+		rc = HALQA_ERR_ARG;
+		goto out;
+	}
+	if ((rc = mls_interim_transcript_hash_input_encode(&w, confirmation_tag,
+							   confirmation_tag_len)) != HALQA_OK) {
+		goto out;
+	}
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, confirmed, MLS_HASH_LEN);
+	crypto_hash_sha256_update(&st, bytes_writer_data(&w), bytes_writer_len(&w));
+	crypto_hash_sha256_final(&st, out);
+	sodium_memzero(&st, sizeof st);
+out:
+	if (rc != HALQA_OK) {
+		sodium_memzero(out, MLS_HASH_LEN);
+	}
+	bytes_writer_cleanup(&w);
+	return rc;
+}
+
+int mls_key_schedule_confirmation_tag(uint8_t out[MLS_HASH_LEN],
+				      const uint8_t confirmation_key[MLS_HASH_LEN],
+				      const uint8_t *confirmed, size_t confirmed_len)
+{
+	if (confirmation_key == NULL || (confirmed == NULL && confirmed_len != 0)) {
+		sodium_memzero(out, MLS_HASH_LEN);
+		return HALQA_ERR_ARG;
+	}
+	/* MAC of suite 0x0003 is HMAC-SHA256, keyed with the 32-byte confirmation key. */
+	crypto_auth_hmacsha256(out, confirmed, confirmed_len, confirmation_key);
+	return HALQA_OK;
+}
+
+int mls_key_schedule_verify_confirmation_tag(const uint8_t confirmation_key[MLS_HASH_LEN],
+					     const uint8_t *confirmed, size_t confirmed_len,
+					     const uint8_t *tag, size_t tag_len)
+{
+	uint8_t want[MLS_HASH_LEN];
+	int rc;
+
+	if ((rc = mls_key_schedule_confirmation_tag(want, confirmation_key, confirmed,
+						    confirmed_len)) != HALQA_OK) {
+		return rc;
+	}
+	/* The length is public; the bytes are compared in constant time. */
+	rc = tag != NULL && tag_len == sizeof want && sodium_memcmp(want, tag, sizeof want) == 0
+		     ? HALQA_OK
+		     : HALQA_ERR_CRYPTO;
+	sodium_memzero(want, sizeof want);
 	return rc;
 }

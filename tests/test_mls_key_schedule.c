@@ -182,6 +182,86 @@ static void test_external_and_welcome(void)
 	mls_group_context_cleanup(&gc);
 }
 
+static void make_psk_id(struct mls_psk_id *id, uint8_t tag)
+{
+	uint8_t name[8], nonce[MLS_HASH_LEN];
+
+	memset(name, tag, sizeof name);
+	memset(nonce, tag ^ 0x5a, sizeof nonce);
+	memset(id, 0, sizeof *id);
+	id->psktype = MLS_PSK_EXTERNAL;
+	CHECK_OK(mls_bytes_set(&id->psk_id, name, sizeof name));
+	CHECK_OK(mls_bytes_set(&id->psk_nonce, nonce, sizeof nonce));
+}
+
+static void test_psk_secret(void)
+{
+	static const uint8_t k1[] = "first pre-shared key", k2[] = "second pre-shared key";
+	struct mls_psk_id ids[2], res = {0};
+	struct mls_key_schedule_psk psks[2], swapped[2], one[1];
+	uint8_t a[MLS_HASH_LEN], b[MLS_HASH_LEN];
+
+	make_psk_id(&ids[0], 1);
+	make_psk_id(&ids[1], 2);
+	psks[0] = (struct mls_key_schedule_psk){&ids[0], k1, sizeof k1};
+	psks[1] = (struct mls_key_schedule_psk){&ids[1], k2, sizeof k2};
+	swapped[0] = psks[1];
+	swapped[1] = psks[0];
+	CHECK_OK(mls_key_schedule_psk_secret(a, NULL, 0));
+	CHECK_MEM_EQ(a, sizeof a, zero, sizeof zero);
+	CHECK_OK(mls_key_schedule_psk_secret(a, psks, 2));
+	CHECK_OK(mls_key_schedule_psk_secret(b, swapped, 2));
+	CHECK(sodium_memcmp(a, b, sizeof a) != 0); /* order is part of the secret */
+	CHECK_OK(mls_key_schedule_psk_secret(b, psks, 1));
+	CHECK(sodium_memcmp(a, b, sizeof a) != 0); /* so is the count */
+	/* A resumption PSK ID encodes its usage, group and epoch. */
+	res.psktype = MLS_PSK_RESUMPTION;
+	res.usage = MLS_RESUMPTION_APPLICATION;
+	res.psk_epoch = 9;
+	CHECK_OK(mls_bytes_set(&res.psk_group_id, (const uint8_t *)"g", 1));
+	CHECK_OK(mls_bytes_set(&res.psk_nonce, zero, sizeof zero));
+	one[0] = (struct mls_key_schedule_psk){&res, k1, sizeof k1};
+	CHECK_OK(mls_key_schedule_psk_secret(b, one, 1));
+	CHECK_RC(mls_key_schedule_psk_secret(b, psks, MLS_KEY_SCHEDULE_MAX_PSKS + 1),
+		 HALQA_ERR_ARG);
+	CHECK_MEM_EQ(b, sizeof b, zero, sizeof zero);
+	one[0].id = NULL;
+	CHECK_RC(mls_key_schedule_psk_secret(b, one, 1), HALQA_ERR_ARG);
+	mls_psk_id_cleanup(&ids[0]);
+	mls_psk_id_cleanup(&ids[1]);
+	mls_psk_id_cleanup(&res);
+}
+
+static void test_confirmation_tag(void)
+{
+	uint8_t key[MLS_HASH_LEN], cth[MLS_HASH_LEN], tag[MLS_HASH_LEN], want[MLS_HASH_LEN];
+	struct mls_authenticated_content ac = {0};
+
+	randombytes_buf(key, sizeof key);
+	randombytes_buf(cth, sizeof cth);
+	CHECK_OK(mls_key_schedule_confirmation_tag(tag, key, cth, sizeof cth));
+	crypto_auth_hmacsha256(want, cth, sizeof cth, key);
+	CHECK_MEM_EQ(tag, sizeof tag, want, sizeof want);
+	CHECK_OK(mls_key_schedule_verify_confirmation_tag(key, cth, sizeof cth, tag, sizeof tag));
+	for (size_t i = 0; i < sizeof tag; i++) {
+		tag[i] ^= 0x01;
+		CHECK_RC(mls_key_schedule_verify_confirmation_tag(key, cth, sizeof cth, tag,
+								  sizeof tag),
+			 HALQA_ERR_CRYPTO);
+		tag[i] ^= 0x01;
+	}
+	CHECK_RC(mls_key_schedule_verify_confirmation_tag(key, cth, sizeof cth, tag, 31),
+		 HALQA_ERR_CRYPTO);
+	CHECK_RC(mls_key_schedule_verify_confirmation_tag(key, cth, sizeof cth, NULL, 0),
+		 HALQA_ERR_CRYPTO);
+	/* Only a commit has a place in the transcript. */
+	ac.wire_format = MLS_WIRE_PUBLIC_MESSAGE;
+	ac.content.content_type = MLS_CONTENT_APPLICATION;
+	CHECK_RC(mls_key_schedule_confirmed_transcript_hash(want, NULL, 0, &ac), HALQA_ERR_ARG);
+	CHECK_RC(mls_key_schedule_interim_transcript_hash(want, cth, tag, MLS_MAX_HASH + 1),
+		 HALQA_ERR_ARG);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -192,5 +272,7 @@ int main(void)
 	RUN(test_exporter);
 	RUN(test_secret_tree_takes_encryption_secret);
 	RUN(test_external_and_welcome);
+	RUN(test_psk_secret);
+	RUN(test_confirmation_tag);
 	return harness_report();
 }

@@ -18,11 +18,13 @@
  * with sodium_memzero; mls_key_schedule_secret_tree wipes the
  * encryption_secret when it hands it to the secret tree.
  *
- * Also here: MLS-Exporter (8.5), the Welcome key and nonce (12.4.3.1) and
- * the epoch's external key pair (8).
+ * Also here: MLS-Exporter (8.5), the Welcome key and nonce (12.4.3.1),
+ * the epoch's external key pair (8), the PSK secret chain (8.4), and the
+ * transcript hashes and confirmation tag (8.2).
  *
  * Errors: HALQA_ERR_ARG for NULL or out-of-range arguments, HALQA_ERR_NOMEM,
- * and what the codec returns for a GroupContext it cannot encode. On failure no
+ * HALQA_ERR_CRYPTO for a confirmation tag that does not verify, and what
+ * the codec returns for a struct it cannot encode. On failure no
  * object is returned and fixed-size outputs are zeroed.
  */
 #ifndef HALQA_MLS_KEY_SCHEDULE_H
@@ -33,6 +35,7 @@
 
 #include "halqa/err.h"
 #include "halqa/mls_codec.h"
+#include "halqa/mls_codec_msg.h"
 #include "halqa/mls_crypto.h"
 
 struct mls_secret_tree;
@@ -116,5 +119,66 @@ HALQA_MUST_CHECK int mls_key_schedule_external_key_pair(const struct mls_key_sch
 HALQA_MUST_CHECK int mls_key_schedule_welcome_key(uint8_t key[MLS_AEAD_KEY_LEN],
 						  uint8_t nonce[MLS_AEAD_NONCE_LEN],
 						  const uint8_t welcome_secret[MLS_HASH_LEN]);
+
+/* One PSK to inject (RFC 9420 8.4): its PreSharedKeyID and its value. */
+struct mls_key_schedule_psk {
+	const struct mls_psk_id *id;
+	const uint8_t *psk;
+	size_t psk_len;
+};
+
+/* The most PSKs one commit may inject; PSKLabel counts them in a uint16. */
+#define MLS_KEY_SCHEDULE_MAX_PSKS MLS_MAX_PSKS
+
+/*
+ * mls_key_schedule_psk_secret chains |num_psks| PSKs, in the order the
+ * Commit or GroupSecrets lists them, into |out| (RFC 9420 8.4):
+ *   psk_extracted = Extract(0, psk_[i])
+ *   psk_input     = ExpandWithLabel(psk_extracted, "derived psk",
+ *                                   PSKLabel{id, index i, count n}, 32)
+ *   psk_secret_[i+1] = Extract(psk_input, psk_secret_[i]), psk_secret_[0] = 0.
+ * With no PSKs the result is the zero vector. HALQA_ERR_ARG for more than
+ * MLS_KEY_SCHEDULE_MAX_PSKS or a NULL id; |out| is zeroed on failure.
+ */
+HALQA_MUST_CHECK int mls_key_schedule_psk_secret(uint8_t out[MLS_HASH_LEN],
+						 const struct mls_key_schedule_psk *psks,
+						 size_t num_psks);
+
+/*
+ * mls_key_schedule_confirmed_transcript_hash computes (RFC 9420 8.2)
+ *   confirmed_[n] = Hash(interim_[n-1] || ConfirmedTranscriptHashInput)
+ * for the commit |commit| (an AuthenticatedContent whose content is a
+ * commit: HALQA_ERR_ARG otherwise) into |out|. |interim_before| is empty
+ * for the first commit of a group; at most MLS_MAX_HASH bytes.
+ */
+HALQA_MUST_CHECK int mls_key_schedule_confirmed_transcript_hash(
+	uint8_t out[MLS_HASH_LEN], const uint8_t *interim_before, size_t interim_before_len,
+	const struct mls_authenticated_content *commit);
+
+/*
+ * mls_key_schedule_interim_transcript_hash computes (RFC 9420 8.2)
+ *   interim_[n] = Hash(confirmed_[n] || InterimTranscriptHashInput)
+ * where the input is the commit's confirmation tag as MAC<V>.
+ */
+HALQA_MUST_CHECK int mls_key_schedule_interim_transcript_hash(
+	uint8_t out[MLS_HASH_LEN], const uint8_t confirmed[MLS_HASH_LEN],
+	const uint8_t *confirmation_tag, size_t confirmation_tag_len);
+
+/*
+ * mls_key_schedule_confirmation_tag computes MAC(confirmation_key,
+ * confirmed_transcript_hash) (RFC 9420 6.1, 8.2; HMAC-SHA256) into |out|.
+ */
+HALQA_MUST_CHECK int mls_key_schedule_confirmation_tag(
+	uint8_t out[MLS_HASH_LEN], const uint8_t confirmation_key[MLS_HASH_LEN],
+	const uint8_t *confirmed, size_t confirmed_len);
+
+/*
+ * mls_key_schedule_verify_confirmation_tag recomputes the tag and compares
+ * it with |tag| in constant time: HALQA_OK if equal, HALQA_ERR_CRYPTO if
+ * not (a tag of the wrong length included).
+ */
+HALQA_MUST_CHECK int mls_key_schedule_verify_confirmation_tag(
+	const uint8_t confirmation_key[MLS_HASH_LEN], const uint8_t *confirmed,
+	size_t confirmed_len, const uint8_t *tag, size_t tag_len);
 
 #endif
