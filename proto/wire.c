@@ -305,15 +305,16 @@ static int dec_ack(struct bytes_reader *r, struct wire_ack *m)
 	    (rc = bytes_get_u64(r, &m->seq)) != HALQA_OK) {
 		return rc;
 	}
-	/* Sequence numbers start at 1: acknowledging 0 means nothing. */
-	return m->seq >= 1 ? HALQA_OK : HALQA_ERR_MALFORMED;
+	/*
+	 * seq may be 0: acknowledging first_seq - 1 of one's epoch registers a
+	 * cursor before anything was read (the circle creator's is 0), so the
+	 * relay keeps the epoch's messages for that member.
+	 */
+	return HALQA_OK;
 }
 
 static int enc_ack(struct bytes_writer *w, const struct wire_ack *m)
 {
-	if (m->seq < 1) {
-		return HALQA_ERR_INVALID;
-	}
 	bytes_put(w, m->circle_id, WIRE_ID_LEN);
 	bytes_put(w, m->cursor_id, WIRE_ID_LEN);
 	bytes_put(w, m->cap, WIRE_CAP_LEN);
@@ -504,7 +505,7 @@ static int enc_hello_ok(struct bytes_writer *w, const struct wire_hello_ok *m)
 static int fetch_ok_valid(const struct wire_fetch_ok *m)
 {
 	/* An empty epoch has last_seq = first_seq - 1; first_seq is at least 1. */
-	return m->closed <= 1 && m->first_seq >= 1 && m->last_seq + 1 >= m->first_seq;
+	return m->closed <= 1 && m->first_seq >= 1 && m->last_seq >= m->first_seq - 1;
 }
 
 static int dec_fetch_ok(struct bytes_reader *r, struct wire_fetch_ok *m)

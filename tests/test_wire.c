@@ -638,20 +638,28 @@ static void test_bad_values(void)
 	CHECK_RC(wire_decode(buf, len, &decoded), HALQA_ERR_MALFORMED);
 	free(buf);
 
-	/* ACK of seq 0 and an ERR with code 0. */
+	/* ACK of seq 0 registers a cursor in epoch 0: allowed. */
 	buf = encode_sample("ack", &len);
 	memset(buf + len - 8, 0, 8);
-	CHECK_RC(wire_decode(buf, len, &decoded), HALQA_ERR_MALFORMED);
+	CHECK_OK(wire_decode(buf, len, &decoded));
+	CHECK_INT_EQ(decoded.u.ack.seq, 0);
 	free(buf);
+	/* An ERR with code 0. */
 	buf = encode_sample("err", &len);
 	buf[WIRE_HEADER_LEN] = buf[WIRE_HEADER_LEN + 1] = 0;
 	CHECK_RC(wire_decode(buf, len, &decoded), HALQA_ERR_MALFORMED);
 	free(buf);
 
-	/* FETCH reply whose range is inverted. */
+	/* FETCH reply whose range is inverted, or starts at 0. */
 	buf = encode_sample("ok-fetch-empty", &len);
 	buf[WIRE_HEADER_LEN + 1 + 8 + 1 + 7] = 5; /* first_seq = 5, last_seq = 0 */
 	CHECK_RC(wire_decode(buf, len, &decoded), HALQA_ERR_MALFORMED);
+	buf[WIRE_HEADER_LEN + 1 + 8 + 1 + 7] = 0; /* first_seq = 0 */
+	CHECK_RC(wire_decode(buf, len, &decoded), HALQA_ERR_MALFORMED);
+	/* first_seq = 1, last_seq = UINT64_MAX: a valid range, no overflow. */
+	buf[WIRE_HEADER_LEN + 1 + 8 + 1 + 7] = 1;
+	memset(buf + WIRE_HEADER_LEN + 1 + 8 + 1 + 8, 0xff, 8);
+	CHECK_OK(wire_decode(buf, len, &decoded));
 	free(buf);
 	wire_msg_cleanup(&decoded);
 }

@@ -182,7 +182,7 @@ struct wire_ack {
 	uint8_t circle_id[WIRE_ID_LEN];
 	uint8_t cursor_id[WIRE_ID_LEN];
 	uint8_t cap[WIRE_CAP_LEN]; /* of the epoch containing seq */
-	uint64_t seq;              /* >= 1 */
+	uint64_t seq;              /* may be first_seq - 1 of cap's epoch (0 in epoch 0) */
 };
 
 struct wire_mailbox_put {
