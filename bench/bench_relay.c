@@ -978,6 +978,9 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 	}
 	res->peak_rss_kib = read_status_kib(g->target_pid, "VmHWM");
 	finish_latency(res);
+	free(res->samples);
+	res->samples = NULL;
+	res->num_samples = 0;
 	/* Let what is still in flight arrive outside the measurement. */
 	g->res = NULL;
 	for (uint64_t end = bench_now_ns() + 300000000u; bench_now_ns() < end;) {
@@ -989,7 +992,10 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
  * Reporting and the main program.
  */
 
+#define MAX_ROUNDS 9
+
 struct opts {
+	size_t rounds;
 	size_t devices;
 	double warm_s;
 	double run_s;
@@ -1082,9 +1088,10 @@ static void bench_idle(enum target t, size_t n, const char *tmpdir, long *rss, l
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: bench_relay [--bare-only | --relay-only] [--no-load] [--devices N]\n"
+		"usage: bench_relay [--bare-only | --relay-only] [--no-load] [--rounds N] [--devices N]\n"
 		"                   [--seconds S] [--warmup S] [--rate R] [--window W]\n"
 		"                   [--idle N[,N...]] [--halqad PATH]\n"
+		"  --rounds N    load rounds, bare and relay alternating; medians reported (default 3)\n"
 		"  --devices N   devices in the load runs, circles of 10 (default 100)\n"
 		"  --seconds S   measured seconds per load run (default 5)\n"
 		"  --warmup S    unmeasured seconds before each (default 1)\n"
@@ -1097,6 +1104,7 @@ static void usage(void)
 
 static void parse_opts(struct opts *o, int argc, char **argv)
 {
+	o->rounds = 3;
 	o->devices = 100;
 	o->warm_s = 1;
 	o->run_s = 5;
@@ -1123,7 +1131,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			usage();
 		}
 		i++;
-		if (strcmp(a, "--devices") == 0) {
+		if (strcmp(a, "--rounds") == 0) {
+			o->rounds = strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--devices") == 0) {
 			o->devices = strtoul(v, NULL, 10);
 		} else if (strcmp(a, "--seconds") == 0) {
 			o->run_s = strtod(v, NULL);
@@ -1156,7 +1166,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			usage();
 		}
 	}
-	if (o->devices < CIRCLE_SIZE || o->devices % CIRCLE_SIZE != 0 || o->devices > 20000 ||
+	if (o->rounds < 1 || o->rounds > MAX_ROUNDS || o->devices < CIRCLE_SIZE || o->devices % CIRCLE_SIZE != 0 || o->devices > 20000 ||
 	    o->run_s <= 0 || o->run_s > 120 || o->warm_s < 0 || o->warm_s > 30 || o->rate < 0 ||
 	    g_window == 0 || g_window > 1000 || (o->bare_only && o->relay_only)) {
 		usage();
@@ -1186,12 +1196,67 @@ static void ratio(const char *what, double relay, double bare)
 	}
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* median_of returns the median of get(result) over the |n| results. */
+static double median_of(const struct load_result *r, size_t n,
+			double (*get)(const struct load_result *))
+{
+	double v[MAX_ROUNDS];
+
+	for (size_t i = 0; i < n; i++) {
+		v[i] = get(&r[i]);
+	}
+	qsort(v, n, sizeof v[0], cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double get_accepted(const struct load_result *r)
+{
+	return r->accepted / r->seconds;
+}
+
+static double get_delivered(const struct load_result *r)
+{
+	return r->delivered / r->seconds;
+}
+
+static double get_p50(const struct load_result *r)
+{
+	return r->p50_us;
+}
+
+static double get_p99(const struct load_result *r)
+{
+	return r->p99_us;
+}
+
+static double get_rss(const struct load_result *r)
+{
+	return (double)r->peak_rss_kib;
+}
+
+static void print_medians(const char *target, const char *run, const struct load_result *r,
+			  size_t n)
+{
+	printf("median %-6s %-14s accepted %8.0f/s  delivered %9.0f/s  p50 %8.2f ms  "
+	       "p99 %8.2f ms  peak RSS %7.0f KiB\n",
+	       target, run, median_of(r, n, get_accepted), median_of(r, n, get_delivered),
+	       median_of(r, n, get_p50) / 1000, median_of(r, n, get_p99) / 1000,
+	       median_of(r, n, get_rss));
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
-	struct figures bare = {0}, relay = {0};
+	static struct figures bare[MAX_ROUNDS], relay[MAX_ROUNDS];
+	struct load_result bs[MAX_ROUNDS], bp[MAX_ROUNDS], rs[MAX_ROUNDS], rp[MAX_ROUNDS];
 	char tmpdir[] = "/tmp/bench_relay.XXXXXX";
-	char cmd[600];
+	char cmd[600], run[32];
 	bool do_bare, do_relay;
 
 	if (argc == 3 && strcmp(argv[1], "--bare-router") == 0) {
@@ -1213,46 +1278,64 @@ int main(int argc, char **argv)
 		die("mkdtemp");
 	}
 	printf("bench_relay: %zu devices in circles of %d, %d-byte payloads, window %llu, "
-	       "%.0f s measured after %.0f s warm-up\n",
-	       o.devices, CIRCLE_SIZE, PAYLOAD_LEN, (unsigned long long)g_window, o.run_s, o.warm_s);
-	if (!o.no_load) {
+	       "%.1f s measured after %.1f s warm-up, %zu rounds\n",
+	       o.devices, CIRCLE_SIZE, PAYLOAD_LEN, (unsigned long long)g_window, o.run_s, o.warm_s,
+	       o.rounds);
+	for (size_t r = 0; r < o.rounds && !o.no_load; r++) {
 		if (do_bare) {
-			bench_load(TARGET_BARE, &o, tmpdir, &bare);
+			bench_load(TARGET_BARE, &o, tmpdir, &bare[r]);
+			bs[r] = bare[r].sat;
+			bp[r] = bare[r].paced;
 		}
 		if (do_relay) {
-			bench_load(TARGET_RELAY, &o, tmpdir, &relay);
+			bench_load(TARGET_RELAY, &o, tmpdir, &relay[r]);
+			rs[r] = relay[r].sat;
+			rp[r] = relay[r].paced;
+		}
+	}
+	if (!o.no_load) {
+		snprintf(run, sizeof run, "paced %.0f/s", o.rate);
+		if (do_bare) {
+			print_medians("bare", "saturating", bs, o.rounds);
+			if (o.rate > 0) {
+				print_medians("bare", run, bp, o.rounds);
+			}
+		}
+		if (do_relay) {
+			print_medians("relay", "saturating", rs, o.rounds);
+			if (o.rate > 0) {
+				print_medians("relay", run, rp, o.rounds);
+			}
 		}
 	}
 	for (size_t i = 0; i < o.num_idle; i++) {
 		if (do_bare) {
-			bench_idle(TARGET_BARE, o.idle[i], tmpdir, &bare.idle_rss[i], &bare.idle_base[i]);
+			bench_idle(TARGET_BARE, o.idle[i], tmpdir, &bare[0].idle_rss[i],
+				   &bare[0].idle_base[i]);
 		}
 		if (do_relay) {
-			bench_idle(TARGET_RELAY, o.idle[i], tmpdir, &relay.idle_rss[i],
-				   &relay.idle_base[i]);
+			bench_idle(TARGET_RELAY, o.idle[i], tmpdir, &relay[0].idle_rss[i],
+				   &relay[0].idle_base[i]);
 		}
 	}
 	if (do_bare && do_relay) {
 		if (!o.no_load) {
-			ratio("accepted sends/s, saturating", relay.sat.accepted / o.run_s,
-			      bare.sat.accepted / o.run_s);
-			ratio("delivered/s, saturating", relay.sat.delivered / o.run_s,
-			      bare.sat.delivered / o.run_s);
+			ratio("accepted sends/s, saturating (medians)",
+			      median_of(rs, o.rounds, get_accepted), median_of(bs, o.rounds, get_accepted));
+			ratio("delivered/s, saturating (medians)", median_of(rs, o.rounds, get_delivered),
+			      median_of(bs, o.rounds, get_delivered));
 			if (o.rate > 0) {
-				ratio("p99 latency (us), paced", relay.paced.p99_us, bare.paced.p99_us);
+				ratio("p99 latency (us), paced (medians)", median_of(rp, o.rounds, get_p99),
+				      median_of(bp, o.rounds, get_p99));
 			}
 		}
 		for (size_t i = 0; i < o.num_idle; i++) {
 			char what[64];
 
 			snprintf(what, sizeof what, "idle RSS (KiB), %zu devices", o.idle[i]);
-			ratio(what, (double)relay.idle_rss[i], (double)bare.idle_rss[i]);
+			ratio(what, (double)relay[0].idle_rss[i], (double)bare[0].idle_rss[i]);
 		}
 	}
-	free(bare.sat.samples);
-	free(bare.paced.samples);
-	free(relay.sat.samples);
-	free(relay.paced.samples);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0) {
 		fprintf(stderr, "bench_relay: could not remove %s\n", tmpdir);
