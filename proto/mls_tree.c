@@ -32,6 +32,7 @@
 
 #include "halqa/log.h"
 #include "halqa/mls_tree_math.h"
+#include "mls_tree_internal.h"
 
 struct mls_tree {
 	struct mls_node *nodes;         /* 2 * num_leaves - 1 used, cap_nodes allocated */
@@ -1296,4 +1297,26 @@ int mls_tree_remove_leaf(struct mls_tree *t, uint32_t leaf_index)
 		}
 	}
 	return HALQA_OK;
+}
+
+void mls_tree_install_path(struct mls_tree *t, uint32_t leaf, struct mls_leaf_node *leaf_node,
+			   const uint32_t *path, struct mls_parent_node *parents, size_t n)
+{
+	uint32_t x, root = tree_root(t);
+	size_t i = 0;
+
+	mls_leaf_node_cleanup(&t->nodes[2 * leaf].u.leaf);
+	t->nodes[2 * leaf].u.leaf = *leaf_node;
+	memset(leaf_node, 0, sizeof *leaf_node);
+	for (x = 2 * leaf; x != root;) {
+		x = tm_parent(t, x);
+		blank_node(t, x);
+		if (i < n && path[i] == x) {
+			t->nodes[x].type = MLS_NODE_PARENT;
+			t->nodes[x].u.parent = parents[i];
+			memset(&parents[i], 0, sizeof parents[i]);
+			i++;
+		}
+	}
+	invalidate_path(t, 2 * leaf);
 }

@@ -428,7 +428,7 @@ static void test_large_tree_sequence(void)
 	}
 	CHECK_INT_EQ(mls_tree_num_members(t), 1024);
 	check_hash_from_scratch(t);
-	for (int op = 0; op < 150; op++) {
+	for (int op = 0; op < 100; op++) {
 		uint32_t n = mls_tree_num_leaves(t), l = rng(n), idx;
 		struct mls_leaf_node leaf;
 		int kind = rng(3);
@@ -941,6 +941,418 @@ static void test_check_leaf(void)
 	mls_tree_free(t);
 }
 
+/* ---- TreeKEM ---- */
+
+#define SIM_MAX 64
+
+struct sim_member {
+	struct mls_tree_private *priv;
+	uint8_t sig_priv[MLS_SIG_PRIV_LEN];
+};
+
+struct sim {
+	struct mls_tree *tree;
+	struct sim_member m[SIM_MAX]; /* by leaf index */
+};
+
+static const struct mls_tree_policy sim_policy = {.group_id = group_id,
+						  .group_id_len = sizeof group_id};
+
+/* A KeyPackage leaf with a real X25519 key pair, its private keys returned. */
+static void make_member_leaf(struct mls_leaf_node *leaf, uint8_t enc_priv[MLS_KEM_PRIV_LEN],
+			     uint8_t sig_priv[MLS_SIG_PRIV_LEN])
+{
+	uint8_t enc_pub[MLS_KEM_PUB_LEN];
+
+	make_leaf(leaf, MLS_LEAF_SOURCE_KEY_PACKAGE, 0, sig_priv);
+	randombytes_buf(enc_priv, MLS_KEM_PRIV_LEN);
+	if (crypto_scalarmult_base(enc_pub, enc_priv) != 0 ||
+	    mls_bytes_set(&leaf->encryption_key, enc_pub, sizeof enc_pub) != 0) {
+		abort();
+	}
+	sign_leaf(leaf, sig_priv, 0);
+}
+
+/* Adds a member to the canonical tree; its private state waits for the Welcome. */
+static uint32_t sim_add(struct sim *s, uint8_t enc_priv[MLS_KEM_PRIV_LEN])
+{
+	struct mls_leaf_node leaf;
+	uint32_t idx = 0;
+
+	make_member_leaf(&leaf, enc_priv, s->m[SIM_MAX - 1].sig_priv);
+	CHECK_OK(mls_tree_add_leaf(s->tree, &leaf, &idx));
+	mls_leaf_node_cleanup(&leaf);
+	if (idx < SIM_MAX - 1) {
+		memcpy(s->m[idx].sig_priv, s->m[SIM_MAX - 1].sig_priv, MLS_SIG_PRIV_LEN);
+	}
+	return idx;
+}
+
+static void group_context_for(struct mls_tree *t, uint8_t **gc, size_t *gc_len)
+{
+	struct mls_group_context ctx;
+	uint8_t hash[MLS_HASH_LEN];
+
+	memset(&ctx, 0, sizeof ctx);
+	CHECK_OK(mls_tree_hash(t, hash));
+	ctx.version = MLS_VERSION_MLS10;
+	ctx.cipher_suite = 3;
+	ctx.group_id.data = (uint8_t *)group_id;
+	ctx.group_id.len = sizeof group_id;
+	ctx.epoch = 7;
+	ctx.tree_hash.data = hash;
+	ctx.tree_hash.len = sizeof hash;
+	CHECK_OK(mls_group_context_encode_bytes(&ctx, gc, gc_len));
+}
+
+/*
+ * One commit by |c| with an UpdatePath after |num_joiners| adds (whose
+ * enc keys are in |joiner_priv|, leaves in |joiners|): every other member
+ * merges it into its own copy and decrypts; every joiner derives its path
+ * keys from the path secret it would get in the Welcome. All must agree
+ * on the tree hash and the commit secret.
+ */
+static void sim_commit(struct sim *s, uint32_t c, const uint32_t *joiners,
+		       uint8_t (*joiner_priv)[MLS_KEM_PRIV_LEN], size_t num_joiners)
+{
+	struct mls_tree *ours = NULL, *theirs = NULL;
+	struct mls_tree_private *next = NULL;
+	struct mls_update_path path;
+	uint8_t hash[MLS_HASH_LEN], their_hash[MLS_HASH_LEN], commit[MLS_HASH_LEN];
+	uint8_t got[MLS_HASH_LEN], *gc = NULL;
+	size_t gc_len = 0;
+
+	memset(&path, 0, sizeof path);
+	for (uint32_t j = 0; j < SIM_MAX; j++) {
+		if (s->m[j].priv != NULL) {
+			mls_tree_private_prune(s->m[j].priv, s->tree);
+		}
+	}
+	CHECK_OK(mls_tree_copy(&ours, s->tree));
+	CHECK_OK(mls_tree_private_copy(&next, s->m[c].priv));
+	CHECK_OK(mls_tree_path_generate(ours, next, NULL, s->m[c].sig_priv, group_id,
+					sizeof group_id));
+	group_context_for(ours, &gc, &gc_len);
+	CHECK_OK(mls_tree_path_encrypt(ours, next, joiners, num_joiners, gc, gc_len, &path));
+	CHECK_OK(mls_tree_private_commit_secret(next, commit));
+	CHECK_OK(mls_tree_private_check(next, ours));
+
+	CHECK_OK(mls_tree_copy(&theirs, s->tree));
+	CHECK_OK(mls_tree_merge_path(theirs, c, &path, &sim_policy));
+	CHECK_OK(mls_tree_hash(theirs, their_hash));
+	CHECK_OK(mls_tree_hash(ours, hash));
+	CHECK_MEM_EQ(their_hash, sizeof their_hash, hash, sizeof hash);
+	/* Joiners excluded: the path is valid for a verifying newcomer too. */
+	CHECK_OK(mls_tree_verify_parent_hashes(theirs));
+
+	for (uint32_t j = 0; j < SIM_MAX; j++) {
+		int joiner = 0;
+
+		for (size_t k = 0; k < num_joiners; k++) {
+			joiner |= joiners[k] == j;
+		}
+		if (j == c || joiner || s->m[j].priv == NULL) {
+			continue;
+		}
+		CHECK_OK(mls_tree_path_decrypt(theirs, s->m[j].priv, c, &path, joiners, num_joiners,
+					       gc, gc_len, got, NULL));
+		CHECK_MEM_EQ(got, sizeof got, commit, sizeof commit);
+		CHECK_OK(mls_tree_private_check(s->m[j].priv, theirs));
+	}
+	for (size_t k = 0; k < num_joiners; k++) {
+		uint8_t secret[MLS_HASH_LEN];
+		uint32_t node = 0, j = joiners[k];
+
+		CHECK_OK(mls_tree_private_new(&s->m[j].priv, j, joiner_priv[k]));
+		CHECK_OK(mls_tree_private_path_secret_for(next, ours, j, secret, &node));
+		CHECK_OK(mls_tree_private_join_path(s->m[j].priv, theirs, node, secret));
+		CHECK_OK(mls_tree_private_check(s->m[j].priv, theirs));
+		sodium_memzero(secret, sizeof secret);
+	}
+	mls_tree_private_forget_path(next);
+	CHECK_RC(mls_tree_private_commit_secret(next, got), HALQA_ERR_NOT_FOUND);
+	mls_tree_private_free(s->m[c].priv);
+	s->m[c].priv = next;
+	mls_tree_free(s->tree);
+	s->tree = theirs;
+	mls_tree_free(ours);
+	mls_update_path_cleanup(&path);
+	free(gc);
+}
+
+static void sim_free(struct sim *s)
+{
+	for (uint32_t j = 0; j < SIM_MAX; j++) {
+		mls_tree_private_free(s->m[j].priv);
+		sodium_memzero(s->m[j].sig_priv, sizeof s->m[j].sig_priv);
+	}
+	mls_tree_free(s->tree);
+}
+
+/* Starts a group of one and grows it to |size| in one commit. */
+static void sim_start(struct sim *s, uint32_t size)
+{
+	uint8_t enc_priv[MLS_KEM_PRIV_LEN], (*jp)[MLS_KEM_PRIV_LEN];
+	uint32_t *joiners, idx;
+
+	memset(s, 0, sizeof *s);
+	s->tree = mls_tree_new();
+	idx = sim_add(s, enc_priv);
+	CHECK_INT_EQ(idx, 0);
+	CHECK_OK(mls_tree_private_new(&s->m[0].priv, 0, enc_priv));
+	joiners = calloc(size, sizeof *joiners);
+	jp = calloc(size, sizeof *jp);
+	if (joiners == NULL || jp == NULL) {
+		abort();
+	}
+	for (uint32_t k = 1; k < size; k++) {
+		joiners[k - 1] = sim_add(s, jp[k - 1]);
+	}
+	sim_commit(s, 0, joiners, jp, size - 1);
+	sodium_memzero(jp, size * sizeof *jp);
+	free(jp);
+	free(joiners);
+	sodium_memzero(enc_priv, sizeof enc_priv);
+}
+
+/*
+ * A seeded run of commits with adds, removes and updates: after every
+ * commit all members agree on the commit secret and hold exactly the keys
+ * the tree says they may (sim_commit checks), and a removed member's
+ * state no longer fits the tree.
+ */
+static void test_treekem_sequence(void)
+{
+	struct sim s;
+
+	sim_start(&s, 5);
+	for (int round = 0; round < 25; round++) {
+		uint32_t joiners[2], c, n = mls_tree_num_leaves(s.tree);
+		uint8_t jp[2][MLS_KEM_PRIV_LEN];
+		size_t num_joiners = 0;
+
+		/* Maybe remove someone. */
+		if (mls_tree_num_members(s.tree) > 3 && rng(3) == 0) {
+			uint32_t r = rng(n);
+
+			if (s.m[r].priv != NULL) {
+				struct mls_tree_private *gone = s.m[r].priv;
+
+				CHECK_OK(mls_tree_remove_leaf(s.tree, r));
+				s.m[r].priv = NULL;
+				CHECK_RC(mls_tree_private_check(gone, s.tree), HALQA_ERR_INVALID);
+				mls_tree_private_free(gone);
+			}
+		}
+		/* Maybe add one or two. */
+		for (uint32_t k = rng(3); k > 0 && mls_tree_num_members(s.tree) < 40; k--) {
+			uint32_t j = sim_add(&s, jp[num_joiners]);
+
+			CHECK(j < SIM_MAX - 1);
+			joiners[num_joiners++] = j;
+		}
+		do {
+			c = rng(mls_tree_num_leaves(s.tree));
+		} while (s.m[c].priv == NULL || mls_tree_leaf(s.tree, c) == NULL);
+		sim_commit(&s, c, joiners, jp, num_joiners);
+		sodium_memzero(jp, sizeof jp);
+	}
+	sim_free(&s);
+}
+
+/* Merging and decrypting refuse a broken path and leave tree and state unchanged. */
+static void test_treekem_refusals(void)
+{
+	struct sim s;
+	struct mls_tree *ours = NULL, *theirs = NULL;
+	struct mls_tree_private *next = NULL;
+	struct mls_update_path path;
+	uint8_t *gc = NULL, *before, commit[MLS_HASH_LEN], scratch[MLS_HASH_LEN];
+	size_t gc_len = 0, before_len;
+	const uint32_t c = 1, r = 6;
+
+	sim_start(&s, 8);
+	memset(&path, 0, sizeof path);
+	CHECK_OK(mls_tree_copy(&ours, s.tree));
+	CHECK_OK(mls_tree_private_copy(&next, s.m[c].priv));
+	/* A signing key that is not the leaf's. */
+	CHECK_RC(mls_tree_path_generate(ours, next, NULL, s.m[c + 1].sig_priv, group_id,
+					sizeof group_id),
+		 HALQA_ERR_ARG);
+	CHECK_OK(mls_tree_path_generate(ours, next, NULL, s.m[c].sig_priv, group_id,
+					sizeof group_id));
+	group_context_for(ours, &gc, &gc_len);
+	CHECK_OK(mls_tree_path_encrypt(ours, next, NULL, 0, gc, gc_len, &path));
+	CHECK_OK(mls_tree_private_commit_secret(next, commit));
+	theirs = s.tree;
+	before = snapshot(theirs, &before_len);
+
+	/* A path node key changed: the leaf's parent hash no longer matches. */
+	path.nodes[1].encryption_key.data[0] ^= 1;
+	CHECK_RC(mls_tree_merge_path(theirs, c, &path, &sim_policy), HALQA_ERR_INVALID);
+	path.nodes[1].encryption_key.data[0] ^= 1;
+	/* A path node key already in the tree (another member's leaf key). */
+	{
+		struct mls_bytes saved = path.nodes[0].encryption_key;
+
+		CHECK_OK(mls_bytes_copy(&path.nodes[0].encryption_key,
+					&mls_tree_leaf(theirs, 5)->encryption_key));
+		CHECK_RC(mls_tree_merge_path(theirs, c, &path, &sim_policy), HALQA_ERR_INVALID);
+		mls_bytes_cleanup(&path.nodes[0].encryption_key);
+		path.nodes[0].encryption_key = saved;
+	}
+	/* One node missing. */
+	path.num_nodes--;
+	CHECK_RC(mls_tree_merge_path(theirs, c, &path, &sim_policy), HALQA_ERR_INVALID);
+	path.num_nodes++;
+	/* The leaf signature, the sender, and the group id. */
+	path.leaf_node.signature.data[0] ^= 1;
+	CHECK_RC(mls_tree_merge_path(theirs, c, &path, &sim_policy), HALQA_ERR_CRYPTO);
+	path.leaf_node.signature.data[0] ^= 1;
+	CHECK_RC(mls_tree_merge_path(theirs, c + 1, &path, &sim_policy), HALQA_ERR_INVALID);
+	{
+		struct mls_tree_policy other = sim_policy;
+
+		other.group_id_len--;
+		CHECK_RC(mls_tree_merge_path(theirs, c, &path, &other), HALQA_ERR_CRYPTO);
+	}
+	check_unchanged(theirs, before, before_len);
+	free(before);
+	/* Decrypting before merging: the path does not fit the tree. */
+	CHECK_RC(mls_tree_path_decrypt(theirs, s.m[r].priv, c, &path, NULL, 0, gc, gc_len, scratch,
+				       NULL),
+		 HALQA_ERR_INVALID);
+
+	CHECK_OK(mls_tree_merge_path(theirs, c, &path, &sim_policy));
+	/* The sender itself, a tampered ciphertext, the wrong context, a missing ciphertext. */
+	CHECK_RC(mls_tree_path_decrypt(theirs, next, c, &path, NULL, 0, gc, gc_len, scratch, NULL),
+		 HALQA_ERR_INVALID);
+	{
+		size_t i = path.num_nodes - 1; /* the root: leaf 6 sits below its copath child */
+		struct mls_hpke_ciphertext *ct = path.nodes[i].encrypted_path_secret;
+		size_t num = path.nodes[i].num_encrypted_path_secret;
+
+		CHECK(num >= 1);
+		for (size_t k = 0; k < num; k++) {
+			ct[k].ciphertext.data[0] ^= 1;
+		}
+		CHECK_RC(mls_tree_path_decrypt(theirs, s.m[r].priv, c, &path, NULL, 0, gc, gc_len,
+					       scratch, NULL),
+			 HALQA_ERR_CRYPTO);
+		for (size_t k = 0; k < num; k++) {
+			ct[k].ciphertext.data[0] ^= 1;
+		}
+		gc[gc_len - 1] ^= 1;
+		CHECK_RC(mls_tree_path_decrypt(theirs, s.m[r].priv, c, &path, NULL, 0, gc, gc_len,
+					       scratch, NULL),
+			 HALQA_ERR_CRYPTO);
+		gc[gc_len - 1] ^= 1;
+		path.nodes[i].num_encrypted_path_secret--;
+		CHECK_RC(mls_tree_path_decrypt(theirs, s.m[r].priv, c, &path, NULL, 0, gc, gc_len,
+					       scratch, NULL),
+			 HALQA_ERR_INVALID);
+		path.nodes[i].num_encrypted_path_secret++;
+	}
+	/* The member's state is intact: it still decrypts the honest path. */
+	{
+		uint8_t got[MLS_HASH_LEN];
+
+		CHECK_OK(mls_tree_path_decrypt(theirs, s.m[r].priv, c, &path, NULL, 0, gc, gc_len,
+					       got, NULL));
+		CHECK_MEM_EQ(got, sizeof got, commit, sizeof commit);
+	}
+	mls_update_path_cleanup(&path);
+	mls_tree_private_free(next);
+	mls_tree_free(ours);
+	free(gc);
+	sim_free(&s);
+}
+
+/*
+ * TreeKEM on a 1,000-member group: one commit after a single add encrypts
+ * to the copath resolutions (the joiner excluded) and a sample of members
+ * decrypts it.
+ */
+static void test_treekem_large(void)
+{
+	struct sim s;
+	struct mls_tree *ours = NULL, *theirs = NULL;
+	struct mls_tree_private *next = NULL, *mine = NULL;
+	struct mls_update_path path;
+	uint8_t *gc = NULL, commit[MLS_HASH_LEN], got[MLS_HASH_LEN], enc_priv[MLS_KEM_PRIV_LEN];
+	size_t gc_len = 0, total = 0;
+	uint32_t joiner;
+
+	/* Member 0 builds the group: 999 joiners in one commit. */
+	memset(&s, 0, sizeof s);
+	s.tree = mls_tree_new();
+	(void)sim_add(&s, enc_priv);
+	CHECK_OK(mls_tree_private_new(&mine, 0, enc_priv));
+	for (uint32_t k = 1; k < 1000; k++) {
+		struct mls_leaf_node leaf;
+		uint8_t sig[MLS_SIG_PRIV_LEN], priv[MLS_KEM_PRIV_LEN];
+		uint32_t idx;
+
+		make_member_leaf(&leaf, priv, sig);
+		CHECK_OK(mls_tree_add_leaf(s.tree, &leaf, &idx));
+		mls_leaf_node_cleanup(&leaf);
+		/* Keep a sample of members' keys to decrypt with. */
+		if (k % 97 == 0) {
+			CHECK_OK(mls_tree_private_new(&s.m[k / 97].priv, idx, priv));
+		}
+		sodium_memzero(priv, sizeof priv);
+		sodium_memzero(sig, sizeof sig);
+	}
+	s.m[0].priv = mine;
+	memcpy(s.m[0].sig_priv, s.m[SIM_MAX - 1].sig_priv, MLS_SIG_PRIV_LEN);
+	CHECK_INT_EQ(mls_tree_num_leaves(s.tree), 1024);
+	/* A full path from member 0, then an add and a path from member 0 excluding the joiner. */
+	memset(&path, 0, sizeof path);
+	CHECK_OK(mls_tree_copy(&ours, s.tree));
+	CHECK_OK(mls_tree_private_copy(&next, mine));
+	CHECK_OK(mls_tree_path_generate(ours, next, NULL, s.m[0].sig_priv, group_id,
+					sizeof group_id));
+	group_context_for(ours, &gc, &gc_len);
+	joiner = 999;
+	CHECK_OK(mls_tree_path_encrypt(ours, next, &joiner, 1, gc, gc_len, &path));
+	for (size_t i = 0; i < path.num_nodes; i++) {
+		total += path.nodes[i].num_encrypted_path_secret;
+	}
+	/* Nobody has merged a path yet: every leaf but ours and the joiner's is a recipient. */
+	CHECK_INT_EQ(total, 998);
+	CHECK_OK(mls_tree_copy(&theirs, s.tree));
+	CHECK_OK(mls_tree_merge_path(theirs, 0, &path, &sim_policy));
+	CHECK_OK(mls_tree_private_commit_secret(next, commit));
+	CHECK_OK(mls_tree_verify_parent_hashes(theirs));
+	CHECK_OK(mls_tree_verify(theirs, &sim_policy));
+	/* The joiner is excluded: it holds no ciphertext (a Welcome gives it its secret). */
+	{
+		uint32_t node;
+		uint8_t secret[MLS_HASH_LEN];
+
+		CHECK_OK(mls_tree_private_path_secret_for(next, ours, 999, secret, &node));
+		CHECK_INT_EQ(node, 1023);
+		sodium_memzero(secret, sizeof secret);
+	}
+	/* A sample of members decrypts the path and agrees on the commit secret. */
+	for (uint32_t j = 1; j < SIM_MAX; j++) {
+		if (s.m[j].priv == NULL) {
+			continue;
+		}
+		CHECK_OK(mls_tree_path_decrypt(theirs, s.m[j].priv, 0, &path, &joiner, 1, gc, gc_len,
+					       got, NULL));
+		CHECK_MEM_EQ(got, sizeof got, commit, sizeof commit);
+		CHECK_OK(mls_tree_private_check(s.m[j].priv, theirs));
+	}
+	mls_update_path_cleanup(&path);
+	mls_tree_private_free(next);
+	mls_tree_free(ours);
+	mls_tree_free(theirs);
+	free(gc);
+	sodium_memzero(enc_priv, sizeof enc_priv);
+	sim_free(&s);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -959,5 +1371,8 @@ int main(void)
 	RUN(test_verify_refusals);
 	RUN(test_tree_leaf_refusals);
 	RUN(test_check_leaf);
+	RUN(test_treekem_sequence);
+	RUN(test_treekem_refusals);
+	RUN(test_treekem_large);
 	return harness_report();
 }

@@ -261,4 +261,185 @@ HALQA_MUST_CHECK int mls_tree_update_leaf(struct mls_tree *t, uint32_t leaf_inde
  */
 HALQA_MUST_CHECK int mls_tree_remove_leaf(struct mls_tree *t, uint32_t leaf_index);
 
+/*
+ * ---- TreeKEM (RFC 9420 7.4-7.6, 12.4.2) ----
+ *
+ * A member's private view of the tree is a struct mls_tree_private: its
+ * leaf index, the private key of its leaf, and the private keys of the
+ * nodes on its direct path it knows (the tree invariant, 4.2: no others).
+ * After generating an UpdatePath it also holds the path secrets and the
+ * commit secret of that path until mls_tree_private_forget_path. All of it
+ * lives in sodium_malloc memory and is wiped when freed; every
+ * intermediate secret (path, node and leaf secrets, decrypted plaintexts)
+ * is wiped on every path out.
+ *
+ * Committing (12.4.2), after the proposals are applied to the tree:
+ *   mls_tree_path_generate   new leaf key, path secrets and node keys along
+ *                            the filtered direct path, parent hashes, the
+ *                            re-signed leaf, all merged into the tree;
+ *   (the caller hashes the tree and builds the provisional GroupContext)
+ *   mls_tree_path_encrypt    the UpdatePath, each path secret encrypted to
+ *                            the resolution of its copath child minus the
+ *                            members this commit adds;
+ *   mls_tree_private_commit_secret, mls_tree_private_path_secret_for (the
+ *                            path_secret of a joiner's GroupSecrets).
+ * Receiving, after the proposals are applied:
+ *   mls_tree_merge_path      validates the UpdatePath (leaf node 7.3,
+ *                            length, fresh keys, parent hash of the leaf)
+ *                            and merges it;
+ *   (the caller hashes the tree and builds the provisional GroupContext)
+ *   mls_tree_path_decrypt    finds and decrypts our path secret, derives
+ *                            upward, checks every derived public key, and
+ *                            returns the commit secret.
+ * Joining (12.4.3.1): mls_tree_private_new, then
+ * mls_tree_private_join_path with the GroupSecrets path_secret.
+ *
+ * Errors as above, plus HALQA_ERR_CRYPTO when an HPKE decryption fails and
+ * HALQA_ERR_NOT_FOUND when no node of ours can decrypt a path. A failed
+ * call leaves the tree and the private state as they were.
+ */
+struct mls_tree_private;
+
+/*
+ * mls_tree_private_new creates the private state of leaf |leaf_index| with
+ * leaf private key |leaf_priv| (copied). HALQA_ERR_NOMEM on failure.
+ */
+HALQA_MUST_CHECK int mls_tree_private_new(struct mls_tree_private **out, uint32_t leaf_index,
+					  const uint8_t leaf_priv[MLS_KEM_PRIV_LEN]);
+
+/* mls_tree_private_free wipes and frees |p|; NULL is a no-op. */
+void mls_tree_private_free(struct mls_tree_private *p);
+
+/* mls_tree_private_copy sets |*out| to an independent copy of |p|. */
+HALQA_MUST_CHECK int mls_tree_private_copy(struct mls_tree_private **out,
+					   const struct mls_tree_private *p);
+
+/* mls_tree_private_leaf_index returns the leaf index |p| belongs to. */
+uint32_t mls_tree_private_leaf_index(const struct mls_tree_private *p);
+
+/*
+ * mls_tree_private_check checks |p| against |t|: its leaf is non-blank
+ * with the public key of our leaf private key, and every node key we hold
+ * belongs to a non-blank node on our direct path with the matching public
+ * key. HALQA_ERR_INVALID otherwise.
+ */
+HALQA_MUST_CHECK int mls_tree_private_check(const struct mls_tree_private *p,
+					    const struct mls_tree *t);
+
+/*
+ * mls_tree_private_set_path_secret derives the key pair of node |x| from
+ * |path_secret| (7.4: node_secret = DeriveSecret(path_secret, "node"),
+ * KEM.DeriveKeyPair(node_secret)) and stores the private key, after
+ * checking that |x| is a non-blank parent on our direct path holding the
+ * derived public key (HALQA_ERR_INVALID otherwise).
+ */
+HALQA_MUST_CHECK int mls_tree_private_set_path_secret(struct mls_tree_private *p,
+						      const struct mls_tree *t, uint32_t x,
+						      const uint8_t path_secret[MLS_HASH_LEN]);
+
+/*
+ * mls_tree_private_join_path does the same for node |x| (the lowest common
+ * ancestor of our leaf and the committer's, 12.4.3.1), then for each
+ * non-blank ancestor above it with the next path secret
+ * (DeriveSecret(path_secret, "path")): the committer's filtered direct path.
+ */
+HALQA_MUST_CHECK int mls_tree_private_join_path(struct mls_tree_private *p,
+						const struct mls_tree *t, uint32_t x,
+						const uint8_t path_secret[MLS_HASH_LEN]);
+
+/*
+ * mls_tree_private_prune drops the node keys of |p| that no longer match
+ * |t| (the node was blanked by an Update or Remove, or replaced): call it
+ * after applying proposals. Dropped keys are wiped.
+ */
+void mls_tree_private_prune(struct mls_tree_private *p, const struct mls_tree *t);
+
+/*
+ * mls_tree_path_generate replaces the direct path of our leaf (|p|'s) in
+ * |t| with a fresh one (7.4, 7.5): a new leaf key pair, a random first
+ * path secret and those derived from it along the filtered direct path,
+ * node key pairs, parent hashes (7.9), and a new leaf node made from
+ * |leaf_template| (NULL: our current leaf; its encryption key, source and
+ * parent hash are replaced) signed with |sig_priv| (libsodium 64-byte
+ * form) over |group_id| and our index. On success |t| holds the new path
+ * and |p| the new keys, path secrets and commit secret (path_secret[n+1]).
+ */
+HALQA_MUST_CHECK int mls_tree_path_generate(struct mls_tree *t, struct mls_tree_private *p,
+					    const struct mls_leaf_node *leaf_template,
+					    const uint8_t sig_priv[MLS_SIG_PRIV_LEN],
+					    const uint8_t *group_id, size_t group_id_len);
+
+/*
+ * mls_tree_path_encrypt builds the UpdatePath of the path |p| generated
+ * into |t| (7.6): our leaf node and, for each node of our filtered direct
+ * path, its public key and its path secret encrypted with
+ * EncryptWithLabel(key, "UpdatePathNode", |group_context|) to every node of
+ * the resolution of its copath child, leaving out the leaves in
+ * |exclude| (the members this commit adds). |group_context| is the encoded
+ * provisional GroupContext. |*out| (zeroed on entry) is the caller's to
+ * clean up with mls_update_path_cleanup. HALQA_ERR_INVALID if |p| holds
+ * no generated path or |t| no longer matches it.
+ */
+HALQA_MUST_CHECK int mls_tree_path_encrypt(const struct mls_tree *t,
+					   const struct mls_tree_private *p,
+					   const uint32_t *exclude, size_t num_exclude,
+					   const uint8_t *group_context, size_t group_context_len,
+					   struct mls_update_path *out);
+
+/*
+ * mls_tree_private_commit_secret copies the commit secret of the path
+ * generated into |p|; HALQA_ERR_NOT_FOUND if there is none.
+ */
+HALQA_MUST_CHECK int mls_tree_private_commit_secret(const struct mls_tree_private *p,
+						    uint8_t out[MLS_HASH_LEN]);
+
+/*
+ * mls_tree_private_path_secret_for copies the path secret a new member at
+ * leaf |joiner| needs (GroupSecrets.path_secret, 12.4.3.1): that of the
+ * lowest node of our generated path above the joiner, whose node index
+ * goes to |*out_node|. HALQA_ERR_NOT_FOUND if there is no generated path
+ * or the joiner is not below it.
+ */
+HALQA_MUST_CHECK int mls_tree_private_path_secret_for(const struct mls_tree_private *p,
+						      const struct mls_tree *t, uint32_t joiner,
+						      uint8_t out[MLS_HASH_LEN],
+						      uint32_t *out_node);
+
+/* mls_tree_private_forget_path wipes the path secrets and commit secret of |p|. */
+void mls_tree_private_forget_path(struct mls_tree_private *p);
+
+/*
+ * mls_tree_merge_path validates the UpdatePath |path| sent by the member at
+ * leaf |sender| and merges it into |t| (7.5, 12.4.2): the leaf node must
+ * pass mls_tree_check_leaf as source commit under |policy|, the path must
+ * have one node per node of the sender's filtered direct path, no public
+ * key in it may appear anywhere in the tree or twice in the path, and the
+ * leaf's parent_hash must equal the parent hash computed for the path.
+ * The sender's direct path is then blanked and the path's nodes set, with
+ * their parent hashes and no unmerged leaves.
+ */
+HALQA_MUST_CHECK int mls_tree_merge_path(struct mls_tree *t, uint32_t sender,
+					 const struct mls_update_path *path,
+					 const struct mls_tree_policy *policy);
+
+/*
+ * mls_tree_path_decrypt processes, for our state |p|, the UpdatePath
+ * |path| from |sender| already merged into |t| (7.5): it finds the node of
+ * the sender's filtered direct path whose copath child we sit below, the
+ * resolution node (leaving out |exclude|) we hold a key for, decrypts the
+ * path secret with DecryptWithLabel(..., "UpdatePathNode",
+ * |group_context|), derives the secrets above it, checks each derived
+ * public key against the path, and stores the new node keys in |p|. The
+ * commit secret goes to |commit_secret| and, if |out_path_secret| is not
+ * NULL, the decrypted path secret to it. HALQA_ERR_INVALID if we are the
+ * sender or the path does not fit the tree, HALQA_ERR_NOT_FOUND if we
+ * hold no key for the resolution, HALQA_ERR_CRYPTO if decryption fails.
+ */
+HALQA_MUST_CHECK int mls_tree_path_decrypt(const struct mls_tree *t, struct mls_tree_private *p,
+					   uint32_t sender, const struct mls_update_path *path,
+					   const uint32_t *exclude, size_t num_exclude,
+					   const uint8_t *group_context, size_t group_context_len,
+					   uint8_t commit_secret[MLS_HASH_LEN],
+					   uint8_t out_path_secret[MLS_HASH_LEN]);
+
 #endif
