@@ -436,6 +436,34 @@ static int decode_seed(const char *name, const uint8_t *data, size_t len, int *s
 	case 9:
 		DECODE_AGAIN(mls_group_context, data, len, same);
 		break;
+	case 11: {
+		struct mls_required_capabilities c;
+		struct bytes_writer w;
+
+		if ((rc = mls_required_capabilities_decode_bytes(data, len, &c)) == HALQA_OK) {
+			bytes_writer_init(&w, 1 << 20, 0);
+			*same = mls_required_capabilities_encode(&w, &c) == HALQA_OK &&
+				bytes_writer_len(&w) == len &&
+				memcmp(bytes_writer_data(&w), data, len) == 0;
+			bytes_writer_cleanup(&w);
+			mls_required_capabilities_cleanup(&c);
+		}
+		break;
+	}
+	case 12: {
+		struct mls_external_senders x;
+		struct bytes_writer w;
+
+		if ((rc = mls_external_senders_decode_bytes(data, len, &x)) == HALQA_OK) {
+			bytes_writer_init(&w, 1 << 20, 0);
+			*same = mls_external_senders_encode(&w, &x) == HALQA_OK &&
+				bytes_writer_len(&w) == len &&
+				memcmp(bytes_writer_data(&w), data, len) == 0;
+			bytes_writer_cleanup(&w);
+			mls_external_senders_cleanup(&x);
+		}
+		break;
+	}
 	default:
 		/* PrivateMessageContent seeds: checked in test_padding. */
 		*same = 1;
@@ -1242,6 +1270,74 @@ static void test_copies(void)
 	free(b);
 }
 
+static void test_extension_payloads(void)
+{
+	/* external_senders: one basic-credential sender, then the same with credential type 9. */
+	static const uint8_t one[] = {0x09, 0x02, 0xaa, 0xbb, 0x00, 0x01, 0x03, 'b', 'o', 't'};
+	static const uint8_t bad[] = {0x09, 0x02, 0xaa, 0xbb, 0x00, 0x09, 0x03, 'b', 'o', 't'};
+	static const uint8_t caps_odd[] = {0x01, 0x00, 0x00, 0x00};
+	static const uint8_t app_id[] = {0x03, 'a', 'p', 'p'};
+	struct mls_external_senders xs;
+	struct mls_required_capabilities rc_caps;
+	struct mls_external_pub pub;
+	struct mls_group_info gi;
+	struct mls_ratchet_tree t;
+	const struct mls_extension *e;
+	struct mls_bytes id;
+	size_t len;
+	uint8_t *b;
+
+	CHECK_OK(mls_external_senders_decode_bytes(one, sizeof(one), &xs));
+	CHECK_INT_EQ(xs.num, 1);
+	CHECK_INT_EQ(xs.items[0].signature_key.len, 2);
+	CHECK_MEM_EQ(xs.items[0].credential.identity.data, xs.items[0].credential.identity.len,
+		     (const uint8_t *)"bot", 3);
+	mls_external_senders_cleanup(&xs);
+	CHECK_RC(mls_external_senders_decode_bytes(bad, sizeof(bad), &xs), HALQA_ERR_UNSUPPORTED);
+	CHECK(xs.items == NULL && xs.num == 0);
+	CHECK_RC(mls_required_capabilities_decode_bytes(caps_odd, sizeof(caps_odd), &rc_caps),
+		 HALQA_ERR_MALFORMED);
+	CHECK_OK(mls_application_id_decode_bytes(app_id, sizeof(app_id), &id));
+	CHECK_MEM_EQ(id.data, id.len, (const uint8_t *)"app", 3);
+	mls_bytes_cleanup(&id);
+	CHECK_RC(mls_application_id_decode_bytes(app_id, sizeof(app_id) - 1, &id),
+		 HALQA_ERR_TRUNCATED);
+	CHECK_RC(mls_external_pub_decode_bytes(app_id, sizeof(app_id) + 0, &pub), HALQA_OK);
+	mls_external_pub_cleanup(&pub);
+
+	/* A real GroupInfo: its ratchet_tree extension is the entry's ratchet_tree field. */
+	if ((b = read_seed("e100_mls_group_info", &len)) == NULL) {
+		return;
+	}
+	CHECK_OK(mls_group_info_decode_bytes(b + 4, len - 4, &gi));
+	e = mls_extension_list_find(&gi.extensions, MLS_EXT_RATCHET_TREE);
+	CHECK(e != NULL);
+	if (e != NULL) {
+		size_t tlen;
+		uint8_t *tree = harness_hex(TREE_SUITE3, &tlen);
+
+		CHECK_MEM_EQ(e->data.data, e->data.len, tree, tlen);
+		CHECK_OK(mls_ratchet_tree_decode_bytes(e->data.data, e->data.len, &t));
+		mls_ratchet_tree_cleanup(&t);
+		free(tree);
+	}
+	e = mls_extension_list_find(&gi.extensions, MLS_EXT_EXTERNAL_PUB);
+	CHECK(e != NULL);
+	if (e != NULL) {
+		CHECK_OK(mls_external_pub_decode_bytes(e->data.data, e->data.len, &pub));
+		CHECK_INT_EQ(pub.external_pub.len, 32);
+		mls_external_pub_cleanup(&pub);
+	}
+	e = mls_extension_list_find(&gi.group_context.extensions, MLS_EXT_REQUIRED_CAPABILITIES);
+	CHECK(e != NULL);
+	if (e != NULL) {
+		CHECK_OK(mls_required_capabilities_decode_bytes(e->data.data, e->data.len, &rc_caps));
+		mls_required_capabilities_cleanup(&rc_caps);
+	}
+	mls_group_info_cleanup(&gi);
+	free(b);
+}
+
 int main(void)
 {
 	RUN(test_key_package_round_trip);
@@ -1261,5 +1357,6 @@ int main(void)
 	RUN(test_signed_inputs);
 	RUN(test_private_aads);
 	RUN(test_copies);
+	RUN(test_extension_payloads);
 	return harness_report();
 }

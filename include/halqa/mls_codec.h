@@ -1,8 +1,9 @@
 /*
  * mls_codec.h: the TLS-presentation codec for every structure of RFC 9420
  * (Messaging Layer Security): basic types, credentials, LeafNode, KeyPackage,
- * the ratchet tree, GroupContext and UpdatePath here; proposals, Commit,
- * framing, GroupInfo, Welcome and MLSMessage in mls_codec_msg.h.
+ * the ratchet tree, GroupContext, UpdatePath and the payloads of the
+ * defined extensions here; proposals, Commit, framing, GroupInfo, Welcome
+ * and MLSMessage in mls_codec_msg.h.
  *
  * Syntax only. The codec checks that bytes are well-formed RFC 9420
  * structures within our bounds; it does no cryptography and no semantic
@@ -452,6 +453,70 @@ HALQA_MUST_CHECK int mls_ratchet_tree_encode_bytes(const struct mls_ratchet_tree
 						   uint8_t **out, size_t *out_len);
 HALQA_MUST_CHECK int mls_group_context_encode_bytes(const struct mls_group_context *in,
 						    uint8_t **out, size_t *out_len);
+
+/*
+ * Payloads of the extensions RFC 9420 defines (13.4, 12.1.8.1, 12.4.3.2,
+ * 11.1, 13.2), for the layers that interpret them; the Extension itself
+ * keeps extension_data opaque. Decode an Extension's data with the
+ * matching _decode_bytes (nothing may follow); encode into extension_data
+ * with _encode. The ratchet_tree extension's payload is a ratchet tree
+ * (mls_ratchet_tree_decode_bytes); application_id is an opaque<V>
+ * (mls_application_id_decode_bytes, at most MLS_MAX_IDENTITY bytes).
+ */
+
+/* RequiredCapabilities (RFC 9420 11.1). */
+struct mls_required_capabilities {
+	struct mls_u16_list extension_types;
+	struct mls_u16_list proposal_types;
+	struct mls_u16_list credential_types;
+};
+
+HALQA_MUST_CHECK int mls_required_capabilities_decode(struct bytes_reader *r,
+						      struct mls_required_capabilities *out);
+int mls_required_capabilities_encode(struct bytes_writer *w,
+				     const struct mls_required_capabilities *in);
+void mls_required_capabilities_cleanup(struct mls_required_capabilities *c);
+HALQA_MUST_CHECK int mls_required_capabilities_decode_bytes(const uint8_t *data, size_t len,
+							    struct mls_required_capabilities *out);
+
+/* ExternalSender (RFC 9420 12.1.8.1); the extension holds a list of them. */
+struct mls_external_sender {
+	struct mls_bytes signature_key;
+	struct mls_credential credential;
+};
+
+HALQA_MUST_CHECK int mls_external_sender_decode(struct bytes_reader *r,
+						struct mls_external_sender *out);
+int mls_external_sender_encode(struct bytes_writer *w, const struct mls_external_sender *in);
+void mls_external_sender_cleanup(struct mls_external_sender *s);
+
+/* external_senders: ExternalSender external_senders<V>, at most MLS_MAX_EXTENSIONS. */
+struct mls_external_senders {
+	struct mls_external_sender *items;
+	size_t num;
+};
+
+HALQA_MUST_CHECK int mls_external_senders_decode(struct bytes_reader *r,
+						 struct mls_external_senders *out);
+int mls_external_senders_encode(struct bytes_writer *w, const struct mls_external_senders *in);
+void mls_external_senders_cleanup(struct mls_external_senders *s);
+HALQA_MUST_CHECK int mls_external_senders_decode_bytes(const uint8_t *data, size_t len,
+						       struct mls_external_senders *out);
+
+/* ExternalPub (RFC 9420 12.4.3.2): the HPKE public key external joiners encrypt to. */
+struct mls_external_pub {
+	struct mls_bytes external_pub;
+};
+
+HALQA_MUST_CHECK int mls_external_pub_decode(struct bytes_reader *r, struct mls_external_pub *out);
+int mls_external_pub_encode(struct bytes_writer *w, const struct mls_external_pub *in);
+void mls_external_pub_cleanup(struct mls_external_pub *p);
+HALQA_MUST_CHECK int mls_external_pub_decode_bytes(const uint8_t *data, size_t len,
+						   struct mls_external_pub *out);
+
+/* ApplicationId (RFC 9420 5.3.3): opaque application_id<V>. */
+HALQA_MUST_CHECK int mls_application_id_decode_bytes(const uint8_t *data, size_t len,
+						     struct mls_bytes *out);
 
 /*
  * Building blocks for list-shaped fields, T items<V>, used by this codec

@@ -3,7 +3,8 @@
  * is decoded as an MLSMessage; then its first byte chooses another
  * top-level structure (KeyPackage, Welcome, GroupInfo, ratchet tree,
  * Commit, Proposal, GroupSecrets, AuthenticatedContent, LeafNode,
- * GroupContext, PrivateMessageContent) that the rest is decoded as. Every
+ * GroupContext, PrivateMessageContent, RequiredCapabilities, external
+ * senders) that the rest is decoded as. Every
  * successful decode is re-encoded and must give back exactly the input,
  * and a deep copy must encode the same; a difference abort()s. ASan and
  * UBSan watch for everything else (over-reads, leaks, undefined shifts).
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0) {
 		return 0;
 	}
-	switch (data[0] % 11) {
+	switch (data[0] % 13) {
 	case 0:
 		ROUND_TRIP_COPY(mls_key_package, rest, rest_len);
 		break;
@@ -129,8 +130,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 9:
 		ROUND_TRIP_COPY(mls_group_context, rest, rest_len);
 		break;
-	default:
+	case 10:
 		private_content(rest, rest_len);
+		break;
+	case 11:
+		ROUND_TRIP(mls_required_capabilities, rest, rest_len);
+		break;
+	default:
+		ROUND_TRIP(mls_external_senders, rest, rest_len);
 		break;
 	}
 	return 0;

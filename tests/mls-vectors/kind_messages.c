@@ -5,7 +5,9 @@
  * seven bare proposal bodies, a Commit and four MLSMessage-wrapped framed
  * messages), must leave no trailing bytes, and must re-encode to exactly
  * the input. The MLSMessage fields are also checked for the wire format
- * (and, for public messages, the content type) the README promises.
+ * (and, for public messages, the content type) the README promises, and
+ * the payloads of the RFC-defined extensions in GroupInfos and
+ * KeyPackages must decode with their own decoders and re-encode exactly.
  */
 #include "vectors.h"
 
@@ -67,14 +69,98 @@ static int is_welcome(struct vector_ctx *ctx, const char *field, const struct ml
 	return want_wire_format(ctx, field, m, MLS_WIRE_WELCOME, 0);
 }
 
+/*
+ * Round-trips the payload of every extension RFC 9420 defines in |exts|
+ * through its own decoder: extension_data is opaque in the Extension, but
+ * the layers that act on it decode it with these.
+ */
+static int check_extension_payloads(struct vector_ctx *ctx, const char *field,
+				    const struct mls_extension_list *exts)
+{
+	for (size_t i = 0; i < exts->num; i++) {
+		const struct mls_bytes *d = &exts->items[i].data;
+		struct bytes_writer w;
+		int rc = HALQA_OK;
+
+		bytes_writer_init(&w, MLS_MAX_ENCODING, 0);
+		switch (exts->items[i].type) {
+		case MLS_EXT_APPLICATION_ID: {
+			struct mls_bytes id = {0};
+
+			if ((rc = mls_application_id_decode_bytes(d->data, d->len, &id)) == HALQA_OK) {
+				mls_bytes_encode(&w, &id);
+				mls_bytes_cleanup(&id);
+			}
+			break;
+		}
+		case MLS_EXT_RATCHET_TREE: {
+			struct mls_ratchet_tree t;
+
+			if ((rc = mls_ratchet_tree_decode_bytes(d->data, d->len, &t)) == HALQA_OK) {
+				mls_ratchet_tree_encode(&w, &t);
+				mls_ratchet_tree_cleanup(&t);
+			}
+			break;
+		}
+		case MLS_EXT_REQUIRED_CAPABILITIES: {
+			struct mls_required_capabilities c;
+
+			if ((rc = mls_required_capabilities_decode_bytes(d->data, d->len, &c)) ==
+			    HALQA_OK) {
+				mls_required_capabilities_encode(&w, &c);
+				mls_required_capabilities_cleanup(&c);
+			}
+			break;
+		}
+		case MLS_EXT_EXTERNAL_PUB: {
+			struct mls_external_pub p;
+
+			if ((rc = mls_external_pub_decode_bytes(d->data, d->len, &p)) == HALQA_OK) {
+				mls_external_pub_encode(&w, &p);
+				mls_external_pub_cleanup(&p);
+			}
+			break;
+		}
+		case MLS_EXT_EXTERNAL_SENDERS: {
+			struct mls_external_senders x;
+
+			if ((rc = mls_external_senders_decode_bytes(d->data, d->len, &x)) == HALQA_OK) {
+				mls_external_senders_encode(&w, &x);
+				mls_external_senders_cleanup(&x);
+			}
+			break;
+		}
+		default:
+			bytes_put(&w, d->data, d->len); /* opaque: kept as is */
+			break;
+		}
+		if (rc != HALQA_OK) {
+			vec_fail(ctx, "%s: extension %u payload: %s", field, exts->items[i].type,
+				 halqa_errname(rc));
+		} else if (!vec_check_bytes(ctx, field, bytes_writer_data(&w), bytes_writer_len(&w),
+					    d->data, d->len)) {
+			rc = HALQA_ERR_MALFORMED;
+		}
+		bytes_writer_cleanup(&w);
+		if (rc != HALQA_OK) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int is_group_info(struct vector_ctx *ctx, const char *field, const struct mls_message *m)
 {
-	return want_wire_format(ctx, field, m, MLS_WIRE_GROUP_INFO, 0);
+	return want_wire_format(ctx, field, m, MLS_WIRE_GROUP_INFO, 0) &&
+	       check_extension_payloads(ctx, field, &m->group_info.group_context.extensions) &&
+	       check_extension_payloads(ctx, field, &m->group_info.extensions);
 }
 
 static int is_key_package(struct vector_ctx *ctx, const char *field, const struct mls_message *m)
 {
-	return want_wire_format(ctx, field, m, MLS_WIRE_KEY_PACKAGE, 0);
+	return want_wire_format(ctx, field, m, MLS_WIRE_KEY_PACKAGE, 0) &&
+	       check_extension_payloads(ctx, field, &m->key_package.extensions) &&
+	       check_extension_payloads(ctx, field, &m->key_package.leaf_node.extensions);
 }
 
 static int is_public_application(struct vector_ctx *ctx, const char *field,
