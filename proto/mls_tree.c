@@ -780,13 +780,22 @@ static const struct mls_bytes *node_parent_hash(const struct mls_tree *t, uint32
  * respect to |p| (7.9.2): D.parent_hash is p's parent hash with copath
  * child the other child, D is in the resolution of c, and p's unmerged
  * leaves under c are exactly the rest of that resolution.
+ *
+ * A hostile tree can give many nodes of one resolution the same parent
+ * hash, so "the rest of the resolution" is not rebuilt per candidate:
+ * with S the sorted resolution and U the sorted unmerged leaves under c
+ * (|S| = |U| + 1, entries distinct), S without S[q] equals U exactly when
+ * S and U agree on their first q entries (q <= pre) and S[q+1..] equals
+ * U[q..] (q >= suf). One pass computes pre and suf; each candidate then
+ * costs a binary search, and the whole check O(k log k).
  */
 static int count_links(struct mls_tree *t, uint32_t p, uint32_t c, unsigned *count)
 {
 	const struct mls_parent_node *pn = &t->nodes[p].u.parent;
 	uint32_t s = (c == tm_left(t, p)) ? tm_right(t, p) : tm_left(t, p);
 	uint8_t ph[MLS_HASH_LEN];
-	struct u32_vec res = {0}, unmerged = {0}, rest = {0};
+	struct u32_vec res = {0}, unmerged = {0}, sorted = {0};
+	size_t m, pre, suf;
 	uint32_t lo, hi;
 	int rc;
 
@@ -808,22 +817,32 @@ static int count_links(struct mls_tree *t, uint32_t p, uint32_t c, unsigned *cou
 		goto out;
 	}
 	for (size_t i = 0; i < res.n; i++) {
+		if ((rc = u32_push(&sorted, res.v[i])) != 0) {
+			goto out;
+		}
+	}
+	qsort(sorted.v, sorted.n, sizeof *sorted.v, cmp_u32);
+	m = unmerged.n; /* unmerged leaves are sorted: node indices grow with leaf indices */
+	for (pre = 0; pre < m && sorted.v[pre] == unmerged.v[pre]; pre++) {
+	}
+	for (suf = m; suf > 0 && sorted.v[suf] == unmerged.v[suf - 1]; suf--) {
+	}
+	for (size_t i = 0; i < res.n; i++) {
 		const struct mls_bytes *dph = node_parent_hash(t, res.v[i]);
+		size_t q = 0, hi_q = sorted.n;
 
 		if (dph == NULL || dph->len != MLS_HASH_LEN || memcmp(dph->data, ph, MLS_HASH_LEN)) {
 			continue;
 		}
-		rest.n = 0;
-		for (size_t j = 0; j < res.n; j++) {
-			if (j != i && (rc = u32_push(&rest, res.v[j])) != 0) {
-				goto out;
+		while (q < hi_q) {
+			size_t mid = q + (hi_q - q) / 2;
+			if (sorted.v[mid] < res.v[i]) {
+				q = mid + 1;
+			} else {
+				hi_q = mid;
 			}
 		}
-		if (rest.n > 0) {
-			qsort(rest.v, rest.n, sizeof *rest.v, cmp_u32);
-		}
-		if (rest.n == unmerged.n &&
-		    (rest.n == 0 || memcmp(rest.v, unmerged.v, rest.n * sizeof *rest.v) == 0)) {
+		if (suf <= q && q <= pre) {
 			(*count)++;
 		}
 	}
@@ -831,7 +850,7 @@ static int count_links(struct mls_tree *t, uint32_t p, uint32_t c, unsigned *cou
 out:
 	free(res.v);
 	free(unmerged.v);
-	free(rest.v);
+	free(sorted.v);
 	return rc;
 }
 

@@ -1160,6 +1160,45 @@ static void test_treekem_sequence(void)
 	sim_free(&s);
 }
 
+/*
+ * Parent-hash links across unmerged leaves (7.9.2): after leaf 1 is
+ * removed and leaf 0 commits (node 1 is then blank and skipped), a new
+ * member lands at leaf 1, unmerged at nodes 3 and 7. Node 3 is covered by
+ * leaf 0 with the rest of the resolution of node 1 being exactly node 3's
+ * unmerged leaf; dropping that entry breaks the link.
+ */
+static void test_parent_hash_unmerged(void)
+{
+	struct sim s;
+	struct mls_ratchet_tree rt = {0};
+	struct mls_tree *t = NULL;
+	uint8_t enc_priv[MLS_KEM_PRIV_LEN], *enc = NULL;
+	size_t enc_len = 0;
+
+	sim_start(&s, 5);
+	CHECK_OK(mls_tree_remove_leaf(s.tree, 1));
+	mls_tree_private_free(s.m[1].priv);
+	s.m[1].priv = NULL;
+	sim_commit(&s, 0, NULL, NULL, 0);
+	CHECK(mls_tree_node(s.tree, 1)->type == MLS_NODE_BLANK);
+	CHECK_INT_EQ(sim_add(&s, enc_priv), 1);
+	CHECK_INT_EQ(mls_tree_node(s.tree, 3)->u.parent.num_unmerged_leaves, 1);
+	CHECK_INT_EQ(mls_tree_node(s.tree, 7)->u.parent.num_unmerged_leaves, 1);
+	CHECK_OK(mls_tree_verify(s.tree, &sim_policy));
+
+	CHECK_OK(mls_tree_encode_bytes(s.tree, &enc, &enc_len));
+	CHECK_OK(mls_ratchet_tree_decode_bytes(enc, enc_len, &rt));
+	rt.nodes[3].u.parent.num_unmerged_leaves = 0;
+	rt.nodes[7].u.parent.num_unmerged_leaves = 0;
+	CHECK_OK(mls_tree_from_nodes(&t, &rt));
+	CHECK_RC(mls_tree_verify_parent_hashes(t), HALQA_ERR_INVALID);
+	mls_tree_free(t);
+	mls_ratchet_tree_cleanup(&rt);
+	free(enc);
+	sodium_memzero(enc_priv, sizeof enc_priv);
+	sim_free(&s);
+}
+
 /* Merging and decrypting refuse a broken path and leave tree and state unchanged. */
 static void test_treekem_refusals(void)
 {
@@ -1373,6 +1412,7 @@ int main(void)
 	RUN(test_check_leaf);
 	RUN(test_treekem_sequence);
 	RUN(test_treekem_refusals);
+	RUN(test_parent_hash_unmerged);
 	RUN(test_treekem_large);
 	return harness_report();
 }
