@@ -61,6 +61,27 @@ static int ratchet_for(uint8_t content_type, enum mls_secret_tree_ratchet *out)
 	}
 }
 
+/*
+ * RFC 9420 6.1: an external sender or a new member may only propose, and a
+ * new member joining by external commit may only commit; members may send
+ * anything (application data only privately, checked by the callers).
+ * Which proposal types such senders may use is the group layer's rule.
+ */
+static int check_sender_content(const struct mls_framed_content *c)
+{
+	switch (c->sender.type) {
+	case MLS_SENDER_MEMBER:
+		return HALQA_OK;
+	case MLS_SENDER_EXTERNAL:
+	case MLS_SENDER_NEW_MEMBER_PROPOSAL:
+		return c->content_type == MLS_CONTENT_PROPOSAL ? HALQA_OK : HALQA_ERR_INVALID;
+	case MLS_SENDER_NEW_MEMBER_COMMIT:
+		return c->content_type == MLS_CONTENT_COMMIT ? HALQA_OK : HALQA_ERR_INVALID;
+	default:
+		return HALQA_ERR_INVALID;
+	}
+}
+
 /* membership_tag = MAC(membership_key, AuthenticatedContentTBM) (RFC 9420 6.2). */
 static int membership_tag(uint8_t out[MLS_HASH_LEN], const uint8_t key[MLS_HASH_LEN],
 			  const struct mls_framed_content *content,
@@ -141,8 +162,8 @@ static int check_outgoing(const struct mls_framing_epoch *epoch,
 		return HALQA_ERR_ARG;
 	}
 	/* A commit without its confirmation tag could never be accepted (6.1). */
-	if (ac->auth.signature.len == 0 ||
-	    (ac->content.content_type == MLS_CONTENT_COMMIT && ac->auth.confirmation_tag.len == 0)) {
+	if (ac->auth.signature.len == 0 || (ac->content.content_type == MLS_CONTENT_COMMIT &&
+					    ac->auth.confirmation_tag.len == 0)) {
 		return HALQA_ERR_ARG;
 	}
 	return HALQA_OK;
@@ -176,8 +197,9 @@ int mls_framing_protect_public(const struct mls_framing_epoch *epoch, uint8_t **
 		return rc;
 	}
 	/* RFC 9420 6: application messages MUST be sent as PrivateMessage. */
-	if (ac->content.content_type != MLS_CONTENT_PROPOSAL &&
-	    ac->content.content_type != MLS_CONTENT_COMMIT) {
+	if ((ac->content.content_type != MLS_CONTENT_PROPOSAL &&
+	     ac->content.content_type != MLS_CONTENT_COMMIT) ||
+	    check_sender_content(&ac->content) != HALQA_OK) {
 		return HALQA_ERR_INVALID;
 	}
 	msg.version = MLS_VERSION_MLS10;
@@ -221,8 +243,9 @@ int mls_framing_unprotect_public(const struct mls_framing_epoch *epoch,
 	    HALQA_OK) {
 		return rc;
 	}
-	if (pm->content.content_type != MLS_CONTENT_PROPOSAL &&
-	    pm->content.content_type != MLS_CONTENT_COMMIT) {
+	if ((pm->content.content_type != MLS_CONTENT_PROPOSAL &&
+	     pm->content.content_type != MLS_CONTENT_COMMIT) ||
+	    check_sender_content(&pm->content) != HALQA_OK) {
 		return HALQA_ERR_INVALID;
 	}
 	if (pm->content.sender.type == MLS_SENDER_MEMBER) {
@@ -323,7 +346,7 @@ int mls_framing_protect_private(const struct mls_framing_epoch *epoch, uint8_t *
 	}
 
 	/* From here on a generation is spent, whatever happens next. */
-	if ((rc = mls_secret_tree_next_key(epoch->tree, ac->content.sender.index, type, &key)) !=
+	if ((rc = mls_secret_tree_next_key(epoch->tree, &key, ac->content.sender.index, type)) !=
 	    HALQA_OK) {
 		goto out;
 	}
@@ -350,10 +373,9 @@ int mls_framing_protect_private(const struct mls_framing_epoch *epoch, uint8_t *
 		rc = HALQA_ERR_INTERNAL;
 		goto out;
 	}
-	crypto_aead_chacha20poly1305_ietf_encrypt(sealed_sd, &sealed_len, bytes_writer_data(&sd_pt),
-						  bytes_writer_len(&sd_pt),
-						  bytes_writer_data(&sd_aad),
-						  bytes_writer_len(&sd_aad), NULL, sd_nonce, sd_key);
+	crypto_aead_chacha20poly1305_ietf_encrypt(
+	    sealed_sd, &sealed_len, bytes_writer_data(&sd_pt), bytes_writer_len(&sd_pt),
+	    bytes_writer_data(&sd_aad), bytes_writer_len(&sd_aad), NULL, sd_nonce, sd_key);
 	pm->encrypted_sender_data.data = sealed_sd;
 	pm->encrypted_sender_data.len = (size_t)sealed_len;
 	pm->ciphertext.data = ct;
@@ -455,7 +477,7 @@ int mls_framing_unprotect_private(const struct mls_framing_epoch *epoch,
 		rc = HALQA_ERR_INVALID;
 		goto out;
 	}
-	if ((rc = mls_secret_tree_get_key(epoch->tree, sd.leaf_index, type, sd.generation, &key)) !=
+	if ((rc = mls_secret_tree_get_key(epoch->tree, &key, sd.leaf_index, type, sd.generation)) !=
 	    HALQA_OK) {
 		goto out;
 	}

@@ -346,8 +346,8 @@ static int ratchet_step(const uint8_t secret[MLS_HASH_LEN], uint32_t gen,
 {
 	int rc;
 
-	if ((key != NULL &&
-	     (rc = mls_derive_tree_secret(key, MLS_AEAD_KEY_LEN, secret, "key", gen)) != HALQA_OK) ||
+	if ((key != NULL && (rc = mls_derive_tree_secret(key, MLS_AEAD_KEY_LEN, secret, "key",
+							 gen)) != HALQA_OK) ||
 	    (nonce != NULL && (rc = mls_derive_tree_secret(nonce, MLS_AEAD_NONCE_LEN, secret,
 							   "nonce", gen)) != HALQA_OK) ||
 	    (rc = mls_derive_tree_secret(next, MLS_HASH_LEN, secret, "secret", gen)) != HALQA_OK) {
@@ -366,8 +366,8 @@ static int check_args(const struct mls_secret_tree *t, uint32_t leaf,
 	return HALQA_OK;
 }
 
-int mls_secret_tree_next_key(struct mls_secret_tree *tree, uint32_t leaf,
-			     enum mls_secret_tree_ratchet type, struct mls_secret_tree_key *out)
+int mls_secret_tree_next_key(struct mls_secret_tree *tree, struct mls_secret_tree_key *out,
+			     uint32_t leaf, enum mls_secret_tree_ratchet type)
 {
 	struct st_leaf *l;
 	struct st_ratchet *r;
@@ -402,9 +402,8 @@ out:
 	return rc;
 }
 
-int mls_secret_tree_get_key(struct mls_secret_tree *tree, uint32_t leaf,
-			    enum mls_secret_tree_ratchet type, uint32_t generation,
-			    struct mls_secret_tree_key *out)
+int mls_secret_tree_get_key(struct mls_secret_tree *tree, struct mls_secret_tree_key *out,
+			    uint32_t leaf, enum mls_secret_tree_ratchet type, uint32_t generation)
 {
 	struct st_leaf *l;
 	struct st_ratchet *r;
@@ -480,7 +479,8 @@ int mls_secret_tree_consume(struct mls_secret_tree *tree, const struct mls_secre
 		return HALQA_ERR_ARG;
 	}
 	if (key->retained_) {
-		if (!kept_find(&tree->kept, key->leaf, (uint32_t)key->type, key->generation, &pos)) {
+		if (!kept_find(&tree->kept, key->leaf, (uint32_t)key->type, key->generation,
+			       &pos)) {
 			return HALQA_ERR_NOT_FOUND;
 		}
 		sarr_remove(&tree->kept, pos, 1);

@@ -92,8 +92,9 @@ static int receive_private(struct mls_secret_tree *rx, const uint8_t *bytes, siz
 	if (rc == HALQA_OK) {
 		CHECK_OK(mls_framing_verify(&ac, &gc, sig_pub));
 		if (want_text != NULL) {
-			CHECK_MEM_EQ(ac.content.application_data.data, ac.content.application_data.len,
-				     (const uint8_t *)want_text, strlen(want_text));
+			CHECK_MEM_EQ(ac.content.application_data.data,
+				     ac.content.application_data.len, (const uint8_t *)want_text,
+				     strlen(want_text));
 		}
 	}
 	mls_authenticated_content_cleanup(&ac);
@@ -111,7 +112,8 @@ static void test_private_round_trip_all_types(void)
 	CHECK_OK(mls_secret_tree_new(&rx, encryption_secret, 4));
 	for (size_t i = 0; i < sizeof types; i++) {
 		for (size_t pad = 0; pad <= 300; pad += 150) {
-			struct mls_framing_epoch txe = {&gc, &secrets, tx}, rxe = {&gc, &secrets, rx};
+			struct mls_framing_epoch txe = {&gc, &secrets, tx},
+						 rxe = {&gc, &secrets, rx};
 			struct mls_authenticated_content ac, got = {0};
 			struct mls_message msg = {0};
 			uint8_t *bytes = NULL;
@@ -200,7 +202,8 @@ static void test_tampering_refused_state_unchanged(void)
 			rc = mls_framing_unprotect_private(&ep, &ac, &dec.private_message);
 			CHECK(rc != HALQA_OK);
 			if (rc == HALQA_OK) {
-				harness_fail(__FILE__, __LINE__, "byte %zu changed and accepted", i);
+				harness_fail(__FILE__, __LINE__, "byte %zu changed and accepted",
+					     i);
 			}
 		}
 		mls_authenticated_content_cleanup(&ac);
@@ -250,7 +253,7 @@ static uint8_t *seal_raw(struct mls_secret_tree *keys, uint32_t key_leaf, uint32
 	CHECK_OK(mls_private_content_aad_encode(&aad, pm));
 	CHECK_OK(mls_sender_data_aad_encode(&sd_aad, pm));
 	CHECK_OK(mls_sender_data_encode(&sd_pt, &sd));
-	CHECK_OK(mls_secret_tree_get_key(keys, key_leaf, MLS_SECRET_TREE_APPLICATION, key_gen, &k));
+	CHECK_OK(mls_secret_tree_get_key(keys, &k, key_leaf, MLS_SECRET_TREE_APPLICATION, key_gen));
 	memcpy(nonce, k.nonce, sizeof nonce);
 	for (int i = 0; i < 4; i++) {
 		nonce[i] ^= sd.reuse_guard[i];
@@ -260,10 +263,9 @@ static uint8_t *seal_raw(struct mls_secret_tree *keys, uint32_t key_leaf, uint32
 						  NULL, nonce, k.key);
 	CHECK_OK(mls_secret_tree_sender_data(sd_key, sd_nonce, secrets.sender_data_secret, ct,
 					     (size_t)ct_len));
-	crypto_aead_chacha20poly1305_ietf_encrypt(sealed, &sealed_len, bytes_writer_data(&sd_pt),
-						  bytes_writer_len(&sd_pt),
-						  bytes_writer_data(&sd_aad), bytes_writer_len(&sd_aad),
-						  NULL, sd_nonce, sd_key);
+	crypto_aead_chacha20poly1305_ietf_encrypt(
+	    sealed, &sealed_len, bytes_writer_data(&sd_pt), bytes_writer_len(&sd_pt),
+	    bytes_writer_data(&sd_aad), bytes_writer_len(&sd_aad), NULL, sd_nonce, sd_key);
 	pm->encrypted_sender_data.data = sealed;
 	pm->encrypted_sender_data.len = (size_t)sealed_len;
 	pm->ciphertext.data = ct;
@@ -454,6 +456,21 @@ static void test_public_messages(void)
 	ac.wire_format = MLS_WIRE_PUBLIC_MESSAGE;
 	CHECK_OK(mls_framing_protect_public(&ep, &out, &len, &ac));
 	CHECK_RC(receive_public(out, len, sig_pub), HALQA_ERR_CRYPTO);
+	free(out);
+	out = NULL;
+	mls_authenticated_content_cleanup(&ac);
+
+	/* An external sender may propose but not commit (6.1); no membership tag. */
+	make_content(&ac, MLS_WIRE_PUBLIC_MESSAGE, MLS_CONTENT_COMMIT, 0, NULL);
+	ac.content.sender.type = MLS_SENDER_EXTERNAL;
+	CHECK_RC(mls_framing_protect_public(&ep, &out, &len, &ac), HALQA_ERR_INVALID);
+	mls_authenticated_content_cleanup(&ac);
+	make_content(&ac, MLS_WIRE_PUBLIC_MESSAGE, MLS_CONTENT_PROPOSAL, 0, NULL);
+	ac.content.sender.type = MLS_SENDER_EXTERNAL;
+	CHECK_OK(mls_framing_sign(&ac.auth.signature, MLS_WIRE_PUBLIC_MESSAGE, &ac.content, &gc,
+				  other_priv));
+	CHECK_OK(mls_framing_protect_public(&ep, &out, &len, &ac));
+	CHECK_OK(receive_public(out, len, other_pub));
 	free(out);
 	out = NULL;
 	mls_authenticated_content_cleanup(&ac);

@@ -30,7 +30,8 @@ static void make_gc(struct mls_group_context *gc, uint64_t epoch)
 }
 
 /* Every secret field of |a| differs from the same field of |b|. */
-static int all_differ(const struct mls_key_schedule_epoch *a, const struct mls_key_schedule_epoch *b)
+static int all_differ(const struct mls_key_schedule_epoch *a,
+		      const struct mls_key_schedule_epoch *b)
 {
 	const uint8_t *pa = (const uint8_t *)a, *pb = (const uint8_t *)b;
 
@@ -144,8 +145,8 @@ static void test_secret_tree_takes_encryption_secret(void)
 	CHECK_OK(mls_key_schedule_secret_tree(e, &from_epoch, 4));
 	CHECK_MEM_EQ(e->encryption_secret, MLS_HASH_LEN, zero, sizeof zero);
 	CHECK_OK(mls_secret_tree_new(&reference, saved, 4));
-	CHECK_OK(mls_secret_tree_next_key(from_epoch, 2, MLS_SECRET_TREE_APPLICATION, &k1));
-	CHECK_OK(mls_secret_tree_next_key(reference, 2, MLS_SECRET_TREE_APPLICATION, &k2));
+	CHECK_OK(mls_secret_tree_next_key(from_epoch, &k1, 2, MLS_SECRET_TREE_APPLICATION));
+	CHECK_OK(mls_secret_tree_next_key(reference, &k2, 2, MLS_SECRET_TREE_APPLICATION));
 	CHECK_MEM_EQ(k1.key, sizeof k1.key, k2.key, sizeof k2.key);
 	mls_secret_tree_key_wipe(&k1);
 	mls_secret_tree_key_wipe(&k2);

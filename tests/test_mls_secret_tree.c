@@ -16,8 +16,8 @@
 #include "harness.h"
 
 static const uint8_t secret[MLS_HASH_LEN] = {
-	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
-	0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20};
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
+    0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x20};
 
 #define NUM_SENT 64
 
@@ -30,7 +30,7 @@ static void make_sent(void)
 
 	CHECK_OK(mls_secret_tree_new(&tx, secret, 8));
 	for (uint32_t g = 0; g < NUM_SENT; g++) {
-		CHECK_OK(mls_secret_tree_next_key(tx, 3, MLS_SECRET_TREE_APPLICATION, &sent[g]));
+		CHECK_OK(mls_secret_tree_next_key(tx, &sent[g], 3, MLS_SECRET_TREE_APPLICATION));
 		CHECK_INT_EQ(sent[g].generation, g);
 	}
 	mls_secret_tree_free(tx);
@@ -40,7 +40,7 @@ static void make_sent(void)
 static int receive(struct mls_secret_tree *rx, uint32_t g)
 {
 	struct mls_secret_tree_key k;
-	int rc = mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION, g, &k);
+	int rc = mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION, g);
 
 	if (rc == HALQA_OK) {
 		CHECK_MEM_EQ(k.key, sizeof k.key, sent[g].key, sizeof sent[g].key);
@@ -115,18 +115,18 @@ static void test_forward_limit(void)
 	struct mls_secret_tree_key k;
 
 	CHECK_OK(mls_secret_tree_new(&rx, secret, 8));
-	CHECK_RC(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION,
-					 MLS_SECRET_TREE_MAX_FORWARD + 1, &k),
+	CHECK_RC(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION,
+					 MLS_SECRET_TREE_MAX_FORWARD + 1),
 		 HALQA_ERR_TOO_LARGE);
-	CHECK_RC(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION, UINT32_MAX, &k),
+	CHECK_RC(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION, UINT32_MAX),
 		 HALQA_ERR_TOO_LARGE);
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION,
-					 MLS_SECRET_TREE_MAX_FORWARD, &k));
+	CHECK_OK(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION,
+					 MLS_SECRET_TREE_MAX_FORWARD));
 	mls_secret_tree_key_wipe(&k);
 	/* The limit is relative to the ratchet: after 10, 1010 is within reach. */
 	CHECK_OK(receive(rx, 10));
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION,
-					 11 + MLS_SECRET_TREE_MAX_FORWARD, &k));
+	CHECK_OK(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION,
+					 11 + MLS_SECRET_TREE_MAX_FORWARD));
 	mls_secret_tree_key_wipe(&k);
 	mls_secret_tree_free(rx);
 }
@@ -145,12 +145,12 @@ static void test_replay_refused(void)
 	CHECK_RC(receive(rx, 2), HALQA_ERR_NOT_FOUND);
 	CHECK_RC(receive(rx, 4), HALQA_ERR_NOT_FOUND);
 	/* Consuming the same retained lookup twice fails the second time. */
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION, 1, &k));
+	CHECK_OK(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION, 1));
 	CHECK_OK(mls_secret_tree_consume(rx, &k));
 	CHECK_RC(mls_secret_tree_consume(rx, &k), HALQA_ERR_NOT_FOUND);
 	mls_secret_tree_key_wipe(&k);
 	/* The other ratchet of the same leaf is independent. */
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_HANDSHAKE, 0, &k));
+	CHECK_OK(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_HANDSHAKE, 0));
 	CHECK(sodium_memcmp(k.key, sent[0].key, sizeof k.key) != 0);
 	mls_secret_tree_key_wipe(&k);
 	mls_secret_tree_free(rx);
@@ -166,9 +166,9 @@ static void test_unconsumed_lookup_changes_nothing(void)
 	CHECK_OK(mls_secret_tree_new(&rx, secret, 8));
 	CHECK_OK(receive(rx, 1));
 	mls_secret_tree_get_stats(rx, &before);
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION, 900, &k));
+	CHECK_OK(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION, 900));
 	mls_secret_tree_key_wipe(&k);
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION, 0, &k));
+	CHECK_OK(mls_secret_tree_get_key(rx, &k, 3, MLS_SECRET_TREE_APPLICATION, 0));
 	mls_secret_tree_key_wipe(&k);
 	mls_secret_tree_get_stats(rx, &after);
 	CHECK_INT_EQ(after.num_retained, before.num_retained);
@@ -177,7 +177,7 @@ static void test_unconsumed_lookup_changes_nothing(void)
 	CHECK_OK(receive(rx, 2));
 
 	/* A lookup made before the ratchet moved must not be committed. */
-	CHECK_OK(mls_secret_tree_get_key(rx, 3, MLS_SECRET_TREE_APPLICATION, 5, &stale));
+	CHECK_OK(mls_secret_tree_get_key(rx, &stale, 3, MLS_SECRET_TREE_APPLICATION, 5));
 	CHECK_OK(receive(rx, 7));
 	CHECK_RC(mls_secret_tree_consume(rx, &stale), HALQA_ERR_STALE);
 	mls_secret_tree_key_wipe(&stale);
@@ -192,9 +192,9 @@ static void test_sender_never_repeats(void)
 	struct mls_secret_tree_key a, b, h;
 
 	CHECK_OK(mls_secret_tree_new(&tx, secret, 8));
-	CHECK_OK(mls_secret_tree_next_key(tx, 3, MLS_SECRET_TREE_APPLICATION, &a));
-	CHECK_OK(mls_secret_tree_next_key(tx, 3, MLS_SECRET_TREE_APPLICATION, &b));
-	CHECK_OK(mls_secret_tree_next_key(tx, 3, MLS_SECRET_TREE_HANDSHAKE, &h));
+	CHECK_OK(mls_secret_tree_next_key(tx, &a, 3, MLS_SECRET_TREE_APPLICATION));
+	CHECK_OK(mls_secret_tree_next_key(tx, &b, 3, MLS_SECRET_TREE_APPLICATION));
+	CHECK_OK(mls_secret_tree_next_key(tx, &h, 3, MLS_SECRET_TREE_HANDSHAKE));
 	CHECK_INT_EQ(a.generation, 0);
 	CHECK_INT_EQ(b.generation, 1);
 	CHECK_INT_EQ(h.generation, 0);
@@ -203,7 +203,7 @@ static void test_sender_never_repeats(void)
 	CHECK(sodium_memcmp(a.key, h.key, sizeof a.key) != 0);
 	CHECK_MEM_EQ(a.key, sizeof a.key, sent[0].key, sizeof sent[0].key);
 	/* Generation 0 of the sending ratchet is no longer derivable here. */
-	CHECK_RC(mls_secret_tree_get_key(tx, 3, MLS_SECRET_TREE_APPLICATION, 0, &b),
+	CHECK_RC(mls_secret_tree_get_key(tx, &b, 3, MLS_SECRET_TREE_APPLICATION, 0),
 		 HALQA_ERR_NOT_FOUND);
 	mls_secret_tree_key_wipe(&a);
 	mls_secret_tree_key_wipe(&h);
@@ -225,16 +225,16 @@ static void test_node_secrets_deleted(void)
 	CHECK_INT_EQ(st.num_node_secrets, 1);
 	CHECK_INT_EQ(st.num_leaves, 0);
 	/* Leaf 0: root and nodes 3, 1 are consumed; siblings 11, 5, 2 remain. */
-	CHECK_OK(mls_secret_tree_next_key(t, 0, MLS_SECRET_TREE_HANDSHAKE, &k));
+	CHECK_OK(mls_secret_tree_next_key(t, &k, 0, MLS_SECRET_TREE_HANDSHAKE));
 	mls_secret_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.num_node_secrets, 3);
 	CHECK_INT_EQ(st.num_leaves, 1);
 	/* Leaf 1 takes node 2 off the frontier. */
-	CHECK_OK(mls_secret_tree_get_key(t, 1, MLS_SECRET_TREE_APPLICATION, 0, &k));
+	CHECK_OK(mls_secret_tree_get_key(t, &k, 1, MLS_SECRET_TREE_APPLICATION, 0));
 	mls_secret_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.num_node_secrets, 2);
 	for (uint32_t leaf = 2; leaf < 8; leaf++) {
-		CHECK_OK(mls_secret_tree_next_key(t, leaf, MLS_SECRET_TREE_APPLICATION, &k));
+		CHECK_OK(mls_secret_tree_next_key(t, &k, leaf, MLS_SECRET_TREE_APPLICATION));
 	}
 	mls_secret_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.num_node_secrets, 0);
@@ -251,11 +251,11 @@ static void test_large_tree_is_lazy(void)
 	struct mls_secret_tree_stats st;
 
 	CHECK_OK(mls_secret_tree_new(&t, secret, 1024));
-	CHECK_OK(mls_secret_tree_next_key(t, 1023, MLS_SECRET_TREE_APPLICATION, &k));
+	CHECK_OK(mls_secret_tree_next_key(t, &k, 1023, MLS_SECRET_TREE_APPLICATION));
 	mls_secret_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.num_node_secrets, 10);
 	CHECK_INT_EQ(st.num_leaves, 1);
-	CHECK_OK(mls_secret_tree_next_key(t, 512, MLS_SECRET_TREE_APPLICATION, &k));
+	CHECK_OK(mls_secret_tree_next_key(t, &k, 512, MLS_SECRET_TREE_APPLICATION));
 	mls_secret_tree_get_stats(t, &st);
 	CHECK_INT_EQ(st.num_node_secrets, 17);
 	mls_secret_tree_key_wipe(&k);
@@ -272,10 +272,10 @@ static void test_bad_arguments(void)
 	CHECK(t == NULL);
 	CHECK_OK(mls_secret_tree_new(&t, secret, 4));
 	CHECK_INT_EQ(mls_secret_tree_n_leaves(t), 4);
-	CHECK_RC(mls_secret_tree_get_key(t, 4, MLS_SECRET_TREE_APPLICATION, 0, &k), HALQA_ERR_ARG);
-	CHECK_RC(mls_secret_tree_next_key(t, UINT32_MAX, MLS_SECRET_TREE_HANDSHAKE, &k),
+	CHECK_RC(mls_secret_tree_get_key(t, &k, 4, MLS_SECRET_TREE_APPLICATION, 0), HALQA_ERR_ARG);
+	CHECK_RC(mls_secret_tree_next_key(t, &k, UINT32_MAX, MLS_SECRET_TREE_HANDSHAKE),
 		 HALQA_ERR_ARG);
-	CHECK_RC(mls_secret_tree_get_key(t, 0, (enum mls_secret_tree_ratchet)2, 0, &k),
+	CHECK_RC(mls_secret_tree_get_key(t, &k, 0, (enum mls_secret_tree_ratchet)2, 0),
 		 HALQA_ERR_ARG);
 	mls_secret_tree_free(t);
 	mls_secret_tree_free(NULL);

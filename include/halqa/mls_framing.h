@@ -34,7 +34,8 @@
  * Errors: HALQA_ERR_ARG for a malformed request (NULL, wrong wire format,
  * a non-member sending a PrivateMessage, padding over the bound),
  * HALQA_ERR_INVALID for content the RFC forbids (an application message
- * in a PublicMessage, a sender leaf outside the tree), HALQA_ERR_CRYPTO
+ * in a PublicMessage, a non-member sender with anything but a proposal,
+ * or a commit for new_member_commit (6.1), a sender leaf outside the tree), HALQA_ERR_CRYPTO
  * for a tag, AEAD or signature that does not verify, HALQA_ERR_MALFORMED
  * for a decrypted plaintext that does not parse (non-zero padding
  * included), the secret tree's errors for generations (NOT_FOUND: replay or

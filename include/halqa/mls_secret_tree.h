@@ -11,8 +11,9 @@
  * Derivation is lazy: a node's secret is computed only when a leaf below it
  * is first used, and a parent's secret is wiped as soon as both children
  * are derived (section 9.2), so the tree holds at most the frontier of
- * unused subtrees plus the ratchets of leaves seen so far. A tree of 1,000
- * leaves costs a few hundred bytes until members speak.
+ * unused subtrees plus the ratchets of leaves seen so far. A tree of 1,024
+ * leaves holds one secret until members speak, and one path's worth (10
+ * node secrets) after the first member does.
  *
  * Receiving is two-phase, so a forged message cannot move a ratchet:
  *   1. mls_secret_tree_get_key derives the key and nonce for (leaf,
@@ -103,9 +104,9 @@ uint32_t mls_secret_tree_n_leaves(const struct mls_secret_tree *tree);
  * the next unused generation of its |type| ratchet in |*out|, and consumes
  * that generation at once. On failure |*out| is wiped.
  */
-HALQA_MUST_CHECK int mls_secret_tree_next_key(struct mls_secret_tree *tree, uint32_t leaf,
-					      enum mls_secret_tree_ratchet type,
-					      struct mls_secret_tree_key *out);
+HALQA_MUST_CHECK int mls_secret_tree_next_key(struct mls_secret_tree *tree,
+					      struct mls_secret_tree_key *out, uint32_t leaf,
+					      enum mls_secret_tree_ratchet type);
 
 /*
  * mls_secret_tree_get_key derives into |*out| the key and nonce of
@@ -114,9 +115,10 @@ HALQA_MUST_CHECK int mls_secret_tree_next_key(struct mls_secret_tree *tree, uint
  * |*out| is wiped. The tree may cache the leaf's ratchet roots, which
  * changes nothing about which keys remain derivable.
  */
-HALQA_MUST_CHECK int mls_secret_tree_get_key(struct mls_secret_tree *tree, uint32_t leaf,
+HALQA_MUST_CHECK int mls_secret_tree_get_key(struct mls_secret_tree *tree,
+					     struct mls_secret_tree_key *out, uint32_t leaf,
 					     enum mls_secret_tree_ratchet type,
-					     uint32_t generation, struct mls_secret_tree_key *out);
+					     uint32_t generation);
 
 /*
  * mls_secret_tree_consume deletes the key |key| came from, after the

@@ -51,7 +51,7 @@ static int check_ratchet(struct vector_ctx *ctx, struct mls_secret_tree *tree, u
 	    (want_nonce = vec_hex(ctx, g, nonce_field, &want_nonce_len)) == NULL) {
 		return 0;
 	}
-	if (!vec_check_rc(ctx, key_field, mls_secret_tree_get_key(tree, leaf, type, gen, &k))) {
+	if (!vec_check_rc(ctx, key_field, mls_secret_tree_get_key(tree, &k, leaf, type, gen))) {
 		return 0;
 	}
 	if (vec_check_bytes(ctx, key_field, k.key, sizeof k.key, want_key, want_key_len) &&
@@ -101,11 +101,10 @@ static void run_entry(struct vector_ctx *ctx, json_t *entry)
 				goto out;
 			}
 			if (gen > UINT32_MAX ||
-			    !check_ratchet(ctx, tree, i, MLS_SECRET_TREE_HANDSHAKE, (uint32_t)gen, g,
-					   "handshake_key", "handshake_nonce") ||
-			    !check_ratchet(ctx, tree, i, MLS_SECRET_TREE_APPLICATION,
-					   (uint32_t)gen, g, "application_key",
-					   "application_nonce")) {
+			    !check_ratchet(ctx, tree, i, MLS_SECRET_TREE_HANDSHAKE, (uint32_t)gen,
+					   g, "handshake_key", "handshake_nonce") ||
+			    !check_ratchet(ctx, tree, i, MLS_SECRET_TREE_APPLICATION, (uint32_t)gen,
+					   g, "application_key", "application_nonce")) {
 				vec_fail(ctx, "leaves[%u] generation %llu", i,
 					 (unsigned long long)gen);
 				goto out;
