@@ -8,11 +8,16 @@
  * happen inside a "turn": the first write of a loop turn issues BEGIN
  * IMMEDIATE, spool_commit_turn issues COMMIT once, so the relay pays one
  * fsync per turn however many requests the turn carried (group commit).
- * Each write operation is wrapped in SAVEPOINT/RELEASE and rolled back to
- * its savepoint when it fails, so a refused request leaves nothing behind
- * in the turn. If SQLite itself aborts the transaction (disk full, I/O
- * error), the turn is marked failed and its commit reports HALQA_ERR_IO, so
- * the daemon answers every request of that turn with an error.
+ * Every write operation makes all its checks before its first write, so a
+ * refused request (a stale epoch, a quota) leaves nothing behind in the
+ * turn. An operation that fails after it has changed rows (only a storage
+ * error can do that), or a storage error that makes SQLite abort the
+ * transaction, marks the turn failed: its commit then rolls everything back
+ * and reports HALQA_ERR_IO, so the daemon answers every request of that
+ * turn with an error. (A SAVEPOINT per operation would give the same
+ * guarantee for the other requests of the turn, but measured at about a
+ * quarter of the cost of an append; a storage error is rare enough that
+ * failing its whole turn is the better trade.)
  *
  * Capability hashes are compared with sodium_memcmp where the spool holds
  * the expected value (SEND names its epoch). Finding which epoch a cap hash
@@ -49,9 +54,6 @@ enum st {
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
-	ST_SAVEPOINT,
-	ST_RELEASE,
-	ST_ROLLBACK_TO,
 
 	ST_INV_BY_HASH,
 	ST_INV_INSERT,
@@ -83,8 +85,11 @@ enum st {
 	ST_MSG_INSERT,
 	ST_MSG_FETCH,
 	ST_MSG_OLDEST,
+	ST_MSG_SUM_ACKED,
 	ST_MSG_DEL_ACKED,
+	ST_MSG_SUM_AGED,
 	ST_MSG_DEL_AGED,
+	ST_CIR_DELETED,
 
 	ST_CUR_GET,
 	ST_CUR_PUT,
@@ -123,9 +128,6 @@ static const char *const st_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_SAVEPOINT] = "SAVEPOINT op",
-	[ST_RELEASE] = "RELEASE op",
-	[ST_ROLLBACK_TO] = "ROLLBACK TO op",
 
 	[ST_INV_BY_HASH] = "SELECT id, uses_left, expires_at FROM invites WHERE code_hash = ?1",
 	[ST_INV_INSERT] = "INSERT INTO invites (code_hash, uses_left, expires_at, created_at)"
@@ -173,10 +175,21 @@ static const char *const st_sql[ST_COUNT] = {
 			 " WHERE circle_no = ?1 AND seq >= ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
 	[ST_MSG_OLDEST] = "SELECT seq, received_at FROM messages WHERE circle_no = ?1"
 			  " ORDER BY seq LIMIT 1",
-	[ST_MSG_DEL_ACKED] = "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages"
-			     " WHERE circle_no = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)",
-	[ST_MSG_DEL_AGED] = "DELETE FROM messages WHERE rowid IN (SELECT rowid FROM messages"
-			    " WHERE circle_no = ?1 ORDER BY seq LIMIT ?3) AND received_at < ?2",
+	/*
+	 * Retention deletes a seq range from the head of a circle's log: ?3 is
+	 * oldest seq + budget - 1, so one statement touches at most |budget|
+	 * rows. The SUM twin of each DELETE has the same WHERE clause and feeds
+	 * the circle's counters (a per-row trigger cost 40 % of the deletion).
+	 */
+	[ST_MSG_SUM_ACKED] = "SELECT count(*), total(size) FROM messages"
+			     " WHERE circle_no = ?1 AND seq <= ?2 AND seq <= ?3",
+	[ST_MSG_DEL_ACKED] = "DELETE FROM messages WHERE circle_no = ?1 AND seq <= ?2 AND seq <= ?3",
+	[ST_MSG_SUM_AGED] = "SELECT count(*), total(size) FROM messages"
+			    " WHERE circle_no = ?1 AND seq <= ?3 AND received_at < ?2",
+	[ST_MSG_DEL_AGED] = "DELETE FROM messages"
+			    " WHERE circle_no = ?1 AND seq <= ?3 AND received_at < ?2",
+	[ST_CIR_DELETED] = "UPDATE circles SET msg_count = msg_count - ?2, msg_bytes = msg_bytes - ?3"
+			   " WHERE circle_no = ?1",
 
 	[ST_CUR_GET] = "SELECT acked_seq FROM cursors WHERE circle_no = ?1 AND cursor_id = ?2",
 	[ST_CUR_PUT] = "INSERT OR REPLACE INTO cursors (circle_no, cursor_id, acked_seq, acked_at)"
@@ -223,7 +236,8 @@ struct spool {
 	struct spool_limits lim;
 	sqlite3_stmt *st[ST_COUNT];
 	int in_turn;            /* BEGIN issued, COMMIT not yet */
-	int turn_failed;        /* SQLite aborted the turn's transaction */
+	int turn_failed;        /* the turn holds a partial operation, or SQLite aborted it */
+	int op_changes;         /* sqlite3_total_changes when the current operation began */
 	unsigned fail_commits;  /* test hook: commits still to refuse */
 	int64_t sweep_pos;      /* circle_no after which the next sweep resumes */
 };
@@ -395,7 +409,7 @@ static int exec_plain(struct spool *sp, const char *sql)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Turns and per-operation savepoints */
+/* Turns */
 
 int spool_begin_turn(struct spool *sp)
 {
@@ -471,7 +485,7 @@ static int commit_hook(void *arg)
 	return 0;
 }
 
-/* op_begin opens the turn if needed and a savepoint for one write operation. */
+/* op_begin opens the turn if needed and notes where one write operation starts. */
 static int op_begin(struct spool *sp)
 {
 	int rc;
@@ -479,32 +493,26 @@ static int op_begin(struct spool *sp)
 	if ((rc = spool_begin_turn(sp)) != HALQA_OK) {
 		return rc;
 	}
-	if ((rc = step_exec(sp, ST_SAVEPOINT)) != HALQA_OK) {
-		/* The transaction may be gone; be safe and fail the turn. */
-		sp->turn_failed = 1;
-	}
-	return rc;
+	sp->op_changes = sqlite3_total_changes(sp->db);
+	return HALQA_OK;
 }
 
 /*
- * op_end closes the operation's savepoint: released on success, rolled back
- * on failure so the turn keeps only whole operations. Returns |rc|, or
- * HALQA_ERR_IO if the release failed.
+ * op_end ends a write operation and returns |rc|. A failed operation that
+ * had already changed rows, or a transaction SQLite aborted, fails the whole
+ * turn, so no half-done operation can ever be committed.
  */
 static int op_end(struct spool *sp, int rc)
 {
 	if (rc == HALQA_OK) {
-		if (step_exec(sp, ST_RELEASE) == HALQA_OK) {
-			return HALQA_OK;
+		return HALQA_OK;
+	}
+	if (sqlite3_get_autocommit(sp->db) || sqlite3_total_changes(sp->db) != sp->op_changes) {
+		if (!sp->turn_failed) {
+			halqa_log(HALQA_LOG_ERROR, "spool",
+				  "an operation failed half-way (%s): the whole turn will be rolled back",
+				  halqa_errname(rc));
 		}
-		rc = HALQA_ERR_IO;
-	}
-	if (sqlite3_get_autocommit(sp->db)) {
-		/* SQLite rolled back the whole transaction on a hard error. */
-		sp->turn_failed = 1;
-		return rc;
-	}
-	if (step_exec(sp, ST_ROLLBACK_TO) != HALQA_OK || step_exec(sp, ST_RELEASE) != HALQA_OK) {
 		sp->turn_failed = 1;
 	}
 	return rc;
@@ -807,8 +815,15 @@ int spool_open(struct spool **out, const char *path, const struct spool_limits *
 	}
 	sqlite3_finalize(s);
 	s = NULL;
+	/*
+	 * synchronous=FULL: a commit returns only once the WAL is synced, the
+	 * promise behind every acknowledgement. secure_delete: retention
+	 * overwrites what it deletes. journal_size_limit: the WAL shrinks back
+	 * after a burst instead of keeping its high-water mark on disk.
+	 */
 	if ((rc = exec_plain(sp, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-				 " PRAGMA secure_delete = ON;")) != HALQA_OK) {
+				 " PRAGMA secure_delete = ON;"
+				 " PRAGMA journal_size_limit = 16777216;")) != HALQA_OK) {
 		goto out;
 	}
 	if ((rc = query_int(sp, "PRAGMA foreign_keys", &version, &row)) != HALQA_OK) {
@@ -1722,13 +1737,62 @@ out:
 	return op_end(sp, rc);
 }
 
+/*
+ * delete_head deletes the messages of circle |circle_no| matching statement
+ * pair (sum_id, del_id) bound to (?2 = |bound|, ?3 = |last_seq|), and
+ * takes them off the circle's counters. *out_n gets the number deleted.
+ */
+static int delete_head(struct spool *sp, enum st sum_id, enum st del_id, int64_t circle_no,
+		       uint64_t bound, uint64_t last_seq, uint64_t *out_n)
+{
+	int64_t n = 0;
+	double bytes = 0;
+	int rc, row = 0;
+
+	*out_n = 0;
+	if ((rc = bind_i64(sp, sum_id, 1, circle_no)) != HALQA_OK ||
+	    (rc = bind_u64(sp, sum_id, 2, bound)) != HALQA_OK ||
+	    (rc = bind_u64(sp, sum_id, 3, last_seq)) != HALQA_OK ||
+	    (rc = step_row(sp, sum_id, &row)) != HALQA_OK) {
+		st_done(sp, sum_id);
+		return rc;
+	}
+	if (row) {
+		n = sqlite3_column_int64(st_get(sp, sum_id), 0);
+		bytes = sqlite3_column_double(st_get(sp, sum_id), 1);
+		st_done(sp, sum_id);
+	}
+	if (n <= 0) {
+		return HALQA_OK;
+	}
+	if ((rc = bind_i64(sp, del_id, 1, circle_no)) != HALQA_OK ||
+	    (rc = bind_u64(sp, del_id, 2, bound)) != HALQA_OK ||
+	    (rc = bind_u64(sp, del_id, 3, last_seq)) != HALQA_OK ||
+	    (rc = step_exec(sp, del_id)) != HALQA_OK) {
+		st_done(sp, del_id);
+		return rc;
+	}
+	if (sqlite3_changes(sp->db) != n) {
+		return HALQA_ERR_INTERNAL; /* the same WHERE clause saw other rows */
+	}
+	if ((rc = bind_i64(sp, ST_CIR_DELETED, 1, circle_no)) != HALQA_OK ||
+	    (rc = bind_i64(sp, ST_CIR_DELETED, 2, n)) != HALQA_OK ||
+	    (rc = bind_i64(sp, ST_CIR_DELETED, 3, (int64_t)bytes)) != HALQA_OK ||
+	    (rc = step_exec(sp, ST_CIR_DELETED)) != HALQA_OK) {
+		st_done(sp, ST_CIR_DELETED);
+		return rc;
+	}
+	*out_n = (uint64_t)n;
+	return HALQA_OK;
+}
+
 /* sweep_circle applies retention to one circle, within *budget deleted rows. */
 static int sweep_circle(struct spool *sp, int64_t circle_no, uint64_t max_age, uint64_t now,
 			uint64_t *budget, struct spool_sweep_res *res)
 {
 	int64_t live = 0, min_acked = 0;
 	uint64_t cutoff = now > max_age ? now - max_age : 0;
-	uint64_t oldest_seq, oldest_at;
+	uint64_t oldest_seq, oldest_at, deleted = 0;
 	sqlite3_stmt *s;
 	int rc, row = 0, n;
 
@@ -1769,28 +1833,22 @@ static int sweep_circle(struct spool *sp, int64_t circle_no, uint64_t max_age, u
 	}
 	/* No live cursor means nobody has said what was read: keep until max_age. */
 	if (live > 0 && min_acked > 0 && oldest_seq <= (uint64_t)min_acked && *budget > 0) {
-		if ((rc = bind_i64(sp, ST_MSG_DEL_ACKED, 1, circle_no)) != HALQA_OK ||
-		    (rc = bind_i64(sp, ST_MSG_DEL_ACKED, 2, min_acked)) != HALQA_OK ||
-		    (rc = bind_u64(sp, ST_MSG_DEL_ACKED, 3, *budget)) != HALQA_OK ||
-		    (rc = step_exec(sp, ST_MSG_DEL_ACKED)) != HALQA_OK) {
-			st_done(sp, ST_MSG_DEL_ACKED);
+		if ((rc = delete_head(sp, ST_MSG_SUM_ACKED, ST_MSG_DEL_ACKED, circle_no,
+				      (uint64_t)min_acked, oldest_seq + *budget - 1, &deleted)) !=
+		    HALQA_OK) {
 			return rc;
 		}
-		n = sqlite3_changes(sp->db);
-		res->acked_deleted += (uint64_t)n;
-		*budget = *budget > (uint64_t)n ? *budget - (uint64_t)n : 0;
+		res->acked_deleted += deleted;
+		*budget -= deleted < *budget ? deleted : *budget;
+		oldest_seq += deleted; /* what remains starts at or after this */
 	}
 	if (oldest_at < cutoff && *budget > 0) {
-		if ((rc = bind_i64(sp, ST_MSG_DEL_AGED, 1, circle_no)) != HALQA_OK ||
-		    (rc = bind_u64(sp, ST_MSG_DEL_AGED, 2, cutoff)) != HALQA_OK ||
-		    (rc = bind_u64(sp, ST_MSG_DEL_AGED, 3, *budget)) != HALQA_OK ||
-		    (rc = step_exec(sp, ST_MSG_DEL_AGED)) != HALQA_OK) {
-			st_done(sp, ST_MSG_DEL_AGED);
+		if ((rc = delete_head(sp, ST_MSG_SUM_AGED, ST_MSG_DEL_AGED, circle_no, cutoff,
+				      oldest_seq + *budget - 1, &deleted)) != HALQA_OK) {
 			return rc;
 		}
-		n = sqlite3_changes(sp->db);
-		res->aged_deleted += (uint64_t)n;
-		*budget = *budget > (uint64_t)n ? *budget - (uint64_t)n : 0;
+		res->aged_deleted += deleted;
+		*budget -= deleted < *budget ? deleted : *budget;
 	}
 	return HALQA_OK;
 }
@@ -2258,8 +2316,10 @@ int spool_kp_publish(struct spool *sp, const uint8_t dir_id[SPOOL_ID_LEN],
 	if ((rc = op_begin(sp)) != HALQA_OK) {
 		return rc;
 	}
+	/* Every check comes before the first write (see op_end). */
 	rc = kpdir_get(sp, dir_id, &k);
 	if (rc == HALQA_ERR_NOT_FOUND) {
+		/* A new directory holds nothing yet, and num_pkgs was bounded above. */
 		if ((rc = bind_blob(sp, ST_KPD_COUNT_OWNER, 1, owner, SPOOL_KEY_LEN)) != HALQA_OK ||
 		    (rc = step_count(sp, ST_KPD_COUNT_OWNER, &count)) != HALQA_OK) {
 			st_done(sp, ST_KPD_COUNT_OWNER);
@@ -2281,13 +2341,14 @@ int spool_kp_publish(struct spool *sp, const uint8_t dir_id[SPOOL_ID_LEN],
 	} else if (sodium_memcmp(k.owner, owner, SPOOL_KEY_LEN) != 0) {
 		rc = HALQA_ERR_DENIED;
 		goto out;
-	}
-	if ((rc = kp_count(sp, k.no, &count)) != HALQA_OK) {
-		goto out;
-	}
-	if ((uint64_t)count + num_pkgs > sp->lim.max_keypackages) {
-		rc = HALQA_ERR_LIMIT;
-		goto out;
+	} else {
+		if ((rc = kp_count(sp, k.no, &count)) != HALQA_OK) {
+			goto out;
+		}
+		if ((uint64_t)count + num_pkgs > sp->lim.max_keypackages) {
+			rc = HALQA_ERR_LIMIT;
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < num_pkgs; i++) {
 		if ((rc = bind_i64(sp, ST_KP_INSERT, 1, k.no)) != HALQA_OK ||

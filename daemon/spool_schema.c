@@ -12,9 +12,10 @@
  * device keys appear only in columns named *_key, circles only in columns
  * named circle_*, and no table has both. Circles are referred to inside the
  * store by a small integer (circle_no) to keep message rows short. Message
- * and mailbox counters per circle and mailbox are kept in the parent row:
- * inserts update them in the same statement that bumps last_seq, deletions
- * through AFTER DELETE triggers, so retention cannot forget them.
+ * counters per circle live in the circle's row (so status figures cost one
+ * pass over circles, not over messages): an append updates them in the
+ * statement that bumps last_seq, retention in one UPDATE per deletion
+ * batch (spool.c). Mailbox counters, low-volume, are kept by triggers.
  */
 #include <stddef.h>
 
@@ -72,11 +73,6 @@ static const char migration_1[] =
 	" UNIQUE (circle_no, seq),"
 	" UNIQUE (circle_no, client_msg_id)"
 	");"
-
-	"CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN"
-	" UPDATE circles SET msg_count = msg_count - 1, msg_bytes = msg_bytes - old.size"
-	" WHERE circle_no = old.circle_no;"
-	" END;"
 
 	"CREATE TABLE cursors ("
 	" circle_no INTEGER NOT NULL REFERENCES circles (circle_no),"

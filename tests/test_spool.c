@@ -1444,6 +1444,55 @@ static void test_operation_isolation(void)
 	teardown();
 }
 
+/*
+ * A storage error after an operation has written some rows must not leave
+ * half of it in the turn: the whole turn fails. A trigger added behind the
+ * spool's back makes the second write of a commit fail.
+ */
+static void test_partial_failure_fails_turn(void)
+{
+	struct spool *sp;
+	struct circle c;
+	struct spool_append_res res;
+	struct spool_circle_stats cs;
+	struct spool_epoch_info info;
+
+	setup();
+	sp = open_default();
+	{
+		uint8_t a[SPOOL_KEY_LEN];
+
+		new_device(sp, a);
+		new_circle(sp, a, &c, 0);
+	}
+	CHECK_OK(spool_commit_turn(sp));
+	raw_exec("CREATE TRIGGER break_epochs BEFORE INSERT ON epochs"
+		 " BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+
+	CHECK_OK(post(sp, &c, 0, SPOOL_KIND_APPLICATION, c.cap[0], "first", T0, &res));
+	CHECK_RC(post(sp, &c, 0, SPOOL_KIND_COMMIT, c.cap[0], "commit", T0, &res), HALQA_ERR_IO);
+	/* The turn is spoiled: nothing more is accepted into it, and it does not commit. */
+	CHECK_RC(post(sp, &c, 0, SPOOL_KIND_APPLICATION, c.cap[0], "after", T0, &res),
+		 HALQA_ERR_IO);
+	CHECK_RC(spool_commit_turn(sp), HALQA_ERR_IO);
+	CHECK(!spool_turn_open(sp));
+	CHECK_OK(spool_circle_stats(sp, c.id, &cs));
+	CHECK_INT_EQ(cs.messages, 0);
+	CHECK_INT_EQ(cs.last_seq, 0);
+	CHECK_OK(spool_cap_lookup(sp, c.id, c.cap[0], &info));
+	CHECK_INT_EQ(info.closed, 0);
+
+	/* A refused request (no rows written yet) does not spoil its turn. */
+	CHECK_OK(post(sp, &c, 0, SPOOL_KIND_APPLICATION, c.cap[0], "kept", T0, &res));
+	CHECK_RC(post(sp, &c, 0, SPOOL_KIND_APPLICATION, c.cap[3], "refused", T0, &res),
+		 HALQA_ERR_DENIED);
+	CHECK_OK(spool_commit_turn(sp));
+	CHECK_OK(spool_circle_stats(sp, c.id, &cs));
+	CHECK_INT_EQ(cs.messages, 1);
+	spool_close(sp);
+	teardown();
+}
+
 static void test_stats(void)
 {
 	struct spool *sp;
@@ -1632,6 +1681,7 @@ int main(void)
 	RUN(test_durability_crash);
 	RUN(test_commit_failure);
 	RUN(test_operation_isolation);
+	RUN(test_partial_failure_fails_turn);
 	RUN(test_stats);
 	RUN(test_disk_has_no_device_circle_link);
 	RUN(test_two_handles);

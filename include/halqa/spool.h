@@ -13,9 +13,11 @@
  * daemon sends any reply or push of that turn. If the commit fails every
  * write of the turn is rolled back and the daemon must turn every pending
  * reply of the turn into an error: nothing is acknowledged that is not on
- * disk. Each write operation runs inside its own savepoint, so an operation
- * that fails (a quota, a stale epoch, a storage error) leaves no partial
- * change in the turn; the other operations of the turn are unaffected.
+ * disk. A write refused for a reason (a quota, a stale epoch, a wrong
+ * capability) makes every check before it writes, so it leaves no change in
+ * the turn and the other operations of the turn are unaffected. A storage
+ * error in the middle of an operation fails the whole turn: its commit
+ * rolls back and returns HALQA_ERR_IO.
  *
  * What the disk shows. No table links a device key to a circle id. Devices
  * carry only counters (circles created, bytes sent today); circles, epochs,
