@@ -293,7 +293,9 @@ struct spool_append_res {
  *  - (circle, client_msg_id) already stored and |cap_hash| opens the epoch
  *    it belongs to: HALQA_OK with duplicate = 1 and the original seq (a
  *    retry of a commit whose reply was lost thus succeeds although that
- *    commit closed the epoch); with another cap: HALQA_ERR_DENIED;
+ *    commit closed the epoch); with another cap: HALQA_ERR_DENIED. This
+ *    holds while the original is stored: once retention deleted it, a
+ *    retry is judged like a new message;
  *  - |epoch| unknown or |cap_hash| not that epoch's: HALQA_ERR_DENIED;
  *  - |epoch| closed (an older epoch, or a second commit for it):
  *    HALQA_ERR_STALE;
@@ -397,7 +399,9 @@ struct spool_sweep_res {
  * message is deleted when every live cursor of its circle has acknowledged
  * it (a circle with no live cursor keeps its messages until max_age), or
  * when it is older than the circle's max_age. Writes go into the current
- * turn (opened if needed). Counts go to *out. Returns HALQA_ERR_IO.
+ * turn (opened if needed). Counts go to *out; out->more = 1 asks the caller
+ * to sweep again soon (the budget ran out), 0 means it may wait for its
+ * normal interval. Returns HALQA_ERR_IO, never HALQA_ERR_LIMIT.
  */
 int spool_sweep(struct spool *sp, uint64_t now, struct spool_sweep_res *out) HALQA_MUST_CHECK;
 
