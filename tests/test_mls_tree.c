@@ -1199,6 +1199,53 @@ static void test_parent_hash_unmerged(void)
 	sim_free(&s);
 }
 
+/* The private state refuses keys the tree does not back, and forgets stale ones. */
+static void test_private_state_refusals(void)
+{
+	struct sim s;
+	struct mls_tree_private *p = NULL, *copy = NULL;
+	struct mls_update_path path;
+	uint8_t secret[MLS_HASH_LEN], other[MLS_KEM_PRIV_LEN], commit[MLS_HASH_LEN];
+	uint32_t node;
+
+	sim_start(&s, 4);
+	memset(&path, 0, sizeof path);
+	/* A leaf key that is not the leaf's. */
+	randombytes_buf(other, sizeof other);
+	CHECK_OK(mls_tree_private_new(&p, 2, other));
+	CHECK_RC(mls_tree_private_check(p, s.tree), HALQA_ERR_INVALID);
+	mls_tree_private_free(p);
+	/* A path secret whose key is not the node's; a node off our direct path; a leaf. */
+	CHECK_OK(mls_tree_private_copy(&p, s.m[2].priv));
+	randombytes_buf(secret, sizeof secret);
+	CHECK_RC(mls_tree_private_set_path_secret(p, s.tree, 3, secret), HALQA_ERR_INVALID);
+	CHECK_RC(mls_tree_private_set_path_secret(p, s.tree, 1, secret), HALQA_ERR_INVALID);
+	CHECK_RC(mls_tree_private_set_path_secret(p, s.tree, 4, secret), HALQA_ERR_INVALID);
+	CHECK_RC(mls_tree_private_join_path(p, s.tree, 3, secret), HALQA_ERR_INVALID);
+	CHECK_OK(mls_tree_private_check(p, s.tree));
+	/* No generated path: nothing to encrypt, no commit or joiner secret. */
+	CHECK_RC(mls_tree_private_commit_secret(p, commit), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(mls_tree_private_path_secret_for(p, s.tree, 3, secret, &node),
+		 HALQA_ERR_NOT_FOUND);
+	CHECK_RC(mls_tree_path_encrypt(s.tree, p, NULL, 0, NULL, 0, &path), HALQA_ERR_INVALID);
+	/* An Update of leaf 3 blanks node 3 (and the root): leaf 2 must forget those keys. */
+	{
+		struct mls_leaf_node leaf;
+
+		make_member_leaf(&leaf, other, s.m[3].sig_priv);
+		CHECK_OK(mls_tree_update_leaf(s.tree, 3, &leaf));
+		mls_leaf_node_cleanup(&leaf);
+	}
+	CHECK_RC(mls_tree_private_check(p, s.tree), HALQA_ERR_INVALID);
+	CHECK_OK(mls_tree_private_copy(&copy, p));
+	mls_tree_private_prune(copy, s.tree);
+	CHECK_OK(mls_tree_private_check(copy, s.tree));
+	mls_tree_private_free(copy);
+	mls_tree_private_free(p);
+	sodium_memzero(other, sizeof other);
+	sim_free(&s);
+}
+
 /* Merging and decrypting refuse a broken path and leave tree and state unchanged. */
 static void test_treekem_refusals(void)
 {
@@ -1413,6 +1460,7 @@ int main(void)
 	RUN(test_treekem_sequence);
 	RUN(test_treekem_refusals);
 	RUN(test_parent_hash_unmerged);
+	RUN(test_private_state_refusals);
 	RUN(test_treekem_large);
 	return harness_report();
 }
