@@ -20,9 +20,6 @@
 
 #include "halqa/mls_codec_impl.h"
 
-/* Ciphertext bounds: a framed message's plaintext plus signature and padding slack. */
-#define MLS_MAX_CIPHERTEXT (2 * MLS_MAX_MESSAGE)
-
 /* ---- PreSharedKeyID ---- */
 
 int mls_psk_id_decode(struct bytes_reader *r, struct mls_psk_id *out)

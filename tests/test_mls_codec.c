@@ -810,6 +810,65 @@ static void test_oversize(void)
 	free(enc);
 	mls_proposal_cleanup(&p);
 
+	/* GroupSecrets joiner_secret, a basic identity, an X.509 certificate. */
+	{
+		struct mls_group_secrets gs, gs_back;
+		struct mls_credential cred, cred_back;
+		struct mls_bytes cert;
+		struct bytes_writer cw;
+		struct bytes_reader cr;
+
+		memset(&gs, 0, sizeof(gs));
+		CHECK_OK(mls_bytes_set(&gs.joiner_secret, big, MLS_MAX_SECRET + 1));
+		CHECK_OK(mls_group_secrets_encode_bytes(&gs, &enc, &len));
+		CHECK_RC(mls_group_secrets_decode_bytes(enc, len, &gs_back), HALQA_ERR_TOO_LARGE);
+		free(enc);
+		mls_group_secrets_cleanup(&gs);
+
+		memset(&cred, 0, sizeof(cred));
+		cred.type = MLS_CREDENTIAL_BASIC;
+		CHECK_OK(mls_bytes_set(&cred.identity, big, MLS_MAX_IDENTITY + 1));
+		bytes_writer_init(&cw, 1 << 20, 0);
+		CHECK_OK(mls_credential_encode(&cw, &cred));
+		bytes_reader_init(&cr, bytes_writer_data(&cw), bytes_writer_len(&cw));
+		CHECK_RC(mls_credential_decode(&cr, &cred_back), HALQA_ERR_TOO_LARGE);
+		bytes_writer_cleanup(&cw);
+		mls_credential_cleanup(&cred);
+
+		memset(&cert, 0, sizeof(cert));
+		cred.type = MLS_CREDENTIAL_X509;
+		CHECK_OK(mls_bytes_set(&cert, big, MLS_MAX_CERT + 1));
+		cred.certificates = &cert;
+		cred.num_certificates = 1;
+		bytes_writer_init(&cw, 1 << 20, 0);
+		CHECK_OK(mls_credential_encode(&cw, &cred));
+		bytes_reader_init(&cr, bytes_writer_data(&cw), bytes_writer_len(&cw));
+		CHECK_RC(mls_credential_decode(&cr, &cred_back), HALQA_ERR_TOO_LARGE);
+		bytes_writer_cleanup(&cw);
+		mls_bytes_cleanup(&cert);
+	}
+
+	/* A PrivateMessage ciphertext over MLS_MAX_CIPHERTEXT. */
+	{
+		uint8_t *huge = calloc(1, MLS_MAX_CIPHERTEXT + 1);
+
+		memset(&m, 0, sizeof(m));
+		m.version = MLS_VERSION_MLS10;
+		m.wire_format = MLS_WIRE_PRIVATE_MESSAGE;
+		m.private_message.content_type = MLS_CONTENT_APPLICATION;
+		CHECK_OK(mls_bytes_set(&m.private_message.ciphertext, huge, MLS_MAX_CIPHERTEXT));
+		CHECK_OK(mls_message_encode_bytes(&m, &enc, &len));
+		CHECK_OK(mls_message_decode_bytes(enc, len, &back));
+		mls_message_cleanup(&back);
+		free(enc);
+		CHECK_OK(mls_bytes_set(&m.private_message.ciphertext, huge, MLS_MAX_CIPHERTEXT + 1));
+		CHECK_OK(mls_message_encode_bytes(&m, &enc, &len));
+		CHECK_RC(mls_message_decode_bytes(enc, len, &back), HALQA_ERR_TOO_LARGE);
+		free(enc);
+		mls_message_cleanup(&m);
+		free(huge);
+	}
+
 	/* A writer whose maximum is reached reports it, stickily. */
 	memset(&p, 0, sizeof(p));
 	p.type = MLS_PROPOSAL_EXTERNAL_INIT;

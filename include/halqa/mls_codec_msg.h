@@ -16,6 +16,12 @@
 #include "halqa/mls_codec.h"
 
 /*
+ * A PrivateMessage ciphertext: the largest plaintext (MLS_MAX_MESSAGE of
+ * application data) plus room for the signature, tag and padding.
+ */
+#define MLS_MAX_CIPHERTEXT (2 * MLS_MAX_MESSAGE)
+
+/*
  * PreSharedKeyID (RFC 9420 8.4). External PSKs use |psk_id|; resumption
  * PSKs use |usage|, |psk_group_id| and |psk_epoch|. |psk_nonce| always.
  * Cleanup wipes |psk_id| and |psk_nonce| (they name and salt a secret).
@@ -226,7 +232,7 @@ struct mls_private_message {
 	uint8_t content_type; /* enum mls_content_type */
 	struct mls_bytes authenticated_data;    /* at most MLS_MAX_MESSAGE */
 	struct mls_bytes encrypted_sender_data; /* at most MLS_MAX_KEY */
-	struct mls_bytes ciphertext;            /* at most MLS_MAX_MESSAGE + 64 KiB */
+	struct mls_bytes ciphertext;            /* at most MLS_MAX_CIPHERTEXT */
 };
 
 HALQA_MUST_CHECK int mls_private_message_decode(struct bytes_reader *r,
@@ -247,9 +253,9 @@ int mls_sender_data_aad_encode(struct bytes_writer *w, const struct mls_private_
  * PrivateMessage. It has no length of its own, so decoding takes the
  * content type from the PrivateMessage and consumes the whole reader: the
  * body, the auth data, then padding, which must be all zero bytes
- * (HALQA_ERR_MALFORMED otherwise; the check is not constant-time since the
- * plaintext is already authenticated). |padding_len| zeros are written
- * back on encode. Cleanup wipes the body and tags (this is plaintext).
+ * (HALQA_ERR_MALFORMED otherwise; every padding byte is examined, with no
+ * early exit). |padding_len| zeros are written back on encode. Cleanup
+ * wipes the body and tags (this is plaintext).
  */
 struct mls_private_message_content {
 	uint8_t content_type;
@@ -330,7 +336,7 @@ struct mls_welcome {
 	uint16_t cipher_suite;
 	struct mls_encrypted_group_secrets *secrets;
 	size_t num_secrets;
-	struct mls_bytes encrypted_group_info; /* at most MLS_MAX_TREE_BYTES */
+	struct mls_bytes encrypted_group_info; /* at most MLS_MAX_ENCODING (it may carry the tree) */
 };
 
 HALQA_MUST_CHECK int mls_welcome_decode(struct bytes_reader *r, struct mls_welcome *out);
