@@ -433,6 +433,53 @@ const struct mls_leaf_node *mls_tree_leaf(const struct mls_tree *t, uint32_t lea
 	return &t->nodes[2 * leaf].u.leaf;
 }
 
+/* Encodes |leaf| into |w| (fresh, caller cleans up); returns the writer's error. */
+static int encode_leaf(struct bytes_writer *w, const struct mls_leaf_node *leaf)
+{
+	bytes_writer_init(w, MLS_MAX_TREE_BYTES, 0);
+	(void)mls_leaf_node_encode(w, leaf);
+	return bytes_writer_error(w);
+}
+
+int mls_tree_find_leaf(const struct mls_tree *t, const struct mls_leaf_node *leaf,
+		       uint32_t *out_leaf)
+{
+	struct bytes_writer want, got;
+	int rc;
+
+	*out_leaf = 0;
+	if (t == NULL || leaf == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if ((rc = encode_leaf(&want, leaf)) != 0) {
+		bytes_writer_cleanup(&want);
+		return rc;
+	}
+	rc = HALQA_ERR_NOT_FOUND;
+	for (uint32_t l = 0; l < t->num_leaves && rc == HALQA_ERR_NOT_FOUND; l++) {
+		const struct mls_leaf_node *cand = mls_tree_leaf(t, l);
+
+		/* Encryption keys are unique in a verified tree: compare those first. */
+		if (cand == NULL || cand->encryption_key.len != leaf->encryption_key.len ||
+		    (leaf->encryption_key.len > 0 &&
+		     memcmp(cand->encryption_key.data, leaf->encryption_key.data,
+			    leaf->encryption_key.len) != 0)) {
+			continue;
+		}
+		if (encode_leaf(&got, cand) != 0) {
+			rc = bytes_writer_error(&got);
+		} else if (bytes_writer_len(&got) == bytes_writer_len(&want) &&
+			   memcmp(bytes_writer_data(&got), bytes_writer_data(&want),
+				  bytes_writer_len(&want)) == 0) {
+			*out_leaf = l;
+			rc = HALQA_OK;
+		}
+		bytes_writer_cleanup(&got);
+	}
+	bytes_writer_cleanup(&want);
+	return rc;
+}
+
 /* ---- tree hashes (7.8) ---- */
 
 /* Hashes what |w| holds into |out| and releases the writer. */

@@ -309,6 +309,21 @@ static void test_add_placement(void)
 	CHECK_INT_EQ(mls_tree_num_members(t), 5);
 	CHECK_INT_EQ(mls_tree_root(t), 7);
 	check_hash_from_scratch(t);
+	/* A joiner finds its leaf by the whole LeafNode, not by key alone. */
+	{
+		struct mls_leaf_node mine;
+		uint32_t found = 99;
+
+		CHECK_OK(mls_leaf_node_copy(&mine, mls_tree_leaf(t, 3)));
+		CHECK_OK(mls_tree_find_leaf(t, &mine, &found));
+		CHECK_INT_EQ(found, 3);
+		mine.signature.data[0] ^= 1;
+		CHECK_RC(mls_tree_find_leaf(t, &mine, &found), HALQA_ERR_NOT_FOUND);
+		mls_leaf_node_cleanup(&mine);
+		make_leaf(&mine, MLS_LEAF_SOURCE_KEY_PACKAGE, 0, NULL);
+		CHECK_RC(mls_tree_find_leaf(t, &mine, &found), HALQA_ERR_NOT_FOUND);
+		mls_leaf_node_cleanup(&mine);
+	}
 	mls_tree_free(t);
 
 	/* Leftmost blank first; unmerged leaves kept sorted in every non-blank ancestor. */

@@ -147,6 +147,14 @@ const struct mls_node *mls_tree_node(const struct mls_tree *t, uint32_t x);
 const struct mls_leaf_node *mls_tree_leaf(const struct mls_tree *t, uint32_t leaf);
 
 /*
+ * mls_tree_find_leaf sets |*out_leaf| to the index of the non-blank leaf
+ * whose LeafNode is identical (same encoding) to |leaf|: how a joiner
+ * finds its own leaf (12.4.3.1). HALQA_ERR_NOT_FOUND if there is none.
+ */
+HALQA_MUST_CHECK int mls_tree_find_leaf(const struct mls_tree *t, const struct mls_leaf_node *leaf,
+					uint32_t *out_leaf);
+
+/*
  * mls_tree_root returns the node index of the root, or UINT32_MAX for an
  * empty tree.
  */
