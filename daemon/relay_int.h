@@ -1,0 +1,224 @@
+/*
+ * relay_int.h: the relay's internal state, shared by relay.c (the loop and
+ * sockets), relay_state.c (connections, listeners, devices, output queues)
+ * and relay_handle.c (request dispatch). Not a public header: nothing
+ * outside daemon/ may depend on these layouts.
+ */
+#ifndef HALQA_DAEMON_RELAY_INT_H
+#define HALQA_DAEMON_RELAY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "halqa/ratelimit.h"
+#include "halqa/relay.h"
+#include "halqa/relay_config.h"
+#include "halqa/spool.h"
+#include "halqa/wire.h"
+
+/*
+ * ZeroMQ's own per-peer pipes, on top of our queues: small enough that a
+ * stuck peer pins little memory inside libzmq, large enough for bursts.
+ */
+#define RELAY_ZMQ_SNDHWM 256
+#define RELAY_ZMQ_RCVHWM 64
+#define RELAY_ZMQ_BACKLOG 4096
+
+/* ---- a small hash map keyed by byte strings (SipHash, random key) ---- */
+
+struct relay_map_entry {
+	struct relay_map_entry *next;
+	uint64_t hash;
+	void *val;
+	size_t key_len;
+	uint8_t key[];
+};
+
+struct relay_map {
+	struct relay_map_entry **buckets;
+	size_t num_buckets;
+	size_t count;
+	uint8_t seed[16];
+};
+
+void relay_map_init(struct relay_map *m);
+/* relay_map_cleanup frees the entries (not the values). */
+void relay_map_cleanup(struct relay_map *m);
+void *relay_map_get(const struct relay_map *m, const uint8_t *key, size_t key_len);
+/* relay_map_put inserts or replaces; HALQA_ERR_NOMEM on failure (map unchanged). */
+int relay_map_put(struct relay_map *m, const uint8_t *key, size_t key_len, void *val);
+/* relay_map_del removes the key and returns its value (NULL if absent). */
+void *relay_map_del(struct relay_map *m, const uint8_t *key, size_t key_len);
+/* relay_map_next iterates: pass NULL first; do not modify the map meanwhile. */
+struct relay_map_entry *relay_map_next(const struct relay_map *m, struct relay_map_entry *e,
+				       size_t *bucket);
+
+/* ---- output ---- */
+
+struct relay_out {
+	struct relay_out *next;
+	size_t len;
+	uint8_t data[];
+};
+
+/* One connection (a ZeroMQ routing id), known once it has sent something. */
+struct relay_conn {
+	uint8_t id[RELAY_CONN_ID_MAX];
+	size_t id_len;
+	uint8_t key[32];
+	struct relay_out *head, *tail; /* queued output, sent by the pump */
+	size_t queued_msgs;
+	size_t queued_bytes;
+	int blocked;       /* libzmq's pipe to the peer was full: retry on a timer */
+	int overflowed;    /* its listens were dropped for overflow; notice queued */
+	int in_ready;      /* on the relay's ready list */
+	struct relay_conn *ready_next;
+	uint8_t (*listens)[WIRE_ID_LEN]; /* circles it listens to */
+	size_t num_listens;
+	uint64_t last_active_ms;
+};
+
+/* Listeners of one circle. */
+struct relay_circle {
+	struct relay_conn **conns;
+	size_t num_conns;
+	size_t cap_conns;
+};
+
+/* Per-device in-memory state: rate limits and the malformed-input ban. */
+struct relay_device {
+	struct ratelimit requests;
+	struct ratelimit bytes;
+	struct ratelimit claims;
+	struct ratelimit malformed;
+	uint64_t banned_until_ms;
+};
+
+/* A reply or push of the current turn, released after the commit. */
+struct relay_pending {
+	struct relay_pending *next;
+	uint8_t conn_id[RELAY_CONN_ID_MAX];
+	size_t conn_id_len;
+	int is_push;
+	uint32_t request_id; /* replies: to rewrite as `internal` if the commit fails */
+	struct relay_out *msg;
+};
+
+struct relay_sock;
+typedef int (*relay_sock_fn)(struct relay *r);
+
+/* A ZeroMQ socket driven by the loop (the PLATFORM.md pump pattern). */
+struct relay_sock {
+	void *zs;
+	uv_poll_t poll;
+	uv_idle_t idle;
+	struct relay *relay;
+	int started;
+	/* recv_one returns 1 if it consumed a message, 0 if none was waiting. */
+	relay_sock_fn recv_one;
+	/* send_one returns 1 if it sent something, 0 if nothing is sendable. */
+	relay_sock_fn send_one;
+};
+
+struct admin_server;
+
+struct relay {
+	struct relay_options opt;
+	struct relay_config cfg;
+	struct spool *spool;
+	char db_path[RELAY_CONFIG_PATH_MAX];
+	int offline;
+
+	/* clock: real time plus the test offset */
+	uint64_t clock_offset_sec;
+	uint64_t start_sec;
+
+	/* ZeroMQ */
+	void *zctx;
+	struct relay_sock router;
+	struct relay_sock zap;
+	struct relay_sock monitor;
+	uint8_t server_pub[32];
+	long live_connections;
+	struct relay_map live_fds; /* fds of open connections (monitor events) */
+
+	/* libuv */
+	uv_loop_t loop;
+	int loop_inited;
+	uv_check_t check;
+	uv_idle_t again; /* keeps the loop spinning while a turn has pending output */
+	uv_timer_t sweep_timer;
+	uv_timer_t house_timer;
+	uv_timer_t retry_timer;
+	uv_signal_t sig_term, sig_int, sig_hup;
+	int handles_started;
+	int stopping;
+	int lock_fd;
+	struct admin_server *admin;
+
+	/* state */
+	struct relay_map conns;   /* routing id -> struct relay_conn */
+	struct relay_map circles; /* circle id -> struct relay_circle */
+	struct relay_map devices; /* device key -> struct relay_device */
+	struct relay_conn *ready, *ready_tail; /* FIFO of connections with output to send */
+	size_t num_blocked;       /* connections whose libzmq pipe was full */
+	struct relay_pending *pend_head, *pend_tail;
+	size_t num_pending;
+
+	/* scratch for relay_handle (about 9 KiB each, so not on the stack) */
+	struct wire_msg *req;
+	struct wire_msg *rep;
+	struct wire_msg *push;
+
+	/* figures */
+	uint64_t requests_total;
+	uint32_t req_ring[60];
+	unsigned req_ring_pos;
+	uint64_t pushes_total;
+	uint64_t overflows_total;
+	uint64_t bans_total;
+};
+
+/* relay_now_sec is the relay's wall clock (seconds), test offset included. */
+uint64_t relay_now_sec(const struct relay *r);
+/* relay_now_ms is the relay's monotonic clock for rate limits, offset included. */
+uint64_t relay_now_ms(const struct relay *r);
+
+/* relay_state.c */
+struct relay_conn *relay_conn_get(struct relay *r, const uint8_t *id, size_t id_len,
+				  const uint8_t key[32]);
+struct relay_conn *relay_conn_find(struct relay *r, const uint8_t *id, size_t id_len);
+void relay_conn_free_all(struct relay *r);
+struct relay_device *relay_device_get(struct relay *r, const uint8_t key[32]);
+int relay_device_banned(struct relay *r, const uint8_t key[32]);
+void relay_devices_prune(struct relay *r);
+void relay_devices_apply_limits(struct relay *r);
+int relay_listen_add(struct relay *r, struct relay_conn *c, const uint8_t circle_id[WIRE_ID_LEN]);
+void relay_listen_del(struct relay *r, struct relay_conn *c, const uint8_t circle_id[WIRE_ID_LEN]);
+void relay_listen_drop_conn(struct relay *r, struct relay_conn *c);
+void relay_listen_drop_circle(struct relay *r, const uint8_t circle_id[WIRE_ID_LEN]);
+struct relay_circle *relay_circle_find(struct relay *r, const uint8_t circle_id[WIRE_ID_LEN]);
+/* relay_pending_add queues |frame| for |conn_id| at the end of the turn. */
+int relay_pending_add(struct relay *r, const uint8_t *conn_id, size_t conn_id_len, int is_push,
+		      uint32_t request_id, const uint8_t *frame, size_t frame_len);
+/* relay_release_pending hands the turn's output out; |failed| rewrites it. */
+void relay_release_pending(struct relay *r, int failed);
+/* relay_conn_enqueue appends |out| (taken) to |c|'s queue, enforcing the bounds. */
+void relay_conn_enqueue(struct relay *r, struct relay_conn *c, struct relay_out *out, int is_push);
+struct relay_out *relay_out_new(const uint8_t *data, size_t len);
+/* relay_ready_pop takes the first connection off the ready FIFO (NULL if none). */
+struct relay_conn *relay_ready_pop(struct relay *r);
+/* relay_ready_add appends |c| to the ready FIFO unless it is there or blocked. */
+void relay_ready_add(struct relay *r, struct relay_conn *c);
+/* relay_conn_pop_head removes and returns |c|'s first queued frame. */
+struct relay_out *relay_conn_pop_head(struct relay_conn *c);
+/* relay_conns_housekeeping forgets idle connections and re-readies blocked ones. */
+void relay_conns_housekeeping(struct relay *r, int idle_too);
+
+/* relay.c: schedule the router pump (network mode only). */
+void relay_kick(struct relay *r);
+/* relay.c: send |c|'s queue until its pipe is full (may free |c|: peer gone). */
+void relay_conn_flush(struct relay *r, struct relay_conn *c);
+
+#endif
