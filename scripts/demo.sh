@@ -20,6 +20,45 @@ for f in tests/vectors/mls/*.json; do
 done
 echo
 
+if [ -x build/bin/halqad ]; then
+  echo "== a relay on loopback"
+  relay_dir=$(mktemp -d)
+  relay_pid=
+  stop_relay() {
+    if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then
+      kill -TERM "$relay_pid" 2>/dev/null || true
+      wait "$relay_pid" 2>/dev/null || true
+    fi
+    rm -rf "$relay_dir"
+  }
+  trap stop_relay EXIT
+  # A loopback port nobody listens on.
+  port=17400
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    port=$((port + 1))
+  done
+  echo "\$ halqad init --data DIR --listen tcp://127.0.0.1:$port"
+  ./build/bin/halqad init --data "$relay_dir/data" --listen "tcp://127.0.0.1:$port" 2>/dev/null
+  ./build/bin/halqad run --data "$relay_dir/data" 2>"$relay_dir/halqad.log" &
+  relay_pid=$!
+  for _ in $(seq 1 100); do
+    [ -S "$relay_dir/data/admin.sock" ] && break
+    sleep 0.05
+  done
+  echo "\$ halqad invite --data DIR --uses 2 --expires 1d"
+  ./build/bin/halqad invite --data "$relay_dir/data" --uses 2 --expires 1d 2>/dev/null
+  echo "\$ halqad status --data DIR"
+  ./build/bin/halqad status --data "$relay_dir/data"
+  kill -TERM "$relay_pid"
+  wait "$relay_pid" || true
+  relay_pid=
+  echo "relay log:"
+  sed 's/^/  /' "$relay_dir/halqad.log"
+  stop_relay
+  trap - EXIT
+  echo
+fi
+
 missing=()
 [ -x build/bin/halqad ] || missing+=("the relay (halqad)")
 [ -x build/bin/halqa ] || missing+=("the client (halqa)")
