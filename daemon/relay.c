@@ -71,6 +71,11 @@ void relay_clock_advance(struct relay *r, uint64_t seconds)
 	r->clock_offset_sec += seconds;
 }
 
+void relay_inject_commit_failure(struct relay *r, unsigned count)
+{
+	spool_inject_commit_failure(r->spool, count);
+}
+
 /* ---- spool ---- */
 
 static void spool_limits_from(const struct relay_config *cfg, struct spool_limits *sl)
@@ -114,7 +119,7 @@ int relay_end_turn(struct relay *r)
 		rc = spool_commit_turn(r->spool);
 		if (rc != HALQA_OK) {
 			halqa_log(HALQA_LOG_ERROR, "relay", "commit failed (%s): the turn's %zu "
-				  "replies become errors", halqa_strerror(rc), r->num_pending);
+				  "replies and pushes become errors or fetch notices", halqa_strerror(rc), r->num_pending);
 		}
 	}
 	if (r->num_pending > 0) {

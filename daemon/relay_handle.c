@@ -333,20 +333,25 @@ static int do_send(struct handle_ctx *h, const struct wire_send *req)
 	}
 	if (!res.duplicate) {
 		charge(h, req->payload.len);
-		if ((rc = push_deliver(h, req, &res)) != HALQA_OK) {
-			return rc;
-		}
-		if (res.closed_epoch) {
-			/* The commit went out to the listeners of the closed epoch;
-			 * from now on only holders of the next capability hear the
-			 * circle, so a removed member hears nothing more. */
-			relay_listen_drop_circle(h->r, req->circle_id);
-		}
 	}
+	/* The reply is queued before the pushes, so a sender that also
+	 * listens hears its OK first. */
 	ok_init(h, WIRE_SEND);
 	h->r->rep->u.ok.u.send.seq = res.seq;
 	h->r->rep->u.ok.u.send.duplicate = (uint8_t)(res.duplicate != 0);
-	return reply_ok(h);
+	if ((rc = reply_ok(h)) != HALQA_OK || res.duplicate) {
+		return rc;
+	}
+	if ((rc = push_deliver(h, req, &res)) != HALQA_OK) {
+		return rc;
+	}
+	if (res.closed_epoch) {
+		/* The commit went out to the listeners of the closed epoch; from
+		 * now on only holders of the next capability hear the circle, so
+		 * a removed member hears nothing more. */
+		relay_listen_drop_circle(h->r, req->circle_id);
+	}
+	return HALQA_OK;
 }
 
 static int do_listen(struct handle_ctx *h, const struct wire_listen *req)

@@ -111,6 +111,13 @@ void relay_drop_conn(struct relay *r, const uint8_t *conn_id, size_t conn_id_len
 void relay_clock_advance(struct relay *r, uint64_t seconds);
 
 /*
+ * relay_inject_commit_failure makes the next |count| turn commits fail (it
+ * forwards to spool_inject_commit_failure), for tests of the rule that a
+ * failed commit answers every request of its turn with `internal`.
+ */
+void relay_inject_commit_failure(struct relay *r, unsigned count);
+
+/*
  * relay_sweep runs one bounded retention sweep now (what the sweep timer
  * does) and returns the spool's error. Its deletions commit with the turn.
  */
