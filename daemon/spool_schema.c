@@ -15,7 +15,7 @@
  * counters per circle live in the circle's row (so status figures cost one
  * pass over circles, not over messages): an append updates them in the
  * statement that bumps last_seq, retention in one UPDATE per deletion
- * batch (spool.c). Mailbox counters, low-volume, are kept by triggers.
+ * batch (spool_circle.c). Mailbox counters, low-volume, are kept by triggers.
  */
 #include <stddef.h>
 
