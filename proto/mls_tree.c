@@ -979,8 +979,7 @@ static int check_required_capabilities(const struct mls_leaf_node *leaf,
 				       const struct mls_tree_policy *policy)
 {
 	const struct mls_extension *ext;
-	struct mls_u16_list exts = {0}, props = {0}, creds = {0};
-	struct bytes_reader r;
+	struct mls_required_capabilities req;
 	int rc;
 
 	if (policy->group_extensions == NULL ||
@@ -988,35 +987,34 @@ static int check_required_capabilities(const struct mls_leaf_node *leaf,
 					   MLS_EXT_REQUIRED_CAPABILITIES)) == NULL) {
 		return HALQA_OK;
 	}
-	bytes_reader_init(&r, ext->data.data, ext->data.len);
-	if ((rc = mls_u16_list_decode(&r, &exts)) != 0 ||
-	    (rc = mls_u16_list_decode(&r, &props)) != 0 ||
-	    (rc = mls_u16_list_decode(&r, &creds)) != 0 || (rc = bytes_expect_end(&r)) != 0) {
+	memset(&req, 0, sizeof req);
+	if ((rc = mls_required_capabilities_decode_bytes(ext->data.data, ext->data.len, &req)) !=
+	    0) {
 		goto out;
 	}
 	rc = HALQA_ERR_INVALID;
-	for (size_t i = 0; i < exts.num; i++) {
-		if (!default_extension(exts.items[i]) &&
-		    !u16_listed(&leaf->capabilities.extensions, exts.items[i])) {
+	for (size_t i = 0; i < req.extension_types.num; i++) {
+		uint16_t type = req.extension_types.items[i];
+
+		if (!default_extension(type) && !u16_listed(&leaf->capabilities.extensions, type)) {
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < props.num; i++) {
-		if (!default_proposal(props.items[i]) &&
-		    !u16_listed(&leaf->capabilities.proposals, props.items[i])) {
+	for (size_t i = 0; i < req.proposal_types.num; i++) {
+		uint16_t type = req.proposal_types.items[i];
+
+		if (!default_proposal(type) && !u16_listed(&leaf->capabilities.proposals, type)) {
 			goto out;
 		}
 	}
-	for (size_t i = 0; i < creds.num; i++) {
-		if (!u16_listed(&leaf->capabilities.credentials, creds.items[i])) {
+	for (size_t i = 0; i < req.credential_types.num; i++) {
+		if (!u16_listed(&leaf->capabilities.credentials, req.credential_types.items[i])) {
 			goto out;
 		}
 	}
 	rc = HALQA_OK;
 out:
-	mls_u16_list_cleanup(&exts);
-	mls_u16_list_cleanup(&props);
-	mls_u16_list_cleanup(&creds);
+	mls_required_capabilities_cleanup(&req);
 	return rc;
 }
 

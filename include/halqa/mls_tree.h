@@ -370,7 +370,10 @@ void mls_tree_private_prune(struct mls_tree_private *p, const struct mls_tree *t
  * |leaf_template| (NULL: our current leaf; its encryption key, source and
  * parent hash are replaced) signed with |sig_priv| (libsodium 64-byte
  * form) over |group_id| and our index. On success |t| holds the new path
- * and |p| the new keys, path secrets and commit secret (path_secret[n+1]).
+ * and |p| the new keys, path secrets and commit secret (path_secret[n+1];
+ * for a lone member with no path nodes, a fresh random value).
+ * HALQA_ERR_INVALID if our leaf is blank; HALQA_ERR_ARG if |sig_priv| is
+ * not the key of the leaf's signature_key (no one could verify it).
  */
 HALQA_MUST_CHECK int mls_tree_path_generate(struct mls_tree *t, struct mls_tree_private *p,
 					    const struct mls_leaf_node *leaf_template,
