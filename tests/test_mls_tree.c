@@ -1057,6 +1057,9 @@ static void sim_commit(struct sim *s, uint32_t c, const uint32_t *joiners,
 	CHECK_OK(mls_tree_hash(theirs, their_hash));
 	CHECK_OK(mls_tree_hash(ours, hash));
 	CHECK_MEM_EQ(their_hash, sizeof their_hash, hash, sizeof hash);
+	/* The caches survived installing a path. */
+	check_hash_from_scratch(ours);
+	check_hash_from_scratch(theirs);
 	/* Joiners excluded: the path is valid for a verifying newcomer too. */
 	CHECK_OK(mls_tree_verify_parent_hashes(theirs));
 
@@ -1423,6 +1426,7 @@ static void test_treekem_large(void)
 	CHECK_INT_EQ(total, 998);
 	CHECK_OK(mls_tree_copy(&theirs, s.tree));
 	CHECK_OK(mls_tree_merge_path(theirs, 0, &path, &sim_policy));
+	check_hash_from_scratch(theirs);
 	CHECK_OK(mls_tree_private_commit_secret(next, commit));
 	CHECK_OK(mls_tree_verify_parent_hashes(theirs));
 	CHECK_OK(mls_tree_verify(theirs, &sim_policy));
