@@ -116,6 +116,7 @@ int relay_end_turn(struct relay *r)
 	int rc = HALQA_OK;
 
 	if (spool_turn_open(r->spool)) {
+		r->commits_total++;
 		rc = spool_commit_turn(r->spool);
 		if (rc != HALQA_OK) {
 			halqa_log(HALQA_LOG_ERROR, "relay", "commit failed (%s): the turn's %zu "
@@ -236,6 +237,12 @@ static int router_recv_one(struct relay *r)
 		goto out;
 	}
 	c = relay_conn_get(r, zmq_msg_data(&id), zmq_msg_size(&id), key);
+	if (c != NULL && sodium_memcmp(c->key, key, 32) != 0) {
+		/* A routing id the peer chose itself, now used by another device:
+		 * the old connection's state (listens, queue) is not inherited. */
+		relay_drop_conn(r, c->id, c->id_len);
+		c = relay_conn_get(r, zmq_msg_data(&id), zmq_msg_size(&id), key);
+	}
 	if (c != NULL) {
 		c->last_active_ms = relay_now_ms(r);
 	}
@@ -570,6 +577,7 @@ static void admin_status(struct relay *r, char *out, size_t out_len)
 		 "requests_total %llu\n"
 		 "requests_per_sec %.1f\n"
 		 "pushes_total %llu\n"
+		 "commits_total %llu\n"
 		 "overflows_total %llu\n"
 		 "temporary_bans %llu\n"
 		 "uptime %llu\n",
@@ -580,6 +588,7 @@ static void admin_status(struct relay *r, char *out, size_t out_len)
 		 (unsigned long long)st.mailbox_bytes, (unsigned long long)st.keypackages,
 		 r->circles.count, (unsigned long long)r->requests_total,
 		 secs == 0 ? 0.0 : (double)sum / secs, (unsigned long long)r->pushes_total,
+		 (unsigned long long)r->commits_total,
 		 (unsigned long long)r->overflows_total, (unsigned long long)r->bans_total,
 		 (unsigned long long)up);
 }

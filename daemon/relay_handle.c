@@ -372,9 +372,19 @@ static int do_listen(struct handle_ctx *h, const struct wire_listen *req)
 	if (info.closed) {
 		return reply_err(h, WIRE_ERR_STALE_EPOCH, "epoch closed; fetch and use the next");
 	}
+	/* libzmq names a peer 0x00 + a counter it never reuses, unless the
+	 * peer picks its own routing id; a chosen id could be picked again by
+	 * another device after this one disconnects and inherit its listens.
+	 * So only connections with a relay-assigned id may listen. */
+	if (h->conn_id_len != 5 || h->conn_id[0] != 0) {
+		return reply_err(h, WIRE_ERR_BAD_REQUEST, "connections that set a routing id cannot listen");
+	}
 	c = relay_conn_get(h->r, h->conn_id, h->conn_id_len, h->key);
 	if (c == NULL) {
 		return reply_err(h, WIRE_ERR_BUSY, "relay busy; retry");
+	}
+	if (sodium_memcmp(c->key, h->key, 32) != 0) {
+		return reply_err(h, WIRE_ERR_BAD_REQUEST, "connection id in use");
 	}
 	rc = relay_listen_add(h->r, c, req->circle_id);
 	if (rc == HALQA_ERR_LIMIT) {

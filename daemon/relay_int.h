@@ -176,6 +176,7 @@ struct relay {
 	uint32_t req_ring[60];
 	unsigned req_ring_pos;
 	uint64_t pushes_total;
+	uint64_t commits_total;
 	uint64_t overflows_total;
 	uint64_t bans_total;
 };

@@ -23,6 +23,10 @@ struct out_frame {
 	size_t len;
 };
 
+/* Connection ids as libzmq assigns them: 0x00 and a 32-bit counter. */
+#define CA "\0\0\0\0\1"
+#define CB "\0\0\0\0\2"
+
 static struct out_frame outs[64];
 static size_t num_outs;
 static struct wire_msg msg, got;
@@ -57,7 +61,7 @@ static void handle(struct relay *r, const uint8_t key[32], int registered, const
 
 	bytes_writer_init(&w, WIRE_MAX_FRAME, 0);
 	CHECK_OK(wire_encode(&w, m));
-	CHECK_OK(relay_handle(r, key, registered, (const uint8_t *)conn, strlen(conn),
+	CHECK_OK(relay_handle(r, key, registered, (const uint8_t *)conn, 5,
 			      bytes_writer_data(&w), bytes_writer_len(&w)));
 	bytes_writer_cleanup(&w);
 }
@@ -104,7 +108,7 @@ static void test_offline(void)
 	wire_msg_init(&msg, WIRE_CIRCLE_CREATE, 5);
 	memcpy(msg.u.circle_create.circle_id, circle, WIRE_ID_LEN);
 	CHECK_OK(wire_cap_hash(msg.u.circle_create.cap_hash, cap));
-	handle(r, alice, 0, "ca", &msg);
+	handle(r, alice, 0, CA, &msg);
 	CHECK_INT_EQ(num_outs, 0); /* nothing before the end of the turn */
 	CHECK_OK(relay_end_turn(r));
 	CHECK_INT_EQ(num_outs, 1);
@@ -114,17 +118,17 @@ static void test_offline(void)
 	clear_outs();
 
 	wire_msg_init(&msg, WIRE_REGISTER, 6);
-	handle(r, alice, 0, "ca", &msg);
-	handle(r, bob, 0, "cb", &msg);
+	handle(r, alice, 0, CA, &msg);
+	handle(r, bob, 0, CB, &msg);
 	wire_msg_init(&msg, WIRE_CIRCLE_CREATE, 7);
 	memcpy(msg.u.circle_create.circle_id, circle, WIRE_ID_LEN);
 	CHECK_OK(wire_cap_hash(msg.u.circle_create.cap_hash, cap));
 	/* Still flagged a guest by "ZAP", but registered in this turn. */
-	handle(r, alice, 0, "ca", &msg);
+	handle(r, alice, 0, CA, &msg);
 	wire_msg_init(&msg, WIRE_LISTEN, 8);
 	memcpy(msg.u.listen.circle_id, circle, WIRE_ID_LEN);
 	memcpy(msg.u.listen.cap, cap, WIRE_CAP_LEN);
-	handle(r, bob, 1, "cb", &msg);
+	handle(r, bob, 1, CB, &msg);
 	CHECK_OK(relay_end_turn(r));
 	CHECK_INT_EQ(num_outs, 4);
 	for (size_t i = 0; i < num_outs; i++) {
@@ -140,13 +144,13 @@ static void test_offline(void)
 	randombytes_buf(msg.u.send.client_msg_id, WIRE_ID_LEN);
 	msg.u.send.payload.data = (const uint8_t *)"ciphertext";
 	msg.u.send.payload.len = 10;
-	handle(r, alice, 1, "ca", &msg);
+	handle(r, alice, 1, CA, &msg);
 	CHECK_OK(relay_end_turn(r));
 	CHECK_INT_EQ(num_outs, 2);
 	CHECK_INT_EQ(decoded(0)->type, WIRE_OK);
 	CHECK_INT_EQ(got.u.ok.u.send.seq, 1);
 	CHECK_INT_EQ(decoded(1)->type, WIRE_DELIVER);
-	CHECK_MEM_EQ(outs[1].conn, outs[1].conn_len, (const uint8_t *)"cb", 2);
+	CHECK_MEM_EQ(outs[1].conn, outs[1].conn_len, (const uint8_t *)CB, 5);
 	CHECK_INT_EQ(got.u.deliver.seq, 1);
 	clear_outs();
 
@@ -154,25 +158,48 @@ static void test_offline(void)
 	 * and the message is not stored (a retry gets seq 2, not a duplicate). */
 	relay_inject_commit_failure(r, 1);
 	randombytes_buf(msg.u.send.client_msg_id, WIRE_ID_LEN);
-	handle(r, alice, 1, "ca", &msg);
+	handle(r, alice, 1, CA, &msg);
 	CHECK_RC(relay_end_turn(r), HALQA_ERR_IO);
 	CHECK_INT_EQ(num_outs, 1);
 	CHECK_INT_EQ(decoded(0)->type, WIRE_ERR);
 	CHECK_INT_EQ(got.u.err.code, WIRE_ERR_INTERNAL);
 	CHECK_INT_EQ(got.request_id, 9);
 	clear_outs();
-	handle(r, alice, 1, "ca", &msg);
+	handle(r, alice, 1, CA, &msg);
 	CHECK_OK(relay_end_turn(r));
 	CHECK_INT_EQ(decoded(0)->type, WIRE_OK);
 	CHECK_INT_EQ(got.u.ok.u.send.seq, 2);
 	CHECK_INT_EQ(got.u.ok.u.send.duplicate, 0);
 	clear_outs();
 
+	/* A connection id the peer chose cannot listen. */
+	wire_msg_init(&msg, WIRE_LISTEN, 10);
+	memcpy(msg.u.listen.circle_id, circle, WIRE_ID_LEN);
+	memcpy(msg.u.listen.cap, cap, WIRE_CAP_LEN);
+	{
+		struct bytes_writer w;
+		bytes_writer_init(&w, WIRE_MAX_FRAME, 0);
+		CHECK_OK(wire_encode(&w, &msg));
+		CHECK_OK(relay_handle(r, bob, 1, (const uint8_t *)"mine", 4, bytes_writer_data(&w),
+				      bytes_writer_len(&w)));
+		/* Nor can another device on a connection id already bound to bob. */
+		CHECK_OK(relay_handle(r, alice, 1, (const uint8_t *)CB, 5, bytes_writer_data(&w),
+				      bytes_writer_len(&w)));
+		bytes_writer_cleanup(&w);
+	}
+	CHECK_OK(relay_end_turn(r));
+	CHECK_INT_EQ(num_outs, 2);
+	CHECK_INT_EQ(decoded(0)->type, WIRE_ERR);
+	CHECK_INT_EQ(got.u.err.code, WIRE_ERR_BAD_REQUEST);
+	CHECK_INT_EQ(decoded(1)->type, WIRE_ERR);
+	CHECK_INT_EQ(got.u.err.code, WIRE_ERR_BAD_REQUEST);
+	clear_outs();
+
 	/* Hostile bytes: an error reply, never a crash. */
 	{
 		static const uint8_t junk[] = {0x48, 0x51, 1, WIRE_SEND, 0, 0, 0, 3, 0xff};
-		CHECK_OK(relay_handle(r, alice, 1, (const uint8_t *)"ca", 2, junk, sizeof junk));
-		CHECK_OK(relay_handle(r, alice, 1, (const uint8_t *)"ca", 2, junk, 0));
+		CHECK_OK(relay_handle(r, alice, 1, (const uint8_t *)CA, 5, junk, sizeof junk));
+		CHECK_OK(relay_handle(r, alice, 1, (const uint8_t *)CA, 5, junk, 0));
 		CHECK_OK(relay_end_turn(r));
 		CHECK_INT_EQ(num_outs, 2);
 		CHECK_INT_EQ(decoded(0)->type, WIRE_ERR);
