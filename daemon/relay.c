@@ -113,15 +113,27 @@ static int open_spool(struct relay *r)
 
 int relay_end_turn(struct relay *r)
 {
-	int rc = HALQA_OK;
+	int rc = HALQA_OK, charge_rc = HALQA_OK;
 
+	if (r->dirty != NULL) {
+		/* One counter update per device per turn, inside the turn. A
+		 * storage error here fails the turn's commit (spool.h). */
+		charge_rc = relay_devices_flush_charges(r, 0);
+	}
 	if (spool_turn_open(r->spool)) {
 		r->commits_total++;
 		rc = spool_commit_turn(r->spool);
 		if (rc != HALQA_OK) {
 			halqa_log(HALQA_LOG_ERROR, "relay", "commit failed (%s): the turn's %zu "
-				  "replies and pushes become errors or fetch notices", halqa_strerror(rc), r->num_pending);
+				  "replies and pushes become errors or fetch notices",
+				  halqa_strerror(rc), r->num_pending);
+			/* Cached quotas counted charges that were rolled back. */
+			relay_devices_apply_limits(r);
 		}
+	}
+	if (rc == HALQA_OK && charge_rc != HALQA_OK) {
+		halqa_log(HALQA_LOG_ERROR, "relay", "byte charges of a turn were not stored: %s",
+			  halqa_strerror(charge_rc));
 	}
 	if (r->num_pending > 0) {
 		relay_release_pending(r, rc != HALQA_OK);
@@ -294,10 +306,10 @@ static int send_head(struct relay *r, struct relay_conn *c)
 		return -1;
 	}
 	o = relay_conn_pop_head(c);
-	if (zmq_send(r->router.zs, o->data, o->len, ZMQ_DONTWAIT) < 0) {
+	if (zmq_send(r->router.zs, o->frame->data, o->frame->len, ZMQ_DONTWAIT) < 0) {
 		halqa_log(HALQA_LOG_WARN, "relay", "send failed: %s", zmq_strerror(errno));
 	}
-	free(o);
+	relay_out_free(o);
 	return 1;
 }
 

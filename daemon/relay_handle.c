@@ -35,6 +35,7 @@ struct handle_ctx {
 	size_t conn_id_len;
 	uint32_t request_id;
 	uint8_t version;
+	struct relay_device *dev;
 	char fp[9];
 };
 
@@ -46,8 +47,11 @@ static int queue_frame(struct handle_ctx *h, const struct wire_msg *m, size_t ma
 	bytes_writer_init(&w, max, 0);
 	r = wire_encode(&w, m);
 	if (r == HALQA_OK) {
-		r = relay_pending_add(h->r, h->conn_id, h->conn_id_len, 0, h->request_id,
-				      bytes_writer_data(&w), bytes_writer_len(&w));
+		struct relay_frame *f = relay_frame_new(bytes_writer_data(&w), bytes_writer_len(&w));
+		r = f == NULL ? HALQA_ERR_NOMEM
+			      : relay_pending_add(h->r, h->conn_id, h->conn_id_len, 0,
+						  h->request_id, f);
+		relay_frame_unref(f);
 	}
 	bytes_writer_cleanup(&w);
 	return r;
@@ -124,34 +128,45 @@ static int spool_err(struct handle_ctx *h, int rc)
  * quota_check refuses |bytes| more stored bytes for the device today before
  * anything is written, so a refused request changes nothing and a retried
  * duplicate is not charged twice (the charge follows a successful store).
+ * The figures are read from the spool once and then kept in memory with
+ * the device's other state; charges are written once per turn.
  */
 static int quota_check(struct handle_ctx *h, uint64_t bytes, int *refused)
 {
+	struct relay_device *d = h->dev;
+	uint64_t now = relay_now_sec(h->r), day = now / 86400;
 	struct spool_quota q;
 	int rc;
 
 	*refused = 0;
-	rc = spool_device_quota(h->r->spool, h->key, relay_now_sec(h->r), &q);
-	if (rc != HALQA_OK) {
-		return rc;
+	if (!d->quota_known || d->quota_day != day) {
+		rc = spool_device_quota(h->r->spool, h->key, now, &q);
+		if (rc != HALQA_OK) {
+			return rc;
+		}
+		d->quota_known = 1;
+		d->quota_day = day;
+		d->bytes_today = q.bytes_today + d->pending_charge;
+		d->bytes_max = q.bytes_max;
 	}
-	if (q.bytes_max != 0 && (q.bytes_today > q.bytes_max || bytes > q.bytes_max - q.bytes_today)) {
+	if (d->bytes_max != 0 &&
+	    (d->bytes_today > d->bytes_max || bytes > d->bytes_max - d->bytes_today)) {
 		*refused = 1;
 	}
 	return HALQA_OK;
 }
 
-static int charge(struct handle_ctx *h, uint64_t bytes)
+static void charge(struct handle_ctx *h, uint64_t bytes)
 {
-	int rc = spool_device_charge(h->r->spool, h->key, bytes, relay_now_sec(h->r));
+	struct relay_device *d = h->dev;
 
-	/* quota_check ran in this same turn with nothing in between, so a
-	 * refusal here would be a bug; the store stands either way. */
-	if (rc != HALQA_OK) {
-		halqa_log(HALQA_LOG_WARN, "relay", "device %s: charge failed: %s", h->fp,
-			  halqa_errname(rc));
+	d->bytes_today += bytes;
+	d->pending_charge += bytes;
+	if (!d->dirty) {
+		d->dirty = 1;
+		d->dirty_next = h->r->dirty;
+		h->r->dirty = d;
 	}
-	return HALQA_OK;
 }
 
 static int do_hello(struct handle_ctx *h, const struct wire_hello *req, int registered)
@@ -261,6 +276,7 @@ static int push_deliver(struct handle_ctx *h, const struct wire_send *req,
 	struct relay *r = h->r;
 	struct relay_circle *ci = relay_circle_find(r, req->circle_id);
 	struct wire_msg *m = r->push;
+	struct relay_frame *f = NULL;
 	struct bytes_writer w;
 	int rc = HALQA_OK;
 
@@ -281,16 +297,22 @@ static int push_deliver(struct handle_ctx *h, const struct wire_send *req,
 		halqa_log(HALQA_LOG_ERROR, "relay", "encoding a push failed: %s", halqa_errname(rc));
 		goto out;
 	}
+	/* Encoded once, shared by every listener's queue. */
+	f = relay_frame_new(bytes_writer_data(&w), bytes_writer_len(&w));
+	if (f == NULL) {
+		rc = HALQA_ERR_NOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < ci->num_conns; i++) {
 		struct relay_conn *c = ci->conns[i];
-		rc = relay_pending_add(r, c->id, c->id_len, 1, 0, bytes_writer_data(&w),
-				       bytes_writer_len(&w));
+		rc = relay_pending_add(r, c->id, c->id_len, 1, 0, f);
 		if (rc != HALQA_OK) {
 			goto out;
 		}
 		r->pushes_total++;
 	}
 out:
+	relay_frame_unref(f);
 	bytes_writer_cleanup(&w);
 	return rc;
 }
@@ -715,6 +737,7 @@ int relay_handle(struct relay *r, const uint8_t device_key[32], int registered,
 	if (d == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
+	h.dev = d;
 	if (d->banned_until_ms > now) {
 		return HALQA_OK;
 	}

@@ -56,10 +56,29 @@ struct relay_map_entry *relay_map_next(const struct relay_map *m, struct relay_m
 
 /* ---- output ---- */
 
-struct relay_out {
-	struct relay_out *next;
+/*
+ * An encoded frame, shared: a push fanned out to N listeners is encoded
+ * once and referenced N times. Loop thread only, so the count is plain.
+ */
+struct relay_frame {
+	uint32_t refs;
 	size_t len;
 	uint8_t data[];
+};
+
+/*
+ * One frame on its way to one connection: first on the turn's pending list
+ * (named by connection id, since a connection may vanish before the
+ * commit), then, after the commit, on that connection's queue. The same
+ * node moves from one list to the other.
+ */
+struct relay_out {
+	struct relay_out *next;
+	struct relay_frame *frame;
+	int is_push;
+	uint32_t request_id; /* replies: to rewrite as `internal` if the commit fails */
+	size_t conn_id_len;
+	uint8_t conn_id[];
 };
 
 /* One connection (a ZeroMQ routing id), known once it has sent something. */
@@ -86,23 +105,25 @@ struct relay_circle {
 	size_t cap_conns;
 };
 
-/* Per-device in-memory state: rate limits and the malformed-input ban. */
+/*
+ * Per-device in-memory state: rate limits, the malformed-input ban, and a
+ * cache of the daily byte quota. Charges accumulate in |pending_charge|
+ * and are written once per device per turn, just before the commit.
+ */
 struct relay_device {
 	struct ratelimit requests;
 	struct ratelimit bytes;
 	struct ratelimit claims;
 	struct ratelimit malformed;
 	uint64_t banned_until_ms;
-};
-
-/* A reply or push of the current turn, released after the commit. */
-struct relay_pending {
-	struct relay_pending *next;
-	uint8_t conn_id[RELAY_CONN_ID_MAX];
-	size_t conn_id_len;
-	int is_push;
-	uint32_t request_id; /* replies: to rewrite as `internal` if the commit fails */
-	struct relay_out *msg;
+	uint8_t key[32];
+	int quota_known;        /* the next three mirror the spool */
+	uint64_t quota_day;     /* UTC day (now / 86400) the figures are for */
+	uint64_t bytes_today;   /* charged today, pending included */
+	uint64_t bytes_max;     /* 0: unlimited */
+	uint64_t pending_charge; /* charged this turn, not yet in the spool */
+	struct relay_device *dirty_next;
+	int dirty;
 };
 
 struct relay_sock;
@@ -161,9 +182,10 @@ struct relay {
 	struct relay_map conns;   /* routing id -> struct relay_conn */
 	struct relay_map circles; /* circle id -> struct relay_circle */
 	struct relay_map devices; /* device key -> struct relay_device */
+	struct relay_device *dirty; /* devices with a pending charge this turn */
 	struct relay_conn *ready, *ready_tail; /* FIFO of connections with output to send */
 	size_t num_blocked;       /* connections whose libzmq pipe was full */
-	struct relay_pending *pend_head, *pend_tail;
+	struct relay_out *pend_head, *pend_tail; /* the turn's output, released after the commit */
 	size_t num_pending;
 
 	/* scratch for relay_handle (about 9 KiB each, so not on the stack) */
@@ -195,24 +217,38 @@ struct relay_device *relay_device_get(struct relay *r, const uint8_t key[32]);
 int relay_device_banned(struct relay *r, const uint8_t key[32]);
 void relay_devices_prune(struct relay *r);
 void relay_devices_apply_limits(struct relay *r);
+/*
+ * relay_devices_flush_charges writes the turn's pending byte charges to the
+ * spool (before the commit). With |failed| (the commit failed or will),
+ * forgets them and the cached quotas instead.
+ */
+int relay_devices_flush_charges(struct relay *r, int failed);
 int relay_listen_add(struct relay *r, struct relay_conn *c, const uint8_t circle_id[WIRE_ID_LEN]);
 void relay_listen_del(struct relay *r, struct relay_conn *c, const uint8_t circle_id[WIRE_ID_LEN]);
 void relay_listen_drop_conn(struct relay *r, struct relay_conn *c);
 void relay_listen_drop_circle(struct relay *r, const uint8_t circle_id[WIRE_ID_LEN]);
 struct relay_circle *relay_circle_find(struct relay *r, const uint8_t circle_id[WIRE_ID_LEN]);
-/* relay_pending_add queues |frame| for |conn_id| at the end of the turn. */
+/* relay_frame_new copies |len| bytes into a new frame with one reference (NULL: no memory). */
+struct relay_frame *relay_frame_new(const uint8_t *data, size_t len);
+/* relay_frame_unref drops a reference, freeing the frame with the last. NULL is a no-op. */
+void relay_frame_unref(struct relay_frame *f);
+/*
+ * relay_pending_add queues |frame| (a new reference is taken) for |conn_id|
+ * at the end of the turn. HALQA_ERR_NOMEM, HALQA_ERR_ARG for a bad id.
+ */
 int relay_pending_add(struct relay *r, const uint8_t *conn_id, size_t conn_id_len, int is_push,
-		      uint32_t request_id, const uint8_t *frame, size_t frame_len);
+		      uint32_t request_id, struct relay_frame *frame);
 /* relay_release_pending hands the turn's output out; |failed| rewrites it. */
 void relay_release_pending(struct relay *r, int failed);
 /* relay_conn_enqueue appends |out| (taken) to |c|'s queue, enforcing the bounds. */
-void relay_conn_enqueue(struct relay *r, struct relay_conn *c, struct relay_out *out, int is_push);
-struct relay_out *relay_out_new(const uint8_t *data, size_t len);
+void relay_conn_enqueue(struct relay *r, struct relay_conn *c, struct relay_out *out);
+/* relay_out_free drops the node's frame reference and frees it. NULL is a no-op. */
+void relay_out_free(struct relay_out *o);
 /* relay_ready_pop takes the first connection off the ready FIFO (NULL if none). */
 struct relay_conn *relay_ready_pop(struct relay *r);
 /* relay_ready_add appends |c| to the ready FIFO unless it is there or blocked. */
 void relay_ready_add(struct relay *r, struct relay_conn *c);
-/* relay_conn_pop_head removes and returns |c|'s first queued frame. */
+/* relay_conn_pop_head removes and returns |c|'s first queued node (caller frees). */
 struct relay_out *relay_conn_pop_head(struct relay_conn *c);
 /* relay_conns_housekeeping forgets idle connections and re-readies blocked ones. */
 void relay_conns_housekeeping(struct relay *r, int idle_too);

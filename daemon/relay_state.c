@@ -215,7 +215,7 @@ static void conn_clear_queue(struct relay_conn *c)
 
 	while (o != NULL) {
 		struct relay_out *next = o->next;
-		free(o);
+		relay_out_free(o);
 		o = next;
 	}
 	c->head = c->tail = NULL;
@@ -286,7 +286,7 @@ struct relay_out *relay_conn_pop_head(struct relay_conn *c)
 	}
 	o->next = NULL;
 	c->queued_msgs--;
-	c->queued_bytes -= o->len;
+	c->queued_bytes -= o->frame->len;
 	return o;
 }
 
@@ -337,6 +337,7 @@ void relay_conn_free_all(struct relay *r)
 		free(e->val);
 	}
 	relay_map_cleanup(&r->devices);
+	r->dirty = NULL;
 	r->ready = r->ready_tail = NULL;
 	r->num_blocked = 0;
 }
@@ -417,6 +418,7 @@ struct relay_device *relay_device_get(struct relay *r, const uint8_t key[32])
 		return NULL;
 	}
 	device_limits(r, d, relay_now_ms(r), 1);
+	memcpy(d->key, key, 32);
 	if (relay_map_put(&r->devices, key, 32, d) != HALQA_OK) {
 		free(d);
 		return NULL;
@@ -439,8 +441,40 @@ void relay_devices_apply_limits(struct relay *r)
 
 	for (e = relay_map_next(&r->devices, NULL, &b); e != NULL;
 	     e = relay_map_next(&r->devices, e, &b)) {
-		device_limits(r, e->val, now, 0);
+		struct relay_device *d = e->val;
+		device_limits(r, d, now, 0);
+		/* The byte quota may have changed: read it again when needed. */
+		d->quota_known = 0;
 	}
+}
+
+int relay_devices_flush_charges(struct relay *r, int failed)
+{
+	struct relay_device *d = r->dirty;
+	int rc = HALQA_OK;
+
+	r->dirty = NULL;
+	while (d != NULL) {
+		struct relay_device *next = d->dirty_next;
+		if (!failed && rc == HALQA_OK) {
+			int c = spool_device_charge(r->spool, d->key, d->pending_charge,
+						    relay_now_sec(r));
+			/* LIMIT cannot happen (the cache checked it against the
+			 * same figures); NOT_FOUND means the device was banned
+			 * or removed meanwhile: nothing to charge. */
+			if (c == HALQA_ERR_IO || c == HALQA_ERR_NOMEM) {
+				rc = c;
+			}
+		}
+		if (failed || rc != HALQA_OK) {
+			d->quota_known = 0;
+		}
+		d->pending_charge = 0;
+		d->dirty = 0;
+		d->dirty_next = NULL;
+		d = next;
+	}
+	return rc;
 }
 
 /*
@@ -459,7 +493,7 @@ void relay_devices_prune(struct relay *r)
 	for (e = relay_map_next(&r->devices, NULL, &b); e != NULL;
 	     e = relay_map_next(&r->devices, e, &b)) {
 		struct relay_device *d = e->val;
-		if (d->banned_until_ms > now || !ratelimit_full(&d->requests, now) ||
+		if (d->dirty || d->banned_until_ms > now || !ratelimit_full(&d->requests, now) ||
 		    !ratelimit_full(&d->bytes, now) || !ratelimit_full(&d->claims, now) ||
 		    !ratelimit_full(&d->malformed, now)) {
 			continue;
@@ -602,56 +636,85 @@ void relay_listen_drop_circle(struct relay *r, const uint8_t circle_id[WIRE_ID_L
 
 /* ---- output ---- */
 
-struct relay_out *relay_out_new(const uint8_t *data, size_t len)
+struct relay_frame *relay_frame_new(const uint8_t *data, size_t len)
 {
-	struct relay_out *o = malloc(sizeof *o + len);
+	struct relay_frame *f = malloc(sizeof *f + len);
+
+	if (f == NULL) {
+		return NULL;
+	}
+	f->refs = 1;
+	f->len = len;
+	memcpy(f->data, data, len);
+	return f;
+}
+
+void relay_frame_unref(struct relay_frame *f)
+{
+	if (f != NULL && --f->refs == 0) {
+		free(f);
+	}
+}
+
+void relay_out_free(struct relay_out *o)
+{
+	if (o != NULL) {
+		relay_frame_unref(o->frame);
+		free(o);
+	}
+}
+
+/* out_new makes a node holding a new reference to |frame|. */
+static struct relay_out *out_new(struct relay_frame *frame, const uint8_t *conn_id,
+				 size_t conn_id_len)
+{
+	struct relay_out *o = malloc(sizeof *o + conn_id_len);
 
 	if (o == NULL) {
 		return NULL;
 	}
 	o->next = NULL;
-	o->len = len;
-	memcpy(o->data, data, len);
+	o->frame = frame;
+	frame->refs++;
+	o->is_push = 0;
+	o->request_id = 0;
+	o->conn_id_len = conn_id_len;
+	if (conn_id_len > 0) {
+		memcpy(o->conn_id, conn_id, conn_id_len);
+	}
 	return o;
 }
 
 int relay_pending_add(struct relay *r, const uint8_t *conn_id, size_t conn_id_len, int is_push,
-		      uint32_t request_id, const uint8_t *frame, size_t frame_len)
+		      uint32_t request_id, struct relay_frame *frame)
 {
-	struct relay_pending *p;
+	struct relay_out *o;
 
 	if (conn_id_len == 0 || conn_id_len > RELAY_CONN_ID_MAX) {
 		return HALQA_ERR_ARG;
 	}
-	p = calloc(1, sizeof *p);
-	if (p == NULL) {
+	o = out_new(frame, conn_id, conn_id_len);
+	if (o == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	p->msg = relay_out_new(frame, frame_len);
-	if (p->msg == NULL) {
-		free(p);
-		return HALQA_ERR_NOMEM;
-	}
-	memcpy(p->conn_id, conn_id, conn_id_len);
-	p->conn_id_len = conn_id_len;
-	p->is_push = is_push;
-	p->request_id = request_id;
+	o->is_push = is_push;
+	o->request_id = request_id;
 	if (r->pend_tail != NULL) {
-		r->pend_tail->next = p;
+		r->pend_tail->next = o;
 	} else {
-		r->pend_head = p;
+		r->pend_head = o;
 	}
-	r->pend_tail = p;
+	r->pend_tail = o;
 	r->num_pending++;
 	return HALQA_OK;
 }
 
-/* encode_notice builds the frame telling a connection to fetch and re-listen. */
-static struct relay_out *encode_err(uint32_t request_id, uint16_t code, const char *reason)
+/* encode_err builds an ERR frame (one reference), NULL without memory. */
+static struct relay_frame *encode_err(uint32_t request_id, uint16_t code, const char *reason)
 {
 	struct wire_msg *m = malloc(sizeof *m);
 	struct bytes_writer w;
-	struct relay_out *o = NULL;
+	struct relay_frame *f = NULL;
 
 	if (m == NULL) {
 		return NULL;
@@ -659,12 +722,12 @@ static struct relay_out *encode_err(uint32_t request_id, uint16_t code, const ch
 	wire_set_err(m, request_id, code, reason);
 	bytes_writer_init(&w, WIRE_HEADER_LEN + 4 + WIRE_MAX_REASON + 16, 0);
 	if (wire_encode(&w, m) == HALQA_OK) {
-		o = relay_out_new(bytes_writer_data(&w), bytes_writer_len(&w));
+		f = relay_frame_new(bytes_writer_data(&w), bytes_writer_len(&w));
 	}
 	bytes_writer_cleanup(&w);
 	wire_msg_cleanup(m);
 	free(m);
-	return o;
+	return f;
 }
 
 static void conn_push_back(struct relay_conn *c, struct relay_out *o)
@@ -677,7 +740,7 @@ static void conn_push_back(struct relay_conn *c, struct relay_out *o)
 	}
 	c->tail = o;
 	c->queued_msgs++;
-	c->queued_bytes += o->len;
+	c->queued_bytes += o->frame->len;
 }
 
 /*
@@ -687,7 +750,8 @@ static void conn_push_back(struct relay_conn *c, struct relay_out *o)
  */
 static void overflow(struct relay *r, struct relay_conn *c)
 {
-	struct relay_out *notice;
+	struct relay_frame *notice;
+	struct relay_out *o;
 	char fp[9];
 
 	relay_listen_drop_conn(r, c);
@@ -700,33 +764,39 @@ static void overflow(struct relay *r, struct relay_conn *c)
 	}
 	c->overflowed = 1;
 	notice = encode_err(0, WIRE_ERR_BUSY, "listens dropped: output queue full; fetch and listen");
-	if (notice != NULL) {
-		conn_push_back(c, notice);
+	if (notice == NULL) {
+		return;
+	}
+	o = out_new(notice, NULL, 0);
+	relay_frame_unref(notice);
+	if (o != NULL) {
+		conn_push_back(c, o);
 	}
 }
 
-void relay_conn_enqueue(struct relay *r, struct relay_conn *c, struct relay_out *out, int is_push)
+void relay_conn_enqueue(struct relay *r, struct relay_conn *c, struct relay_out *out)
 {
 	const struct relay_limits *l = &r->cfg.limits;
 
-	if (c->queued_msgs + 1 > l->queue_messages || c->queued_bytes + out->len > l->queue_bytes) {
-		if (is_push) {
-			free(out);
+	if (c->queued_msgs + 1 > l->queue_messages ||
+	    c->queued_bytes + out->frame->len > l->queue_bytes) {
+		if (out->is_push) {
+			relay_out_free(out);
 			overflow(r, c);
 			relay_ready_add(r, c);
 			return;
 		}
 		/* A reply beyond the bound: the peer is not reading; drop it. */
-		free(out);
+		relay_out_free(out);
 		return;
 	}
-	if (is_push && c->num_listens == 0 && c->overflowed) {
+	if (out->is_push && c->num_listens == 0 && c->overflowed) {
 		/* Pushes of this turn that raced its overflow are not delivered:
 		 * the peer was told to fetch. */
-		free(out);
+		relay_out_free(out);
 		return;
 	}
-	if (!is_push) {
+	if (!out->is_push) {
 		c->overflowed = 0;
 	}
 	conn_push_back(c, out);
@@ -735,42 +805,45 @@ void relay_conn_enqueue(struct relay *r, struct relay_conn *c, struct relay_out 
 
 void relay_release_pending(struct relay *r, int failed)
 {
-	struct relay_pending *p = r->pend_head;
+	struct relay_out *o = r->pend_head;
 
 	r->pend_head = r->pend_tail = NULL;
 	r->num_pending = 0;
-	while (p != NULL) {
-		struct relay_pending *next = p->next;
-		struct relay_out *o = p->msg;
+	while (o != NULL) {
+		struct relay_out *next = o->next;
+		struct relay_conn *c = NULL;
 
+		o->next = NULL;
 		if (failed) {
-			free(o);
-			o = NULL;
-			if (!p->is_push) {
-				o = encode_err(p->request_id, WIRE_ERR_INTERNAL, "storage failure; retry");
+			relay_frame_unref(o->frame);
+			o->frame = NULL;
+			if (!o->is_push) {
+				o->frame = encode_err(o->request_id, WIRE_ERR_INTERNAL,
+						      "storage failure; retry");
 			}
 		}
 		if (r->offline) {
-			if (o != NULL && r->opt.output != NULL) {
-				r->opt.output(r->opt.output_ctx, p->conn_id, p->conn_id_len, o->data,
-					      o->len);
+			if (o->frame != NULL && r->opt.output != NULL) {
+				r->opt.output(r->opt.output_ctx, o->conn_id, o->conn_id_len,
+					      o->frame->data, o->frame->len);
 			}
-			free(o);
-		} else {
-			struct relay_conn *c = relay_conn_find(r, p->conn_id, p->conn_id_len);
-			if (c == NULL) {
-				free(o);
-			} else if (o == NULL && failed && p->is_push) {
-				/* The push it should have had was not stored; tell it to
-				 * fetch rather than let it miss a message silently. */
+			relay_out_free(o);
+		} else if ((c = relay_conn_find(r, o->conn_id, o->conn_id_len)) == NULL) {
+			relay_out_free(o);
+		} else if (o->frame == NULL) {
+			/* A push that was not stored (or a reply we could not even
+			 * rewrite): tell the listener to fetch rather than let it
+			 * miss a message silently. */
+			int was_push = o->is_push;
+			relay_out_free(o);
+			if (was_push) {
 				overflow(r, c);
 				relay_ready_add(r, c);
-			} else if (o != NULL) {
-				relay_conn_enqueue(r, c, o, p->is_push);
-				relay_conn_flush(r, c);
 			}
+		} else {
+			relay_conn_enqueue(r, c, o);
+			relay_conn_flush(r, c);
 		}
-		free(p);
-		p = next;
+		o = next;
 	}
 }
