@@ -327,6 +327,18 @@ static int cmd_run(const struct args *a)
 		opt.log_level_forced = 1;
 	}
 	halqa_log_set_level(opt.config.log_level);
+	{
+		char key[RELAY_CONFIG_PATH_MAX];
+		struct stat st;
+		if ((rc = relay_config_path(key, sizeof key, dir, "server.key")) != HALQA_OK) {
+			return rc;
+		}
+		if (stat(key, &st) != 0) {
+			fprintf(stderr, "halqad: no relay in %s; run `halqad init --data %s` first\n",
+				dir, dir);
+			return HALQA_ERR_NOT_FOUND;
+		}
+	}
 	opt.data_dir = dir;
 	opt.config_path = conf;
 	opt.test_clock = a->test_clock;
