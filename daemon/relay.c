@@ -292,10 +292,7 @@ static int send_head(struct relay *r, struct relay_conn *c)
 	if (zmq_send(r->router.zs, c->id, c->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
 		if (errno == EAGAIN) {
 			/* This peer's pipe is full; others may still go. */
-			if (!c->blocked) {
-				c->blocked = 1;
-				r->num_blocked++;
-			}
+			relay_conn_block(r, c);
 			if (!uv_is_active((uv_handle_t *)&r->retry_timer)) {
 				uv_timer_start(&r->retry_timer, on_retry, RETRY_MS, RETRY_MS);
 			}
@@ -480,7 +477,7 @@ static void on_house(uv_timer_t *t)
 	r->req_ring_pos = (r->req_ring_pos + 1) % 60;
 	r->req_ring[r->req_ring_pos] = 0;
 	relay_devices_prune(r);
-	relay_conns_housekeeping(r, 1);
+	relay_conns_housekeeping(r);
 	relay_kick(r);
 }
 
@@ -492,7 +489,7 @@ static void on_retry(uv_timer_t *t)
 		uv_timer_stop(t);
 		return;
 	}
-	relay_conns_housekeeping(r, 0);
+	relay_conns_unblock(r);
 	relay_kick(r);
 }
 

@@ -90,6 +90,7 @@ struct relay_conn {
 	size_t queued_msgs;
 	size_t queued_bytes;
 	int blocked;       /* libzmq's pipe to the peer was full: retry on a timer */
+	struct relay_conn *blocked_next; /* on the relay's blocked list */
 	int overflowed;    /* its listens were dropped for overflow; notice queued */
 	int in_ready;      /* on the relay's ready list */
 	struct relay_conn *ready_next;
@@ -185,6 +186,7 @@ struct relay {
 	struct relay_device *dirty; /* devices with a pending charge this turn */
 	struct relay_conn *ready, *ready_tail; /* FIFO of connections with output to send */
 	size_t num_blocked;       /* connections whose libzmq pipe was full */
+	struct relay_conn *blocked; /* those connections, retried by retry_timer */
 	struct relay_out *pend_head, *pend_tail; /* the turn's output, released after the commit */
 	size_t num_pending;
 
@@ -250,8 +252,12 @@ struct relay_conn *relay_ready_pop(struct relay *r);
 void relay_ready_add(struct relay *r, struct relay_conn *c);
 /* relay_conn_pop_head removes and returns |c|'s first queued node (caller frees). */
 struct relay_out *relay_conn_pop_head(struct relay_conn *c);
-/* relay_conns_housekeeping forgets idle connections and re-readies blocked ones. */
-void relay_conns_housekeeping(struct relay *r, int idle_too);
+/* relay_conns_housekeeping forgets connections idle for two minutes. */
+void relay_conns_housekeeping(struct relay *r);
+/* relay_conn_block sets |c| aside until relay_conns_unblock (its pipe is full). */
+void relay_conn_block(struct relay *r, struct relay_conn *c);
+/* relay_conns_unblock puts every blocked connection back on the ready FIFO. */
+void relay_conns_unblock(struct relay *r);
 
 /* relay.c: schedule the router pump (network mode only). */
 void relay_kick(struct relay *r);

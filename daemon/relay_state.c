@@ -297,6 +297,13 @@ static void conn_free(struct relay *r, struct relay_conn *c)
 		ready_remove(r, c);
 	}
 	if (c->blocked) {
+		struct relay_conn **p = &r->blocked;
+		while (*p != NULL && *p != c) {
+			p = &(*p)->blocked_next;
+		}
+		if (*p == c) {
+			*p = c->blocked_next;
+		}
 		r->num_blocked--;
 	}
 	conn_clear_queue(c);
@@ -340,16 +347,44 @@ void relay_conn_free_all(struct relay *r)
 	r->dirty = NULL;
 	r->ready = r->ready_tail = NULL;
 	r->num_blocked = 0;
+	r->blocked = NULL;
+}
+
+void relay_conn_block(struct relay *r, struct relay_conn *c)
+{
+	if (!c->blocked) {
+		c->blocked = 1;
+		c->blocked_next = r->blocked;
+		r->blocked = c;
+		r->num_blocked++;
+	}
 }
 
 /*
- * relay_conns_housekeeping re-readies connections whose pipe was full (the
- * retry timer's job: a ROUTER gives no signal when a peer's pipe drains)
- * and, with |idle_too|, forgets connections idle for two minutes with
+ * relay_conns_unblock is the retry timer's job: a ROUTER gives no signal
+ * when one peer's pipe drains, so blocked peers are simply tried again.
+ */
+void relay_conns_unblock(struct relay *r)
+{
+	struct relay_conn *c = r->blocked;
+
+	r->blocked = NULL;
+	r->num_blocked = 0;
+	while (c != NULL) {
+		struct relay_conn *next = c->blocked_next;
+		c->blocked = 0;
+		c->blocked_next = NULL;
+		relay_ready_add(r, c);
+		c = next;
+	}
+}
+
+/*
+ * relay_conns_housekeeping forgets connections idle for two minutes with
  * nothing queued and no listens: they cost nothing to recreate, and
  * forgetting them bounds memory by active connections.
  */
-void relay_conns_housekeeping(struct relay *r, int idle_too)
+void relay_conns_housekeeping(struct relay *r)
 {
 	uint64_t now = relay_now_ms(r);
 	struct relay_map_entry *e;
@@ -358,12 +393,7 @@ void relay_conns_housekeeping(struct relay *r, int idle_too)
 
 	for (e = relay_map_next(&r->conns, NULL, &b); e != NULL; e = relay_map_next(&r->conns, e, &b)) {
 		struct relay_conn *c = e->val;
-		if (c->blocked) {
-			c->blocked = 0;
-			r->num_blocked--;
-			relay_ready_add(r, c);
-		}
-		if (!idle_too || c->head != NULL || c->num_listens != 0 ||
+		if (c->blocked || c->head != NULL || c->num_listens != 0 ||
 		    c->last_active_ms + 120000 > now) {
 			continue;
 		}
