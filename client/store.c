@@ -1,0 +1,1357 @@
+/*
+ * store.c: the profile database on SQLCipher 3.4.1 (SQLite 3.15.2).
+ *
+ * Opening is ordered so that nothing is written before we know the file is
+ * ours and readable: the raw key goes in first (sqlite3_key with an x'..'
+ * literal, so SQLCipher's PBKDF2 never runs), then the page size (it must
+ * match for the life of the file), then a read of sqlite_master, which is
+ * where a wrong key shows (SQLITE_NOTADB). PRAGMA cipher_version must answer,
+ * or we are on plain SQLite and would write plaintext (PLATFORM.md). A schema
+ * newer than ours is refused before WAL, pragmas or migrations touch it.
+ *
+ * Migrations are an ordered list of SQL scripts; user_version counts how
+ * many ran, and each runs in one transaction with its version bump.
+ *
+ * Full-text search is FTS4 with external content over messages.body (FTS5
+ * is not compiled in), kept in step by triggers. FTS4 finds the words to
+ * unindex by reading the content row, so removal runs BEFORE the row goes
+ * (the 'delete' command is FTS5's, and fails on FTS4 external content). User queries become a list
+ * of double-quoted words, so FTS operators typed by a user (or pasted from a
+ * hostile message) are searched for as words, never interpreted.
+ *
+ * Multi-statement operations use SAVEPOINTs, so they are atomic both alone
+ * and inside a caller's store_begin/store_commit.
+ */
+#include "halqa/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <sqlcipher/sqlite3.h>
+
+#include "halqa/log.h"
+
+struct store {
+	sqlite3 *db;
+};
+
+static const char *const migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE identity(id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL,"
+	" blob BLOB NOT NULL);"
+	"CREATE TABLE contacts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" identity_pub BLOB NOT NULL UNIQUE, card TEXT NOT NULL,"
+	" verified INTEGER NOT NULL DEFAULT 0, added_at INTEGER NOT NULL);"
+	"CREATE TABLE circles(id INTEGER PRIMARY KEY, circle_id BLOB NOT NULL UNIQUE,"
+	" name TEXT NOT NULL UNIQUE, group_state BLOB, relay_seq INTEGER NOT NULL DEFAULT 0,"
+	" read_marker INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+	"CREATE TABLE messages(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" msg_id BLOB NOT NULL, sender BLOB NOT NULL, sent_at INTEGER NOT NULL,"
+	" received_at INTEGER NOT NULL, body TEXT NOT NULL, flags INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(circle, msg_id));"
+	"CREATE INDEX messages_by_time ON messages(circle, sent_at);"
+	"CREATE VIRTUAL TABLE messages_fts USING fts4(content=\"messages\", body,"
+	" tokenize=unicode61);"
+	"CREATE TRIGGER messages_bd BEFORE DELETE ON messages BEGIN"
+	" DELETE FROM messages_fts WHERE docid = old.seq; END;"
+	"CREATE TRIGGER messages_bu BEFORE UPDATE ON messages BEGIN"
+	" DELETE FROM messages_fts WHERE docid = old.seq; END;"
+	"CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+	" INSERT INTO messages_fts(docid, body) VALUES(new.seq, new.body); END;"
+	"CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+	" INSERT INTO messages_fts(docid, body) VALUES(new.seq, new.body); END;"
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" client_msg_id BLOB NOT NULL UNIQUE, body TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0);",
+};
+
+#define NUM_MIGRATIONS (sizeof migrations / sizeof migrations[0])
+
+_Static_assert(NUM_MIGRATIONS == STORE_SCHEMA_VERSION, "one migration per schema version");
+
+static int map_rc(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return HALQA_OK;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return HALQA_ERR_CRYPTO;
+	case SQLITE_NOMEM:
+		return HALQA_ERR_NOMEM;
+	case SQLITE_TOOBIG:
+		return HALQA_ERR_TOO_LARGE;
+	case SQLITE_CONSTRAINT:
+		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return HALQA_ERR_NOT_FOUND;
+		}
+		return HALQA_ERR_EXISTS;
+	default:
+		return HALQA_ERR_IO;
+	}
+}
+
+static int exec(struct store *s, const char *sql)
+{
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		halqa_log(HALQA_LOG_DEBUG, "store", "statement failed: %s",
+			  sqlite3_errstr(sqlite3_extended_errcode(s->db)));
+	}
+	return map_rc(rc == SQLITE_OK ? rc : sqlite3_extended_errcode(s->db));
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **out)
+{
+	*out = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, out, NULL) != SQLITE_OK) {
+		halqa_log(HALQA_LOG_DEBUG, "store", "prepare failed: %s", sqlite3_errmsg(s->db));
+		return map_rc(sqlite3_extended_errcode(s->db));
+	}
+	return HALQA_OK;
+}
+
+/* step runs |st| once; HALQA_OK for a row or done (|*row| says which). */
+static int step(struct store *s, sqlite3_stmt *st, int *row)
+{
+	int rc = sqlite3_step(st);
+
+	if (row != NULL) {
+		*row = rc == SQLITE_ROW;
+	}
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		return HALQA_OK;
+	}
+	halqa_log(HALQA_LOG_DEBUG, "store", "step failed: %s", sqlite3_errmsg(s->db));
+	return map_rc(sqlite3_extended_errcode(s->db));
+}
+
+/* step_done runs a statement that returns no row. */
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+	int row = 0;
+	int r = step(s, st, &row);
+
+	if (r == HALQA_OK && row) {
+		r = HALQA_ERR_INTERNAL;
+	}
+	return r;
+}
+
+static int text_check(const char *t, size_t max)
+{
+	size_t len;
+
+	if (t == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	len = strnlen(t, max + 1);
+	if (len > max) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if (!utf8_valid((const uint8_t *)t, len)) {
+		return HALQA_ERR_MALFORMED;
+	}
+	return HALQA_OK;
+}
+
+/* copy_text copies column |col| into |out| (|out_len| with the NUL), bounded. */
+static int copy_text(sqlite3_stmt *st, int col, char *out, size_t out_len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	if (t == NULL || n < 0 || (size_t)n >= out_len) {
+		return HALQA_ERR_MALFORMED;
+	}
+	memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	return HALQA_OK;
+}
+
+/* copy_fixed copies a blob column that must be exactly |len| bytes. */
+static int copy_fixed(sqlite3_stmt *st, int col, uint8_t *out, size_t len)
+{
+	const void *b = sqlite3_column_blob(st, col);
+
+	if (b == NULL || sqlite3_column_bytes(st, col) != (int)len) {
+		return HALQA_ERR_MALFORMED;
+	}
+	memcpy(out, b, len);
+	return HALQA_OK;
+}
+
+static int apply_key(sqlite3 *db, const uint8_t key[STORE_KEY_LEN], int rekey)
+{
+	/* x' + 64 hex digits + ' + NUL */
+	char spec[2 + 2 * STORE_KEY_LEN + 2];
+	int rc;
+
+	spec[0] = 'x';
+	spec[1] = '\'';
+	sodium_bin2hex(spec + 2, 2 * STORE_KEY_LEN + 1, key, STORE_KEY_LEN);
+	spec[2 + 2 * STORE_KEY_LEN] = '\'';
+	spec[3 + 2 * STORE_KEY_LEN] = '\0';
+	rc = rekey ? sqlite3_rekey(db, spec, (int)(sizeof spec - 1))
+		   : sqlite3_key(db, spec, (int)(sizeof spec - 1));
+	sodium_memzero(spec, sizeof spec);
+	return rc == SQLITE_OK ? HALQA_OK : HALQA_ERR_IO;
+}
+
+static int pragma_int(struct store *s, const char *sql, int *out, int *has_row)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row = 0;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK || (r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	if (has_row != NULL) {
+		*has_row = row;
+	}
+	if (out != NULL) {
+		*out = row ? sqlite3_column_int(st, 0) : 0;
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int migrate(struct store *s, int from)
+{
+	char bump[64];
+	int r;
+
+	for (size_t v = (size_t)from; v < NUM_MIGRATIONS; v++) {
+		if ((r = exec(s, "BEGIN IMMEDIATE")) != HALQA_OK) {
+			return r;
+		}
+		snprintf(bump, sizeof bump, "PRAGMA user_version = %zu", v + 1);
+		if ((r = exec(s, migrations[v])) != HALQA_OK || (r = exec(s, bump)) != HALQA_OK ||
+		    (r = exec(s, "COMMIT")) != HALQA_OK) {
+			(void)exec(s, "ROLLBACK");
+			return r;
+		}
+	}
+	return HALQA_OK;
+}
+
+int store_open(struct store **out, const char *path, const uint8_t key[STORE_KEY_LEN],
+	       unsigned flags)
+{
+	struct store *s = NULL;
+	struct stat sb;
+	int r, fd, version = 0, has_row = 0, count;
+	int create = (flags & STORE_CREATE) != 0;
+
+	*out = NULL;
+	if (path == NULL || key == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if (create) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			return errno == EEXIST ? HALQA_ERR_EXISTS : HALQA_ERR_IO;
+		}
+		close(fd);
+	} else {
+		if (stat(path, &sb) != 0) {
+			return errno == ENOENT ? HALQA_ERR_NOT_FOUND : HALQA_ERR_IO;
+		}
+		/*
+		 * A store we made is whole 4 KiB pages and never empty: an
+		 * empty or cut file would otherwise open as a fresh database
+		 * and be written over.
+		 */
+		if (!S_ISREG(sb.st_mode) || sb.st_size == 0 || sb.st_size % 4096 != 0) {
+			return HALQA_ERR_MALFORMED;
+		}
+	}
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		r = HALQA_ERR_IO;
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	/* Proof that the engine is SQLCipher, before a key or a write. */
+	if ((r = pragma_int(s, "PRAGMA cipher_version", NULL, &has_row)) != HALQA_OK) {
+		goto out;
+	}
+	if (!has_row) {
+		halqa_log(HALQA_LOG_ERROR, "store", "SQLite is not SQLCipher; refusing to run");
+		r = HALQA_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if ((r = apply_key(s->db, key, 0)) != HALQA_OK ||
+	    (r = exec(s, "PRAGMA cipher_page_size = 4096")) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = pragma_int(s, "SELECT count(*) FROM sqlite_master", &count, NULL)) != HALQA_OK ||
+	    (r = pragma_int(s, "PRAGMA user_version", &version, NULL)) != HALQA_OK) {
+		goto out;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		r = HALQA_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if (!create && (version == 0 || count == 0)) {
+		/* An existing profile's store always has a schema. */
+		r = HALQA_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = exec(s, "PRAGMA journal_mode = WAL")) != HALQA_OK ||
+	    (r = exec(s, "PRAGMA secure_delete = ON")) != HALQA_OK ||
+	    (r = exec(s, "PRAGMA foreign_keys = ON")) != HALQA_OK ||
+	    (r = migrate(s, version)) != HALQA_OK) {
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	r = HALQA_OK;
+out:
+	if (s != NULL) {
+		sqlite3_close_v2(s->db);
+		free(s);
+		if (create) {
+			unlink(path);
+		}
+	}
+	return r;
+}
+
+void store_close(struct store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+int store_schema_version(struct store *s, int *out)
+{
+	return pragma_int(s, "PRAGMA user_version", out, NULL);
+}
+
+int store_begin(struct store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+	return exec(s, "COMMIT");
+}
+
+int store_rollback(struct store *s)
+{
+	return exec(s, "ROLLBACK");
+}
+
+int store_rekey(struct store *s, const uint8_t key[STORE_KEY_LEN])
+{
+	if (!sqlite3_get_autocommit(s->db)) {
+		return HALQA_ERR_ARG;
+	}
+	return apply_key(s->db, key, 1);
+}
+
+/* Savepoints: atomic steps that work alone and inside a caller's transaction. */
+static int sp_begin(struct store *s)
+{
+	return exec(s, "SAVEPOINT halqa_op");
+}
+
+static int sp_end(struct store *s, int r)
+{
+	if (r == HALQA_OK) {
+		r = exec(s, "RELEASE halqa_op");
+		if (r == HALQA_OK) {
+			return r;
+		}
+	}
+	(void)exec(s, "ROLLBACK TO halqa_op");
+	(void)exec(s, "RELEASE halqa_op");
+	return r;
+}
+
+int store_setting_get(struct store *s, const char *name, char *out, size_t out_len)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row;
+
+	if (out_len == 0) {
+		return HALQA_ERR_ARG;
+	}
+	out[0] = '\0';
+	if ((r = text_check(name, STORE_MAX_SETTING_NAME)) != HALQA_OK ||
+	    (r = prepare(s, "SELECT value FROM settings WHERE name = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if ((r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	if (!row) {
+		r = HALQA_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (sqlite3_column_bytes(st, 0) >= (int)out_len) {
+		r = HALQA_ERR_TOO_LARGE;
+		goto out;
+	}
+	r = copy_text(st, 0, out, out_len);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_setting_set(struct store *s, const char *name, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = text_check(name, STORE_MAX_SETTING_NAME)) != HALQA_OK ||
+	    (r = text_check(value, STORE_MAX_SETTING)) != HALQA_OK ||
+	    (r = prepare(s, "INSERT OR REPLACE INTO settings(name, value) VALUES(?, ?)", &st)) !=
+		    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_setting_delete(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = text_check(name, STORE_MAX_SETTING_NAME)) != HALQA_OK ||
+	    (r = prepare(s, "DELETE FROM settings WHERE name = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_identity_put(struct store *s, const char *name, const uint8_t *blob, size_t blob_len)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (blob == NULL || blob_len == 0) {
+		return HALQA_ERR_ARG;
+	}
+	if (blob_len > STORE_MAX_IDENTITY) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = utf8_name_check(name)) != HALQA_OK ||
+	    (r = prepare(s, "INSERT INTO identity(id, name, blob) VALUES(1, ?, ?)", &st)) !=
+		    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, blob, (int)blob_len, SQLITE_STATIC);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_identity_get(struct store *s, char name[STORE_MAX_NAME + 1], uint8_t **out,
+		       size_t *out_len)
+{
+	sqlite3_stmt *st = NULL;
+	const void *b;
+	uint8_t *copy = NULL;
+	int r, row, n;
+
+	*out = NULL;
+	*out_len = 0;
+	name[0] = '\0';
+	if ((r = prepare(s, "SELECT name, blob FROM identity WHERE id = 1", &st)) != HALQA_OK ||
+	    (r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	if (!row) {
+		r = HALQA_ERR_NOT_FOUND;
+		goto out;
+	}
+	b = sqlite3_column_blob(st, 1);
+	n = sqlite3_column_bytes(st, 1);
+	if (b == NULL || n <= 0 || n > (int)STORE_MAX_IDENTITY) {
+		r = HALQA_ERR_MALFORMED;
+		goto out;
+	}
+	if ((r = copy_text(st, 0, name, STORE_MAX_NAME + 1)) != HALQA_OK) {
+		goto out;
+	}
+	if ((copy = sodium_malloc((size_t)n)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(copy, b, (size_t)n);
+	*out = copy;
+	*out_len = (size_t)n;
+	r = HALQA_OK;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void store_secret_free(uint8_t *p, size_t len)
+{
+	if (p != NULL) {
+		sodium_memzero(p, len);
+		sodium_free(p);
+	}
+}
+
+static int contact_validate(const struct store_contact *c)
+{
+	int r;
+
+	if ((r = utf8_name_check(c->name)) != HALQA_OK) {
+		return r;
+	}
+	return text_check(c->card, CARD_MAX_TEXT - 1);
+}
+
+int store_contact_add(struct store *s, const struct store_contact *c)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = contact_validate(c)) != HALQA_OK ||
+	    (r = prepare(s,
+			 "INSERT INTO contacts(name, identity_pub, card, verified, added_at)"
+			 " VALUES(?, ?, ?, ?, ?)",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, c->identity_pub, STORE_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->card, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, c->verified != 0);
+	sqlite3_bind_int64(st, 5, c->added_at);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+#define CONTACT_COLS "name, identity_pub, card, verified, added_at"
+
+static int contact_row(sqlite3_stmt *st, struct store_contact *out)
+{
+	int r;
+
+	memset(out, 0, sizeof *out);
+	if ((r = copy_text(st, 0, out->name, sizeof out->name)) != HALQA_OK ||
+	    (r = copy_fixed(st, 1, out->identity_pub, STORE_PUB_LEN)) != HALQA_OK ||
+	    (r = copy_text(st, 2, out->card, sizeof out->card)) != HALQA_OK) {
+		return r;
+	}
+	out->verified = sqlite3_column_int(st, 3) != 0;
+	out->added_at = sqlite3_column_int64(st, 4);
+	return HALQA_OK;
+}
+
+/* contact_get runs |sql| with one bound text or key and reads one contact. */
+static int contact_get(struct store *s, const char *sql, const char *name, const uint8_t *key,
+		       struct store_contact *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	if (name != NULL) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_blob(st, 1, key, STORE_PUB_LEN, SQLITE_STATIC);
+	}
+	if ((r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	r = row ? contact_row(st, out) : HALQA_ERR_NOT_FOUND;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_contact_get_by_name(struct store *s, const char *name, struct store_contact *out)
+{
+	int r = text_check(name, STORE_MAX_NAME);
+
+	if (r != HALQA_OK) {
+		return r == HALQA_ERR_TOO_LARGE ? HALQA_ERR_NOT_FOUND : r;
+	}
+	return contact_get(s, "SELECT " CONTACT_COLS " FROM contacts WHERE name = ?", name, NULL,
+			   out);
+}
+
+int store_contact_get_by_key(struct store *s, const uint8_t key[STORE_PUB_LEN],
+			     struct store_contact *out)
+{
+	return contact_get(s, "SELECT " CONTACT_COLS " FROM contacts WHERE identity_pub = ?", NULL,
+			   key, out);
+}
+
+int store_contact_list(struct store *s, struct store_contact **out, size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_contact *items = NULL, *grown;
+	size_t num = 0, cap = 0;
+	int r, row;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(s, "SELECT " CONTACT_COLS " FROM contacts ORDER BY name", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (num == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			items = grown;
+		}
+		if ((r = contact_row(st, &items[num])) != HALQA_OK) {
+			break;
+		}
+		num++;
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	*out = items;
+	*num_out = num;
+	items = NULL;
+out:
+	free(items);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* run_changed runs a one-text-parameter write; HALQA_ERR_NOT_FOUND if it changed nothing. */
+static int run_changed(struct store *s, sqlite3_stmt *st)
+{
+	int r = step_done(s, st);
+
+	if (r == HALQA_OK && sqlite3_changes(s->db) == 0) {
+		r = HALQA_ERR_NOT_FOUND;
+	}
+	return r;
+}
+
+int store_contact_set_verified(struct store *s, const char *name, int verified)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = text_check(name, STORE_MAX_NAME)) != HALQA_OK ||
+	    (r = prepare(s, "UPDATE contacts SET verified = ? WHERE name = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, verified != 0);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_contact_remove(struct store *s, const char *name)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = text_check(name, STORE_MAX_NAME)) != HALQA_OK ||
+	    (r = prepare(s, "DELETE FROM contacts WHERE name = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_add(struct store *s, const struct store_circle *c)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = utf8_name_check(c->name)) != HALQA_OK ||
+	    (r = prepare(s, "INSERT INTO circles(circle_id, name, created_at) VALUES(?, ?, ?)",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, c->circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, c->created_at);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+#define CIRCLE_COLS                                                                            \
+	"c.circle_id, c.name, c.relay_seq, c.read_marker, c.created_at,"                       \
+	" (SELECT count(*) FROM messages m WHERE m.circle = c.id AND m.seq > c.read_marker)"
+
+static int circle_row(sqlite3_stmt *st, struct store_circle *out)
+{
+	int r;
+
+	memset(out, 0, sizeof *out);
+	if ((r = copy_fixed(st, 0, out->circle_id, STORE_ID_LEN)) != HALQA_OK ||
+	    (r = copy_text(st, 1, out->name, sizeof out->name)) != HALQA_OK) {
+		return r;
+	}
+	out->relay_seq = (uint64_t)sqlite3_column_int64(st, 2);
+	out->read_marker = sqlite3_column_int64(st, 3);
+	out->created_at = sqlite3_column_int64(st, 4);
+	out->unread = (uint64_t)sqlite3_column_int64(st, 5);
+	return HALQA_OK;
+}
+
+static int circle_get(struct store *s, const char *sql, const char *name, const uint8_t *id,
+		      struct store_circle *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	if (name != NULL) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	}
+	if ((r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	r = row ? circle_row(st, out) : HALQA_ERR_NOT_FOUND;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_get_by_name(struct store *s, const char *name, struct store_circle *out)
+{
+	int r = text_check(name, STORE_MAX_NAME);
+
+	if (r != HALQA_OK) {
+		return r == HALQA_ERR_TOO_LARGE ? HALQA_ERR_NOT_FOUND : r;
+	}
+	return circle_get(s, "SELECT " CIRCLE_COLS " FROM circles c WHERE c.name = ?", name, NULL,
+			  out);
+}
+
+int store_circle_get_by_id(struct store *s, const uint8_t id[STORE_ID_LEN],
+			   struct store_circle *out)
+{
+	return circle_get(s, "SELECT " CIRCLE_COLS " FROM circles c WHERE c.circle_id = ?", NULL,
+			  id, out);
+}
+
+int store_circle_list(struct store *s, struct store_circle **out, size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_circle *items = NULL, *grown;
+	size_t num = 0, cap = 0;
+	int r, row;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(s, "SELECT " CIRCLE_COLS " FROM circles c ORDER BY c.name", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (num == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			items = grown;
+		}
+		if ((r = circle_row(st, &items[num])) != HALQA_OK) {
+			break;
+		}
+		num++;
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	*out = items;
+	*num_out = num;
+	items = NULL;
+out:
+	free(items);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN], uint64_t relay_seq)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (relay_seq > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s, "UPDATE circles SET relay_seq = ? WHERE circle_id = ?", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)relay_seq);
+	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_state_put(struct store *s, const uint8_t id[STORE_ID_LEN], const uint8_t *state,
+			   size_t state_len)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (state == NULL || state_len == 0) {
+		return HALQA_ERR_ARG;
+	}
+	if (state_len > STORE_MAX_STATE) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s, "UPDATE circles SET group_state = ? WHERE circle_id = ?", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, state, (int)state_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_state_get(struct store *s, const uint8_t id[STORE_ID_LEN], uint8_t **out,
+			   size_t *out_len)
+{
+	sqlite3_stmt *st = NULL;
+	const void *b;
+	uint8_t *copy = NULL;
+	int r, row, n;
+
+	*out = NULL;
+	*out_len = 0;
+	if ((r = prepare(s, "SELECT group_state FROM circles WHERE circle_id = ?", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	if ((r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	b = row ? sqlite3_column_blob(st, 0) : NULL;
+	n = row ? sqlite3_column_bytes(st, 0) : 0;
+	if (b == NULL || n <= 0) {
+		r = HALQA_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (n > (int)STORE_MAX_STATE) {
+		r = HALQA_ERR_MALFORMED;
+		goto out;
+	}
+	if ((copy = sodium_malloc((size_t)n)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(copy, b, (size_t)n);
+	*out = copy;
+	*out_len = (size_t)n;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* by_circle runs |sql| whose only parameter is a circle id. */
+static int by_circle(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_remove(struct store *s, const uint8_t id[STORE_ID_LEN])
+{
+	int r;
+
+	if ((r = sp_begin(s)) != HALQA_OK) {
+		return r;
+	}
+	/* Delete messages explicitly, so the FTS triggers surely run. */
+	r = by_circle(s,
+		      "DELETE FROM messages WHERE circle = (SELECT id FROM circles WHERE"
+		      " circle_id = ?)",
+		      id);
+	if (r == HALQA_OK) {
+		r = by_circle(s,
+			      "DELETE FROM outbox WHERE circle = (SELECT id FROM circles WHERE"
+			      " circle_id = ?)",
+			      id);
+	}
+	if (r == HALQA_OK) {
+		r = by_circle(s, "DELETE FROM circles WHERE circle_id = ?", id);
+		if (r == HALQA_OK && sqlite3_changes(s->db) == 0) {
+			r = HALQA_ERR_NOT_FOUND;
+		}
+	}
+	if (r == HALQA_OK) {
+		r = exec(s, "INSERT INTO messages_fts(messages_fts) VALUES('optimize')");
+	}
+	return sp_end(s, r);
+}
+
+int store_message_add(struct store *s, const struct store_message *m, int64_t *out_seq)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = text_check(m->body, STORE_MAX_BODY)) != HALQA_OK ||
+	    (r = prepare(s,
+			 "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at, body,"
+			 " flags) SELECT id, ?, ?, ?, ?, ?, ? FROM circles WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, m->msg_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, m->sender, STORE_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, m->sent_at);
+	sqlite3_bind_int64(st, 4, m->received_at);
+	sqlite3_bind_text(st, 5, m->body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (int64_t)m->flags);
+	sqlite3_bind_blob(st, 7, m->circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	if ((r = run_changed(s, st)) != HALQA_OK) {
+		goto out;
+	}
+	if (out_seq != NULL) {
+		*out_seq = sqlite3_last_insert_rowid(s->db);
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void store_message_list_free(struct store_message_list *l)
+{
+	for (size_t i = 0; i < l->num; i++) {
+		free(l->items[i].body);
+	}
+	free(l->items);
+	l->items = NULL;
+	l->num = 0;
+}
+
+#define MESSAGE_COLS "m.seq, c.circle_id, m.msg_id, m.sender, m.sent_at, m.received_at, m.flags, m.body"
+
+/* message_rows collects every row of |st| (columns MESSAGE_COLS) into |out|. */
+static int message_rows(struct store *s, sqlite3_stmt *st, struct store_message_list *out)
+{
+	struct store_message_list l = {0};
+	struct store_message *grown, *m;
+	size_t cap = 0;
+	const unsigned char *body;
+	int r, row, n;
+
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (l.num == cap) {
+			cap = cap ? cap * 2 : 16;
+			if ((grown = realloc(l.items, cap * sizeof *grown)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			l.items = grown;
+		}
+		m = &l.items[l.num];
+		memset(m, 0, sizeof *m);
+		m->seq = sqlite3_column_int64(st, 0);
+		if ((r = copy_fixed(st, 1, m->circle_id, STORE_ID_LEN)) != HALQA_OK ||
+		    (r = copy_fixed(st, 2, m->msg_id, STORE_ID_LEN)) != HALQA_OK ||
+		    (r = copy_fixed(st, 3, m->sender, STORE_PUB_LEN)) != HALQA_OK) {
+			break;
+		}
+		m->sent_at = sqlite3_column_int64(st, 4);
+		m->received_at = sqlite3_column_int64(st, 5);
+		m->flags = (uint32_t)sqlite3_column_int64(st, 6);
+		body = sqlite3_column_text(st, 7);
+		n = sqlite3_column_bytes(st, 7);
+		if (body == NULL || n < 0 || (size_t)n > STORE_MAX_BODY) {
+			r = HALQA_ERR_MALFORMED;
+			break;
+		}
+		if ((m->body = malloc((size_t)n + 1)) == NULL) {
+			r = HALQA_ERR_NOMEM;
+			break;
+		}
+		memcpy(m->body, body, (size_t)n);
+		m->body[n] = '\0';
+		l.num++;
+	}
+	if (r != HALQA_OK) {
+		store_message_list_free(&l);
+		return r;
+	}
+	*out = l;
+	return HALQA_OK;
+}
+
+int store_message_list_after(struct store *s, const uint8_t id[STORE_ID_LEN], int64_t after,
+			     size_t limit, int last, struct store_message_list *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	out->items = NULL;
+	out->num = 0;
+	if (limit > INT32_MAX) {
+		limit = INT32_MAX;
+	}
+	r = prepare(s,
+		    last ? "SELECT * FROM (SELECT " MESSAGE_COLS " FROM messages m JOIN circles c"
+			   " ON c.id = m.circle WHERE c.circle_id = ? AND m.seq > ?"
+			   " ORDER BY m.seq DESC LIMIT ?) ORDER BY seq"
+			 : "SELECT " MESSAGE_COLS " FROM messages m JOIN circles c"
+			   " ON c.id = m.circle WHERE c.circle_id = ? AND m.seq > ?"
+			   " ORDER BY m.seq LIMIT ?",
+		    &st);
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, after);
+	sqlite3_bind_int64(st, 3, (int64_t)limit);
+	r = message_rows(s, st, out);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_message_mark_read(struct store *s, const uint8_t id[STORE_ID_LEN], int64_t seq)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s,
+			 "UPDATE circles SET read_marker = max(read_marker, ?) WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, seq);
+	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * fts_query turns free text into "w1" "w2" ...: every run of characters
+ * other than space and '"' becomes one quoted phrase, so no FTS operator
+ * (OR, NOT, NEAR, *, ^, column:) survives as syntax. Returns HALQA_ERR_ARG
+ * if there is no word.
+ */
+static int fts_query(char *out, size_t out_len, const char *q)
+{
+	size_t o = 0, words = 0;
+	int in_word = 0;
+
+	for (const char *p = q;; p++) {
+		/* '*' and '^' would make a prefix or anchor even inside quotes. */
+		int sep = *p == '\0' || *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+			  *p == '"' || *p == '*' || *p == '^';
+		if (!sep && !in_word) {
+			if (o + 3 > out_len) {
+				return HALQA_ERR_TOO_LARGE;
+			}
+			if (words > 0) {
+				out[o++] = ' ';
+			}
+			out[o++] = '"';
+			in_word = 1;
+			words++;
+		}
+		if (sep && in_word) {
+			if (o + 2 > out_len) {
+				return HALQA_ERR_TOO_LARGE;
+			}
+			out[o++] = '"';
+			in_word = 0;
+		}
+		if (*p == '\0') {
+			break;
+		}
+		if (!sep) {
+			if (o + 2 > out_len) {
+				return HALQA_ERR_TOO_LARGE;
+			}
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	return words > 0 ? HALQA_OK : HALQA_ERR_ARG;
+}
+
+int store_message_search(struct store *s, const char *query, const uint8_t *id, size_t limit,
+			 struct store_message_list *out)
+{
+	/* Each byte of the query at most once, plus 3 bytes per word. */
+	char match[4 * STORE_MAX_QUERY + 8];
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	out->items = NULL;
+	out->num = 0;
+	if (limit > INT32_MAX) {
+		limit = INT32_MAX;
+	}
+	if ((r = text_check(query, STORE_MAX_QUERY)) != HALQA_OK ||
+	    (r = fts_query(match, sizeof match, query)) != HALQA_OK) {
+		goto out;
+	}
+	r = prepare(s,
+		    id != NULL ? "SELECT " MESSAGE_COLS " FROM messages_fts f"
+				 " JOIN messages m ON m.seq = f.docid JOIN circles c ON c.id = m.circle"
+				 " WHERE messages_fts MATCH ? AND c.circle_id = ?"
+				 " ORDER BY m.sent_at DESC, m.seq DESC LIMIT ?"
+			       : "SELECT " MESSAGE_COLS " FROM messages_fts f"
+				 " JOIN messages m ON m.seq = f.docid JOIN circles c ON c.id = m.circle"
+				 " WHERE messages_fts MATCH ? AND ?2 IS NULL"
+				 " ORDER BY m.sent_at DESC, m.seq DESC LIMIT ?",
+		    &st);
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, match, -1, SQLITE_STATIC);
+	if (id != NULL) {
+		sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(st, 3, (int64_t)limit);
+	r = message_rows(s, st, out);
+out:
+	sqlite3_finalize(st);
+	sodium_memzero(match, sizeof match);
+	return r;
+}
+
+int store_message_delete_range(struct store *s, const uint8_t id[STORE_ID_LEN], int64_t from,
+			       int64_t to, size_t *out_num)
+{
+	sqlite3_stmt *st = NULL;
+	size_t num = 0;
+	int r;
+
+	if ((r = sp_begin(s)) != HALQA_OK) {
+		return r;
+	}
+	if ((r = prepare(s,
+			 "DELETE FROM messages WHERE circle = (SELECT id FROM circles WHERE"
+			 " circle_id = ?) AND sent_at >= ? AND sent_at < ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, from);
+	sqlite3_bind_int64(st, 3, to);
+	if ((r = step_done(s, st)) != HALQA_OK) {
+		goto out;
+	}
+	num = (size_t)sqlite3_changes(s->db);
+	/* Merge the index segments so deleted text is not kept in old ones. */
+	if (num > 0) {
+		r = exec(s, "INSERT INTO messages_fts(messages_fts) VALUES('optimize')");
+	}
+out:
+	sqlite3_finalize(st);
+	r = sp_end(s, r);
+	if (r == HALQA_OK && out_num != NULL) {
+		*out_num = num;
+	}
+	return r;
+}
+
+int store_outbox_add(struct store *s, const struct store_outbox *o)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = text_check(o->body, STORE_MAX_BODY)) != HALQA_OK ||
+	    (r = prepare(s,
+			 "INSERT INTO outbox(circle, client_msg_id, body, created_at)"
+			 " SELECT id, ?, ?, ? FROM circles WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, o->client_msg_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, o->body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, o->created_at);
+	sqlite3_bind_blob(st, 4, o->circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void store_outbox_list_free(struct store_outbox *items, size_t num)
+{
+	if (items == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < num; i++) {
+		free(items[i].body);
+	}
+	free(items);
+}
+
+int store_outbox_list(struct store *s, const uint8_t *id, struct store_outbox **out,
+		      size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_outbox *items = NULL, *grown, *o;
+	size_t num = 0, cap = 0;
+	const unsigned char *body;
+	int r, row, n;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(s,
+			 "SELECT c.circle_id, o.client_msg_id, o.created_at, o.attempts, o.body"
+			 " FROM outbox o JOIN circles c ON c.id = o.circle"
+			 " WHERE ?1 IS NULL OR c.circle_id = ?1 ORDER BY o.id",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	if (id != NULL) {
+		sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	}
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (num == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			items = grown;
+		}
+		o = &items[num];
+		memset(o, 0, sizeof *o);
+		if ((r = copy_fixed(st, 0, o->circle_id, STORE_ID_LEN)) != HALQA_OK ||
+		    (r = copy_fixed(st, 1, o->client_msg_id, STORE_ID_LEN)) != HALQA_OK) {
+			break;
+		}
+		o->created_at = sqlite3_column_int64(st, 2);
+		o->attempts = (uint32_t)sqlite3_column_int64(st, 3);
+		body = sqlite3_column_text(st, 4);
+		n = sqlite3_column_bytes(st, 4);
+		if (body == NULL || n < 0 || (size_t)n > STORE_MAX_BODY) {
+			r = HALQA_ERR_MALFORMED;
+			break;
+		}
+		if ((o->body = malloc((size_t)n + 1)) == NULL) {
+			r = HALQA_ERR_NOMEM;
+			break;
+		}
+		memcpy(o->body, body, (size_t)n);
+		o->body[n] = '\0';
+		num++;
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	*out = items;
+	*num_out = num;
+	items = NULL;
+	num = 0;
+out:
+	store_outbox_list_free(items, num);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int outbox_by_id(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_outbox_bump(struct store *s, const uint8_t client_msg_id[STORE_ID_LEN])
+{
+	return outbox_by_id(s, "UPDATE outbox SET attempts = attempts + 1 WHERE client_msg_id = ?",
+			    client_msg_id);
+}
+
+int store_outbox_remove(struct store *s, const uint8_t client_msg_id[STORE_ID_LEN])
+{
+	return outbox_by_id(s, "DELETE FROM outbox WHERE client_msg_id = ?", client_msg_id);
+}

@@ -1,0 +1,261 @@
+/*
+ * store.h: a profile's encrypted database (SQLCipher).
+ *
+ * One file per profile holds everything the client knows: settings, its
+ * identity (the only place private keys are ever written), contacts,
+ * circles with their opaque MLS group state, message history with a
+ * full-text index, and the outbox. The file is keyed with a raw 256-bit key
+ * (from storekey_derive), so nothing in it, not even the schema, is readable
+ * without the passphrase.
+ *
+ * Opening refuses to run on anything but SQLCipher (PRAGMA cipher_version
+ * must answer: a plain SQLite linked by mistake would write plaintext), says
+ * HALQA_ERR_CRYPTO when the key does not open the file (a wrong passphrase,
+ * or a damaged file: SQLCipher cannot tell them apart), and refuses a
+ * schema newer than this build knows without writing to it.
+ *
+ * All functions return HALQA_OK or an error from err.h; HALQA_ERR_IO means
+ * SQLite failed for another reason. Lengths of every text and blob are
+ * bounded (below); text must be strict UTF-8. Circles are named by their
+ * 16-byte circle id, messages by a 16-byte message id unique per circle.
+ * Times are whatever the caller uses (the client uses Unix milliseconds).
+ */
+#ifndef HALQA_STORE_H
+#define HALQA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "halqa/card.h"
+#include "halqa/err.h"
+#include "halqa/storekey.h"
+#include "halqa/utf8.h"
+
+#define STORE_KEY_LEN STOREKEY_KEY_LEN
+#define STORE_ID_LEN 16
+#define STORE_PUB_LEN 32
+#define STORE_MAX_NAME UTF8_MAX_NAME
+#define STORE_MAX_SETTING_NAME 64
+#define STORE_MAX_SETTING 4096
+#define STORE_MAX_IDENTITY 4096
+#define STORE_MAX_STATE (4u * 1024 * 1024)
+#define STORE_MAX_BODY (64u * 1024)
+#define STORE_MAX_QUERY 256
+/* The schema version this build writes and the newest it opens. */
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* Flags for store_open. */
+#define STORE_CREATE 0x1u /* create a new file; HALQA_ERR_EXISTS if it exists */
+
+/*
+ * store_open opens (or with STORE_CREATE creates, mode 0600) the database at
+ * |path| keyed with |key|, applies pending migrations and returns it in
+ * |*out|. The key is not kept by the store; the caller wipes its copy.
+ * Errors: HALQA_ERR_NOT_FOUND (no file, without STORE_CREATE),
+ * HALQA_ERR_EXISTS (file exists, with STORE_CREATE), HALQA_ERR_CRYPTO (wrong
+ * key or damaged file), HALQA_ERR_UNSUPPORTED (not SQLCipher, or a schema
+ * newer than STORE_SCHEMA_VERSION: the file is left untouched),
+ * HALQA_ERR_IO. |*out| is NULL on error.
+ */
+HALQA_MUST_CHECK int store_open(struct store **out, const char *path,
+				const uint8_t key[STORE_KEY_LEN], unsigned flags);
+
+/* store_close closes |s|; NULL is a no-op. */
+void store_close(struct store *s);
+
+/* store_schema_version reads PRAGMA user_version into |*out|. */
+HALQA_MUST_CHECK int store_schema_version(struct store *s, int *out);
+
+/* Transactions: begin (IMMEDIATE), commit, rollback. They do not nest. */
+HALQA_MUST_CHECK int store_begin(struct store *s);
+HALQA_MUST_CHECK int store_commit(struct store *s);
+int store_rollback(struct store *s);
+
+/*
+ * store_rekey re-encrypts the whole database under |key| (sqlite3_rekey).
+ * Not inside a transaction. The caller wipes |key|.
+ */
+HALQA_MUST_CHECK int store_rekey(struct store *s, const uint8_t key[STORE_KEY_LEN]);
+
+/*
+ * store_setting_get copies setting |name| into |out| (|out_len| bytes,
+ * NUL-terminated). HALQA_ERR_NOT_FOUND if unset, HALQA_ERR_TOO_LARGE if it
+ * does not fit. store_setting_set sets or replaces it (UTF-8, at most
+ * STORE_MAX_SETTING bytes); store_setting_delete removes it (no error if
+ * absent).
+ */
+HALQA_MUST_CHECK int store_setting_get(struct store *s, const char *name, char *out,
+				       size_t out_len);
+HALQA_MUST_CHECK int store_setting_set(struct store *s, const char *name, const char *value);
+HALQA_MUST_CHECK int store_setting_delete(struct store *s, const char *name);
+
+/*
+ * store_identity_put stores the profile's identity blob (secret: an encoded
+ * identity from identity.h) and its name. HALQA_ERR_EXISTS if one is stored
+ * already: an identity is never replaced.
+ * store_identity_get returns a sodium_malloc'd copy in |*out| (free with
+ * store_secret_free) and the name in |name|. HALQA_ERR_NOT_FOUND if none.
+ */
+HALQA_MUST_CHECK int store_identity_put(struct store *s, const char *name, const uint8_t *blob,
+					size_t blob_len);
+HALQA_MUST_CHECK int store_identity_get(struct store *s, char name[STORE_MAX_NAME + 1],
+					uint8_t **out, size_t *out_len);
+
+/* store_secret_free wipes and frees a secret returned by the store; NULL is a no-op. */
+void store_secret_free(uint8_t *p, size_t len);
+
+struct store_contact {
+	char name[STORE_MAX_NAME + 1];
+	uint8_t identity_pub[STORE_PUB_LEN];
+	char card[CARD_MAX_TEXT];
+	int verified;
+	int64_t added_at;
+};
+
+/*
+ * store_contact_add adds |c| (verified as given). HALQA_ERR_EXISTS if the
+ * name or the identity key is taken; HALQA_ERR_INVALID for a bad name.
+ */
+HALQA_MUST_CHECK int store_contact_add(struct store *s, const struct store_contact *c);
+/* store_contact_get_by_name / _by_key fill |*out|; HALQA_ERR_NOT_FOUND if absent. */
+HALQA_MUST_CHECK int store_contact_get_by_name(struct store *s, const char *name,
+					       struct store_contact *out);
+HALQA_MUST_CHECK int store_contact_get_by_key(struct store *s, const uint8_t key[STORE_PUB_LEN],
+					      struct store_contact *out);
+/*
+ * store_contact_list returns all contacts ordered by name in a malloc'd
+ * array |*out| of |*num_out| entries (free with free(); NULL when empty).
+ */
+HALQA_MUST_CHECK int store_contact_list(struct store *s, struct store_contact **out,
+					size_t *num_out);
+/* store_contact_set_verified sets the verified flag; HALQA_ERR_NOT_FOUND if absent. */
+HALQA_MUST_CHECK int store_contact_set_verified(struct store *s, const char *name, int verified);
+/* store_contact_remove removes a contact; HALQA_ERR_NOT_FOUND if absent. */
+HALQA_MUST_CHECK int store_contact_remove(struct store *s, const char *name);
+
+struct store_circle {
+	uint8_t circle_id[STORE_ID_LEN];
+	char name[STORE_MAX_NAME + 1];
+	uint64_t relay_seq;   /* the relay cursor: last sequence number processed */
+	int64_t read_marker;  /* last message (store_message.seq) the user has read */
+	int64_t created_at;
+	uint64_t unread;      /* filled by the getters and the list */
+};
+
+/*
+ * store_circle_add adds a circle (name, id, created_at from |c|; cursor and
+ * marker start at 0, no group state). HALQA_ERR_EXISTS if the id or name is
+ * taken.
+ */
+HALQA_MUST_CHECK int store_circle_add(struct store *s, const struct store_circle *c);
+HALQA_MUST_CHECK int store_circle_get_by_name(struct store *s, const char *name,
+					      struct store_circle *out);
+HALQA_MUST_CHECK int store_circle_get_by_id(struct store *s, const uint8_t id[STORE_ID_LEN],
+					    struct store_circle *out);
+/* store_circle_list: all circles by name with unread counts (free with free()). */
+HALQA_MUST_CHECK int store_circle_list(struct store *s, struct store_circle **out,
+				       size_t *num_out);
+/* store_circle_set_cursor records the relay sequence processed up to. */
+HALQA_MUST_CHECK int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN],
+					     uint64_t relay_seq);
+/*
+ * store_circle_state_put replaces the circle's group state (opaque bytes
+ * from the group API, at most STORE_MAX_STATE). store_circle_state_get
+ * returns a sodium_malloc'd copy (free with store_secret_free);
+ * HALQA_ERR_NOT_FOUND if the circle has none.
+ */
+HALQA_MUST_CHECK int store_circle_state_put(struct store *s, const uint8_t id[STORE_ID_LEN],
+					    const uint8_t *state, size_t state_len);
+HALQA_MUST_CHECK int store_circle_state_get(struct store *s, const uint8_t id[STORE_ID_LEN],
+					    uint8_t **out, size_t *out_len);
+/* store_circle_remove removes a circle with its messages and outbox. */
+HALQA_MUST_CHECK int store_circle_remove(struct store *s, const uint8_t id[STORE_ID_LEN]);
+
+struct store_message {
+	int64_t seq; /* local order: increases with every message stored */
+	uint8_t circle_id[STORE_ID_LEN];
+	uint8_t msg_id[STORE_ID_LEN];
+	uint8_t sender[STORE_PUB_LEN];
+	int64_t sent_at;
+	int64_t received_at;
+	uint32_t flags;
+	char *body; /* NUL-terminated UTF-8; owned by the list it came in */
+};
+
+/*
+ * store_message_add stores |m| (seq is ignored) in its circle; the new seq
+ * goes to |*out_seq| if not NULL. HALQA_ERR_EXISTS if the circle already has
+ * this message id (nothing changes), HALQA_ERR_NOT_FOUND for an unknown
+ * circle, HALQA_ERR_MALFORMED for a body that is not UTF-8,
+ * HALQA_ERR_TOO_LARGE above STORE_MAX_BODY.
+ */
+HALQA_MUST_CHECK int store_message_add(struct store *s, const struct store_message *m,
+				       int64_t *out_seq);
+
+struct store_message_list {
+	struct store_message *items;
+	size_t num;
+};
+
+/* store_message_list_free frees the list's bodies and array; safe on a zeroed list. */
+void store_message_list_free(struct store_message_list *l);
+
+/*
+ * store_message_list_after returns up to |limit| messages of a circle with
+ * seq > |after| in seq order. With |last| non-zero it returns the last
+ * |limit| such messages instead (still in seq order).
+ */
+HALQA_MUST_CHECK int store_message_list_after(struct store *s, const uint8_t id[STORE_ID_LEN],
+					      int64_t after, size_t limit, int last,
+					      struct store_message_list *out);
+/* store_message_mark_read moves a circle's read marker to |seq| (never backwards). */
+HALQA_MUST_CHECK int store_message_mark_read(struct store *s, const uint8_t id[STORE_ID_LEN],
+					     int64_t seq);
+/*
+ * store_message_search finds messages whose body contains every word of
+ * |query| (FTS4; each word is quoted, so the query cannot use FTS syntax),
+ * newest first, at most |limit|, in circle |id| or all circles if |id| is
+ * NULL. HALQA_ERR_ARG for a query with no word, HALQA_ERR_TOO_LARGE above
+ * STORE_MAX_QUERY bytes.
+ */
+HALQA_MUST_CHECK int store_message_search(struct store *s, const char *query,
+					  const uint8_t *id, size_t limit,
+					  struct store_message_list *out);
+/*
+ * store_message_delete_range deletes a circle's messages with from <=
+ * sent_at < to, then optimizes the full-text index so its old segments do
+ * not keep the text (secure_delete zeroes the freed pages). The count goes
+ * to |*out_num| if not NULL.
+ */
+HALQA_MUST_CHECK int store_message_delete_range(struct store *s, const uint8_t id[STORE_ID_LEN],
+						int64_t from, int64_t to, size_t *out_num);
+
+struct store_outbox {
+	uint8_t circle_id[STORE_ID_LEN];
+	uint8_t client_msg_id[STORE_ID_LEN];
+	int64_t created_at;
+	uint32_t attempts;
+	char *body;
+};
+
+/*
+ * store_outbox_add queues |o| (attempts start at 0). HALQA_ERR_EXISTS for a
+ * client message id already queued.
+ */
+HALQA_MUST_CHECK int store_outbox_add(struct store *s, const struct store_outbox *o);
+/*
+ * store_outbox_list returns queued entries, oldest first, of circle |id|
+ * or of all circles if NULL, in |*out| (free with store_outbox_list_free).
+ */
+HALQA_MUST_CHECK int store_outbox_list(struct store *s, const uint8_t *id,
+				       struct store_outbox **out, size_t *num_out);
+void store_outbox_list_free(struct store_outbox *items, size_t num);
+/* store_outbox_bump adds one to an entry's attempts; HALQA_ERR_NOT_FOUND if absent. */
+HALQA_MUST_CHECK int store_outbox_bump(struct store *s, const uint8_t client_msg_id[STORE_ID_LEN]);
+/* store_outbox_remove removes an entry; HALQA_ERR_NOT_FOUND if absent. */
+HALQA_MUST_CHECK int store_outbox_remove(struct store *s,
+					 const uint8_t client_msg_id[STORE_ID_LEN]);
+
+#endif

@@ -1,0 +1,526 @@
+/*
+ * test_store.c: every store function on a real SQLCipher file in a
+ * temporary directory: the encryption itself (no "SQLite format 3" header,
+ * no plaintext marker anywhere in the files), wrong keys, rekeying, schema
+ * refusal, damaged files, and each table's operations and refusals.
+ */
+#include "halqa/store.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlcipher/sqlite3.h>
+
+#include "halqa/log.h"
+#include "harness.h"
+
+static char dir[256];
+static char path[300];
+static const char marker[] = "PLAINTEXT-MARKER-7f3a9c";
+
+static void key_fill(uint8_t key[STORE_KEY_LEN], uint8_t v)
+{
+	memset(key, v, STORE_KEY_LEN);
+}
+
+static void cleanup_files(void)
+{
+	char p[320];
+
+	unlink(path);
+	snprintf(p, sizeof p, "%s-wal", path);
+	unlink(p);
+	snprintf(p, sizeof p, "%s-shm", path);
+	unlink(p);
+}
+
+static struct store *fresh(uint8_t keyv)
+{
+	uint8_t key[STORE_KEY_LEN];
+	struct store *s = NULL;
+
+	cleanup_files();
+	key_fill(key, keyv);
+	CHECK_OK(store_open(&s, path, key, STORE_CREATE));
+	return s;
+}
+
+/* file_contains says whether the file at |p| holds |needle| anywhere. */
+static int file_contains(const char *p, const void *needle, size_t n)
+{
+	FILE *f = fopen(p, "rb");
+	uint8_t *buf;
+	long len;
+	int found = 0;
+
+	if (f == NULL) {
+		return 0;
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)len + 1);
+	if (buf != NULL && fread(buf, 1, (size_t)len, f) == (size_t)len) {
+		for (long i = 0; i + (long)n <= len; i++) {
+			if (memcmp(buf + i, needle, n) == 0) {
+				found = 1;
+				break;
+			}
+		}
+	}
+	free(buf);
+	fclose(f);
+	return found;
+}
+
+static void test_encrypted_on_disk(void)
+{
+	struct store *s = fresh(1);
+	struct stat sb;
+	char p[320];
+
+	CHECK_OK(store_setting_set(s, "marker", marker));
+	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	snprintf(p, sizeof p, "%s-wal", path);
+	CHECK(!file_contains(p, marker, strlen(marker)));
+	store_close(s);
+	CHECK(!file_contains(path, "SQLite format 3", 15));
+	CHECK(!file_contains(path, marker, strlen(marker)));
+	CHECK(!file_contains(path, "CREATE TABLE", 12));
+}
+
+static void test_wrong_key_and_reopen(void)
+{
+	struct store *s = fresh(2);
+	uint8_t key[STORE_KEY_LEN];
+	char v[64];
+	int version = 0;
+
+	CHECK_OK(store_setting_set(s, "k", "v1"));
+	CHECK_OK(store_schema_version(s, &version));
+	CHECK_INT_EQ(version, STORE_SCHEMA_VERSION);
+	store_close(s);
+
+	key_fill(key, 3);
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_CRYPTO);
+	CHECK(s == NULL);
+	key_fill(key, 2);
+	CHECK_RC(store_open(&s, path, key, STORE_CREATE), HALQA_ERR_EXISTS);
+	CHECK_OK(store_open(&s, path, key, 0));
+	CHECK_OK(store_setting_get(s, "k", v, sizeof v));
+	CHECK(strcmp(v, "v1") == 0);
+	store_close(s);
+
+	cleanup_files();
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_NOT_FOUND);
+}
+
+static void test_rekey(void)
+{
+	struct store *s = fresh(4);
+	uint8_t key[STORE_KEY_LEN];
+	char v[64];
+
+	CHECK_OK(store_setting_set(s, "k", "kept"));
+	CHECK_OK(store_begin(s));
+	key_fill(key, 5);
+	CHECK_RC(store_rekey(s, key), HALQA_ERR_ARG);
+	CHECK_OK(store_commit(s));
+	CHECK_OK(store_rekey(s, key));
+	store_close(s);
+	key_fill(key, 4);
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_CRYPTO);
+	key_fill(key, 5);
+	CHECK_OK(store_open(&s, path, key, 0));
+	CHECK_OK(store_setting_get(s, "k", v, sizeof v));
+	CHECK(strcmp(v, "kept") == 0);
+	store_close(s);
+}
+
+static void test_newer_schema_refused_untouched(void)
+{
+	struct store *s = fresh(6);
+	uint8_t key[STORE_KEY_LEN];
+	sqlite3 *db = NULL;
+	char spec[80];
+	struct stat before, after;
+
+	store_close(s);
+	/* Bump user_version behind the store's back, as a future client would. */
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	key_fill(key, 6);
+	memcpy(spec, "x'", 2);
+	sodium_bin2hex(spec + 2, 65, key, STORE_KEY_LEN);
+	memcpy(spec + 66, "'", 2);
+	CHECK(sqlite3_key(db, spec, 67) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096; PRAGMA user_version = 99", NULL,
+			   NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(stat(path, &before) == 0);
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_UNSUPPORTED);
+	CHECK(stat(path, &after) == 0);
+	CHECK(before.st_size == after.st_size && before.st_mtime == after.st_mtime);
+}
+
+static void test_damaged_files(void)
+{
+	struct store *s = fresh(7);
+	uint8_t key[STORE_KEY_LEN];
+	int fd;
+
+	store_close(s);
+	key_fill(key, 7);
+	/* Cut mid-page. */
+	CHECK(truncate(path, 5000) == 0);
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_MALFORMED);
+	/* Empty. */
+	CHECK(truncate(path, 0) == 0);
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_MALFORMED);
+
+	/* A flipped byte in page 1 fails its HMAC: reported like a wrong key. */
+	s = fresh(7);
+	store_close(s);
+	fd = open(path, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK(pwrite(fd, "\xff\xff\xff\xff", 4, 100) == 4);
+	close(fd);
+	CHECK_RC(store_open(&s, path, key, 0), HALQA_ERR_CRYPTO);
+}
+
+static void test_settings(void)
+{
+	struct store *s = fresh(8);
+	char v[8], big[STORE_MAX_SETTING + 2];
+
+	CHECK_RC(store_setting_get(s, "none", v, sizeof v), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_setting_set(s, "a", "1"));
+	CHECK_OK(store_setting_set(s, "a", "2"));
+	CHECK_OK(store_setting_get(s, "a", v, sizeof v));
+	CHECK(strcmp(v, "2") == 0);
+	CHECK_OK(store_setting_set(s, "long", "12345678"));
+	CHECK_RC(store_setting_get(s, "long", v, sizeof v), HALQA_ERR_TOO_LARGE);
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK_RC(store_setting_set(s, "big", big), HALQA_ERR_TOO_LARGE);
+	CHECK_RC(store_setting_set(s, "bad", "\xc0\xaf"), HALQA_ERR_MALFORMED);
+	CHECK_OK(store_setting_delete(s, "a"));
+	CHECK_RC(store_setting_get(s, "a", v, sizeof v), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_setting_delete(s, "a"));
+	store_close(s);
+}
+
+static void test_identity(void)
+{
+	struct store *s = fresh(9);
+	uint8_t blob[100], *got = NULL;
+	size_t got_len = 0;
+	char name[STORE_MAX_NAME + 1];
+
+	randombytes_buf(blob, sizeof blob);
+	CHECK_RC(store_identity_get(s, name, &got, &got_len), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(store_identity_put(s, "bad\x1b", blob, sizeof blob), HALQA_ERR_INVALID);
+	CHECK_OK(store_identity_put(s, "Amina", blob, sizeof blob));
+	CHECK_RC(store_identity_put(s, "Amina", blob, sizeof blob), HALQA_ERR_EXISTS);
+	CHECK_OK(store_identity_get(s, name, &got, &got_len));
+	CHECK(strcmp(name, "Amina") == 0);
+	CHECK_MEM_EQ(got, got_len, blob, sizeof blob);
+	store_secret_free(got, got_len);
+	store_secret_free(NULL, 0);
+	store_close(s);
+}
+
+static void contact(struct store_contact *c, const char *name, uint8_t keyv)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->name, sizeof c->name, "%s", name);
+	memset(c->identity_pub, keyv, sizeof c->identity_pub);
+	snprintf(c->card, sizeof c->card, "halqa-card:CARD%u", keyv);
+	c->added_at = 1000 + keyv;
+}
+
+static void test_contacts(void)
+{
+	struct store *s = fresh(10);
+	struct store_contact a, b, got, *list = NULL;
+	size_t num = 0;
+
+	contact(&a, "ليلى", 1);
+	contact(&b, "Bob", 2);
+	CHECK_OK(store_contact_add(s, &a));
+	CHECK_OK(store_contact_add(s, &b));
+	contact(&got, "ليلى", 3);
+	CHECK_RC(store_contact_add(s, &got), HALQA_ERR_EXISTS);
+	contact(&got, "Other", 1);
+	CHECK_RC(store_contact_add(s, &got), HALQA_ERR_EXISTS);
+	contact(&got, "", 4);
+	CHECK_RC(store_contact_add(s, &got), HALQA_ERR_ARG);
+	contact(&got, "a\xe2\x80\xae" "b", 4);
+	CHECK_RC(store_contact_add(s, &got), HALQA_ERR_INVALID);
+
+	CHECK_OK(store_contact_get_by_name(s, "ليلى", &got));
+	CHECK_MEM_EQ(got.identity_pub, 32, a.identity_pub, 32);
+	CHECK(strcmp(got.card, a.card) == 0 && got.added_at == a.added_at && !got.verified);
+	CHECK_OK(store_contact_get_by_key(s, b.identity_pub, &got));
+	CHECK(strcmp(got.name, "Bob") == 0);
+	CHECK_RC(store_contact_get_by_name(s, "nobody", &got), HALQA_ERR_NOT_FOUND);
+
+	CHECK_OK(store_contact_set_verified(s, "Bob", 1));
+	CHECK_RC(store_contact_set_verified(s, "nobody", 1), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_contact_list(s, &list, &num));
+	CHECK_INT_EQ(num, 2);
+	if (num == 2) {
+		CHECK(strcmp(list[0].name, "Bob") == 0 && list[0].verified);
+		CHECK(strcmp(list[1].name, "ليلى") == 0 && !list[1].verified);
+	}
+	free(list);
+	CHECK_OK(store_contact_remove(s, "Bob"));
+	CHECK_RC(store_contact_remove(s, "Bob"), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_contact_list(s, &list, &num));
+	CHECK_INT_EQ(num, 1);
+	free(list);
+	store_close(s);
+}
+
+static void circle(struct store_circle *c, const char *name, uint8_t idv)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->name, sizeof c->name, "%s", name);
+	memset(c->circle_id, idv, sizeof c->circle_id);
+	c->created_at = 77;
+}
+
+static int add_msg(struct store *s, uint8_t circlev, uint8_t idv, int64_t sent, const char *body,
+		   int64_t *seq)
+{
+	struct store_message m;
+
+	memset(&m, 0, sizeof m);
+	memset(m.circle_id, circlev, sizeof m.circle_id);
+	memset(m.msg_id, idv, sizeof m.msg_id);
+	memset(m.sender, 0x55, sizeof m.sender);
+	m.sent_at = sent;
+	m.received_at = sent + 1;
+	m.flags = 3;
+	m.body = (char *)body;
+	return store_message_add(s, &m, seq);
+}
+
+static void test_circles(void)
+{
+	struct store *s = fresh(11);
+	struct store_circle a, b, got, *list = NULL;
+	uint8_t state[300], *st = NULL, unknown[STORE_ID_LEN];
+	size_t num = 0, st_len = 0;
+
+	circle(&a, "Mentors", 1);
+	circle(&b, "حلقة", 2);
+	memset(unknown, 9, sizeof unknown);
+	CHECK_OK(store_circle_add(s, &a));
+	CHECK_OK(store_circle_add(s, &b));
+	circle(&got, "Mentors", 3);
+	CHECK_RC(store_circle_add(s, &got), HALQA_ERR_EXISTS);
+	circle(&got, "Else", 1);
+	CHECK_RC(store_circle_add(s, &got), HALQA_ERR_EXISTS);
+
+	CHECK_RC(store_circle_state_get(s, a.circle_id, &st, &st_len), HALQA_ERR_NOT_FOUND);
+	randombytes_buf(state, sizeof state);
+	CHECK_OK(store_circle_state_put(s, a.circle_id, state, sizeof state));
+	CHECK_RC(store_circle_state_put(s, unknown, state, sizeof state), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_circle_state_get(s, a.circle_id, &st, &st_len));
+	CHECK_MEM_EQ(st, st_len, state, sizeof state);
+	store_secret_free(st, st_len);
+
+	CHECK_OK(store_circle_set_cursor(s, a.circle_id, 42));
+	CHECK_RC(store_circle_set_cursor(s, unknown, 1), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(add_msg(s, 1, 1, 10, "one", NULL));
+	CHECK_OK(add_msg(s, 1, 2, 11, "two", NULL));
+	CHECK_OK(store_circle_get_by_name(s, "Mentors", &got));
+	CHECK(got.relay_seq == 42 && got.unread == 2 && got.created_at == 77);
+	CHECK_OK(store_circle_get_by_id(s, b.circle_id, &got));
+	CHECK(strcmp(got.name, "حلقة") == 0 && got.unread == 0);
+	CHECK_RC(store_circle_get_by_id(s, unknown, &got), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(store_circle_get_by_name(s, "none", &got), HALQA_ERR_NOT_FOUND);
+
+	CHECK_OK(store_circle_list(s, &list, &num));
+	CHECK_INT_EQ(num, 2);
+	if (num == 2) {
+		CHECK(strcmp(list[0].name, "Mentors") == 0 && list[0].unread == 2);
+	}
+	free(list);
+
+	CHECK_OK(store_circle_remove(s, a.circle_id));
+	CHECK_RC(store_circle_remove(s, a.circle_id), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_circle_list(s, &list, &num));
+	CHECK_INT_EQ(num, 1);
+	free(list);
+	{
+		struct store_message_list l;
+		CHECK_OK(store_message_search(s, "one", NULL, 10, &l));
+		CHECK_INT_EQ(l.num, 0);
+		store_message_list_free(&l);
+	}
+	store_close(s);
+}
+
+static void test_messages(void)
+{
+	struct store *s = fresh(12);
+	struct store_circle c, got;
+	struct store_message_list l;
+	int64_t seq1 = 0, seq2 = 0, seq3 = 0;
+	char big[STORE_MAX_BODY + 2];
+
+	circle(&c, "C", 1);
+	CHECK_OK(store_circle_add(s, &c));
+	CHECK_OK(add_msg(s, 1, 1, 100, "hello world", &seq1));
+	CHECK_OK(add_msg(s, 1, 2, 200, "مرحبا بالعالم", &seq2));
+	CHECK_OK(add_msg(s, 1, 3, 300, "שלום world", &seq3));
+	CHECK(seq1 < seq2 && seq2 < seq3);
+	CHECK_RC(add_msg(s, 1, 2, 999, "dup", NULL), HALQA_ERR_EXISTS);
+	CHECK_RC(add_msg(s, 9, 4, 1, "no circle", NULL), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(add_msg(s, 1, 5, 1, "bad \xed\xa0\x80", NULL), HALQA_ERR_MALFORMED);
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK_RC(add_msg(s, 1, 6, 1, big, NULL), HALQA_ERR_TOO_LARGE);
+
+	CHECK_OK(store_message_list_after(s, c.circle_id, 0, 10, 0, &l));
+	CHECK_INT_EQ(l.num, 3);
+	if (l.num == 3) {
+		CHECK(strcmp(l.items[1].body, "مرحبا بالعالم") == 0);
+		CHECK(l.items[1].sent_at == 200 && l.items[1].received_at == 201);
+		CHECK(l.items[1].flags == 3 && l.items[1].sender[0] == 0x55);
+		CHECK(l.items[1].msg_id[0] == 2 && l.items[1].circle_id[0] == 1);
+	}
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, seq1, 1, 0, &l));
+	CHECK(l.num == 1 && l.items[0].seq == seq2);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, 0, 2, 1, &l));
+	CHECK(l.num == 2 && l.items[0].seq == seq2 && l.items[1].seq == seq3);
+	store_message_list_free(&l);
+
+	CHECK_OK(store_message_mark_read(s, c.circle_id, seq2));
+	CHECK_OK(store_message_mark_read(s, c.circle_id, seq1));
+	CHECK_OK(store_circle_get_by_id(s, c.circle_id, &got));
+	CHECK(got.read_marker == seq2 && got.unread == 1);
+
+	/* Search: words, Arabic, and FTS syntax taken literally. */
+	CHECK_OK(store_message_search(s, "world", NULL, 10, &l));
+	CHECK(l.num == 2 && l.items[0].sent_at == 300);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_search(s, "بالعالم", c.circle_id, 10, &l));
+	CHECK_INT_EQ(l.num, 1);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_search(s, "hello OR שלום", NULL, 10, &l));
+	CHECK_INT_EQ(l.num, 0);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_search(s, "hel*", NULL, 10, &l));
+	CHECK_INT_EQ(l.num, 0);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_search(s, "\"world NEAR hello\" body:x -hello", NULL, 10, &l));
+	CHECK_INT_EQ(l.num, 0);
+	store_message_list_free(&l);
+	CHECK_RC(store_message_search(s, "  \"\" ", NULL, 10, &l), HALQA_ERR_ARG);
+
+	/* Delete a time range: gone from the list and from the index. */
+	size_t deleted = 0;
+	CHECK_OK(store_message_delete_range(s, c.circle_id, 150, 301, &deleted));
+	CHECK_INT_EQ(deleted, 2);
+	CHECK_OK(store_message_search(s, "world", NULL, 10, &l));
+	CHECK(l.num == 1 && l.items[0].seq == seq1);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, 0, 10, 0, &l));
+	CHECK_INT_EQ(l.num, 1);
+	store_message_list_free(&l);
+	/* A rolled-back transaction leaves nothing. */
+	CHECK_OK(store_begin(s));
+	CHECK_OK(add_msg(s, 1, 7, 1, "rolled back", NULL));
+	CHECK_INT_EQ(store_rollback(s), HALQA_OK);
+	CHECK_OK(store_message_search(s, "rolled", NULL, 10, &l));
+	CHECK_INT_EQ(l.num, 0);
+	store_message_list_free(&l);
+	store_close(s);
+}
+
+static void test_outbox(void)
+{
+	struct store *s = fresh(13);
+	struct store_circle c;
+	struct store_outbox o, *list = NULL;
+	size_t num = 0;
+	uint8_t other[STORE_ID_LEN];
+
+	circle(&c, "C", 1);
+	CHECK_OK(store_circle_add(s, &c));
+	memset(&o, 0, sizeof o);
+	memcpy(o.circle_id, c.circle_id, STORE_ID_LEN);
+	memset(o.client_msg_id, 0xa1, STORE_ID_LEN);
+	o.created_at = 5;
+	o.body = (char *)"queued";
+	CHECK_OK(store_outbox_add(s, &o));
+	CHECK_RC(store_outbox_add(s, &o), HALQA_ERR_EXISTS);
+	memset(o.client_msg_id, 0xa2, STORE_ID_LEN);
+	o.body = (char *)"second";
+	CHECK_OK(store_outbox_add(s, &o));
+	memset(o.circle_id, 0x99, STORE_ID_LEN);
+	memset(o.client_msg_id, 0xa3, STORE_ID_LEN);
+	CHECK_RC(store_outbox_add(s, &o), HALQA_ERR_NOT_FOUND);
+
+	memset(other, 0xa1, sizeof other);
+	CHECK_OK(store_outbox_bump(s, other));
+	CHECK_OK(store_outbox_bump(s, other));
+	CHECK_OK(store_outbox_list(s, c.circle_id, &list, &num));
+	CHECK_INT_EQ(num, 2);
+	if (num == 2) {
+		CHECK(strcmp(list[0].body, "queued") == 0 && list[0].attempts == 2);
+		CHECK(strcmp(list[1].body, "second") == 0 && list[1].attempts == 0);
+	}
+	store_outbox_list_free(list, num);
+	CHECK_OK(store_outbox_remove(s, other));
+	CHECK_RC(store_outbox_remove(s, other), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(store_outbox_bump(s, other), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_outbox_list(s, NULL, &list, &num));
+	CHECK_INT_EQ(num, 1);
+	store_outbox_list_free(list, num);
+	memset(other, 0x77, sizeof other);
+	CHECK_OK(store_outbox_list(s, other, &list, &num));
+	CHECK_INT_EQ(num, 0);
+	store_outbox_list_free(list, num);
+	store_close(s);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (getenv("HALQA_TEST_DEBUG") != NULL) {
+		halqa_log_set_level(HALQA_LOG_DEBUG);
+	}
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	snprintf(dir, sizeof dir, "%s/halqa-store-XXXXXX", tmp ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/store.db", dir);
+	RUN(test_encrypted_on_disk);
+	RUN(test_wrong_key_and_reopen);
+	RUN(test_rekey);
+	RUN(test_newer_schema_refused_untouched);
+	RUN(test_damaged_files);
+	RUN(test_settings);
+	RUN(test_identity);
+	RUN(test_contacts);
+	RUN(test_circles);
+	RUN(test_messages);
+	RUN(test_outbox);
+	cleanup_files();
+	rmdir(dir);
+	return harness_report();
+}
