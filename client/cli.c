@@ -1,0 +1,819 @@
+/*
+ * cli.c: the halqa command line: global options, a command table, opening
+ * the profile, and the profile, relay and contact commands.
+ *
+ * Every command opens the profile itself (so a command that needs no
+ * passphrase, like help, never asks for one), runs, and closes it; failures
+ * become one line on stderr chosen from the error code, never from a
+ * message body or key. Everything printed that came from outside (names on
+ * cards, a relay endpoint) goes through term_sanitize; --json output is
+ * escaped by cli_json_string and stays valid JSON whatever the bytes.
+ */
+#include "halqa/cli.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "halqa/card.h"
+#include "halqa/identity.h"
+#include "halqa/profile.h"
+#include "halqa/safety.h"
+#include "halqa/store.h"
+#include "halqa/term.h"
+#include "halqa/utf8.h"
+
+#define SET_RELAY_ENDPOINT "relay.endpoint"
+#define SET_RELAY_KEY "relay.key"
+#define SET_RELAY_SOCKS "relay.socks"
+
+struct ctx {
+	const char *home;
+	const char *passfile;
+	char dir[PROFILE_MAX_PATH];
+	struct store *store;
+	struct identity *id;
+	char name[STORE_MAX_NAME + 1];
+};
+
+struct command {
+	const char *name;
+	const char *sub;
+	int (*run)(struct ctx *c, int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("halqa: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+/* put_text prints |s| made safe for the terminal. */
+static void put_text(FILE *f, const char *s)
+{
+	char *safe = NULL;
+	size_t len = 0;
+
+	if (term_sanitize(&safe, &len, s, strlen(s), 0) == HALQA_OK) {
+		fwrite(safe, 1, len, f);
+	}
+	free(safe);
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	size_t len = strlen(s), pos = 0, start;
+	uint32_t cp;
+
+	fputc('"', f);
+	while (pos < len) {
+		start = pos;
+		if (utf8_decode(u, len, &pos, &cp) != HALQA_OK) {
+			fputs("\\ufffd", f);
+			pos = start + 1;
+			continue;
+		}
+		if (cp == '"' || cp == '\\') {
+			fputc('\\', f);
+			fputc((int)cp, f);
+		} else if (cp < 0x20u || cp == 0x7fu) {
+			fprintf(f, "\\u%04x", (unsigned)cp);
+		} else {
+			fwrite(u + start, 1, pos - start, f);
+		}
+	}
+	fputc('"', f);
+}
+
+int cli_relay_parse(const char *line, char endpoint[CLI_MAX_RELAY_LINE], unsigned char key[32])
+{
+	static const char prefix[] = "halqa-relay:";
+	const char *hash;
+	size_t len, ep_len;
+	uint8_t tmp[32];
+
+	endpoint[0] = '\0';
+	len = strnlen(line, CLI_MAX_RELAY_LINE);
+	if (len >= CLI_MAX_RELAY_LINE || strncmp(line, prefix, sizeof prefix - 1) != 0) {
+		return HALQA_ERR_MALFORMED;
+	}
+	hash = strrchr(line, '#');
+	if (hash == NULL || strlen(hash + 1) != 40) {
+		return HALQA_ERR_MALFORMED;
+	}
+	ep_len = (size_t)(hash - line) - (sizeof prefix - 1);
+	if (ep_len == 0 || ep_len > CARD_MAX_ENDPOINT) {
+		return HALQA_ERR_MALFORMED;
+	}
+	if (zmq_z85_decode(tmp, hash + 1) == NULL) {
+		return HALQA_ERR_MALFORMED;
+	}
+	memcpy(endpoint, line + sizeof prefix - 1, ep_len);
+	endpoint[ep_len] = '\0';
+	if (!card_endpoint_valid(endpoint) || strchr(endpoint, '#') != NULL) {
+		endpoint[0] = '\0';
+		return HALQA_ERR_INVALID;
+	}
+	memcpy(key, tmp, 32);
+	return HALQA_OK;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* open_error says in one line why the profile did not open. */
+static int open_error(const struct ctx *c, int r)
+{
+	switch (r) {
+	case HALQA_ERR_NOT_FOUND:
+		return fail("no profile in %s (create one with: halqa init --name NAME)", c->dir);
+	case HALQA_ERR_CRYPTO:
+		return fail("wrong passphrase (or store.db is damaged); nothing was changed");
+	case HALQA_ERR_UNSUPPORTED:
+		return fail("store.db or store.kdf is from a newer halqa, or this halqa is not built "
+			    "on SQLCipher; nothing was changed");
+	case HALQA_ERR_MALFORMED:
+	case HALQA_ERR_TRUNCATED:
+	case HALQA_ERR_INVALID:
+	case HALQA_ERR_TOO_LARGE:
+		return fail("the profile in %s is damaged (store.kdf or store.db); nothing was "
+			    "changed",
+			    c->dir);
+	default:
+		return fail("cannot open the profile in %s: %s", c->dir, halqa_strerror(r));
+	}
+}
+
+static int pass_error(int r, const char *file)
+{
+	switch (r) {
+	case HALQA_ERR_DENIED:
+		return fail("passphrase file %s is readable by others; chmod 600 it", file);
+	case HALQA_ERR_NOT_FOUND:
+		return fail("passphrase file %s does not exist", file);
+	case HALQA_ERR_ARG:
+		return fail("empty passphrase");
+	case HALQA_ERR_TOO_LARGE:
+		return fail("passphrase longer than %d bytes", PROFILE_MAX_PASSPHRASE);
+	case HALQA_ERR_INVALID:
+		return fail("the two passphrases differ");
+	case HALQA_ERR_IO:
+		return fail("no terminal to ask for the passphrase (use HALQA_PASSPHRASE or "
+			    "--passphrase-file)");
+	default:
+		return fail("cannot read the passphrase: %s", halqa_strerror(r));
+	}
+}
+
+static int resolve_dir(struct ctx *c)
+{
+	int r = profile_dir_resolve(c->dir, c->home);
+
+	if (r != HALQA_OK) {
+		return fail("no profile directory: give --home DIR or set HALQA_HOME");
+	}
+	return 0;
+}
+
+/* open_profile asks for the passphrase, opens the store and loads the identity. */
+static int open_profile(struct ctx *c)
+{
+	char *pass = NULL, prompt[PROFILE_MAX_PATH + 32];
+	size_t pass_len = 0;
+	uint8_t *blob = NULL;
+	size_t blob_len = 0;
+	struct bytes_reader rd;
+	int r;
+
+	if (resolve_dir(c) != 0) {
+		return 1;
+	}
+	snprintf(prompt, sizeof prompt, "Passphrase for %s: ", c->dir);
+	if ((r = profile_passphrase_get(&pass, &pass_len, c->passfile, "HALQA_PASSPHRASE", prompt,
+					0)) != HALQA_OK) {
+		return pass_error(r, c->passfile);
+	}
+	r = profile_open(&c->store, c->dir, pass, pass_len);
+	profile_passphrase_free(pass, pass_len);
+	if (r != HALQA_OK) {
+		return open_error(c, r);
+	}
+	if ((r = store_identity_get(c->store, c->name, &blob, &blob_len)) != HALQA_OK) {
+		return fail("the profile has no identity: %s", halqa_strerror(r));
+	}
+	bytes_reader_init(&rd, blob, blob_len);
+	if ((r = identity_decode(&rd, &c->id)) == HALQA_OK) {
+		r = bytes_expect_end(&rd);
+	}
+	store_secret_free(blob, blob_len);
+	if (r != HALQA_OK) {
+		return fail("the stored identity is damaged: %s", halqa_strerror(r));
+	}
+	return 0;
+}
+
+static int has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], flag) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int usage_error(const struct command *cmd)
+{
+	fprintf(stderr, "usage: halqa %s\n", cmd->usage);
+	return 2;
+}
+
+static const struct command *current;
+
+static int cmd_init(struct ctx *c, int argc, char **argv)
+{
+	const char *name = NULL;
+	enum storekey_profile kdf = STOREKEY_PROFILE_DEFAULT;
+	char *pass = NULL, fp[SAFETY_FP_STR_LEN], path[PROFILE_MAX_PATH + 16];
+	size_t pass_len = 0;
+	struct identity *id = NULL;
+	struct bytes_writer w;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+			name = argv[++i];
+		} else if (strcmp(argv[i], "--kdf-profile") == 0 && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "test") == 0) {
+				kdf = STOREKEY_PROFILE_TEST;
+			} else if (strcmp(argv[i], "default") != 0) {
+				return usage_error(current);
+			}
+		} else {
+			return usage_error(current);
+		}
+	}
+	if (name == NULL) {
+		return usage_error(current);
+	}
+	if (utf8_name_check(name) != HALQA_OK) {
+		return fail("a name is 1 to %d bytes of UTF-8 text without control characters",
+			    UTF8_MAX_NAME);
+	}
+	if (resolve_dir(c) != 0) {
+		return 1;
+	}
+	if ((r = profile_passphrase_get(&pass, &pass_len, c->passfile, "HALQA_PASSPHRASE",
+					"New passphrase: ", 1)) != HALQA_OK) {
+		return pass_error(r, c->passfile);
+	}
+	r = profile_create(&c->store, c->dir, pass, pass_len, kdf);
+	profile_passphrase_free(pass, pass_len);
+	if (r == HALQA_ERR_EXISTS) {
+		return fail("%s already holds a profile; nothing was changed", c->dir);
+	}
+	if (r != HALQA_OK) {
+		return fail("cannot create the profile in %s: %s", c->dir, halqa_strerror(r));
+	}
+	bytes_writer_init(&w, IDENTITY_ENCODED_LEN, BYTES_WIPE);
+	if ((r = identity_new(&id)) == HALQA_OK && (r = identity_encode(&w, id)) == HALQA_OK) {
+		r = store_identity_put(c->store, name, bytes_writer_data(&w), bytes_writer_len(&w));
+	}
+	bytes_writer_cleanup(&w);
+	if (r != HALQA_OK) {
+		identity_free(id);
+		store_close(c->store);
+		c->store = NULL;
+		/* Do not leave a profile without an identity behind. */
+		snprintf(path, sizeof path, "%s/store.db", c->dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/store.kdf", c->dir);
+		unlink(path);
+		return fail("cannot create the identity: %s", halqa_strerror(r));
+	}
+	safety_fingerprint(fp, id->sign_pub);
+	identity_free(id);
+	printf("Created profile ");
+	put_text(stdout, name);
+	printf(" in ");
+	put_text(stdout, c->dir);
+	printf("\nYour fingerprint: %s\nNext: halqa relay set ADDRESS (the line halqad init "
+	       "printed)\n",
+	       fp);
+	if (kdf == STOREKEY_PROFILE_TEST) {
+		fprintf(stderr, "halqa: warning: test KDF profile: this passphrase is cheap to "
+				"guess; for tests and demos only\n");
+	}
+	return 0;
+}
+
+/* own_card builds this profile's card; HALQA_ERR_NOT_FOUND until a relay is set. */
+static int own_card(struct ctx *c, char out[CARD_MAX_TEXT])
+{
+	struct card cd;
+	char hex[65];
+	size_t key_len = 0;
+	int r;
+
+	memset(&cd, 0, sizeof cd);
+	if ((r = store_setting_get(c->store, SET_RELAY_ENDPOINT, cd.endpoint,
+				   sizeof cd.endpoint)) != HALQA_OK ||
+	    (r = store_setting_get(c->store, SET_RELAY_KEY, hex, sizeof hex)) != HALQA_OK) {
+		return r;
+	}
+	if (sodium_hex2bin(cd.relay_pub, sizeof cd.relay_pub, hex, strlen(hex), NULL, &key_len,
+			   NULL) != 0 ||
+	    key_len != sizeof cd.relay_pub) {
+		return HALQA_ERR_MALFORMED;
+	}
+	memcpy(cd.identity_pub, c->id->sign_pub, sizeof cd.identity_pub);
+	memcpy(cd.mailbox_id, c->id->mailbox_id, sizeof cd.mailbox_id);
+	memcpy(cd.kp_dir_id, c->id->kp_dir_id, sizeof cd.kp_dir_id);
+	return card_encode(out, &cd);
+}
+
+static int cmd_whoami(struct ctx *c, int argc, char **argv)
+{
+	char fp[SAFETY_FP_STR_LEN], card[CARD_MAX_TEXT];
+	int json = has_flag(argc, argv, "--json"), r;
+
+	if (argc > (json ? 1 : 0)) {
+		return usage_error(current);
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	safety_fingerprint(fp, c->id->sign_pub);
+	r = own_card(c, card);
+	if (r != HALQA_OK && r != HALQA_ERR_NOT_FOUND) {
+		return fail("cannot build the contact card: %s", halqa_strerror(r));
+	}
+	if (json) {
+		printf("{\"name\":");
+		cli_json_string(stdout, c->name);
+		printf(",\"fingerprint\":\"%s\",\"card\":", fp);
+		if (r == HALQA_OK) {
+			cli_json_string(stdout, card);
+		} else {
+			printf("null");
+		}
+		printf("}\n");
+		return 0;
+	}
+	printf("Name:        ");
+	put_text(stdout, c->name);
+	printf("\nFingerprint: %s\n", fp);
+	if (r == HALQA_OK) {
+		printf("Card:        %s\n", card);
+	} else {
+		printf("Card:        none yet: set the relay first (halqa relay set ADDRESS)\n");
+	}
+	return 0;
+}
+
+/* socks_valid accepts HOST:PORT with a printable host and a port 1..65535. */
+static int socks_valid(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s || strlen(s) > 255) {
+		return 0;
+	}
+	for (const char *p = s; p < colon; p++) {
+		if (*p <= ' ' || *p >= 0x7f) {
+			return 0;
+		}
+	}
+	port = strtol(colon + 1, &end, 10);
+	return colon[1] != '\0' && *end == '\0' && port >= 1 && port <= 65535;
+}
+
+static int cmd_relay_set(struct ctx *c, int argc, char **argv)
+{
+	char endpoint[CLI_MAX_RELAY_LINE], hex[65];
+	unsigned char key[32];
+	const char *address = NULL, *socks = NULL;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--socks") == 0 && i + 1 < argc) {
+			socks = argv[++i];
+		} else if (address == NULL && argv[i][0] != '-') {
+			address = argv[i];
+		} else {
+			return usage_error(current);
+		}
+	}
+	if (address == NULL) {
+		return usage_error(current);
+	}
+	if ((r = cli_relay_parse(address, endpoint, key)) != HALQA_OK) {
+		return fail("not a relay address: expected halqa-relay:tcp://HOST:PORT#KEY, as "
+			    "halqad init prints it");
+	}
+	if (socks != NULL && !socks_valid(socks)) {
+		return fail("--socks wants HOST:PORT, e.g. 127.0.0.1:9050");
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+	if ((r = store_begin(c->store)) != HALQA_OK ||
+	    (r = store_setting_set(c->store, SET_RELAY_ENDPOINT, endpoint)) != HALQA_OK ||
+	    (r = store_setting_set(c->store, SET_RELAY_KEY, hex)) != HALQA_OK ||
+	    (r = socks != NULL ? store_setting_set(c->store, SET_RELAY_SOCKS, socks)
+			       : store_setting_delete(c->store, SET_RELAY_SOCKS)) != HALQA_OK ||
+	    (r = store_commit(c->store)) != HALQA_OK) {
+		(void)store_rollback(c->store);
+		return fail("cannot save the relay: %s", halqa_strerror(r));
+	}
+	printf("Relay set: ");
+	put_text(stdout, endpoint);
+	if (socks != NULL) {
+		printf(" via SOCKS5 ");
+		put_text(stdout, socks);
+	}
+	printf("\n");
+	return 0;
+}
+
+static int check_name(const char *name)
+{
+	if (utf8_name_check(name) != HALQA_OK) {
+		return fail("a name is 1 to %d bytes of UTF-8 text without control characters",
+			    UTF8_MAX_NAME);
+	}
+	return 0;
+}
+
+static int cmd_contact_add(struct ctx *c, int argc, char **argv)
+{
+	struct store_contact sc;
+	struct card cd;
+	char text[CARD_MAX_TEXT * 2];
+	size_t used = 0;
+	int r;
+
+	if (argc < 2) {
+		return usage_error(current);
+	}
+	if (check_name(argv[0]) != 0) {
+		return 1;
+	}
+	/* A card wrapped by a mail client may arrive as several words. */
+	text[0] = '\0';
+	for (int i = 1; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		if (used + n + 2 > sizeof text) {
+			return fail("that is too long to be a contact card");
+		}
+		memcpy(text + used, argv[i], n);
+		used += n;
+		text[used++] = ' ';
+		text[used] = '\0';
+	}
+	switch (card_decode(&cd, text)) {
+	case HALQA_OK:
+		break;
+	case HALQA_ERR_INVALID:
+		return fail("the card's checksum does not match: it was mistyped or damaged; ask "
+			    "for it again");
+	case HALQA_ERR_UNSUPPORTED:
+		return fail("the card is from a newer halqa");
+	default:
+		return fail("that is not a contact card (it starts with halqa-card:)");
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	if (sodium_memcmp(cd.identity_pub, c->id->sign_pub, sizeof cd.identity_pub) == 0) {
+		return fail("that is your own card");
+	}
+	memset(&sc, 0, sizeof sc);
+	snprintf(sc.name, sizeof sc.name, "%s", argv[0]);
+	memcpy(sc.identity_pub, cd.identity_pub, sizeof sc.identity_pub);
+	if ((r = card_encode(sc.card, &cd)) != HALQA_OK) {
+		return fail("cannot store the card: %s", halqa_strerror(r));
+	}
+	sc.added_at = now_ms();
+	r = store_contact_add(c->store, &sc);
+	if (r == HALQA_ERR_EXISTS) {
+		return fail("a contact with that name or that identity already exists");
+	}
+	if (r != HALQA_OK) {
+		return fail("cannot add the contact: %s", halqa_strerror(r));
+	}
+	printf("Added ");
+	put_text(stdout, sc.name);
+	printf(" (not verified yet: compare safety numbers with halqa contact verify ");
+	put_text(stdout, sc.name);
+	printf(")\n");
+	return 0;
+}
+
+static int cmd_contact_list(struct ctx *c, int argc, char **argv)
+{
+	struct store_contact *list = NULL;
+	char fp[SAFETY_FP_STR_LEN];
+	size_t num = 0;
+	int json = has_flag(argc, argv, "--json"), r;
+
+	if (argc > (json ? 1 : 0)) {
+		return usage_error(current);
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	if ((r = store_contact_list(c->store, &list, &num)) != HALQA_OK) {
+		return fail("cannot list contacts: %s", halqa_strerror(r));
+	}
+	if (json) {
+		printf("[");
+	} else if (num == 0) {
+		printf("No contacts yet (add one with: halqa contact add NAME CARD)\n");
+	}
+	for (size_t i = 0; i < num; i++) {
+		safety_fingerprint(fp, list[i].identity_pub);
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			cli_json_string(stdout, list[i].name);
+			printf(",\"verified\":%s,\"fingerprint\":\"%s\",\"card\":",
+			       list[i].verified ? "true" : "false", fp);
+			cli_json_string(stdout, list[i].card);
+			printf("}");
+		} else {
+			put_text(stdout, list[i].name);
+			printf("  %s  %s\n", list[i].verified ? "verified  " : "unverified", fp);
+		}
+	}
+	if (json) {
+		printf("]\n");
+	}
+	free(list);
+	return 0;
+}
+
+static int cmd_contact_verify(struct ctx *c, int argc, char **argv)
+{
+	struct store_contact sc;
+	char mine[SAFETY_FP_STR_LEN], theirs[SAFETY_FP_STR_LEN], pair[SAFETY_NUMBER_STR_LEN];
+	int yes = has_flag(argc, argv, "--yes"), r;
+
+	if (argc != (yes ? 2 : 1) || (yes && strcmp(argv[0], "--yes") == 0)) {
+		return usage_error(current);
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	if ((r = store_contact_get_by_name(c->store, argv[0], &sc)) != HALQA_OK) {
+		return r == HALQA_ERR_NOT_FOUND ? fail("no such contact") : fail("%s",
+										 halqa_strerror(r));
+	}
+	safety_fingerprint(mine, c->id->sign_pub);
+	safety_fingerprint(theirs, sc.identity_pub);
+	if (safety_number(pair, c->id->sign_pub, sc.identity_pub) != HALQA_OK) {
+		return fail("this contact has your own identity key");
+	}
+	printf("Your fingerprint:      %s\n", mine);
+	put_text(stdout, sc.name);
+	printf("'s fingerprint: %s\n", theirs);
+	printf("Safety number (the same on both sides):\n  %.*s\n  %s\n",
+	       SAFETY_FP_STR_LEN - 1, pair, pair + SAFETY_FP_STR_LEN);
+	if (!yes) {
+		printf("Compare it with ");
+		put_text(stdout, sc.name);
+		printf(" in person or on a call you trust. If every digit matches, run:\n"
+		       "  halqa contact verify ");
+		put_text(stdout, sc.name);
+		printf(" --yes\n");
+		return 0;
+	}
+	if ((r = store_contact_set_verified(c->store, sc.name, 1)) != HALQA_OK) {
+		return fail("cannot mark the contact verified: %s", halqa_strerror(r));
+	}
+	put_text(stdout, sc.name);
+	printf(" is now verified.\n");
+	return 0;
+}
+
+static int cmd_contact_remove(struct ctx *c, int argc, char **argv)
+{
+	int r;
+
+	if (argc != 1) {
+		return usage_error(current);
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	r = store_contact_remove(c->store, argv[0]);
+	if (r == HALQA_ERR_NOT_FOUND) {
+		return fail("no such contact");
+	}
+	if (r != HALQA_OK) {
+		return fail("cannot remove the contact: %s", halqa_strerror(r));
+	}
+	printf("Removed ");
+	put_text(stdout, argv[0]);
+	printf("\n");
+	return 0;
+}
+
+static int cmd_passwd(struct ctx *c, int argc, char **argv)
+{
+	const char *newfile = NULL;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--new-passphrase-file") == 0 && i + 1 < argc) {
+			newfile = argv[++i];
+		} else {
+			return usage_error(current);
+		}
+	}
+	if (open_profile(c) != 0) {
+		return 1;
+	}
+	if ((r = profile_passphrase_get(&pass, &pass_len, newfile, "HALQA_NEW_PASSPHRASE",
+					"New passphrase: ", 1)) != HALQA_OK) {
+		return pass_error(r, newfile);
+	}
+	r = profile_passwd(c->store, c->dir, pass, pass_len);
+	profile_passphrase_free(pass, pass_len);
+	if (r != HALQA_OK) {
+		return fail("cannot change the passphrase: %s", halqa_strerror(r));
+	}
+	printf("Passphrase changed.\n");
+	return 0;
+}
+
+static int cmd_help(struct ctx *c, int argc, char **argv);
+
+static const struct command commands[] = {
+	{"init", NULL, cmd_init, "init --name NAME [--kdf-profile default|test]",
+	 "Create a profile: identity keys and an encrypted store. Refuses an existing "
+	 "profile.\n--kdf-profile test is cheap to guess: for tests and demos only."},
+	{"whoami", NULL, cmd_whoami, "whoami [--json]",
+	 "Show your name, fingerprint and contact card (once a relay is set)."},
+	{"relay", "set", cmd_relay_set, "relay set ADDRESS [--socks HOST:PORT]",
+	 "Set the relay: ADDRESS is the line halqad init printed\n"
+	 "(halqa-relay:tcp://HOST:PORT#KEY). --socks goes through a SOCKS5 proxy such as Tor."},
+	{"contact", "add", cmd_contact_add, "contact add NAME CARD",
+	 "Add a contact from their card (halqa-card:...). A mistyped card is refused."},
+	{"contact", "list", cmd_contact_list, "contact list [--json]",
+	 "List contacts with their fingerprints and whether you verified them."},
+	{"contact", "verify", cmd_contact_verify, "contact verify NAME [--yes]",
+	 "Show the safety number to compare with NAME out of band; --yes marks NAME verified\n"
+	 "once every digit matched."},
+	{"contact", "remove", cmd_contact_remove, "contact remove NAME", "Remove a contact."},
+	{"passwd", NULL, cmd_passwd, "passwd [--new-passphrase-file F]",
+	 "Change the passphrase (re-keys the store). For scripts the new one may come from\n"
+	 "--new-passphrase-file or HALQA_NEW_PASSPHRASE."},
+	{"help", NULL, cmd_help, "help [COMMAND]", "Show help."},
+};
+
+#define NUM_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_overview(FILE *f)
+{
+	fprintf(f, "usage: halqa [--home DIR] [--passphrase-file F] COMMAND [ARGS]\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < NUM_COMMANDS; i++) {
+		fprintf(f, "  %s\n", commands[i].usage);
+	}
+	fprintf(f, "\nThe profile is --home DIR, else $HALQA_HOME, else $XDG_DATA_HOME/halqa, else\n"
+		   "~/.local/share/halqa. The passphrase comes from --passphrase-file F (mode "
+		   "600),\nelse $HALQA_PASSPHRASE, else the terminal.\n"
+		   "Run halqa COMMAND --help for more.\n");
+}
+
+static void print_command_help(const char *name)
+{
+	for (size_t i = 0; i < NUM_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			printf("usage: halqa %s\n%s\n\n", commands[i].usage, commands[i].help);
+		}
+	}
+}
+
+static int known_command(const char *name)
+{
+	for (size_t i = 0; i < NUM_COMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int cmd_help(struct ctx *c, int argc, char **argv)
+{
+	(void)c;
+	if (argc == 0) {
+		print_overview(stdout);
+		return 0;
+	}
+	if (!known_command(argv[0])) {
+		return fail("no such command: try halqa help");
+	}
+	print_command_help(argv[0]);
+	return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct ctx c;
+	const struct command *cmd = NULL;
+	int i = 1, rc;
+
+	memset(&c, 0, sizeof c);
+	umask(077);
+	if (sodium_init() < 0) {
+		return fail("libsodium failed to start");
+	}
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
+			c.home = argv[++i];
+		} else if (strcmp(argv[i], "--passphrase-file") == 0 && i + 1 < argc) {
+			c.passfile = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_overview(stdout);
+			return 0;
+		} else {
+			print_overview(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		print_overview(stderr);
+		return 2;
+	}
+	if (!known_command(argv[i])) {
+		fail("no such command: %s (try halqa help)", argv[i][0] ? "given" : "empty");
+		return 2;
+	}
+	if (has_flag(argc - i - 1, argv + i + 1, "--help")) {
+		print_command_help(argv[i]);
+		return 0;
+	}
+	for (size_t k = 0; k < NUM_COMMANDS; k++) {
+		if (strcmp(commands[k].name, argv[i]) != 0) {
+			continue;
+		}
+		if (commands[k].sub == NULL) {
+			cmd = &commands[k];
+			i += 1;
+			break;
+		}
+		if (i + 1 < argc && strcmp(commands[k].sub, argv[i + 1]) == 0) {
+			cmd = &commands[k];
+			i += 2;
+			break;
+		}
+	}
+	if (cmd == NULL) {
+		fprintf(stderr, "halqa: %s needs a subcommand:\n", argv[i]);
+		for (size_t k = 0; k < NUM_COMMANDS; k++) {
+			if (strcmp(commands[k].name, argv[i]) == 0) {
+				fprintf(stderr, "  halqa %s\n", commands[k].usage);
+			}
+		}
+		return 2;
+	}
+	current = cmd;
+	rc = cmd->run(&c, argc - i, argv + i);
+	identity_free(c.id);
+	store_close(c.store);
+	if (fflush(stdout) != 0 && rc == 0) {
+		rc = fail("cannot write the output");
+	}
+	return rc;
+}
