@@ -1,0 +1,262 @@
+/*
+ * mls_group.h: an MLS group (RFC 9420 sections 11, 12) as a Halqa client
+ * runs it, for cipher suite 0x0003, without knowing MLS internals.
+ *
+ * A struct mls_group is one member's view of one group: the GroupContext,
+ * the ratchet tree and our private path keys, the epoch secrets and the
+ * secret tree, the interim transcript hash, proposals received this epoch,
+ * and our signing key. It is made by mls_group_create (a new group with
+ * us alone, epoch 0) or mls_group_join (from a Welcome).
+ *
+ * Changing the group. The relay orders commits, so our own commit is made
+ * as a *pending* commit: mls_group_commit_add / _remove / _update /
+ * _extensions return the encoded Commit (and a Welcome for adds) but leave
+ * the group as it was; when the relay accepts the commit the caller calls
+ * mls_group_commit_confirm, which moves the group to the new epoch; when
+ * the relay refuses it (another commit came first) mls_group_commit_discard
+ * drops it. While a commit is pending, incoming messages and commits are
+ * processed as usual; applying another member's commit discards ours (it
+ * was built on an epoch that is now gone). At most one commit is pending.
+ *
+ * Receiving. mls_group_process takes any MLSMessage for this group: an
+ * application message (returned decrypted), a proposal (validated and kept
+ * for a later commit), or a commit (fully validated, then applied). Every
+ * refused message leaves the group state as it was, except that a
+ * PrivateMessage that decrypts consumes its ratchet key (the framing layer
+ * deletes a key once its message authenticated; this is what stops a
+ * replay) even if its content is then refused.
+ *
+ * Wire format. Handshake messages (commits) go out as PrivateMessage by
+ * default, hiding the group's structure from the relay; a group may be set
+ * to PublicMessage (mls_group_set_handshake_public). Application messages
+ * are always PrivateMessage (RFC 9420 6).
+ *
+ * Credentials. Halqa leaves carry a basic credential whose identity is
+ * the member's Ed25519 identity key, equal to its signature key (see
+ * mls_keypackage.h); mls_group_members reports it. Leaves of other MLS
+ * clients (the interop vectors) are accepted as RFC 9420 allows and
+ * reported without an identity.
+ *
+ * Errors: HALQA_ERR_ARG (bad arguments, a leaf index that is not a
+ * member), HALQA_ERR_NOMEM, HALQA_ERR_UNSUPPORTED (another suite or
+ * version, a proposal type or sender we do not handle: ReInit,
+ * ExternalInit, external senders, new members; resumption PSKs other than
+ * the current epoch's), HALQA_ERR_INVALID (a rule of RFC 9420 broken),
+ * HALQA_ERR_CRYPTO (signature, tag, AEAD or confirmation tag fails),
+ * HALQA_ERR_STALE (a message for another epoch, a confirm after the epoch
+ * moved), HALQA_ERR_NOT_FOUND (a proposal reference or PSK we do not
+ * have, a Welcome not for us), HALQA_ERR_DENIED (a sender not allowed to
+ * send this, or we were removed from the group), HALQA_ERR_EXISTS (a
+ * commit is already pending), HALQA_ERR_LIMIT (too many cached
+ * proposals), the codec's errors for bytes that do not parse.
+ */
+#ifndef HALQA_MLS_GROUP_H
+#define HALQA_MLS_GROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "halqa/err.h"
+#include "halqa/mls_codec.h"
+#include "halqa/mls_crypto.h"
+
+/*
+ * Our private-use GroupContext extension type (RFC 9420 17.3 reserves
+ * 0xF000-0xFFFF for private use), reserved for the circle's facilitator
+ * roster. Every Halqa leaf lists it in its capabilities, so a group may
+ * set it with a GroupContextExtensions commit.
+ */
+#define MLS_GROUP_EXT_ROSTER 0xF0A1
+
+/* Proposals from other members kept per epoch, at most. */
+#define MLS_GROUP_MAX_CACHED_PROPOSALS 1024
+
+struct mls_group;
+struct mls_keypackage_private;
+struct mls_key_package;
+
+/* One external pre-shared key (RFC 9420 8.4), borrowed. */
+struct mls_group_psk {
+	const uint8_t *id;
+	size_t id_len;
+	const uint8_t *secret;
+	size_t secret_len;
+};
+
+/* The external PSKs a group may use; borrowed for the group's life. */
+struct mls_group_psk_store {
+	const struct mls_group_psk *items;
+	size_t num;
+};
+
+/*
+ * mls_group_create makes a new group |group_id| (1 .. MLS_MAX_GROUP_ID
+ * bytes) with us as its only member, at leaf 0, epoch 0. Our leaf is the
+ * leaf of |own_kp|, whose signature key must be the public half of
+ * |sig_priv| (HALQA_ERR_ARG otherwise); its encryption private key is
+ * taken from |own_priv|, which is wiped on success. |extensions| (NULL:
+ * none) become the GroupContext extensions; every type must be supported
+ * by our own leaf. |sig_priv| is copied into protected memory.
+ */
+HALQA_MUST_CHECK int mls_group_create(struct mls_group **out, const uint8_t *group_id,
+				      size_t group_id_len, const uint8_t sig_priv[MLS_SIG_PRIV_LEN],
+				      const struct mls_key_package *own_kp,
+				      struct mls_keypackage_private *own_priv,
+				      const struct mls_extension_list *extensions);
+
+/*
+ * mls_group_join joins a group from the Welcome MLSMessage |welcome|
+ * (RFC 9420 12.4.3.1) made for our KeyPackage |kp| (its privates
+ * |kp_priv|, wiped on success; signing key |sig_priv|): it finds our
+ * EncryptedGroupSecrets by KeyPackageRef, decrypts them with the init
+ * key, resolves the PSKs from |psks| (NULL: none; an unknown PSK is
+ * HALQA_ERR_NOT_FOUND), decrypts the GroupInfo with the welcome key and
+ * checks its signature by its signer's leaf, loads the ratchet tree from
+ * the ratchet_tree extension (required: we fetch no tree out of band),
+ * verifies the tree (mls_tree_verify) and its hash against the
+ * GroupContext, finds our leaf by encryption key, derives the epoch, and
+ * checks the confirmation tag. |psks| stays borrowed by the group.
+ */
+HALQA_MUST_CHECK int mls_group_join(struct mls_group **out, const uint8_t *welcome,
+				    size_t welcome_len, const uint8_t sig_priv[MLS_SIG_PRIV_LEN],
+				    const struct mls_key_package *kp,
+				    struct mls_keypackage_private *kp_priv,
+				    const struct mls_group_psk_store *psks);
+
+/* mls_group_free wipes and frees |g|; NULL is a no-op. */
+void mls_group_free(struct mls_group *g);
+
+/* mls_group_set_handshake_public chooses PublicMessage (true) or PrivateMessage for our commits. */
+void mls_group_set_handshake_public(struct mls_group *g, bool public_handshake);
+
+/* mls_group_set_psk_store sets the external PSKs (borrowed; NULL: none). */
+void mls_group_set_psk_store(struct mls_group *g, const struct mls_group_psk_store *psks);
+
+/*
+ * mls_group_commit_add makes a pending Commit adding the members of the
+ * |num_kps| KeyPackages |kps| (each validated with
+ * mls_keypackage_validate at time |now|; 0 skips the lifetime check), with
+ * an UpdatePath, and the Welcome for them (GroupSecrets per joiner, the
+ * GroupInfo with the ratchet_tree extension). Outputs are encoded
+ * MLSMessages, malloc'd, the caller frees them; NULL and 0 on failure.
+ */
+HALQA_MUST_CHECK int mls_group_commit_add(struct mls_group *g, const struct mls_key_package *kps,
+					  size_t num_kps, uint64_t now, uint8_t **commit,
+					  size_t *commit_len, uint8_t **welcome,
+					  size_t *welcome_len);
+
+/*
+ * mls_group_commit_remove makes a pending Commit removing the members at
+ * |leaves| (not ourselves: HALQA_ERR_ARG; each a member, no repeats).
+ */
+HALQA_MUST_CHECK int mls_group_commit_remove(struct mls_group *g, const uint32_t *leaves,
+					     size_t num_leaves, uint8_t **commit,
+					     size_t *commit_len);
+
+/*
+ * mls_group_commit_update makes a pending Commit with no proposals and a
+ * fresh UpdatePath: a new leaf key and path (post-compromise healing).
+ * Proposals received this epoch are NOT included (a later version may
+ * commit them); the commit is empty.
+ */
+HALQA_MUST_CHECK int mls_group_commit_update(struct mls_group *g, uint8_t **commit,
+					     size_t *commit_len);
+
+/*
+ * mls_group_commit_extensions makes a pending Commit of a
+ * GroupContextExtensions proposal setting the group's extensions to
+ * |extensions| (each type must be supported by every member).
+ */
+HALQA_MUST_CHECK int mls_group_commit_extensions(struct mls_group *g,
+						 const struct mls_extension_list *extensions,
+						 uint8_t **commit, size_t *commit_len);
+
+/*
+ * mls_group_commit_confirm applies our pending commit (the relay accepted
+ * it). HALQA_ERR_NOT_FOUND if none is pending.
+ */
+HALQA_MUST_CHECK int mls_group_commit_confirm(struct mls_group *g);
+
+/* mls_group_commit_discard drops our pending commit, if any (the relay refused it). */
+void mls_group_commit_discard(struct mls_group *g);
+
+/* mls_group_has_pending tells whether a commit of ours awaits confirmation. */
+bool mls_group_has_pending(const struct mls_group *g);
+
+/* What mls_group_process found in a message. */
+enum mls_group_event_type {
+	MLS_GROUP_EVENT_APPLICATION = 1, /* |data| holds the plaintext */
+	MLS_GROUP_EVENT_PROPOSAL = 2,    /* kept for a later commit */
+	MLS_GROUP_EVENT_COMMIT = 3,      /* the group moved to a new epoch */
+};
+
+struct mls_group_event {
+	int type;        /* enum mls_group_event_type */
+	uint32_t sender; /* the sender's leaf index */
+	uint8_t *data;   /* application plaintext (malloc'd; wipe then free) */
+	size_t data_len;
+	bool removed; /* a commit removed us: the group is now closed */
+};
+
+/*
+ * mls_group_process handles the MLSMessage |msg| (RFC 9420 6, 12.2,
+ * 12.4.2). On success |*ev| says what it was (clean it with
+ * mls_group_event_cleanup). On failure |*ev| is zeroed and the group
+ * unchanged (see the top of this file).
+ */
+HALQA_MUST_CHECK int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
+				       struct mls_group_event *ev);
+
+/* mls_group_event_cleanup wipes and frees what |ev| holds. */
+void mls_group_event_cleanup(struct mls_group_event *ev);
+
+/*
+ * mls_group_protect encrypts |pt| (at most MLS_MAX_MESSAGE bytes) as an
+ * application PrivateMessage from us, into |*out| (malloc'd, caller frees).
+ * HALQA_ERR_DENIED once we were removed.
+ */
+HALQA_MUST_CHECK int mls_group_protect(struct mls_group *g, const uint8_t *pt, size_t pt_len,
+				       uint8_t **out, size_t *out_len);
+
+/* mls_group_epoch returns the current epoch. */
+uint64_t mls_group_epoch(const struct mls_group *g);
+
+/* mls_group_epoch_authenticator copies the epoch authenticator (RFC 9420 8.7). */
+void mls_group_epoch_authenticator(const struct mls_group *g, uint8_t out[MLS_HASH_LEN]);
+
+/* mls_group_own_leaf returns our leaf index. */
+uint32_t mls_group_own_leaf(const struct mls_group *g);
+
+/* mls_group_is_removed tells whether a commit removed us. */
+bool mls_group_is_removed(const struct mls_group *g);
+
+/* One member: its leaf index and, for a Halqa leaf, its identity key. */
+struct mls_group_member {
+	uint32_t leaf;
+	bool has_identity;
+	uint8_t identity[MLS_SIG_PUB_LEN];
+};
+
+/*
+ * mls_group_members lists the members in leaf order into |*out|
+ * (malloc'd, caller frees; NULL when empty) and |*out_num|.
+ */
+HALQA_MUST_CHECK int mls_group_members(const struct mls_group *g, struct mls_group_member **out,
+				       size_t *out_num);
+
+/* mls_group_num_members returns the number of members. */
+uint32_t mls_group_num_members(const struct mls_group *g);
+
+/*
+ * mls_group_export computes MLS-Exporter(label, context, out_len) (RFC
+ * 9420 8.5) of the current epoch into |out|.
+ */
+HALQA_MUST_CHECK int mls_group_export(const struct mls_group *g, const char *label,
+				      const uint8_t *context, size_t context_len, uint8_t *out,
+				      size_t out_len);
+
+/* mls_group_extensions returns the GroupContext extensions (borrowed). */
+const struct mls_extension_list *mls_group_extensions(const struct mls_group *g);
+
+#endif
