@@ -1291,7 +1291,7 @@ int mls_group_protect(struct mls_group *g, const uint8_t *pt, size_t pt_len, uin
 
 /* Decrypts and decodes our GroupSecrets from |wm| (12.4.3.1). */
 static int open_group_secrets(const struct mls_welcome *wm, const struct mls_key_package *kp,
-			      const struct mls_keypackage_private *kp_priv,
+			      const uint8_t init_priv[MLS_KEM_PRIV_LEN],
 			      struct mls_group_secrets *gs)
 {
 	uint8_t ref[MLS_HASH_LEN];
@@ -1311,7 +1311,7 @@ static int open_group_secrets(const struct mls_welcome *wm, const struct mls_key
 	if (mine == NULL) {
 		return HALQA_ERR_NOT_FOUND;
 	}
-	if ((rc = mls_decrypt_with_label(&pt, &pt_len, kp_priv->init_priv, "Welcome",
+	if ((rc = mls_decrypt_with_label(&pt, &pt_len, init_priv, "Welcome",
 					 wm->encrypted_group_info.data,
 					 wm->encrypted_group_info.len,
 					 mine->encrypted_group_secrets.kem_output.data,
@@ -1376,40 +1376,147 @@ out:
 	return rc;
 }
 
-static int verify_group_info(const struct mls_group_info *gi, const struct mls_tree *t)
+/*
+ * Opens a Welcome (12.4.3.1) up to the GroupInfo: our GroupSecrets, the
+ * PSK secret from |psks|, the decrypted GroupInfo of our suite. On
+ * failure every output is cleaned.
+ */
+static int welcome_open(const struct mls_welcome *wm, const struct mls_key_package *kp,
+			const uint8_t init_priv[MLS_KEM_PRIV_LEN],
+			const struct mls_group_psk_store *psks, struct mls_group_secrets *gs,
+			uint8_t psk[MLS_HASH_LEN], struct mls_group_info *gi)
 {
-	const struct mls_leaf_node *signer = mls_tree_leaf(t, gi->signer);
+	const struct mls_psk_id **ids = NULL;
+	struct mls_group_psk_store none = {0};
+	struct mls_group shell = {0};
+	int rc;
+
+	memset(psk, 0, MLS_HASH_LEN);
+	/* 12.4.3.1: the Welcome's suite must be that of our KeyPackage. */
+	if (wm->cipher_suite != MLS_KEYPACKAGE_SUITE || kp->cipher_suite != MLS_KEYPACKAGE_SUITE) {
+		return HALQA_ERR_UNSUPPORTED;
+	}
+	if ((rc = open_group_secrets(wm, kp, init_priv, gs)) != 0) {
+		return rc;
+	}
+	shell.psks = psks != NULL ? psks : &none;
+	if (gs->num_psks > 0) {
+		if ((ids = calloc(gs->num_psks, sizeof *ids)) == NULL) {
+			rc = HALQA_ERR_NOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < gs->num_psks; i++) {
+			ids[i] = &gs->psks[i];
+		}
+		/* A joiner holds no epoch of this group: resumption PSKs are unknown to it. */
+		if ((rc = psk_secret(&shell, NULL, ids, gs->num_psks, psk)) != 0) {
+			goto out;
+		}
+	}
+	if ((rc = open_group_info(wm, gs->joiner_secret.data, psk, gi)) != 0) {
+		goto out;
+	}
+	if (gi->group_context.version != MLS_VERSION_MLS10 ||
+	    gi->group_context.cipher_suite != MLS_KEYPACKAGE_SUITE) {
+		rc = HALQA_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if (gi->group_context.group_id.len == 0 ||
+	    gi->group_context.confirmed_transcript_hash.len != MLS_HASH_LEN) {
+		rc = HALQA_ERR_INVALID;
+	}
+out:
+	free(ids);
+	if (rc != 0) {
+		sodium_memzero(psk, MLS_HASH_LEN);
+		mls_group_secrets_cleanup(gs);
+		mls_group_info_cleanup(gi);
+	}
+	return rc;
+}
+
+/* Checks a GroupInfo's signature with |pub| (12.4.3). */
+static int verify_group_info_with(const struct mls_group_info *gi, const struct mls_bytes *pub)
+{
 	struct bytes_writer w;
 	int rc;
 
-	if (signer == NULL) {
-		return HALQA_ERR_INVALID;
+	if (pub->len != MLS_SIG_PUB_LEN) {
+		return HALQA_ERR_CRYPTO;
 	}
 	bytes_writer_init(&w, MLS_MAX_ENCODING, 0);
 	mls_group_info_tbs_encode(&w, gi);
 	if ((rc = bytes_writer_error(&w)) == 0) {
-		rc = mls_verify_with_label(signer->signature_key.data, "GroupInfoTBS",
-					   bytes_writer_data(&w), bytes_writer_len(&w),
-					   gi->signature.data, gi->signature.len);
+		rc = mls_verify_with_label(pub->data, "GroupInfoTBS", bytes_writer_data(&w),
+					   bytes_writer_len(&w), gi->signature.data,
+					   gi->signature.len);
 	}
 	bytes_writer_cleanup(&w);
 	return rc;
 }
 
+static int decode_welcome(const uint8_t *welcome, size_t welcome_len, struct mls_message *m)
+{
+	int rc;
+
+	if ((rc = mls_message_decode_bytes(welcome, welcome_len, m)) != 0) {
+		return rc;
+	}
+	if (m->wire_format != MLS_WIRE_WELCOME) {
+		mls_message_cleanup(m);
+		return HALQA_ERR_INVALID;
+	}
+	return HALQA_OK;
+}
+
+int mls_group_welcome_check(const uint8_t *welcome, size_t welcome_len,
+			    const struct mls_key_package *kp,
+			    const uint8_t init_priv[MLS_KEM_PRIV_LEN],
+			    const uint8_t signer_pub[MLS_SIG_PUB_LEN],
+			    const struct mls_group_psk_store *psks)
+{
+	struct mls_message m = {0};
+	struct mls_group_secrets gs = {0};
+	struct mls_group_info gi = {0};
+	struct mls_key_schedule_epoch *ks = NULL;
+	struct mls_bytes pub = {.data = (uint8_t *)signer_pub, .len = MLS_SIG_PUB_LEN};
+	uint8_t psk[MLS_HASH_LEN] = {0};
+	int rc;
+
+	if ((welcome == NULL && welcome_len != 0) || kp == NULL || init_priv == NULL ||
+	    signer_pub == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if ((rc = decode_welcome(welcome, welcome_len, &m)) != 0 ||
+	    (rc = welcome_open(&m.welcome, kp, init_priv, psks, &gs, psk, &gi)) != 0 ||
+	    (rc = verify_group_info_with(&gi, &pub)) != 0 ||
+	    (rc = mls_key_schedule_new_from_joiner(&ks, gs.joiner_secret.data, psk,
+						   &gi.group_context)) != 0) {
+		goto out;
+	}
+	rc = mls_key_schedule_verify_confirmation_tag(
+		ks->confirmation_key, gi.group_context.confirmed_transcript_hash.data, MLS_HASH_LEN,
+		gi.confirmation_tag.data, gi.confirmation_tag.len);
+out:
+	sodium_memzero(psk, sizeof psk);
+	mls_key_schedule_free(ks);
+	mls_group_info_cleanup(&gi);
+	mls_group_secrets_cleanup(&gs);
+	mls_message_cleanup(&m);
+	return rc;
+}
+
 int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcome_len,
+		   const uint8_t *ratchet_tree, size_t ratchet_tree_len,
 		   const uint8_t sig_priv[MLS_SIG_PRIV_LEN], const struct mls_key_package *kp,
 		   struct mls_keypackage_private *kp_priv, const struct mls_group_psk_store *psks)
 {
 	struct mls_message m = {0};
 	struct mls_group_secrets gs = {0};
 	struct mls_group_info gi = {0};
-	struct mls_ratchet_tree rt = {0};
 	struct mls_group *g = NULL;
 	const struct mls_extension *ext;
-	const struct mls_psk_id **ids = NULL;
-	struct mls_group_psk_store none = {0};
 	struct mls_tree_policy policy;
-	struct mls_group shell = {0};
 	uint8_t psk[MLS_HASH_LEN] = {0}, th[MLS_HASH_LEN];
 	uint32_t me = UINT32_MAX, n;
 	int rc;
@@ -1419,55 +1526,11 @@ int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcom
 	}
 	*out = NULL;
 	if ((welcome == NULL && welcome_len != 0) || sig_priv == NULL || kp == NULL ||
-	    kp_priv == NULL) {
+	    kp_priv == NULL || (ratchet_tree == NULL && ratchet_tree_len != 0)) {
 		return HALQA_ERR_ARG;
 	}
-	if ((rc = mls_message_decode_bytes(welcome, welcome_len, &m)) != 0) {
-		goto out;
-	}
-	if (m.wire_format != MLS_WIRE_WELCOME) {
-		rc = HALQA_ERR_INVALID;
-		goto out;
-	}
-	/* 12.4.3.1: the Welcome's suite must be that of our KeyPackage. */
-	if (m.welcome.cipher_suite != MLS_KEYPACKAGE_SUITE ||
-	    kp->cipher_suite != MLS_KEYPACKAGE_SUITE) {
-		rc = HALQA_ERR_UNSUPPORTED;
-		goto out;
-	}
-	if ((rc = open_group_secrets(&m.welcome, kp, kp_priv, &gs)) != 0) {
-		goto out;
-	}
-	shell.psks = psks != NULL ? psks : &none;
-	if (gs.num_psks > 0) {
-		if ((ids = calloc(gs.num_psks, sizeof *ids)) == NULL) {
-			rc = HALQA_ERR_NOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < gs.num_psks; i++) {
-			ids[i] = &gs.psks[i];
-		}
-		/* A joiner holds no epoch of this group: resumption PSKs are unknown to it. */
-		if ((rc = psk_secret(&shell, NULL, ids, gs.num_psks, psk)) != 0) {
-			goto out;
-		}
-	}
-	if ((rc = open_group_info(&m.welcome, gs.joiner_secret.data, psk, &gi)) != 0) {
-		goto out;
-	}
-	if (gi.group_context.version != MLS_VERSION_MLS10 ||
-	    gi.group_context.cipher_suite != MLS_KEYPACKAGE_SUITE) {
-		rc = HALQA_ERR_UNSUPPORTED;
-		goto out;
-	}
-	if (gi.group_context.group_id.len == 0 ||
-	    gi.group_context.confirmed_transcript_hash.len != MLS_HASH_LEN) {
-		rc = HALQA_ERR_INVALID;
-		goto out;
-	}
-	ext = mls_extension_list_find(&gi.extensions, MLS_EXT_RATCHET_TREE);
-	if (ext == NULL) {
-		rc = HALQA_ERR_UNSUPPORTED; /* no out-of-band tree source */
+	if ((rc = decode_welcome(welcome, welcome_len, &m)) != 0 ||
+	    (rc = welcome_open(&m.welcome, kp, kp_priv->init_priv, psks, &gs, psk, &gi)) != 0) {
 		goto out;
 	}
 	if ((g = calloc(1, sizeof *g)) == NULL ||
@@ -1477,9 +1540,15 @@ int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcom
 	}
 	memcpy(g->sig_priv, sig_priv, MLS_SIG_PRIV_LEN);
 	g->psks = psks;
-	if ((rc = mls_ratchet_tree_decode_bytes(ext->data.data, ext->data.len, &rt)) != 0 ||
-	    (rc = mls_tree_from_nodes(&g->cur.tree, &rt)) != 0 ||
-	    (rc = mls_group_context_copy(&g->cur.gc, &gi.group_context)) != 0) {
+	ext = mls_extension_list_find(&gi.extensions, MLS_EXT_RATCHET_TREE);
+	if (ext != NULL) {
+		rc = mls_tree_load(&g->cur.tree, ext->data.data, ext->data.len);
+	} else if (ratchet_tree != NULL) {
+		rc = mls_tree_load(&g->cur.tree, ratchet_tree, ratchet_tree_len);
+	} else {
+		rc = HALQA_ERR_NOT_FOUND; /* no tree in the Welcome and none given */
+	}
+	if (rc != 0 || (rc = mls_group_context_copy(&g->cur.gc, &gi.group_context)) != 0) {
 		goto out;
 	}
 	policy = group_policy(&g->cur);
@@ -1487,11 +1556,12 @@ int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcom
 	    (rc = mls_tree_hash(g->cur.tree, th)) != 0) {
 		goto out;
 	}
-	if (!bytes_eq(&gi.group_context.tree_hash, th, sizeof th)) {
+	if (!bytes_eq(&gi.group_context.tree_hash, th, sizeof th) ||
+	    mls_tree_leaf(g->cur.tree, gi.signer) == NULL) {
 		rc = HALQA_ERR_INVALID;
 		goto out;
 	}
-	if ((rc = verify_group_info(&gi, g->cur.tree)) != 0) {
+	if ((rc = verify_group_info_with(&gi, &mls_tree_leaf(g->cur.tree, gi.signer)->signature_key)) != 0) {
 		goto out;
 	}
 	/* 12.4.3.1: our leaf is the one holding our KeyPackage's encryption key. */
@@ -1546,8 +1616,6 @@ int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcom
 	g = NULL;
 out:
 	sodium_memzero(psk, sizeof psk);
-	free(ids);
-	mls_ratchet_tree_cleanup(&rt);
 	mls_group_info_cleanup(&gi);
 	mls_group_secrets_cleanup(&gs);
 	mls_message_cleanup(&m);

@@ -100,8 +100,8 @@ static void test_end_to_end(void)
 	CHECK_INT_EQ(mls_group_epoch(a.g), 0);
 	CHECK_OK(mls_group_commit_confirm(a.g));
 	CHECK_INT_EQ(mls_group_epoch(a.g), 1);
-	CHECK_OK(mls_group_join(&b.g, welcome, welcome_len, b.sig_priv, &b.kp, &b.kpp, NULL));
-	CHECK_OK(mls_group_join(&c.g, welcome, welcome_len, c.sig_priv, &c.kp, &c.kpp, NULL));
+	CHECK_OK(mls_group_join(&b.g, welcome, welcome_len, NULL, 0, b.sig_priv, &b.kp, &b.kpp, NULL));
+	CHECK_OK(mls_group_join(&c.g, welcome, welcome_len, NULL, 0, c.sig_priv, &c.kp, &c.kpp, NULL));
 	free(commit);
 	free(welcome);
 	if (b.g == NULL || c.g == NULL) {
@@ -176,7 +176,7 @@ static void test_pending(void)
 				      &welcome_len));
 	CHECK_RC(mls_group_commit_update(a.g, &mine, &mine_len), HALQA_ERR_EXISTS);
 	CHECK_OK(mls_group_commit_confirm(a.g));
-	CHECK_OK(mls_group_join(&b.g, welcome, welcome_len, b.sig_priv, &b.kp, &b.kpp, NULL));
+	CHECK_OK(mls_group_join(&b.g, welcome, welcome_len, NULL, 0, b.sig_priv, &b.kp, &b.kpp, NULL));
 	free(commit);
 	free(welcome);
 	if (b.g == NULL) {
@@ -230,7 +230,7 @@ static void test_extensions(void)
 	CHECK_OK(mls_group_commit_add(a.g, &b.kp, 1, 0, &commit, &commit_len, &welcome,
 				      &welcome_len));
 	CHECK_OK(mls_group_commit_confirm(a.g));
-	CHECK_OK(mls_group_join(&b.g, welcome, welcome_len, b.sig_priv, &b.kp, &b.kpp, NULL));
+	CHECK_OK(mls_group_join(&b.g, welcome, welcome_len, NULL, 0, b.sig_priv, &b.kp, &b.kpp, NULL));
 	free(commit);
 	free(welcome);
 	if (b.g == NULL) {

@@ -111,18 +111,34 @@ HALQA_MUST_CHECK int mls_group_create(struct mls_group **out, const uint8_t *gro
  * |kp_priv|, wiped on success; signing key |sig_priv|): it finds our
  * EncryptedGroupSecrets by KeyPackageRef, decrypts them with the init
  * key, resolves the PSKs from |psks| (NULL: none; an unknown PSK is
- * HALQA_ERR_NOT_FOUND), decrypts the GroupInfo with the welcome key and
- * checks its signature by its signer's leaf, loads the ratchet tree from
- * the ratchet_tree extension (required: we fetch no tree out of band),
- * verifies the tree (mls_tree_verify) and its hash against the
+ * HALQA_ERR_NOT_FOUND; resumption PSKs are UNSUPPORTED for a joiner),
+ * decrypts the GroupInfo with the welcome key and checks its signature by
+ * its signer's leaf, loads the ratchet tree from the ratchet_tree
+ * extension or else from |ratchet_tree| (an encoded ratchet tree given
+ * out of band; NULL: none, and a Welcome without the extension is then
+ * HALQA_ERR_NOT_FOUND), verifies the tree (mls_tree_verify) and its hash against the
  * GroupContext, finds our leaf by encryption key, derives the epoch, and
  * checks the confirmation tag. |psks| stays borrowed by the group.
  */
 HALQA_MUST_CHECK int mls_group_join(struct mls_group **out, const uint8_t *welcome,
-				    size_t welcome_len, const uint8_t sig_priv[MLS_SIG_PRIV_LEN],
+				    size_t welcome_len, const uint8_t *ratchet_tree,
+				    size_t ratchet_tree_len, const uint8_t sig_priv[MLS_SIG_PRIV_LEN],
 				    const struct mls_key_package *kp,
 				    struct mls_keypackage_private *kp_priv,
 				    const struct mls_group_psk_store *psks);
+
+/*
+ * mls_group_welcome_check runs the checks of a Welcome that need no
+ * ratchet tree (the IETF `welcome` vectors): our GroupSecrets found by
+ * KeyPackageRef and decrypted with |init_priv|, PSKs from |psks|, the
+ * GroupInfo decrypted and its signature checked with |signer_pub|, and the
+ * confirmation tag recomputed from the joiner secret. HALQA_OK if all hold.
+ */
+HALQA_MUST_CHECK int mls_group_welcome_check(const uint8_t *welcome, size_t welcome_len,
+					     const struct mls_key_package *kp,
+					     const uint8_t init_priv[MLS_KEM_PRIV_LEN],
+					     const uint8_t signer_pub[MLS_SIG_PUB_LEN],
+					     const struct mls_group_psk_store *psks);
 
 /* mls_group_free wipes and frees |g|; NULL is a no-op. */
 void mls_group_free(struct mls_group *g);
