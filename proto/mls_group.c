@@ -62,6 +62,8 @@ struct mls_group {
 	const struct mls_group_psk_store *psks;
 	struct cached_proposal *props;
 	size_t num_props;
+	mls_group_testing_hook hook;
+	void *hook_arg;
 };
 
 /* A proposal of a commit, resolved, with who proposed it. */
@@ -607,6 +609,12 @@ void mls_group_set_psk_store(struct mls_group *g, const struct mls_group_psk_sto
 	g->psks = psks;
 }
 
+void mls_group_testing_set_hook(struct mls_group *g, mls_group_testing_hook hook, void *arg)
+{
+	g->hook = hook;
+	g->hook_arg = arg;
+}
+
 /* ---- our own commits ---- */
 
 /* Encrypts |gs| to the init key of |kp| for the Welcome (12.4.3.1). */
@@ -799,8 +807,13 @@ static int make_commit(struct mls_group *g, struct mls_commit *c,
 	ac.content.sender.type = MLS_SENDER_MEMBER;
 	ac.content.sender.index = me;
 	ac.content.content_type = MLS_CONTENT_COMMIT;
-	if ((rc = mls_bytes_copy(&ac.content.group_id, &g->cur.gc.group_id)) != 0 ||
-	    (rc = mls_framing_sign(&ac.auth.signature, ac.wire_format, &ac.content, &g->cur.gc,
+	if ((rc = mls_bytes_copy(&ac.content.group_id, &g->cur.gc.group_id)) != 0) {
+		goto out;
+	}
+	if (g->hook != NULL) {
+		g->hook(&ac, MLS_GROUP_HOOK_CONTENT, g->hook_arg);
+	}
+	if ((rc = mls_framing_sign(&ac.auth.signature, ac.wire_format, &ac.content, &g->cur.gc,
 				   g->sig_priv)) != 0 ||
 	    (rc = finish_epoch(&g->cur, next, &ac, commit_secret, ap.has_psk ? ap.psk_secret : NULL,
 			       false)) != 0) {
@@ -812,6 +825,9 @@ static int make_commit(struct mls_group *g, struct mls_commit *c,
 	}
 	if ((rc = finish_secrets(next)) != 0) {
 		goto out;
+	}
+	if (g->hook != NULL) {
+		g->hook(&ac, MLS_GROUP_HOOK_AUTH, g->hook_arg);
 	}
 	if (g->public_handshake) {
 		rc = mls_framing_protect_public(&ep, commit, commit_len, &ac);

@@ -275,4 +275,22 @@ HALQA_MUST_CHECK int mls_group_export(const struct mls_group *g, const char *lab
 /* mls_group_extensions returns the GroupContext extensions (borrowed). */
 const struct mls_extension_list *mls_group_extensions(const struct mls_group *g);
 
+/*
+ * Testing only: mls_group_testing_set_hook makes |g| call |hook| on each
+ * commit it builds, once with MLS_GROUP_HOOK_CONTENT before the content is
+ * signed (the commit may be changed: proposals added, the path dropped)
+ * and once with MLS_GROUP_HOOK_AUTH after the signature and confirmation
+ * tag are set, before framing (they may be damaged). It lets the refusal
+ * tests and fuzz targets produce commits that break RFC 9420 rules, as a
+ * hostile member could; it weakens nothing on the receiving side, which
+ * never calls it. NULL removes the hook. Clients never set it.
+ */
+struct mls_authenticated_content;
+enum mls_group_hook_phase {
+	MLS_GROUP_HOOK_CONTENT = 1,
+	MLS_GROUP_HOOK_AUTH = 2,
+};
+typedef void (*mls_group_testing_hook)(struct mls_authenticated_content *ac, int phase, void *arg);
+void mls_group_testing_set_hook(struct mls_group *g, mls_group_testing_hook hook, void *arg);
+
 #endif
