@@ -1024,7 +1024,8 @@ static int proposal_ref(const struct mls_authenticated_content *ac, uint8_t out[
 static int process_proposal(struct mls_group *g, struct mls_authenticated_content *ac)
 {
 	const struct mls_proposal *p = &ac->content.proposal;
-	uint32_t sender = ac->content.sender.index;
+	uint32_t sender = ac->content.sender.type == MLS_SENDER_MEMBER ? ac->content.sender.index
+									: UINT32_MAX;
 	struct mls_tree_policy policy = group_policy(&g->cur);
 	struct cached_proposal *grown;
 	uint8_t ref[MLS_HASH_LEN];
@@ -1176,13 +1177,68 @@ out:
 	return rc;
 }
 
+/*
+ * Finds the key that must have signed |ac| (6.1) and applies the sender
+ * rules of 12.1: a member's leaf must be non-blank (6.3.2); an external
+ * sender must be listed in the group's external_senders extension and may
+ * propose Add, Remove, PSK and GroupContextExtensions (12.1.8.1; ReInit
+ * we do not run); a new member may only propose its own Add, signed by
+ * the key in its KeyPackage (12.1.8). |*key| is borrowed from the tree,
+ * from |ac|, or from |*ext|, which the caller cleans up.
+ */
+static int sender_key_ext(const struct mls_group *g, const struct mls_authenticated_content *ac,
+			  struct mls_external_senders *ext, const uint8_t **key)
+{
+	const struct mls_framed_content *c = &ac->content;
+	const struct mls_extension *e;
+	uint16_t type = c->proposal.type;
+
+	switch (c->sender.type) {
+	case MLS_SENDER_MEMBER: {
+		const struct mls_leaf_node *leaf = mls_tree_leaf(g->cur.tree, c->sender.index);
+
+		if (leaf == NULL) {
+			return HALQA_ERR_INVALID;
+		}
+		*key = leaf->signature_key.data;
+		return HALQA_OK;
+	}
+	case MLS_SENDER_EXTERNAL:
+		if (c->content_type != MLS_CONTENT_PROPOSAL ||
+		    (type != MLS_PROPOSAL_ADD && type != MLS_PROPOSAL_REMOVE &&
+		     type != MLS_PROPOSAL_PSK && type != MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS)) {
+			return HALQA_ERR_DENIED;
+		}
+		e = mls_extension_list_find(&g->cur.gc.extensions, MLS_EXT_EXTERNAL_SENDERS);
+		if (e == NULL ||
+		    mls_external_senders_decode_bytes(e->data.data, e->data.len, ext) != 0 ||
+		    c->sender.index >= ext->num ||
+		    ext->items[c->sender.index].signature_key.len != MLS_SIG_PUB_LEN) {
+			return HALQA_ERR_DENIED;
+		}
+		*key = ext->items[c->sender.index].signature_key.data;
+		return HALQA_OK;
+	case MLS_SENDER_NEW_MEMBER_PROPOSAL:
+		if (c->content_type != MLS_CONTENT_PROPOSAL || type != MLS_PROPOSAL_ADD ||
+		    c->proposal.u.add.key_package.leaf_node.signature_key.len != MLS_SIG_PUB_LEN) {
+			return HALQA_ERR_DENIED;
+		}
+		*key = c->proposal.u.add.key_package.leaf_node.signature_key.data;
+		return HALQA_OK;
+	default:
+		/* new_member_commit: external joins are not supported (12.4.3.2). */
+		return HALQA_ERR_UNSUPPORTED;
+	}
+}
+
 int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
 		      struct mls_group_event *ev)
 {
 	struct mls_message m = {0};
 	struct mls_authenticated_content ac = {0};
 	struct mls_framing_epoch ep;
-	const struct mls_leaf_node *leaf;
+	const uint8_t *sig_key = NULL;
+	struct mls_external_senders ext = {0};
 	int rc;
 
 	if (ev != NULL) {
@@ -1208,21 +1264,12 @@ int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
 	if (rc != 0) {
 		goto out;
 	}
-	/* We run no external senders and no external joins (12.1.8, 12.4.3.2). */
-	if (ac.content.sender.type != MLS_SENDER_MEMBER) {
-		rc = HALQA_ERR_DENIED;
+	if ((rc = sender_key_ext(g, &ac, &ext, &sig_key)) != 0 ||
+	    (rc = mls_framing_verify(&ac, &g->cur.gc, sig_key)) != 0) {
 		goto out;
 	}
-	/* 6.3.2: the sender's leaf must be a member; its key verifies the content. */
-	leaf = mls_tree_leaf(g->cur.tree, ac.content.sender.index);
-	if (leaf == NULL) {
-		rc = HALQA_ERR_INVALID;
-		goto out;
-	}
-	if ((rc = mls_framing_verify(&ac, &g->cur.gc, leaf->signature_key.data)) != 0) {
-		goto out;
-	}
-	ev->sender = ac.content.sender.index;
+	ev->sender = ac.content.sender.type == MLS_SENDER_MEMBER ? ac.content.sender.index
+								  : UINT32_MAX;
 	switch (ac.content.content_type) {
 	case MLS_CONTENT_APPLICATION:
 		ev->type = MLS_GROUP_EVENT_APPLICATION;
@@ -1250,6 +1297,7 @@ out:
 	if (rc != 0) {
 		mls_group_event_cleanup(ev);
 	}
+	mls_external_senders_cleanup(&ext);
 	mls_authenticated_content_cleanup(&ac);
 	mls_message_cleanup(&m);
 	return rc;

@@ -40,8 +40,8 @@
  * Errors: HALQA_ERR_ARG (bad arguments, a leaf index that is not a
  * member), HALQA_ERR_NOMEM, HALQA_ERR_UNSUPPORTED (another suite or
  * version, a proposal type or sender we do not handle: ReInit,
- * ExternalInit, external senders, new members; resumption PSKs other than
- * the current epoch's), HALQA_ERR_INVALID (a rule of RFC 9420 broken),
+ * ExternalInit, new-member commits (external joins); resumption PSKs
+ * other than the current epoch's), HALQA_ERR_INVALID (a rule of RFC 9420 broken),
  * HALQA_ERR_CRYPTO (signature, tag, AEAD or confirmation tag fails),
  * HALQA_ERR_STALE (a message for another epoch, a confirm after the epoch
  * moved), HALQA_ERR_NOT_FOUND (a proposal reference or PSK we do not
@@ -209,7 +209,8 @@ enum mls_group_event_type {
 
 struct mls_group_event {
 	int type;        /* enum mls_group_event_type */
-	uint32_t sender; /* the sender's leaf index */
+	uint32_t sender; /* the sender's leaf index; UINT32_MAX for a proposal
+			  * from an external sender or a new member (12.1.8) */
 	uint8_t *data;   /* application plaintext (malloc'd; wipe then free) */
 	size_t data_len;
 	bool removed; /* a commit removed us: the group is now closed */
