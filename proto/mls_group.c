@@ -453,8 +453,12 @@ static int apply_proposals(const struct mls_group *g, const struct group_state *
 			ap->num_added++;
 		}
 	}
-	/* 12.1.7: checked after the Adds, whose leaves must support them too. */
-	if (gce != NULL && (rc = check_members_support(next->tree, &next->gc.extensions)) != 0) {
+	/*
+	 * 12.1.7, 13: every member supports every GroupContext extension; after
+	 * the Adds, so new leaves are held to the group's extensions too.
+	 */
+	if ((gce != NULL || ap->num_added > 0) &&
+	    (rc = check_members_support(next->tree, &next->gc.extensions)) != 0) {
 		goto out;
 	}
 	if (num_psks > 0) {

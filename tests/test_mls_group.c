@@ -212,6 +212,34 @@ out:
 	member_free(&b);
 }
 
+/* Drops the roster from |kp|'s capabilities and signs it again. */
+static void strip_roster(struct mls_key_package *kp, const uint8_t sig_priv[MLS_SIG_PRIV_LEN])
+{
+	struct mls_u16_list *l = &kp->leaf_node.capabilities.extensions;
+	struct bytes_writer w;
+	uint8_t sig[MLS_SIG_LEN];
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->num; i++) {
+		if (l->items[i] != MLS_GROUP_EXT_ROSTER) {
+			l->items[n++] = l->items[i];
+		}
+	}
+	l->num = n;
+	bytes_writer_init(&w, 1 << 20, 0);
+	mls_leaf_node_tbs_encode(&w, &kp->leaf_node, NULL, 0, 0);
+	CHECK_OK(mls_sign_with_label(sig, sig_priv, "LeafNodeTBS", bytes_writer_data(&w),
+				     bytes_writer_len(&w)));
+	memcpy(kp->leaf_node.signature.data, sig, sizeof sig);
+	bytes_writer_cleanup(&w);
+	bytes_writer_init(&w, 1 << 20, 0);
+	mls_key_package_tbs_encode(&w, kp);
+	CHECK_OK(mls_sign_with_label(sig, sig_priv, "KeyPackageTBS", bytes_writer_data(&w),
+				     bytes_writer_len(&w)));
+	memcpy(kp->signature.data, sig, sizeof sig);
+	bytes_writer_cleanup(&w);
+}
+
 static void test_extensions(void)
 {
 	struct member a, b;
@@ -245,6 +273,19 @@ static void test_extensions(void)
 	CHECK(found != NULL);
 	if (found != NULL) {
 		CHECK_MEM_EQ(found->data.data, found->data.len, roster, sizeof roster);
+	}
+	/* 12.1.1, 13: a newcomer must support the group's extensions. */
+	{
+		struct member old;
+
+		member_init(&old);
+		strip_roster(&old.kp, old.sig_priv);
+		CHECK_OK(mls_keypackage_validate(&old.kp, 0));
+		CHECK_RC(mls_group_commit_add(a.g, &old.kp, 1, 0, &commit, &commit_len, &welcome,
+					      &welcome_len),
+			 HALQA_ERR_INVALID);
+		CHECK(!mls_group_has_pending(a.g));
+		member_free(&old);
 	}
 	/* An extension no member supports is refused before anything is sent. */
 	ext.type = 0xF0F0;
