@@ -1,0 +1,831 @@
+/*
+ * net.c: the client's relay connection, a ZeroMQ DEALER driven by libuv.
+ *
+ * ZeroMQ's ZMQ_FD is an edge-style signal, not the socket's data: any send,
+ * recv or ZMQ_EVENTS read may consume it while messages wait. So, as
+ * PLATFORM.md prescribes, every byte moves through one pump(): it re-reads
+ * ZMQ_EVENTS after every send and every recv, returns only when neither
+ * socket can make progress, and when its budget runs out it parks on a
+ * uv_idle_t instead of waiting for an fd that will not fire again. The poll
+ * handles watch UV_READABLE only, and pump() runs once right after they
+ * start. net_request never touches the socket: it queues the frame and
+ * schedules pump() on the idle handle, so no callback runs inside it. The same pump serves the socket monitor (a PAIR on an
+ * inproc endpoint), which is how we tell "the relay refused this key" (ZAP
+ * 400, after which ZeroMQ never reconnects) and "the relay's key is not the
+ * pinned one" (the handshake fails again and again) from a plain timeout.
+ *
+ * Requests live in a fixed table of NET_MAX_PENDING slots, each with its own
+ * timer. The request id carries the slot index in its low bits and a
+ * per-slot generation above it, so a reply finds its slot in O(1) and a
+ * late reply to a freed or reused slot does not match (the generation
+ * differs). A slot is freed before its callback runs, which is what makes
+ * every request complete exactly once whatever the callback does. Replies
+ * are decoded into one wire_msg owned by the net (about 9 KiB, so never on
+ * the stack), borrowed by the callback, and wiped after.
+ *
+ * Lifetime: net_close fails the pending requests, closes every libuv handle
+ * and the ZeroMQ sockets (poll handles closed first), and the last close
+ * callback frees the struct. A flag stops pump() if a callback closes the
+ * net while pump() is running.
+ */
+#include "halqa/net.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "halqa/bytes.h"
+#include "halqa/log.h"
+
+#define NET_SLOT_BITS 10 /* 1 << NET_SLOT_BITS == NET_MAX_PENDING */
+#define NET_PUMP_BUDGET 1024
+#define NET_HWM 1000
+#define NET_RECONNECT_IVL_MS 100
+#define NET_RECONNECT_IVL_MAX_MS 10000
+#define NET_HEARTBEAT_IVL_MS 15000
+#define NET_HEARTBEAT_TIMEOUT_MS 45000
+
+_Static_assert((1u << NET_SLOT_BITS) == NET_MAX_PENDING, "slot bits match the table");
+
+struct net_frame {
+	struct net_frame *next;
+	size_t len;
+	uint8_t data[]; /* may hold capabilities: wiped before free */
+};
+
+struct net_slot {
+	uv_timer_t timer;
+	struct net *net;
+	net_reply_cb cb;
+	void *arg;
+	uint32_t id;     /* 0 when free */
+	uint32_t gen;    /* bumped on every use */
+	uint8_t type;    /* the request type, which an OK must name */
+	int status;      /* outcome if the timer fires: timeout, or a fault */
+};
+
+struct net {
+	uv_loop_t *loop;
+	void *sock;
+	void *mon;
+	uv_poll_t poll;
+	uv_poll_t mon_poll;
+	uv_idle_t again;
+	struct net_slot *slots; /* NET_MAX_PENDING */
+	size_t num_pending;
+	struct net_frame *outq_head;
+	struct net_frame *outq_tail;
+	net_push_cb push_cb;
+	void *push_arg;
+	net_event_cb event_cb;
+	void *event_arg;
+	struct wire_msg *msg; /* decode scratch, lent to callbacks */
+	struct wire_msg *enc; /* encode scratch for net_request */
+	uint8_t *call_frame;  /* net_call's copy of its reply frame */
+	size_t call_frame_len;
+	const uint8_t *cur_frame; /* the frame being dispatched */
+	size_t cur_frame_len;
+	struct net_stats stats;
+	int fault;
+	int connected;
+	unsigned failed_handshakes;
+	int closing;
+	int in_pump; /* a callback's net_request only queues; the running pump sends it */
+	int polls_started;
+	size_t open_handles;
+};
+
+static void pump(struct net *n);
+
+static int set_int(void *s, int opt, int v)
+{
+	return zmq_setsockopt(s, opt, &v, sizeof v);
+}
+
+static void emit(struct net *n, enum net_event ev)
+{
+	if (n->event_cb != NULL) {
+		n->event_cb(n->event_arg, ev);
+	}
+}
+
+/* Frees the slot, then calls its callback: exactly once, whatever the callback does. */
+static void complete(struct net_slot *s, int status, const struct wire_msg *reply)
+{
+	net_reply_cb cb = s->cb;
+	void *arg = s->arg;
+
+	uv_timer_stop(&s->timer);
+	s->id = 0;
+	s->cb = NULL;
+	s->arg = NULL;
+	s->net->num_pending--;
+	cb(arg, status, reply);
+}
+
+static void fail_all(struct net *n, int status)
+{
+	size_t i;
+
+	for (i = 0; i < NET_MAX_PENDING; i++) {
+		if (n->slots[i].id != 0) {
+			complete(&n->slots[i], status, NULL);
+		}
+	}
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct net_slot *s = t->data;
+
+	if (s->id == 0) {
+		return;
+	}
+	if (s->status == HALQA_ERR_NETWORK) {
+		s->net->stats.timeouts++;
+	}
+	complete(s, s->status, NULL);
+}
+
+static void frame_free(struct net_frame *f)
+{
+	sodium_memzero(f->data, f->len);
+	free(f);
+}
+
+/* ---- receiving ---- */
+
+static void dispatch_reply(struct net *n, const struct wire_msg *m)
+{
+	struct net_slot *s = &n->slots[m->request_id & (NET_MAX_PENDING - 1)];
+
+	if (m->request_id == 0 || s->id != m->request_id) {
+		n->stats.dropped_unknown++;
+		return;
+	}
+	if (m->type == WIRE_OK) {
+		if (m->u.ok.for_type != s->type) {
+			/* A relay answering with the wrong shape does not get to complete the request. */
+			n->stats.dropped_mismatch++;
+			return;
+		}
+		n->stats.replies++;
+		complete(s, HALQA_OK, m);
+		return;
+	}
+	n->stats.replies++;
+	complete(s, wire_err_to_halqa(m->u.err.code), m);
+}
+
+static void dispatch(struct net *n, const uint8_t *buf, size_t len)
+{
+	struct wire_msg *m = n->msg;
+
+	if (wire_decode(buf, len, m) != HALQA_OK) {
+		n->stats.dropped_garbage++;
+		return;
+	}
+	n->cur_frame = buf;
+	n->cur_frame_len = len;
+	switch (m->type) {
+	case WIRE_OK:
+	case WIRE_ERR:
+		dispatch_reply(n, m);
+		break;
+	case WIRE_DELIVER:
+		if (m->request_id != 0) {
+			n->stats.dropped_other++;
+			break;
+		}
+		n->stats.pushes++;
+		if (n->push_cb != NULL) {
+			n->push_cb(n->push_arg, m);
+		}
+		break;
+	default:
+		n->stats.dropped_other++;
+		break;
+	}
+	n->cur_frame = NULL;
+	n->cur_frame_len = 0;
+	wire_msg_cleanup(m);
+}
+
+static void recv_one(struct net *n)
+{
+	zmq_msg_t msg;
+	int more;
+	size_t more_len = sizeof more;
+
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&msg);
+		return;
+	}
+	if (zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
+		/* The protocol is one frame per message: drop every part. */
+		n->stats.dropped_garbage++;
+		do {
+			zmq_msg_close(&msg);
+			zmq_msg_init(&msg);
+			if (zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
+				break;
+			}
+			more_len = sizeof more;
+		} while (zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more);
+		zmq_msg_close(&msg);
+		return;
+	}
+	dispatch(n, zmq_msg_data(&msg), zmq_msg_size(&msg));
+	zmq_msg_close(&msg);
+}
+
+/* ---- the socket monitor ---- */
+
+static void on_monitor_event(struct net *n, uint16_t event, uint32_t value)
+{
+	switch (event) {
+	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+		n->connected = 1;
+		n->fault = HALQA_OK;
+		n->failed_handshakes = 0;
+		n->stats.connects++;
+		emit(n, NET_EVENT_CONNECTED);
+		break;
+	case ZMQ_EVENT_DISCONNECTED:
+		if (n->connected) {
+			n->connected = 0;
+			emit(n, NET_EVENT_DISCONNECTED);
+		}
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+		n->stats.handshake_failures++;
+		if (value == 400 || value == 300 || value == 500) {
+			halqa_log(HALQA_LOG_WARN, "net", "the relay refused this device (ZAP %u)",
+				  (unsigned)value);
+			n->fault = HALQA_ERR_DENIED;
+			fail_all(n, HALQA_ERR_DENIED);
+			emit(n, NET_EVENT_REFUSED);
+		}
+		break;
+	case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+	case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+		n->stats.handshake_failures++;
+		/*
+		 * A relay with another key drops our CurveZMQ HELLO: ZeroMQ
+		 * reports a failed handshake and retries forever. One failure
+		 * may be a relay restarting; several in a row with no success
+		 * are the key.
+		 */
+		if (++n->failed_handshakes >= NET_KEY_MISMATCH_FAILURES &&
+		    n->fault != HALQA_ERR_CRYPTO) {
+			halqa_log(HALQA_LOG_WARN, "net",
+				  "the relay's key does not match the address line");
+			n->fault = HALQA_ERR_CRYPTO;
+			fail_all(n, HALQA_ERR_CRYPTO);
+			emit(n, NET_EVENT_KEY_MISMATCH);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static void recv_monitor(struct net *n)
+{
+	zmq_msg_t head, tail;
+	uint16_t event;
+	uint32_t value;
+	int more = 0;
+	size_t more_len = sizeof more;
+
+	zmq_msg_init(&head);
+	if (zmq_msg_recv(&head, n->mon, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&head);
+		return;
+	}
+	/* Frame 1: event u16 and value u32 in host order; frame 2: the endpoint. */
+	(void)zmq_getsockopt(n->mon, ZMQ_RCVMORE, &more, &more_len);
+	while (more) {
+		zmq_msg_init(&tail);
+		if (zmq_msg_recv(&tail, n->mon, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&tail);
+			break;
+		}
+		zmq_msg_close(&tail);
+		more_len = sizeof more;
+		if (zmq_getsockopt(n->mon, ZMQ_RCVMORE, &more, &more_len) != 0) {
+			break;
+		}
+	}
+	if (zmq_msg_size(&head) == 6) {
+		memcpy(&event, zmq_msg_data(&head), sizeof event);
+		memcpy(&value, (const uint8_t *)zmq_msg_data(&head) + sizeof event, sizeof value);
+		zmq_msg_close(&head);
+		on_monitor_event(n, event, value);
+		return;
+	}
+	zmq_msg_close(&head);
+}
+
+/* ---- the pump ---- */
+
+static void send_head(struct net *n)
+{
+	struct net_frame *f = n->outq_head;
+
+	if (zmq_send(n->sock, f->data, f->len, ZMQ_DONTWAIT) < 0 && errno == EAGAIN) {
+		return; /* ZMQ_EVENTS said POLLOUT; the next round re-reads it */
+	}
+	/* Sent, or refused for good (the request will time out): either way done with it. */
+	n->stats.sent++;
+	n->outq_head = f->next;
+	if (n->outq_head == NULL) {
+		n->outq_tail = NULL;
+	}
+	frame_free(f);
+}
+
+static int events_of(void *s)
+{
+	int ev = 0;
+	size_t len = sizeof ev;
+
+	if (zmq_getsockopt(s, ZMQ_EVENTS, &ev, &len) != 0) {
+		return 0;
+	}
+	return ev;
+}
+
+static void on_idle(uv_idle_t *h)
+{
+	pump(h->data);
+}
+
+static void pump(struct net *n)
+{
+	int budget;
+
+	if (n->closing || !n->polls_started || n->in_pump) {
+		return;
+	}
+	n->in_pump = 1;
+	for (budget = NET_PUMP_BUDGET; budget > 0; budget--) {
+		int ev, mev;
+
+		if (n->closing) {
+			n->in_pump = 0;
+			return;
+		}
+		/* Every send and recv below is followed by this re-read: it re-arms both fds. */
+		mev = events_of(n->mon);
+		ev = events_of(n->sock);
+		if (mev & ZMQ_POLLIN) {
+			recv_monitor(n);
+			continue;
+		}
+		if ((ev & ZMQ_POLLOUT) && n->outq_head != NULL) {
+			send_head(n);
+			continue;
+		}
+		if (ev & ZMQ_POLLIN) {
+			recv_one(n);
+			continue;
+		}
+		uv_idle_stop(&n->again);
+		n->in_pump = 0;
+		return;
+	}
+	n->in_pump = 0;
+	uv_idle_start(&n->again, on_idle);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	pump(h->data);
+}
+
+/* ---- lifetime ---- */
+
+static void net_destroy(struct net *n)
+{
+	struct net_frame *f;
+
+	while ((f = n->outq_head) != NULL) {
+		n->outq_head = f->next;
+		frame_free(f);
+	}
+	if (n->msg != NULL) {
+		wire_msg_cleanup(n->msg);
+		free(n->msg);
+	}
+	if (n->enc != NULL) {
+		wire_msg_cleanup(n->enc);
+		free(n->enc);
+	}
+	if (n->call_frame != NULL) {
+		sodium_memzero(n->call_frame, n->call_frame_len);
+		free(n->call_frame);
+	}
+	free(n->slots);
+	free(n);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct net *n = h->data;
+
+	if (h->type == UV_TIMER) {
+		n = ((struct net_slot *)h->data)->net;
+	}
+	if (--n->open_handles == 0) {
+		net_destroy(n);
+	}
+}
+
+static void close_sockets(struct net *n)
+{
+	if (n->sock != NULL && n->mon != NULL) {
+		(void)zmq_socket_monitor(n->sock, NULL, 0);
+	}
+	if (n->mon != NULL) {
+		zmq_close(n->mon);
+		n->mon = NULL;
+	}
+	if (n->sock != NULL) {
+		zmq_close(n->sock);
+		n->sock = NULL;
+	}
+}
+
+/* Closes whatever handles are initialised; the last close callback frees |n|. */
+static void release(struct net *n, size_t num_timers, int polls)
+{
+	size_t i;
+
+	n->closing = 1;
+	n->open_handles = num_timers + 1 + (polls ? 2 : 0);
+	uv_close((uv_handle_t *)&n->again, on_handle_closed);
+	if (polls) {
+		uv_close((uv_handle_t *)&n->poll, on_handle_closed);
+		uv_close((uv_handle_t *)&n->mon_poll, on_handle_closed);
+	}
+	for (i = 0; i < num_timers; i++) {
+		uv_close((uv_handle_t *)&n->slots[i].timer, on_handle_closed);
+	}
+	/* The poll handles are closed (and so stopped) before the sockets whose fds they watch. */
+	close_sockets(n);
+}
+
+static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
+			const uint8_t client_pub[32], const uint8_t client_sec[32],
+			const struct relayaddr_hostport *socks)
+{
+	static unsigned long counter;
+	char ep[RELAYADDR_MAX_ENDPOINT + 1], mon_ep[96], proxy[RELAYADDR_MAX_PROXY];
+	int64_t maxmsg = WIRE_MAX_FRAME;
+
+	if (relayaddr_endpoint(ep, sizeof ep, addr) != HALQA_OK) {
+		return HALQA_ERR_ARG;
+	}
+	if (socks != NULL && relayaddr_format_proxy(proxy, sizeof proxy, socks) != HALQA_OK) {
+		return HALQA_ERR_ARG;
+	}
+	n->sock = zmq_socket(ctx, ZMQ_DEALER);
+	if (n->sock == NULL) {
+		return HALQA_ERR_NETWORK;
+	}
+	if (set_int(n->sock, ZMQ_LINGER, 0) != 0 || set_int(n->sock, ZMQ_SNDHWM, NET_HWM) != 0 ||
+	    set_int(n->sock, ZMQ_RCVHWM, NET_HWM) != 0 ||
+	    set_int(n->sock, ZMQ_RECONNECT_IVL, NET_RECONNECT_IVL_MS) != 0 ||
+	    set_int(n->sock, ZMQ_RECONNECT_IVL_MAX, NET_RECONNECT_IVL_MAX_MS) != 0 ||
+	    set_int(n->sock, ZMQ_HEARTBEAT_IVL, NET_HEARTBEAT_IVL_MS) != 0 ||
+	    set_int(n->sock, ZMQ_HEARTBEAT_TIMEOUT, NET_HEARTBEAT_TIMEOUT_MS) != 0 ||
+	    zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+	    zmq_setsockopt(n->sock, ZMQ_CURVE_SERVERKEY, addr->server_key, 32) != 0 ||
+	    zmq_setsockopt(n->sock, ZMQ_CURVE_PUBLICKEY, client_pub, 32) != 0 ||
+	    zmq_setsockopt(n->sock, ZMQ_CURVE_SECRETKEY, client_sec, 32) != 0) {
+		return HALQA_ERR_NETWORK;
+	}
+	if (socks != NULL && zmq_setsockopt(n->sock, ZMQ_SOCKS_PROXY, proxy, strlen(proxy)) != 0) {
+		return HALQA_ERR_NETWORK;
+	}
+	/* The monitor must be in place before connect, or the first handshake goes unseen. */
+	snprintf(mon_ep, sizeof mon_ep, "inproc://halqa-net-monitor-%p-%lu", (void *)n, ++counter);
+	if (zmq_socket_monitor(n->sock, mon_ep,
+			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+				       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
+		return HALQA_ERR_NETWORK;
+	}
+	n->mon = zmq_socket(ctx, ZMQ_PAIR);
+	if (n->mon == NULL || set_int(n->mon, ZMQ_LINGER, 0) != 0 ||
+	    zmq_connect(n->mon, mon_ep) != 0) {
+		return HALQA_ERR_NETWORK;
+	}
+	if (zmq_connect(n->sock, ep) != 0) {
+		return HALQA_ERR_NETWORK;
+	}
+	return HALQA_OK;
+}
+
+int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relayaddr *addr,
+	    const uint8_t client_pub[32], const uint8_t client_sec[32],
+	    const struct relayaddr_hostport *socks)
+{
+	struct net *n = NULL;
+	size_t timers = 0;
+	int fd, mon_fd, polls = 0, rc;
+	size_t fd_len;
+
+	if (out == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	*out = NULL;
+	if (loop == NULL || zmq_ctx == NULL || addr == NULL || client_pub == NULL ||
+	    client_sec == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	n = calloc(1, sizeof *n);
+	if (n == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	n->loop = loop;
+	n->slots = calloc(NET_MAX_PENDING, sizeof *n->slots);
+	n->msg = calloc(1, sizeof *n->msg);
+	n->enc = calloc(1, sizeof *n->enc);
+	if (n->slots == NULL || n->msg == NULL || n->enc == NULL) {
+		free(n->slots);
+		free(n->msg);
+		free(n->enc);
+		free(n);
+		return HALQA_ERR_NOMEM;
+	}
+	uv_idle_init(loop, &n->again);
+	n->again.data = n;
+	for (timers = 0; timers < NET_MAX_PENDING; timers++) {
+		struct net_slot *s = &n->slots[timers];
+
+		if (uv_timer_init(loop, &s->timer) != 0) {
+			rc = HALQA_ERR_NETWORK;
+			goto out;
+		}
+		s->timer.data = s;
+		s->net = n;
+		s->gen = (uint32_t)randombytes_uniform(1u << (32 - NET_SLOT_BITS));
+	}
+	if ((rc = open_sockets(n, zmq_ctx, addr, client_pub, client_sec, socks)) != HALQA_OK) {
+		goto out;
+	}
+	fd_len = sizeof fd;
+	if (zmq_getsockopt(n->sock, ZMQ_FD, &fd, &fd_len) != 0) {
+		rc = HALQA_ERR_NETWORK;
+		goto out;
+	}
+	fd_len = sizeof mon_fd;
+	if (zmq_getsockopt(n->mon, ZMQ_FD, &mon_fd, &fd_len) != 0) {
+		rc = HALQA_ERR_NETWORK;
+		goto out;
+	}
+	if (uv_poll_init(loop, &n->poll, fd) != 0) {
+		rc = HALQA_ERR_NETWORK;
+		goto out;
+	}
+	n->poll.data = n;
+	if (uv_poll_init(loop, &n->mon_poll, mon_fd) != 0) {
+		uv_close((uv_handle_t *)&n->poll, NULL);
+		rc = HALQA_ERR_NETWORK;
+		goto out;
+	}
+	n->mon_poll.data = n;
+	polls = 1;
+	if (uv_poll_start(&n->poll, UV_READABLE, on_poll) != 0 ||
+	    uv_poll_start(&n->mon_poll, UV_READABLE, on_poll) != 0) {
+		rc = HALQA_ERR_NETWORK;
+		goto out;
+	}
+	n->polls_started = 1;
+	/* Earlier zmq calls may have consumed the fd's signal already. */
+	pump(n);
+	*out = n;
+	n = NULL;
+	rc = HALQA_OK;
+out:
+	if (n != NULL) {
+		/* Handles are initialised: the memory goes in their close callbacks. */
+		release(n, timers, polls);
+	}
+	return rc;
+}
+
+void net_set_push_cb(struct net *n, net_push_cb cb, void *arg)
+{
+	n->push_cb = cb;
+	n->push_arg = arg;
+}
+
+void net_set_event_cb(struct net *n, net_event_cb cb, void *arg)
+{
+	n->event_cb = cb;
+	n->event_arg = arg;
+}
+
+static struct net_slot *free_slot(struct net *n)
+{
+	size_t i, start = randombytes_uniform(NET_MAX_PENDING);
+
+	for (i = 0; i < NET_MAX_PENDING; i++) {
+		struct net_slot *s = &n->slots[(start + i) & (NET_MAX_PENDING - 1)];
+
+		if (s->id == 0) {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void *arg,
+		unsigned timeout_ms)
+{
+	struct bytes_writer w;
+	struct net_slot *s;
+	struct net_frame *f = NULL;
+	uint32_t id;
+	size_t idx;
+	int rc;
+
+	if (n == NULL || req == NULL || cb == NULL || timeout_ms == 0 ||
+	    !wire_is_request(req->type)) {
+		return HALQA_ERR_ARG;
+	}
+	if (n->closing) {
+		return HALQA_ERR_NETWORK;
+	}
+	if (n->num_pending >= NET_MAX_PENDING || (s = free_slot(n)) == NULL) {
+		return HALQA_ERR_LIMIT;
+	}
+	idx = (size_t)(s - n->slots);
+	do {
+		s->gen = (s->gen + 1) & ((1u << (32 - NET_SLOT_BITS)) - 1);
+		id = s->gen << NET_SLOT_BITS | (uint32_t)idx;
+	} while (id == 0);
+
+	/* Encode a copy carrying our id; the copy holds the caller's capabilities, so wipe it. */
+	memcpy(n->enc, req, sizeof *req);
+	n->enc->request_id = id;
+	bytes_writer_init(&w, WIRE_MAX_FRAME, BYTES_WIPE);
+	rc = wire_encode(&w, n->enc);
+	wire_msg_cleanup(n->enc);
+	if (rc != HALQA_OK) {
+		goto out;
+	}
+	f = malloc(sizeof *f + bytes_writer_len(&w));
+	if (f == NULL) {
+		rc = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	f->next = NULL;
+	f->len = bytes_writer_len(&w);
+	memcpy(f->data, bytes_writer_data(&w), f->len);
+
+	s->id = id;
+	s->type = req->type;
+	s->cb = cb;
+	s->arg = arg;
+	/* Under a standing fault the request completes with it on the next loop turn. */
+	s->status = n->fault != HALQA_OK ? n->fault : HALQA_ERR_NETWORK;
+	n->num_pending++;
+	if (uv_timer_start(&s->timer, on_timer, n->fault != HALQA_OK ? 0 : timeout_ms, 0) != 0) {
+		s->id = 0;
+		n->num_pending--;
+		rc = HALQA_ERR_NETWORK;
+		goto out;
+	}
+	if (n->fault == HALQA_OK) {
+		if (n->outq_tail != NULL) {
+			n->outq_tail->next = f;
+		} else {
+			n->outq_head = f;
+		}
+		n->outq_tail = f;
+		f = NULL;
+		/*
+		 * The pump runs on the next loop turn, not here: pumping now
+		 * could receive a reply and run a callback inside net_request.
+		 * Inside a running pump, the pump's next round sends it.
+		 */
+		if (!n->in_pump) {
+			uv_idle_start(&n->again, on_idle);
+		}
+	}
+	rc = HALQA_OK;
+out:
+	if (f != NULL) {
+		frame_free(f);
+	}
+	bytes_writer_cleanup(&w);
+	return rc;
+}
+
+struct call_state {
+	struct net *n;
+	struct wire_msg *reply;
+	int done;
+	int status;
+};
+
+static void on_call_reply(void *arg, int status, const struct wire_msg *reply)
+{
+	struct call_state *st = arg;
+	struct net *n = st->n;
+
+	st->done = 1;
+	st->status = status;
+	if (reply == NULL || n->cur_frame == NULL) {
+		return;
+	}
+	/* The reply borrows from a ZeroMQ message about to be released: keep a copy and re-decode. */
+	if (n->call_frame != NULL) {
+		sodium_memzero(n->call_frame, n->call_frame_len);
+		free(n->call_frame);
+		n->call_frame = NULL;
+	}
+	n->call_frame = malloc(n->cur_frame_len);
+	if (n->call_frame == NULL) {
+		st->status = HALQA_ERR_NOMEM;
+		return;
+	}
+	n->call_frame_len = n->cur_frame_len;
+	memcpy(n->call_frame, n->cur_frame, n->cur_frame_len);
+	if (wire_decode(n->call_frame, n->call_frame_len, st->reply) != HALQA_OK) {
+		st->status = HALQA_ERR_INTERNAL;
+	}
+}
+
+int net_call(struct net *n, const struct wire_msg *req, struct wire_msg *reply,
+	     unsigned timeout_ms)
+{
+	struct call_state st;
+	int rc;
+
+	if (n == NULL || reply == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	memset(&st, 0, sizeof st);
+	st.n = n;
+	st.reply = reply;
+	wire_msg_init(reply, 0, 0);
+	if ((rc = net_request(n, req, on_call_reply, &st, timeout_ms)) != HALQA_OK) {
+		return rc;
+	}
+	/* The request's own timer bounds this loop. */
+	while (!st.done) {
+		uv_run(n->loop, UV_RUN_ONCE);
+	}
+	return st.status;
+}
+
+void net_close(struct net *n)
+{
+	if (n == NULL || n->closing) {
+		return;
+	}
+	n->closing = 1;
+	fail_all(n, HALQA_ERR_NETWORK);
+	release(n, NET_MAX_PENDING, 1);
+}
+
+void net_stats(const struct net *n, struct net_stats *out)
+{
+	*out = n->stats;
+}
+
+int net_connected(const struct net *n)
+{
+	return n->connected;
+}
+
+int net_fault(const struct net *n)
+{
+	return n->fault;
+}
+
+const char *net_fault_text(int status)
+{
+	switch (status) {
+	case HALQA_ERR_DENIED:
+		return "the relay refused this device";
+	case HALQA_ERR_CRYPTO:
+		return "the relay's key does not match the address line";
+	case HALQA_ERR_NETWORK:
+		return "the relay did not answer in time";
+	default:
+		return halqa_strerror(status);
+	}
+}
