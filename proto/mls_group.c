@@ -53,8 +53,18 @@ struct cached_proposal {
 	struct mls_proposal p;
 };
 
+/* Resumption PSKs of past epochs kept for PreSharedKey proposals (8.6). */
+#define PSK_HISTORY 8
+
+struct past_psk {
+	uint64_t epoch;
+	uint8_t psk[MLS_HASH_LEN];
+};
+
 struct mls_group {
 	struct group_state cur;
+	struct past_psk *history; /* sodium_malloc'd ring of PSK_HISTORY, lazily */
+	size_t num_history; /* epochs recorded so far; slot = count % PSK_HISTORY */
 	struct group_state *pending; /* our commit awaiting the relay */
 	uint8_t *sig_priv;           /* sodium_malloc'd, MLS_SIG_PRIV_LEN */
 	bool public_handshake;
@@ -140,6 +150,7 @@ void mls_group_free(struct mls_group *g)
 	clear_cache(g);
 	state_cleanup(&g->cur);
 	sodium_free(g->sig_priv);
+	sodium_free(g->history); /* wipes; NULL is a no-op */
 	free(g);
 }
 
@@ -285,13 +296,22 @@ static int psk_lookup(const struct mls_group *g, const struct group_state *cur,
 	if (cur == NULL || id->usage != MLS_RESUMPTION_APPLICATION) {
 		return HALQA_ERR_UNSUPPORTED;
 	}
-	if (!bytes_eq(&id->psk_group_id, cur->gc.group_id.data, cur->gc.group_id.len) ||
-	    id->psk_epoch != cur->gc.epoch) {
+	if (!bytes_eq(&id->psk_group_id, cur->gc.group_id.data, cur->gc.group_id.len)) {
 		return HALQA_ERR_NOT_FOUND;
 	}
-	*out = cur->ks->resumption_psk;
-	*out_len = MLS_HASH_LEN;
-	return HALQA_OK;
+	if (id->psk_epoch == cur->gc.epoch) {
+		*out = cur->ks->resumption_psk;
+		*out_len = MLS_HASH_LEN;
+		return HALQA_OK;
+	}
+	for (size_t i = 0; g != NULL && i < g->num_history && i < PSK_HISTORY; i++) {
+		if (g->history[i].epoch == id->psk_epoch) {
+			*out = g->history[i].psk;
+			*out_len = MLS_HASH_LEN;
+			return HALQA_OK;
+		}
+	}
+	return HALQA_ERR_NOT_FOUND;
 }
 
 /* Chains the PSKs of |ids| into |out| (8.4). */
@@ -967,9 +987,45 @@ int mls_group_commit_extensions(struct mls_group *g, const struct mls_extension_
 	return make_commit(g, &c, NULL, 0, commit, commit_len, NULL, NULL);
 }
 
+int mls_group_commit_psk(struct mls_group *g, const struct mls_psk_id *psk, uint8_t **commit,
+			 size_t *commit_len)
+{
+	struct mls_commit c;
+	struct mls_psk_id *id;
+	int rc;
+
+	if (g == NULL || psk == NULL || commit == NULL || commit_len == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if ((rc = commit_alloc(&c, 1, MLS_PROPOSAL_PSK)) != 0) {
+		return rc;
+	}
+	id = &c.proposals[0].proposal.u.psk.psk;
+	id->psktype = psk->psktype;
+	id->usage = psk->usage;
+	id->psk_epoch = psk->psk_epoch;
+	if ((rc = mls_bytes_copy(&id->psk_id, &psk->psk_id)) != 0 ||
+	    (rc = mls_bytes_copy(&id->psk_group_id, &psk->psk_group_id)) != 0 ||
+	    (rc = mls_bytes_copy(&id->psk_nonce, &psk->psk_nonce)) != 0) {
+		mls_commit_cleanup(&c);
+		return rc;
+	}
+	return make_commit(g, &c, NULL, 0, commit, commit_len, NULL, NULL);
+}
+
 /* Moves |next| in as the current epoch; proposals of the old epoch are void (12.4.2). */
 static void swap_in(struct mls_group *g, struct group_state *next)
 {
+	if (g->history == NULL) {
+		g->history = sodium_malloc(PSK_HISTORY * sizeof *g->history);
+	}
+	/* Without memory the old PSK is just unavailable later (NOT_FOUND). */
+	if (g->history != NULL) {
+		size_t slot = g->num_history++ % PSK_HISTORY; /* the oldest goes */
+
+		g->history[slot].epoch = g->cur.gc.epoch;
+		memcpy(g->history[slot].psk, g->cur.ks->resumption_psk, MLS_HASH_LEN);
+	}
 	state_cleanup(&g->cur);
 	g->cur = *next;
 	memset(next, 0, sizeof *next);

@@ -448,6 +448,64 @@ static void test_stale_and_replay(void)
 	expect_refused("garbage", (const uint8_t *)"\x00\x01\x00", 3, HALQA_ERR_TRUNCATED);
 }
 
+/*
+ * PreSharedKey commits (8.4, 8.6): a resumption PSK of an earlier epoch
+ * kept by both sides, and an external PSK both stores hold, are accepted
+ * and agreed on; a PSK of an epoch nobody kept, or an external one not in
+ * our store, cannot be committed (NOT_FOUND).
+ */
+static void test_psk_commits(void)
+{
+	static const uint8_t ext_id[] = "circle-psk", ext_secret[] = "shared secret value";
+	static const struct mls_group_psk item = {ext_id, sizeof ext_id - 1, ext_secret,
+						  sizeof ext_secret - 1};
+	static const struct mls_group_psk_store store = {&item, 1};
+	struct mls_psk_id id = {0};
+	uint8_t nonce[MLS_HASH_LEN], a[MLS_HASH_LEN], b[MLS_HASH_LEN];
+	uint8_t *commit = NULL;
+	size_t len = 0;
+	struct mls_group_event ev;
+
+	randombytes_buf(nonce, sizeof nonce);
+	id.psk_nonce.data = nonce;
+	id.psk_nonce.len = sizeof nonce;
+	id.psk_group_id.data = (uint8_t *)gid;
+	id.psk_group_id.len = sizeof gid - 1;
+	id.psktype = MLS_PSK_RESUMPTION;
+	id.usage = MLS_RESUMPTION_APPLICATION;
+	id.psk_epoch = mls_group_epoch(A.g) - 2;
+	CHECK_OK(mls_group_commit_psk(A.g, &id, &commit, &len));
+	CHECK_OK(mls_group_commit_confirm(A.g));
+	CHECK_OK(mls_group_process(B.g, commit, len, &ev));
+	mls_group_event_cleanup(&ev);
+	free(commit);
+	mls_group_epoch_authenticator(A.g, a);
+	mls_group_epoch_authenticator(B.g, b);
+	CHECK_MEM_EQ(a, sizeof a, b, sizeof b);
+	id.psk_epoch = mls_group_epoch(A.g) + 5;
+	CHECK_RC(mls_group_commit_psk(A.g, &id, &commit, &len), HALQA_ERR_NOT_FOUND);
+	/* External. */
+	memset(&id.psk_group_id, 0, sizeof id.psk_group_id);
+	id.psktype = MLS_PSK_EXTERNAL;
+	id.psk_id.data = (uint8_t *)ext_id;
+	id.psk_id.len = sizeof ext_id - 1;
+	CHECK_RC(mls_group_commit_psk(A.g, &id, &commit, &len), HALQA_ERR_NOT_FOUND);
+	mls_group_set_psk_store(A.g, &store);
+	CHECK_OK(mls_group_commit_psk(A.g, &id, &commit, &len));
+	CHECK_OK(mls_group_commit_confirm(A.g));
+	/* B without the PSK refuses, as it was; with it, it follows. */
+	expect_refused("external PSK we lack", commit, len, HALQA_ERR_NOT_FOUND);
+	mls_group_set_psk_store(B.g, &store);
+	CHECK_OK(mls_group_process(B.g, commit, len, &ev));
+	mls_group_event_cleanup(&ev);
+	free(commit);
+	mls_group_epoch_authenticator(A.g, a);
+	mls_group_epoch_authenticator(B.g, b);
+	CHECK_MEM_EQ(a, sizeof a, b, sizeof b);
+	mls_group_set_psk_store(A.g, NULL);
+	mls_group_set_psk_store(B.g, NULL);
+}
+
 static void test_welcome_refusals(void)
 {
 	struct member e;
@@ -493,6 +551,7 @@ int main(void)
 	setup();
 	RUN(test_hostile_commits);
 	RUN(test_stale_and_replay);
+	RUN(test_psk_commits);
 	RUN(test_welcome_refusals);
 	member_free(&A);
 	member_free(&B);

@@ -41,7 +41,7 @@
  * member), HALQA_ERR_NOMEM, HALQA_ERR_UNSUPPORTED (another suite or
  * version, a proposal type or sender we do not handle: ReInit,
  * ExternalInit, new-member commits (external joins); resumption PSKs
- * other than the current epoch's), HALQA_ERR_INVALID (a rule of RFC 9420 broken),
+ * of usage other than application), HALQA_ERR_INVALID (a rule of RFC 9420 broken),
  * HALQA_ERR_CRYPTO (signature, tag, AEAD or confirmation tag fails),
  * HALQA_ERR_STALE (a message for another epoch, a confirm after the epoch
  * moved), HALQA_ERR_NOT_FOUND (a proposal reference or PSK we do not
@@ -187,6 +187,18 @@ HALQA_MUST_CHECK int mls_group_commit_update(struct mls_group *g, uint8_t **comm
 HALQA_MUST_CHECK int mls_group_commit_extensions(struct mls_group *g,
 						 const struct mls_extension_list *extensions,
 						 uint8_t **commit, size_t *commit_len);
+
+/*
+ * mls_group_commit_psk makes a pending Commit of one PreSharedKey
+ * proposal (RFC 9420 8.4) injecting |psk| (copied): an external PSK from
+ * the group's store, or a resumption PSK (usage application) of this
+ * group's current epoch or one of the 8 before it. Every member must
+ * hold the same PSK (HALQA_ERR_NOT_FOUND here if we do not). |psk_nonce|
+ * must be 32 fresh random bytes.
+ */
+struct mls_psk_id;
+HALQA_MUST_CHECK int mls_group_commit_psk(struct mls_group *g, const struct mls_psk_id *psk,
+					  uint8_t **commit, size_t *commit_len);
 
 /*
  * mls_group_commit_confirm applies our pending commit (the relay accepted
