@@ -52,6 +52,8 @@ _Static_assert((1u << NET_SLOT_BITS) == NET_MAX_PENDING, "slot bits match the ta
 
 struct net_frame {
 	struct net_frame *next;
+	struct net_frame *prev;
+	struct net_slot *slot; /* the request it carries, while that is pending */
 	size_t len;
 	uint8_t data[]; /* may hold capabilities: wiped before free */
 };
@@ -64,6 +66,7 @@ struct net_slot {
 	uint32_t id;     /* 0 when free */
 	uint32_t gen;    /* bumped on every use */
 	uint8_t type;    /* the request type, which an OK must name */
+	struct net_frame *frame; /* its frame while still in our queue, else NULL */
 	int status;      /* outcome if the timer fires: timeout, or a fault */
 };
 
@@ -95,6 +98,7 @@ struct net {
 	int closing;
 	int in_pump; /* a callback's net_request only queues; the running pump sends it */
 	int polls_started;
+	int poll_inited, mon_poll_inited;
 	size_t open_handles;
 };
 
@@ -112,12 +116,44 @@ static void emit(struct net *n, enum net_event ev)
 	}
 }
 
-/* Frees the slot, then calls its callback: exactly once, whatever the callback does. */
+static void frame_free(struct net_frame *f)
+{
+	sodium_memzero(f->data, f->len);
+	free(f);
+}
+
+static void outq_unlink(struct net *n, struct net_frame *f)
+{
+	if (f->prev != NULL) {
+		f->prev->next = f->next;
+	} else {
+		n->outq_head = f->next;
+	}
+	if (f->next != NULL) {
+		f->next->prev = f->prev;
+	} else {
+		n->outq_tail = f->prev;
+	}
+	if (f->slot != NULL) {
+		f->slot->frame = NULL;
+	}
+	frame_free(f);
+}
+
+/*
+ * Frees the slot, then calls its callback: exactly once, whatever the
+ * callback does. A frame still in our queue goes with it, so the queue
+ * never holds more than NET_MAX_PENDING frames however long the relay is
+ * unreachable, and a request reported as failed is not sent afterwards.
+ */
 static void complete(struct net_slot *s, int status, const struct wire_msg *reply)
 {
 	net_reply_cb cb = s->cb;
 	void *arg = s->arg;
 
+	if (s->frame != NULL) {
+		outq_unlink(s->net, s->frame);
+	}
 	uv_timer_stop(&s->timer);
 	s->id = 0;
 	s->cb = NULL;
@@ -148,12 +184,6 @@ static void on_timer(uv_timer_t *t)
 		s->net->stats.timeouts++;
 	}
 	complete(s, s->status, NULL);
-}
-
-static void frame_free(struct net_frame *f)
-{
-	sodium_memzero(f->data, f->len);
-	free(f);
 }
 
 /* ---- receiving ---- */
@@ -342,11 +372,7 @@ static void send_head(struct net *n)
 	}
 	/* Sent, or refused for good (the request will time out): either way done with it. */
 	n->stats.sent++;
-	n->outq_head = f->next;
-	if (n->outq_head == NULL) {
-		n->outq_tail = NULL;
-	}
-	frame_free(f);
+	outq_unlink(n, f);
 }
 
 static int events_of(void *s)
@@ -464,15 +490,17 @@ static void close_sockets(struct net *n)
 }
 
 /* Closes whatever handles are initialised; the last close callback frees |n|. */
-static void release(struct net *n, size_t num_timers, int polls)
+static void release(struct net *n, size_t num_timers)
 {
 	size_t i;
 
 	n->closing = 1;
-	n->open_handles = num_timers + 1 + (polls ? 2 : 0);
+	n->open_handles = num_timers + 1 + (size_t)n->poll_inited + (size_t)n->mon_poll_inited;
 	uv_close((uv_handle_t *)&n->again, on_handle_closed);
-	if (polls) {
+	if (n->poll_inited) {
 		uv_close((uv_handle_t *)&n->poll, on_handle_closed);
+	}
+	if (n->mon_poll_inited) {
 		uv_close((uv_handle_t *)&n->mon_poll, on_handle_closed);
 	}
 	for (i = 0; i < num_timers; i++) {
@@ -541,7 +569,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 {
 	struct net *n = NULL;
 	size_t timers = 0;
-	int fd, mon_fd, polls = 0, rc;
+	int fd, mon_fd, rc;
 	size_t fd_len;
 
 	if (out == NULL) {
@@ -598,13 +626,13 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 		goto out;
 	}
 	n->poll.data = n;
+	n->poll_inited = 1;
 	if (uv_poll_init(loop, &n->mon_poll, mon_fd) != 0) {
-		uv_close((uv_handle_t *)&n->poll, NULL);
 		rc = HALQA_ERR_NETWORK;
 		goto out;
 	}
 	n->mon_poll.data = n;
-	polls = 1;
+	n->mon_poll_inited = 1;
 	if (uv_poll_start(&n->poll, UV_READABLE, on_poll) != 0 ||
 	    uv_poll_start(&n->mon_poll, UV_READABLE, on_poll) != 0) {
 		rc = HALQA_ERR_NETWORK;
@@ -619,7 +647,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 out:
 	if (n != NULL) {
 		/* Handles are initialised: the memory goes in their close callbacks. */
-		release(n, timers, polls);
+		release(n, timers);
 	}
 	return rc;
 }
@@ -691,6 +719,8 @@ int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void
 		goto out;
 	}
 	f->next = NULL;
+	f->prev = NULL;
+	f->slot = NULL;
 	f->len = bytes_writer_len(&w);
 	memcpy(f->data, bytes_writer_data(&w), f->len);
 
@@ -708,12 +738,15 @@ int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void
 		goto out;
 	}
 	if (n->fault == HALQA_OK) {
+		f->prev = n->outq_tail;
 		if (n->outq_tail != NULL) {
 			n->outq_tail->next = f;
 		} else {
 			n->outq_head = f;
 		}
 		n->outq_tail = f;
+		f->slot = s;
+		s->frame = f;
 		f = NULL;
 		/*
 		 * The pump runs on the next loop turn, not here: pumping now
@@ -798,7 +831,7 @@ void net_close(struct net *n)
 	}
 	n->closing = 1;
 	fail_all(n, HALQA_ERR_NETWORK);
-	release(n, NET_MAX_PENDING, 1);
+	release(n, NET_MAX_PENDING);
 }
 
 void net_stats(const struct net *n, struct net_stats *out)

@@ -89,7 +89,8 @@ struct net_stats {
  * background; requests sent before it completes are queued. Returns
  * HALQA_ERR_ARG for a NULL argument or an address that does not format,
  * HALQA_ERR_NOMEM, HALQA_ERR_NETWORK if ZeroMQ or libuv refuse the socket,
- * its options or its polling. |*out| is NULL on failure.
+ * its options or its polling. |*out| is NULL on failure; libuv handles
+ * already set up are then being closed, so run the loop before closing it.
  */
 HALQA_MUST_CHECK int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx,
 			     const struct relayaddr *addr, const uint8_t client_pub[32],
