@@ -302,6 +302,16 @@ static void test_refusals_leave_files(void)
 		CHECK(now != NULL && l == db_len / 2 + 100 && memcmp(now, dbb, l) == 0);
 		free(now);
 	}
+	/* Cut at a page boundary: whole pages missing. */
+	write_file(db, dbb, db_len - 4096);
+	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "list", NULL), 1);
+	expect_one_line("damaged");
+	{
+		size_t l;
+		uint8_t *now = read_file(db, &l);
+		CHECK(now != NULL && l == db_len - 4096 && memcmp(now, dbb, l) == 0);
+		free(now);
+	}
 	/* A flipped byte in store.db's first page fails its HMAC. */
 	dbb[200] ^= 0x40;
 	write_file(db, dbb, db_len);
