@@ -386,7 +386,8 @@ static struct frame *take(struct relay_client *c, enum want want, uint32_t id)
 		int match = (want == WANT_PUSH && f->type == WIRE_DELIVER) ||
 			    (want == WANT_ANY_REPLY && is_reply) ||
 			    (want == WANT_REPLY_ID && is_reply && f->id == id);
-		int drop = want == WANT_REPLY_ID && is_reply && f->id != id;
+		/* An ERR with id 0 is a notice (queue overflow), not a late reply: keep it. */
+		int drop = want == WANT_REPLY_ID && is_reply && f->id != id && f->id != 0;
 
 		if (match || drop) {
 			*link = f->next;

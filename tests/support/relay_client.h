@@ -79,7 +79,9 @@ HALQA_MUST_CHECK int relay_client_send_request(struct relay_client *c, const str
  * answers to requests that timed out). Returns HALQA_OK with |*reply|
  * filled (check reply->type: WIRE_OK or WIRE_ERR), HALQA_ERR_NETWORK on
  * timeout, HALQA_ERR_MALFORMED if the relay sent a frame that does not
- * decode (a relay bug: the frame is dropped).
+ * decode (a relay bug: the frame is dropped). ERR notices with request id
+ * 0 (the relay dropped this connection's listens) stay queued for
+ * relay_client_next_reply.
  */
 HALQA_MUST_CHECK int relay_client_wait_reply(struct relay_client *c, uint32_t id,
 					     struct wire_msg *reply, int timeout_ms);
