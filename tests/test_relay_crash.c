@@ -39,7 +39,7 @@
 #define PER_ROUND 100 /* per sender: well inside the default burst of 400 requests */
 #define ROUNDS 5
 #define MAX_MSGS (NUM_SENDERS * PER_ROUND * ROUNDS)
-#define TIMEOUT_MS 10000
+#define TIMEOUT_MS 30000
 
 enum msg_state {
 	MSG_UNSENT = 0,

@@ -45,7 +45,7 @@
 #define NUM_DEVICES 6
 #define NUM_CIRCLES 3
 #define MEMBERS 4
-#define TIMEOUT_MS 10000
+#define TIMEOUT_MS 30000
 
 static const int g_members[NUM_CIRCLES][MEMBERS] = {{0, 1, 2, 3}, {2, 3, 4, 5}, {0, 4, 5, 1}};
 

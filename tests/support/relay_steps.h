@@ -15,7 +15,7 @@
 #include "halqa/wire.h"
 #include "support/relay_client.h"
 
-#define STEPS_TIMEOUT_MS 5000
+#define STEPS_TIMEOUT_MS 30000
 
 /* steps_device connects a new client and registers it with a fresh invite. */
 int steps_device(struct relay_test *t, struct relay_client **out);
