@@ -334,6 +334,11 @@ out:
 	return r;
 }
 
+struct sqlite3 *store_db(struct store *s)
+{
+	return s->db;
+}
+
 void store_close(struct store *s)
 {
 	if (s == NULL) {

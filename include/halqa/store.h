@@ -65,6 +65,17 @@ HALQA_MUST_CHECK int store_open(struct store **out, const char *path,
 /* store_close closes |s|; NULL is a no-op. */
 void store_close(struct store *s);
 
+/*
+ * store_db returns the store's SQLite handle for client modules that keep
+ * tables of their own in the same encrypted file (sessions, KeyPackage
+ * privates), so their rows commit in the same transactions as the
+ * messages they relate to. Such a module creates its tables itself and
+ * versions them with a setting of its own; it must not touch this file's
+ * tables except through the functions here.
+ */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
+
 /* store_schema_version reads PRAGMA user_version into |*out|. */
 HALQA_MUST_CHECK int store_schema_version(struct store *s, int *out);
 
