@@ -25,6 +25,7 @@
 #include "halqa/card.h"
 #include "halqa/identity.h"
 #include "halqa/profile.h"
+#include "halqa/relayaddr.h"
 #include "halqa/safety.h"
 #include "halqa/store.h"
 #include "halqa/term.h"
@@ -101,39 +102,6 @@ void cli_json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
-}
-
-int cli_relay_parse(const char *line, char endpoint[CLI_MAX_RELAY_LINE], unsigned char key[32])
-{
-	static const char prefix[] = "halqa-relay:";
-	const char *hash;
-	size_t len, ep_len;
-	uint8_t tmp[32];
-
-	endpoint[0] = '\0';
-	len = strnlen(line, CLI_MAX_RELAY_LINE);
-	if (len >= CLI_MAX_RELAY_LINE || strncmp(line, prefix, sizeof prefix - 1) != 0) {
-		return HALQA_ERR_MALFORMED;
-	}
-	hash = strrchr(line, '#');
-	if (hash == NULL || strlen(hash + 1) != 40) {
-		return HALQA_ERR_MALFORMED;
-	}
-	ep_len = (size_t)(hash - line) - (sizeof prefix - 1);
-	if (ep_len == 0 || ep_len > CARD_MAX_ENDPOINT) {
-		return HALQA_ERR_MALFORMED;
-	}
-	if (zmq_z85_decode(tmp, hash + 1) == NULL) {
-		return HALQA_ERR_MALFORMED;
-	}
-	memcpy(endpoint, line + sizeof prefix - 1, ep_len);
-	endpoint[ep_len] = '\0';
-	if (!card_endpoint_valid(endpoint) || strchr(endpoint, '#') != NULL) {
-		endpoint[0] = '\0';
-		return HALQA_ERR_INVALID;
-	}
-	memcpy(key, tmp, 32);
-	return HALQA_OK;
 }
 
 static int64_t now_ms(void)
@@ -416,8 +384,8 @@ static int socks_valid(const char *s)
 
 static int cmd_relay_set(struct ctx *c, int argc, char **argv)
 {
-	char endpoint[CLI_MAX_RELAY_LINE], hex[65];
-	unsigned char key[32];
+	char endpoint[RELAYADDR_MAX_ENDPOINT + 1], hex[2 * RELAYADDR_KEY_LEN + 1];
+	struct relayaddr addr;
 	const char *address = NULL, *socks = NULL;
 	int r;
 
@@ -433,7 +401,9 @@ static int cmd_relay_set(struct ctx *c, int argc, char **argv)
 	if (address == NULL) {
 		return usage_error(current);
 	}
-	if ((r = cli_relay_parse(address, endpoint, key)) != HALQA_OK) {
+	if (relayaddr_parse(&addr, address) != HALQA_OK ||
+	    relayaddr_endpoint(endpoint, sizeof endpoint, &addr) != HALQA_OK ||
+	    !card_endpoint_valid(endpoint)) {
 		return fail("not a relay address: expected halqa-relay:tcp://HOST:PORT#KEY, as "
 			    "halqad init prints it");
 	}
@@ -443,7 +413,7 @@ static int cmd_relay_set(struct ctx *c, int argc, char **argv)
 	if (open_profile(c) != 0) {
 		return 1;
 	}
-	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+	sodium_bin2hex(hex, sizeof hex, addr.server_key, sizeof addr.server_key);
 	if ((r = store_begin(c->store)) != HALQA_OK ||
 	    (r = store_setting_set(c->store, SET_RELAY_ENDPOINT, endpoint)) != HALQA_OK ||
 	    (r = store_setting_set(c->store, SET_RELAY_KEY, hex)) != HALQA_OK ||

@@ -6,12 +6,12 @@
  * transports make no sense for a remote relay, and ipc:// would let a line
  * point the client at a local socket), a host that is a DNS name (labels of
  * letters, digits and inner hyphens, which also covers IPv4 and .onion
- * names) or a bracketed IPv6 literal, a canonical decimal port, and a Z85
- * key. Z85 is decoded here rather than by zmq_z85_decode so that characters
- * outside the alphabet and 5-character groups above 2^32 - 1 (which libzmq
- * versions have handled differently) are refused by our own code; with
- * both checks, Z85 text and 32-byte keys correspond one to one, which makes
- * formatting the exact inverse of parsing. Nothing here is secret: the key
+ * names) or a bracketed IPv6 literal, a canonical decimal port, and a key
+ * of 64 lowercase hex digits. The key is decoded here digit by digit rather
+ * than by sodium_hex2bin, which accepts upper case too (and, with an ignore
+ * set, separators): one canonical spelling per key makes formatting the
+ * exact inverse of parsing, so two spellings of one relay never compare
+ * unequal as strings. Nothing here is secret: the key
  * is the relay's public key.
  */
 #include "halqa/relayaddr.h"
@@ -19,63 +19,46 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char z85_alphabet[85] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY"
-				     "Z.-:+=^!/*?&<>()[]{}@%$#";
-
-static int z85_value(char c)
+/* The value of a lowercase hex digit, or -1. */
+static int hex_value(char c)
 {
-	const char *p;
-
-	if (c == '\0') {
-		return -1;
+	if (c >= '0' && c <= '9') {
+		return c - '0';
 	}
-	p = memchr(z85_alphabet, c, sizeof z85_alphabet);
-	return p == NULL ? -1 : (int)(p - z85_alphabet);
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return -1;
 }
 
-/* Decodes exactly RELAYADDR_Z85_LEN characters of |text| into 32 bytes. */
-static int z85_decode_key(uint8_t out[RELAYADDR_KEY_LEN], const char *text)
+/* Decodes exactly RELAYADDR_HEX_LEN lowercase hex digits of |text| into 32 bytes. */
+static int hex_decode_key(uint8_t out[RELAYADDR_KEY_LEN], const char *text)
 {
 	uint8_t key[RELAYADDR_KEY_LEN];
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < RELAYADDR_Z85_LEN / 5; i++) {
-		uint64_t v = 0;
+	for (i = 0; i < RELAYADDR_KEY_LEN; i++) {
+		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
 
-		for (j = 0; j < 5; j++) {
-			int d = z85_value(text[i * 5 + j]);
-
-			if (d < 0) {
-				return HALQA_ERR_MALFORMED;
-			}
-			v = v * 85 + (uint64_t)d;
-		}
-		if (v > 0xffffffffu) {
+		if (hi < 0 || lo < 0) {
 			return HALQA_ERR_MALFORMED;
 		}
-		key[i * 4] = (uint8_t)(v >> 24);
-		key[i * 4 + 1] = (uint8_t)(v >> 16);
-		key[i * 4 + 2] = (uint8_t)(v >> 8);
-		key[i * 4 + 3] = (uint8_t)v;
+		key[i] = (uint8_t)(hi << 4 | lo);
 	}
 	memcpy(out, key, sizeof key);
 	return HALQA_OK;
 }
 
-static void z85_encode_key(char out[RELAYADDR_Z85_LEN + 1], const uint8_t key[RELAYADDR_KEY_LEN])
+static void hex_encode_key(char out[RELAYADDR_HEX_LEN + 1], const uint8_t key[RELAYADDR_KEY_LEN])
 {
-	size_t i, j;
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
 
-	for (i = 0; i < RELAYADDR_KEY_LEN / 4; i++) {
-		uint32_t v = (uint32_t)key[i * 4] << 24 | (uint32_t)key[i * 4 + 1] << 16 |
-			     (uint32_t)key[i * 4 + 2] << 8 | (uint32_t)key[i * 4 + 3];
-
-		for (j = 5; j-- > 0;) {
-			out[i * 5 + j] = z85_alphabet[v % 85];
-			v /= 85;
-		}
+	for (i = 0; i < RELAYADDR_KEY_LEN; i++) {
+		out[2 * i] = digits[key[i] >> 4];
+		out[2 * i + 1] = digits[key[i] & 0x0f];
 	}
-	out[RELAYADDR_Z85_LEN] = '\0';
+	out[RELAYADDR_HEX_LEN] = '\0';
 }
 
 static int is_alnum(char c)
@@ -254,10 +237,10 @@ int relayaddr_parse(struct relayaddr *out, const char *line)
 	if (rc != HALQA_OK) {
 		return rc;
 	}
-	if (len - (size_t)(hash + 1 - line) != RELAYADDR_Z85_LEN) {
+	if (len - (size_t)(hash + 1 - line) != RELAYADDR_HEX_LEN) {
 		return HALQA_ERR_MALFORMED;
 	}
-	if ((rc = z85_decode_key(a.server_key, hash + 1)) != HALQA_OK) {
+	if ((rc = hex_decode_key(a.server_key, hash + 1)) != HALQA_OK) {
 		return rc;
 	}
 	*out = a;
@@ -291,7 +274,7 @@ int relayaddr_endpoint(char *out, size_t out_len, const struct relayaddr *a)
 
 int relayaddr_format(char *out, size_t out_len, const struct relayaddr *a)
 {
-	char ep[RELAYADDR_MAX_ENDPOINT + 1], z85[RELAYADDR_Z85_LEN + 1];
+	char ep[RELAYADDR_MAX_ENDPOINT + 1], hex[RELAYADDR_HEX_LEN + 1];
 	int n, rc;
 
 	if (out == NULL || a == NULL) {
@@ -300,8 +283,8 @@ int relayaddr_format(char *out, size_t out_len, const struct relayaddr *a)
 	if ((rc = relayaddr_endpoint(ep, sizeof ep, a)) != HALQA_OK) {
 		return rc == HALQA_ERR_TOO_LARGE ? HALQA_ERR_INVALID : rc;
 	}
-	z85_encode_key(z85, a->server_key);
-	n = snprintf(out, out_len, "%s%s#%s", RELAYADDR_PREFIX, ep, z85);
+	hex_encode_key(hex, a->server_key);
+	n = snprintf(out, out_len, "%s%s#%s", RELAYADDR_PREFIX, ep, hex);
 	if (n < 0 || (size_t)n >= out_len) {
 		return HALQA_ERR_TOO_LARGE;
 	}

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "halqa/log.h"
 #include "halqa/wire.h"
@@ -613,16 +612,15 @@ out:
 
 int relay_keys_address_line(char *out, size_t out_len, const char *endpoint, const uint8_t pub[32])
 {
-	char z85[41];
+	char hex[2 * 32 + 1];
 	int n;
 
 	if (endpoint[0] == '\0' || strpbrk(endpoint, " \t\r\n#") != NULL) {
 		return HALQA_ERR_ARG;
 	}
-	if (zmq_z85_encode(z85, pub, 32) == NULL) {
-		return HALQA_ERR_INTERNAL;
-	}
-	n = snprintf(out, out_len, "halqa-relay:%s#%s", endpoint, z85);
+	/* Lowercase hex, the one spelling relayaddr_parse accepts (shell-safe, unlike Z85). */
+	sodium_bin2hex(hex, sizeof hex, pub, 32);
+	n = snprintf(out, out_len, "halqa-relay:%s#%s", endpoint, hex);
 	if (n < 0 || (size_t)n >= out_len) {
 		return HALQA_ERR_TOO_LARGE;
 	}

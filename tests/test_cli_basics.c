@@ -18,7 +18,9 @@
 
 #include "harness.h"
 
-#define RELAY "halqa-relay:tcp://127.0.0.1:7400#tJ&^OQEWcLS@8Pk&C(sJi=)wxbQy-cGxxD.d}9AN"
+#define RELAY                                                                                      \
+	"halqa-relay:tcp://127.0.0.1:7400#"                                                        \
+	"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b617133"
 
 static char bin[512], tmp[256], home_a[300], home_b[300];
 static char out_buf[8192], err_buf[8192];
@@ -171,6 +173,18 @@ static void test_init_and_whoami(void)
 	/* Bad names and a bad relay line. */
 	CHECK_INT_EQ(run("x", "--home", home_b, "init", "--name", "a\x1b[2J", NULL), 1);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "relay", "set", "tcp://1.2.3.4:7400", NULL),
+		     1);
+	expect_one_line("not a relay address");
+	/* The old Z85 key and an upper-case hex key: one spelling, lowercase hex. */
+	CHECK_INT_EQ(run("pass-a", "--home", home_a, "relay", "set",
+			 "halqa-relay:tcp://127.0.0.1:7400#tJ&^OQEWcLS@8Pk&C(sJi=)wxbQy-cGxxD.d}9AN",
+			 NULL),
+		     1);
+	expect_one_line("not a relay address");
+	CHECK_INT_EQ(run("pass-a", "--home", home_a, "relay", "set",
+			 "halqa-relay:tcp://127.0.0.1:7400#"
+			 "5BE8BE2FA3483211AAFBF91EE171B7223A7439392424D04883E6B2212B617133",
+			 NULL),
 		     1);
 	expect_one_line("not a relay address");
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "relay", "set", RELAY, NULL), 0);

@@ -63,20 +63,10 @@ static void fixture_close(struct fixture *f)
 	sodium_memzero(f->sec, sizeof f->sec);
 }
 
-/*
- * The address line of the running relay: `halqad init` printed the
- * configured endpoint, but the test relay listens on a free port.
- */
+/* The address line of the running relay, with the port it really listens on. */
 static const char *line_of(struct relay_test *t)
 {
-	static char line[RELAYADDR_MAX_LINE];
-	char z85[41];
-
-	if (zmq_z85_encode(z85, t->server_pub, 32) == NULL) {
-		return "";
-	}
-	snprintf(line, sizeof line, "halqa-relay:%s#%s", t->endpoint, z85);
-	return line;
+	return t->address_line;
 }
 
 static void on_deadline(uv_timer_t *t)

@@ -1,24 +1,30 @@
 /*
  * test_relayaddr.c: the relay address line and the SOCKS proxy address.
  * A line as halqad prints it round-trips byte for byte (checked against
- * libzmq's own Z85 encoder); every structural violation is refused with
- * its code and leaves the output untouched; host, port and key edges.
+ * libsodium's own hex encoder); the key is 64 lowercase hex digits and
+ * nothing else (upper case, a second '#', 63 or 65 digits are refused);
+ * a formatted line holds only characters a shell takes literally; every
+ * structural violation is refused with its code and leaves the output
+ * untouched; host, port and key edges.
  */
 #include "halqa/relayaddr.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "harness.h"
 
+#define HEX_ZERO "0000000000000000000000000000000000000000000000000000000000000000"
+
 static void line_for(char *out, size_t out_len, const char *endpoint, const uint8_t key[32])
 {
-	char z85[41];
+	char hex[65];
+	int n;
 
-	CHECK(zmq_z85_encode(z85, key, 32) != NULL);
-	snprintf(out, out_len, "halqa-relay:%s#%s", endpoint, z85);
+	sodium_bin2hex(hex, sizeof hex, key, 32);
+	n = snprintf(out, out_len, "halqa-relay:%s#%s", endpoint, hex);
+	CHECK(n > 0 && (size_t)n < out_len);
 }
 
 static void test_roundtrip_random_keys(void)
@@ -31,7 +37,7 @@ static void test_roundtrip_random_keys(void)
 	for (i = 0; i < 200; i++) {
 		randombytes_buf(key, sizeof key);
 		if (i == 0) {
-			memset(key, 0xff, sizeof key); /* the largest Z85 group, "%nSc0" */
+			memset(key, 0xff, sizeof key);
 		} else if (i == 1) {
 			memset(key, 0, sizeof key);
 		}
@@ -49,39 +55,82 @@ static void test_roundtrip_random_keys(void)
 
 static void test_documented_example(void)
 {
-	/* The example line of docs/OPERATOR.md: the key holds '#' and '&'. */
-	const char *line = "halqa-relay:tcp://relay.example.org:7400#tJ&^OQEWcLS@8Pk&C(sJi=)wxbQy-cGxxD.d}9AN";
+	/* The example line of docs/OPERATOR.md and docs/USER.md. */
+	const char *line = "halqa-relay:tcp://relay.example.org:7400#"
+			   "5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b617133";
+	static const uint8_t want[32] = {
+		0x5b, 0xe8, 0xbe, 0x2f, 0xa3, 0x48, 0x32, 0x11, 0xaa, 0xfb, 0xf9,
+		0x1e, 0xe1, 0x71, 0xb7, 0x22, 0x3a, 0x74, 0x39, 0x39, 0x24, 0x24,
+		0xd0, 0x48, 0x83, 0xe6, 0xb2, 0x21, 0x2b, 0x61, 0x71, 0x33,
+	};
 	char again[RELAYADDR_MAX_LINE];
-	uint8_t want[32];
 	struct relayaddr a;
 
-	CHECK(zmq_z85_decode(want, "tJ&^OQEWcLS@8Pk&C(sJi=)wxbQy-cGxxD.d}9AN") != NULL);
 	CHECK_OK(relayaddr_parse(&a, line));
 	CHECK_MEM_EQ(a.server_key, 32, want, 32);
 	CHECK_OK(relayaddr_format(again, sizeof again, &a));
 	CHECK(strcmp(again, line) == 0);
 }
 
-static void test_key_with_hash(void)
+static void test_shell_safe(void)
 {
-	/* A key whose Z85 text contains '#': the line splits at the first '#'. */
-	char line[RELAYADDR_MAX_LINE], z85[41];
+	/*
+	 * Every character of a line with a DNS or IPv4 host is one a POSIX
+	 * shell takes literally inside a word, so an unquoted paste is one
+	 * argument, unchanged: no glob, quote, expansion or separator.
+	 */
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				   ".-:/#";
+	char line[RELAYADDR_MAX_LINE], again[RELAYADDR_MAX_LINE];
 	uint8_t key[32];
 	struct relayaddr a;
-	int tries;
+	size_t i;
+	int round;
 
-	for (tries = 0; tries < 10000; tries++) {
+	for (round = 0; round < 100; round++) {
 		randombytes_buf(key, sizeof key);
-		CHECK(zmq_z85_encode(z85, key, 32) != NULL);
-		if (strchr(z85, '#') != NULL) {
-			break;
+		line_for(line, sizeof line,
+			 round % 2 ? "tcp://relay.example.org:7400" : "tcp://10.0.0.1:1", key);
+		CHECK_OK(relayaddr_parse(&a, line));
+		CHECK_OK(relayaddr_format(again, sizeof again, &a));
+		for (i = 0; again[i] != '\0'; i++) {
+			CHECK(memchr(safe, again[i], sizeof safe - 1) != NULL);
 		}
+		/* '#' opens a comment only at the start of a word; here it never is. */
+		CHECK(strchr(again, '#') > again && strchr(again, '#')[-1] != ' ');
 	}
-	CHECK(strchr(z85, '#') != NULL);
-	line_for(line, sizeof line, "tcp://127.0.0.1:1", key);
+}
+
+static void test_key_spelling(void)
+{
+	/* One canonical spelling: lowercase only, exactly 64 digits, one '#'. */
+	static const char *bad_keys[] = {
+		"5BE8BE2FA3483211AAFBF91EE171B7223A7439392424D04883E6B2212B617133",
+		"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b61713A",
+		"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b61713g",
+		"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b61713",
+		"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b6171330",
+		"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b6171#3",
+		"#5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b61713",
+		"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b61713 ",
+		"5be8be2fa3483211 aafbf91ee171b7223a7439392424d04883e6b2212b61713",
+		"0x5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b6171",
+		"tJ&^OQEWcLS@8Pk&C(sJi=)wxbQy-cGxxD.d}9AN", /* the old Z85 form */
+		"",
+	};
+	char line[RELAYADDR_MAX_LINE * 2];
+	struct relayaddr a, before;
+	size_t i;
+
+	memset(&a, 0x5a, sizeof a);
+	before = a;
+	for (i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+		snprintf(line, sizeof line, "halqa-relay:tcp://127.0.0.1:1#%s", bad_keys[i]);
+		CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
+		CHECK(memcmp(&a, &before, sizeof a) == 0);
+	}
+	snprintf(line, sizeof line, "halqa-relay:tcp://127.0.0.1:1#%s", HEX_ZERO);
 	CHECK_OK(relayaddr_parse(&a, line));
-	CHECK_MEM_EQ(a.server_key, 32, key, 32);
-	CHECK_INT_EQ(a.relay.port, 1);
 }
 
 static void test_hosts(void)
@@ -140,13 +189,13 @@ static void test_ports(void)
 		line_for(line, sizeof line, ep, key);
 		CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
 	}
-	snprintf(line, sizeof line, "halqa-relay:tcp://h#0000000000000000000000000000000000000000");
+	snprintf(line, sizeof line, "halqa-relay:tcp://h#%s", HEX_ZERO);
 	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
 }
 
 static void test_structure(void)
 {
-	const char *z = "0000000000000000000000000000000000000000";
+	const char *z = HEX_ZERO;
 	char line[RELAYADDR_MAX_LINE * 2];
 	struct relayaddr a, before;
 	size_t i;
@@ -173,15 +222,13 @@ static void test_structure(void)
 	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
 	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%s\n", z);
 	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
-	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%s0", z); /* 41 key chars */
+	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%s0", z); /* 65 key chars */
 	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
-	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.39s", z);
+	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.63s", z);
 	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
-	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.35s~0000", z); /* not Z85 */
+	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.60s~000", z); /* not hex */
 	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
-	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.35s%%nSc1", z); /* 2^32 */
-	CHECK_RC(relayaddr_parse(&a, line), HALQA_ERR_MALFORMED);
-	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.35s%%nSc0", z); /* 2^32 - 1 */
+	snprintf(line, sizeof line, "halqa-relay:tcp://h:1#%.60sffff", z);
 	CHECK_OK(relayaddr_parse(&a, line));
 	a = before;
 	CHECK_RC(relayaddr_parse(&a, "halqa-relay:"), HALQA_ERR_MALFORMED);
@@ -262,7 +309,8 @@ int main(void)
 	}
 	RUN(test_roundtrip_random_keys);
 	RUN(test_documented_example);
-	RUN(test_key_with_hash);
+	RUN(test_shell_safe);
+	RUN(test_key_spelling);
 	RUN(test_hosts);
 	RUN(test_ports);
 	RUN(test_structure);

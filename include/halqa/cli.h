@@ -16,8 +16,6 @@
 
 #include "halqa/err.h"
 
-#define CLI_MAX_RELAY_LINE 300
-
 int cli_main(int argc, char **argv);
 
 /*
@@ -26,14 +24,5 @@ int cli_main(int argc, char **argv);
  * strict UTF-8 as U+FFFD, so the output is always valid JSON.
  */
 void cli_json_string(FILE *f, const char *s);
-
-/*
- * cli_relay_parse parses a relay address line
- * "halqa-relay:<endpoint>#<40-character Z85 key>" (what `halqad init`
- * prints) into |endpoint| and |key|. HALQA_ERR_MALFORMED if it is not one,
- * HALQA_ERR_INVALID if the endpoint is not one a card may carry.
- */
-HALQA_MUST_CHECK int cli_relay_parse(const char *line, char endpoint[CLI_MAX_RELAY_LINE],
-				     unsigned char key[32]);
 
 #endif

@@ -135,8 +135,9 @@ HALQA_MUST_CHECK int relay_keys_create(const char *path, uint8_t pub[32]);
 HALQA_MUST_CHECK int relay_keys_load(const char *path, uint8_t sec[32], uint8_t pub[32]);
 
 /*
- * relay_keys_address_line writes "halqa-relay:<endpoint>#<Z85 public key>"
- * into |out|: what a client needs to reach and pin this relay.
+ * relay_keys_address_line writes "halqa-relay:<endpoint>#<public key in 64
+ * lowercase hex digits>" into |out|: what a client needs to reach and pin
+ * this relay (the format of include/halqa/relayaddr.h).
  * HALQA_ERR_TOO_LARGE if it does not fit, HALQA_ERR_ARG for an endpoint
  * holding '#' or whitespace.
  */

@@ -2,19 +2,24 @@
  * relayaddr.h: the relay address line, as `halqad init` and `halqad address`
  * print it, and the optional SOCKS5 proxy address.
  *
- *     halqa-relay:tcp://HOST:PORT#<relay CURVE public key, Z85, 40 chars>
+ *     halqa-relay:tcp://HOST:PORT#<relay CURVE public key, 64 lowercase hex>
  *
  * The line arrives from a user's paste, a contact card or a config file,
  * so it is hostile text: the parser bounds its length, accepts only the
  * tcp transport, a host made of DNS-name characters (or a bracketed IPv6
- * literal), a decimal port 1..65535 without leading zeros, and a key that
- * decodes to exactly 32 bytes. Anything else is refused and the output
- * untouched. Whatever parses formats back to the identical line, so a
- * stored line and a re-printed one never differ.
+ * literal), a decimal port 1..65535 without leading zeros, and a key of
+ * exactly 64 lowercase hex digits (32 bytes; one canonical form, so upper
+ * case is refused). Anything else is refused and the output untouched.
+ * Whatever parses formats back to the identical line, so a stored line and
+ * a re-printed one never differ.
  *
- * The endpoint never holds '#', but Z85 may, so the line splits at the
- * first '#' (docs/OPERATOR.md). The endpoint is at most RELAYADDR_MAX_ENDPOINT
- * characters so it also fits a contact card (CARD_MAX_ENDPOINT).
+ * Hex rather than Z85 (used before): Z85's alphabet holds ( ) * ? [ ] { }
+ * and #, so a line pasted unquoted into a shell broke. A line with a DNS
+ * name or IPv4 host is now shell-safe unquoted ('#' inside a word is not a
+ * comment); only a bracketed IPv6 literal still wants quotes. The endpoint
+ * never holds '#' and hex cannot, so the line splits at its one '#'. The
+ * endpoint is at most RELAYADDR_MAX_ENDPOINT characters so it also fits a
+ * contact card (CARD_MAX_ENDPOINT).
  */
 #ifndef HALQA_RELAYADDR_H
 #define HALQA_RELAYADDR_H
@@ -26,11 +31,11 @@
 
 #define RELAYADDR_PREFIX "halqa-relay:"
 #define RELAYADDR_KEY_LEN 32
-#define RELAYADDR_Z85_LEN 40
+#define RELAYADDR_HEX_LEN 64
 #define RELAYADDR_MAX_ENDPOINT 200 /* "tcp://HOST:PORT", = CARD_MAX_ENDPOINT */
 #define RELAYADDR_MAX_HOST (RELAYADDR_MAX_ENDPOINT - 6 - 6)
 /* prefix + endpoint + '#' + key + NUL */
-#define RELAYADDR_MAX_LINE (12 + RELAYADDR_MAX_ENDPOINT + 1 + RELAYADDR_Z85_LEN + 1)
+#define RELAYADDR_MAX_LINE (12 + RELAYADDR_MAX_ENDPOINT + 1 + RELAYADDR_HEX_LEN + 1)
 #define RELAYADDR_MAX_PROXY (RELAYADDR_MAX_HOST + 6 + 1) /* "HOST:PORT" + NUL */
 
 /* A host and port (the relay's, or a SOCKS proxy's). */
@@ -50,9 +55,9 @@ struct relayaddr {
  * HALQA_ERR_ARG for NULL arguments, HALQA_ERR_TOO_LARGE for a line, host or
  * endpoint over its bound, HALQA_ERR_UNSUPPORTED for a transport other than
  * tcp://, and HALQA_ERR_MALFORMED for anything else that is not a valid line
- * (missing prefix or '#', bad host character, bad port, key not 40 Z85
- * characters or out of Z85's range, whitespace or control characters
- * anywhere). |*out| is unchanged on failure.
+ * (missing prefix or '#', bad host character, bad port, key not exactly
+ * 64 lowercase hex digits, whitespace or control characters anywhere).
+ * |*out| is unchanged on failure.
  */
 HALQA_MUST_CHECK int relayaddr_parse(struct relayaddr *out, const char *line);
 

@@ -735,47 +735,48 @@ static int run_capture(struct relay_test *t, char *const argv[], char *out, size
 	return HALQA_OK;
 }
 
-/* parse_address finds "halqa-relay:<endpoint>#<key>" in |text|. */
+/*
+ * parse_address finds "halqa-relay:<endpoint>#<key>" in |text| (what
+ * `halqad init` printed) and takes the key: 64 lowercase hex digits, the
+ * only form relayaddr_parse accepts.
+ */
 static int parse_address(struct relay_test *t, const char *text)
 {
 	const char *line = strstr(text, "halqa-relay:");
-	const char *hash, *key;
-	size_t n, key_len;
-	char key_text[80];
+	const char *hash;
+	size_t n, bin_len = 0, i;
 
 	if (line == NULL) {
 		return HALQA_ERR_MALFORMED;
 	}
 	n = strcspn(line, "\r\n");
-	if (n >= sizeof t->address_line) {
+	hash = memchr(line, '#', n);
+	if (hash == NULL || (size_t)(line + n - (hash + 1)) != 64) {
 		return HALQA_ERR_MALFORMED;
 	}
-	memcpy(t->address_line, line, n);
-	t->address_line[n] = '\0';
-	/* The endpoint cannot hold '#' but Z85 can: split at the first one. */
-	hash = strchr(t->address_line, '#');
-	if (hash == NULL) {
-		return HALQA_ERR_MALFORMED;
-	}
-	key = hash + 1;
-	key_len = strlen(key);
-	if (key_len >= sizeof key_text) {
-		return HALQA_ERR_MALFORMED;
-	}
-	memcpy(key_text, key, key_len + 1);
-	if (key_len == 40) {
-		return zmq_z85_decode(t->server_pub, key_text) != NULL ? HALQA_OK
-								       : HALQA_ERR_MALFORMED;
-	}
-	if (key_len == 64) {
-		size_t bin_len = 0;
-
-		if (sodium_hex2bin(t->server_pub, 32, key_text, 64, NULL, &bin_len, NULL) == 0 &&
-		    bin_len == 32) {
-			return HALQA_OK;
+	for (i = 1; i <= 64; i++) {
+		if (!((hash[i] >= '0' && hash[i] <= '9') || (hash[i] >= 'a' && hash[i] <= 'f'))) {
+			return HALQA_ERR_MALFORMED;
 		}
 	}
-	return HALQA_ERR_MALFORMED;
+	if (sodium_hex2bin(t->server_pub, 32, hash + 1, 64, NULL, &bin_len, NULL) != 0 ||
+	    bin_len != 32) {
+		return HALQA_ERR_MALFORMED;
+	}
+	return HALQA_OK;
+}
+
+/*
+ * set_address_line writes the line of the relay as it really runs: init
+ * printed the configured public endpoint, but the test relay listens on
+ * t->endpoint, a free port chosen afterwards.
+ */
+static void set_address_line(struct relay_test *t)
+{
+	char hex[65];
+
+	sodium_bin2hex(hex, sizeof hex, t->server_pub, 32);
+	snprintf(t->address_line, sizeof t->address_line, "halqa-relay:%s#%s", t->endpoint, hex);
 }
 
 static int free_port(int *out)
@@ -938,6 +939,7 @@ int relay_test_start(struct relay_test *t, const char *extra_args)
 			goto out;
 		}
 		snprintf(t->endpoint, sizeof t->endpoint, "tcp://127.0.0.1:%d", t->port);
+		set_address_line(t);
 		if ((rc = start_run(t)) == HALQA_OK) {
 			break;
 		}

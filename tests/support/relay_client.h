@@ -147,7 +147,7 @@ struct relay_test {
 	char dir[300];           /* the data directory (--data) */
 	char log_path[300];      /* the daemon's stdout+stderr */
 	char endpoint[64];       /* tcp://127.0.0.1:PORT */
-	char address_line[512];  /* as printed by halqad init */
+	char address_line[512];  /* "halqa-relay:" endpoint "#" hex key: the port it listens on */
 	char extra_args[512];    /* as given to relay_test_start */
 	uint8_t server_pub[32];  /* the relay's public key */
 	int port;
