@@ -3,7 +3,7 @@
  * top of the codec, the ratchet tree and TreeKEM, the key schedule, the
  * secret tree and message framing.
  *
- * One epoch's state is a struct group_state (GroupContext, tree, our
+ * One epoch's state is a struct mls_group_epoch (GroupContext, tree, our
  * private path keys, epoch secrets, secret tree, interim transcript hash).
  * Every change is computed into a fresh candidate state built from copies
  * of the current one and swapped in only when every check passed, so a
@@ -36,45 +36,7 @@
 #include "halqa/mls_secret_tree.h"
 #include "halqa/mls_tree.h"
 #include "halqa/mls_tree_math.h"
-
-struct group_state {
-	struct mls_group_context gc;
-	struct mls_tree *tree;
-	struct mls_tree_private *priv;
-	struct mls_key_schedule_epoch *ks;
-	struct mls_secret_tree *st;
-	uint8_t interim[MLS_HASH_LEN];
-	size_t interim_len; /* 0 in epoch 0 (8.2: empty), else 32 */
-};
-
-struct cached_proposal {
-	uint8_t ref[MLS_HASH_LEN];
-	uint32_t sender;
-	struct mls_proposal p;
-};
-
-/* Resumption PSKs of past epochs kept for PreSharedKey proposals (8.6). */
-#define PSK_HISTORY 8
-
-struct past_psk {
-	uint64_t epoch;
-	uint8_t psk[MLS_HASH_LEN];
-};
-
-struct mls_group {
-	struct group_state cur;
-	struct past_psk *history; /* sodium_malloc'd ring of PSK_HISTORY, lazily */
-	size_t num_history; /* epochs recorded so far; slot = count % PSK_HISTORY */
-	struct group_state *pending; /* our commit awaiting the relay */
-	uint8_t *sig_priv;           /* sodium_malloc'd, MLS_SIG_PRIV_LEN */
-	bool public_handshake;
-	bool removed;
-	const struct mls_group_psk_store *psks;
-	struct cached_proposal *props;
-	size_t num_props;
-	mls_group_testing_hook hook;
-	void *hook_arg;
-};
+#include "mls_group_internal.h"
 
 /* A proposal of a commit, resolved, with who proposed it. */
 struct item {
@@ -86,6 +48,8 @@ struct item {
 struct applied {
 	uint32_t *added; /* leaves of the Adds, in order */
 	size_t num_added;
+	uint32_t *removed; /* leaves of the Removes, in order */
+	size_t num_removed;
 	bool path_required;
 	bool removed_self;
 	bool has_psk;
@@ -95,10 +59,11 @@ struct applied {
 static void applied_cleanup(struct applied *a)
 {
 	free(a->added);
+	free(a->removed);
 	sodium_memzero(a, sizeof *a);
 }
 
-static void state_cleanup(struct group_state *s)
+void mls_group_epoch_cleanup(struct mls_group_epoch *s)
 {
 	mls_group_context_cleanup(&s->gc);
 	mls_tree_free(s->tree);
@@ -109,7 +74,7 @@ static void state_cleanup(struct group_state *s)
 }
 
 /* Starts a candidate: copies of the GroupContext, tree and private keys. */
-static int state_begin(struct group_state *next, const struct group_state *cur)
+static int state_begin(struct mls_group_epoch *next, const struct mls_group_epoch *cur)
 {
 	int rc;
 
@@ -117,7 +82,7 @@ static int state_begin(struct group_state *next, const struct group_state *cur)
 	if ((rc = mls_group_context_copy(&next->gc, &cur->gc)) != 0 ||
 	    (rc = mls_tree_copy(&next->tree, cur->tree)) != 0 ||
 	    (rc = mls_tree_private_copy(&next->priv, cur->priv)) != 0) {
-		state_cleanup(next);
+		mls_group_epoch_cleanup(next);
 	}
 	return rc;
 }
@@ -132,13 +97,22 @@ static void clear_cache(struct mls_group *g)
 	g->num_props = 0;
 }
 
+void mls_group_pending_free(struct mls_group_pending *p)
+{
+	if (p == NULL) {
+		return;
+	}
+	mls_group_epoch_cleanup(&p->next);
+	free(p->msg);
+	free(p->added);
+	free(p->removed);
+	free(p);
+}
+
 static void drop_pending(struct mls_group *g)
 {
-	if (g->pending != NULL) {
-		state_cleanup(g->pending);
-		free(g->pending);
-		g->pending = NULL;
-	}
+	mls_group_pending_free(g->pending);
+	g->pending = NULL;
 }
 
 void mls_group_free(struct mls_group *g)
@@ -148,7 +122,7 @@ void mls_group_free(struct mls_group *g)
 	}
 	drop_pending(g);
 	clear_cache(g);
-	state_cleanup(&g->cur);
+	mls_group_epoch_cleanup(&g->cur);
 	sodium_free(g->sig_priv);
 	sodium_free(g->history); /* wipes; NULL is a no-op */
 	free(g);
@@ -159,7 +133,7 @@ static bool bytes_eq(const struct mls_bytes *a, const uint8_t *b, size_t b_len)
 	return a->len == b_len && (b_len == 0 || memcmp(a->data, b, b_len) == 0);
 }
 
-static struct mls_tree_policy group_policy(const struct group_state *s)
+struct mls_tree_policy mls_group_tree_policy(const struct mls_group_epoch *s)
 {
 	struct mls_tree_policy p = {
 		.group_id = s->gc.group_id.data,
@@ -169,7 +143,7 @@ static struct mls_tree_policy group_policy(const struct group_state *s)
 	return p;
 }
 
-static struct mls_framing_epoch framing_epoch(struct group_state *s)
+static struct mls_framing_epoch framing_epoch(struct mls_group_epoch *s)
 {
 	struct mls_framing_epoch e = {.group_context = &s->gc, .secrets = s->ks, .tree = s->st};
 	return e;
@@ -274,7 +248,7 @@ static bool psk_id_equal(const struct mls_psk_id *a, const struct mls_psk_id *b)
  * the resumption PSK of the current epoch of this group (the only past
  * epoch secret we keep). Borrowed pointers into the store or |cur|.
  */
-static int psk_lookup(const struct mls_group *g, const struct group_state *cur,
+static int psk_lookup(const struct mls_group *g, const struct mls_group_epoch *cur,
 		      const struct mls_psk_id *id, const uint8_t **out, size_t *out_len)
 {
 	if (id->psk_nonce.len != MLS_HASH_LEN) {
@@ -304,7 +278,7 @@ static int psk_lookup(const struct mls_group *g, const struct group_state *cur,
 		*out_len = MLS_HASH_LEN;
 		return HALQA_OK;
 	}
-	for (size_t i = 0; g != NULL && i < g->num_history && i < PSK_HISTORY; i++) {
+	for (size_t i = 0; g != NULL && i < g->num_history && i < MLS_GROUP_PSK_HISTORY; i++) {
 		if (g->history[i].epoch == id->psk_epoch) {
 			*out = g->history[i].psk;
 			*out_len = MLS_HASH_LEN;
@@ -315,7 +289,7 @@ static int psk_lookup(const struct mls_group *g, const struct group_state *cur,
 }
 
 /* Chains the PSKs of |ids| into |out| (8.4). */
-static int psk_secret(const struct mls_group *g, const struct group_state *cur,
+static int psk_secret(const struct mls_group *g, const struct mls_group_epoch *cur,
 		      const struct mls_psk_id *const *ids, size_t n, uint8_t out[MLS_HASH_LEN])
 {
 	struct mls_key_schedule_psk *psks;
@@ -361,8 +335,8 @@ static bool leaf_listed(const uint32_t *l, size_t n, uint32_t v)
  * GroupContextExtensions, Updates, Removes, Adds, then the PSKs.
  * |me| is our leaf (UINT32_MAX when not in the tree yet).
  */
-static int apply_proposals(const struct mls_group *g, const struct group_state *cur,
-			   struct group_state *next, const struct item *items, size_t n,
+static int apply_proposals(const struct mls_group *g, const struct mls_group_epoch *cur,
+			   struct mls_group_epoch *next, const struct item *items, size_t n,
 			   uint32_t committer, struct applied *ap)
 {
 	const struct mls_psk_id **psk_ids = NULL;
@@ -377,7 +351,8 @@ static int apply_proposals(const struct mls_group *g, const struct group_state *
 	ap->path_required = n == 0; /* 12.4: an empty commit carries a path */
 	if ((touched = calloc(n + 1, sizeof *touched)) == NULL ||
 	    (psk_ids = calloc(n + 1, sizeof *psk_ids)) == NULL ||
-	    (ap->added = calloc(n + 1, sizeof *ap->added)) == NULL) {
+	    (ap->added = calloc(n + 1, sizeof *ap->added)) == NULL ||
+	    (ap->removed = calloc(n + 1, sizeof *ap->removed)) == NULL) {
 		rc = HALQA_ERR_NOMEM;
 		goto out;
 	}
@@ -435,7 +410,7 @@ static int apply_proposals(const struct mls_group *g, const struct group_state *
 		mls_extension_list_cleanup(&next->gc.extensions);
 		next->gc.extensions = copy;
 	}
-	policy = group_policy(next);
+	policy = mls_group_tree_policy(next);
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].p->type == MLS_PROPOSAL_UPDATE) {
 			const struct mls_leaf_node *leaf = &items[i].p->u.update.leaf_node;
@@ -454,6 +429,7 @@ static int apply_proposals(const struct mls_group *g, const struct group_state *
 			if ((rc = mls_tree_remove_leaf(next->tree, leaf)) != 0) {
 				goto out;
 			}
+			ap->removed[ap->num_removed++] = leaf;
 			ap->removed_self = ap->removed_self || leaf == me;
 		}
 	}
@@ -518,7 +494,7 @@ static int set_tree_hash(struct mls_group_context *gc, struct mls_tree *t)
  * confirmation tag, interim hash, secret tree. |commit_secret| and
  * |psk| may be NULL (zero).
  */
-static int finish_epoch(const struct group_state *cur, struct group_state *next,
+static int finish_epoch(const struct mls_group_epoch *cur, struct mls_group_epoch *next,
 			struct mls_authenticated_content *ac, const uint8_t *commit_secret,
 			const uint8_t *psk, bool check_tag)
 {
@@ -557,7 +533,7 @@ out:
 }
 
 /* Makes the candidate's secret tree and wipes the secrets only a Welcome needs. */
-static int finish_secrets(struct group_state *next)
+static int finish_secrets(struct mls_group_epoch *next)
 {
 	sodium_memzero(next->ks->joiner_secret, sizeof next->ks->joiner_secret);
 	sodium_memzero(next->ks->welcome_secret, sizeof next->ks->welcome_secret);
@@ -679,7 +655,7 @@ out:
  * us and sealed with the welcome key; GroupSecrets per joiner with the
  * joiner secret and the path secret of the lowest path node above it.
  */
-static int build_welcome(const struct mls_group *g, const struct group_state *next,
+static int build_welcome(const struct mls_group *g, const struct mls_group_epoch *next,
 			 const struct mls_bytes *tag, const struct mls_key_package *kps,
 			 const uint32_t *added, size_t num, uint8_t **out, size_t *out_len)
 {
@@ -776,7 +752,8 @@ static int make_commit(struct mls_group *g, struct mls_commit *c,
 		       size_t *commit_len, uint8_t **welcome, size_t *welcome_len)
 {
 	struct mls_authenticated_content ac = {0};
-	struct group_state *next = NULL;
+	struct mls_group_pending *pend = NULL;
+	struct mls_group_epoch *next = NULL;
 	struct applied ap = {0};
 	struct item *items = NULL;
 	uint8_t commit_secret[MLS_HASH_LEN];
@@ -798,11 +775,12 @@ static int make_commit(struct mls_group *g, struct mls_commit *c,
 		rc = HALQA_ERR_EXISTS;
 		goto out;
 	}
-	if ((next = calloc(1, sizeof *next)) == NULL ||
+	if ((pend = calloc(1, sizeof *pend)) == NULL ||
 	    (items = calloc(ac.content.commit.num_proposals + 1, sizeof *items)) == NULL) {
 		rc = HALQA_ERR_NOMEM;
 		goto out;
 	}
+	next = &pend->next;
 	if ((rc = state_begin(next, &g->cur)) != 0) {
 		goto out;
 	}
@@ -861,19 +839,32 @@ static int make_commit(struct mls_group *g, struct mls_commit *c,
 	if (rc != 0) {
 		goto out;
 	}
-	g->pending = next;
-	next = NULL;
+	if ((pend->msg = malloc(*commit_len)) == NULL) {
+		rc = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(pend->msg, *commit, *commit_len);
+	pend->msg_len = *commit_len;
+	pend->added = ap.added;
+	pend->num_added = ap.num_added;
+	pend->removed = ap.removed;
+	pend->num_removed = ap.num_removed;
+	ap.added = ap.removed = NULL;
+	g->pending = pend;
+	pend = NULL;
 out:
+	if (rc != 0 && *commit != NULL) {
+		free(*commit);
+		*commit = NULL;
+		*commit_len = 0;
+	}
 	if (rc != 0 && num_kps > 0 && welcome != NULL && *welcome != NULL) {
 		free(*welcome);
 		*welcome = NULL;
 		*welcome_len = 0;
 	}
 	sodium_memzero(commit_secret, sizeof commit_secret);
-	if (next != NULL) {
-		state_cleanup(next);
-		free(next);
-	}
+	mls_group_pending_free(pend);
 	applied_cleanup(&ap);
 	free(items);
 	free(gc_bytes);
@@ -1014,19 +1005,19 @@ int mls_group_commit_psk(struct mls_group *g, const struct mls_psk_id *psk, uint
 }
 
 /* Moves |next| in as the current epoch; proposals of the old epoch are void (12.4.2). */
-static void swap_in(struct mls_group *g, struct group_state *next)
+static void swap_in(struct mls_group *g, struct mls_group_epoch *next)
 {
 	if (g->history == NULL) {
-		g->history = sodium_malloc(PSK_HISTORY * sizeof *g->history);
+		g->history = sodium_malloc(MLS_GROUP_PSK_HISTORY * sizeof *g->history);
 	}
 	/* Without memory the old PSK is just unavailable later (NOT_FOUND). */
 	if (g->history != NULL) {
-		size_t slot = g->num_history++ % PSK_HISTORY; /* the oldest goes */
+		size_t slot = g->num_history++ % MLS_GROUP_PSK_HISTORY; /* the oldest goes */
 
 		g->history[slot].epoch = g->cur.gc.epoch;
 		memcpy(g->history[slot].psk, g->cur.ks->resumption_psk, MLS_HASH_LEN);
 	}
-	state_cleanup(&g->cur);
+	mls_group_epoch_cleanup(&g->cur);
 	g->cur = *next;
 	memset(next, 0, sizeof *next);
 	clear_cache(g);
@@ -1040,9 +1031,8 @@ int mls_group_commit_confirm(struct mls_group *g)
 	if (g->pending == NULL) {
 		return HALQA_ERR_NOT_FOUND;
 	}
-	swap_in(g, g->pending);
-	free(g->pending);
-	g->pending = NULL;
+	swap_in(g, &g->pending->next);
+	drop_pending(g);
 	return HALQA_OK;
 }
 
@@ -1081,14 +1071,10 @@ static int proposal_ref(const struct mls_authenticated_content *ac, uint8_t out[
  * Update's leaf must be valid for the sender's own leaf. A proposal that
  * would break a rule only together with others is judged at commit time.
  */
-static int process_proposal(struct mls_group *g, struct mls_authenticated_content *ac)
+int mls_group_check_proposal(const struct mls_group *g, const struct mls_proposal *p,
+			     uint32_t sender)
 {
-	const struct mls_proposal *p = &ac->content.proposal;
-	uint32_t sender = ac->content.sender.type == MLS_SENDER_MEMBER ? ac->content.sender.index
-									: UINT32_MAX;
-	struct mls_tree_policy policy = group_policy(&g->cur);
-	struct cached_proposal *grown;
-	uint8_t ref[MLS_HASH_LEN];
+	struct mls_tree_policy policy = mls_group_tree_policy(&g->cur);
 	int rc;
 
 	switch (p->type) {
@@ -1112,7 +1098,19 @@ static int process_proposal(struct mls_group *g, struct mls_authenticated_conten
 		rc = HALQA_ERR_UNSUPPORTED;
 		break;
 	}
-	if (rc != 0) {
+	return rc;
+}
+
+static int process_proposal(struct mls_group *g, struct mls_authenticated_content *ac)
+{
+	const struct mls_proposal *p = &ac->content.proposal;
+	uint32_t sender = ac->content.sender.type == MLS_SENDER_MEMBER ? ac->content.sender.index
+									: UINT32_MAX;
+	struct mls_group_cached_proposal *grown;
+	uint8_t ref[MLS_HASH_LEN];
+	int rc;
+
+	if ((rc = mls_group_check_proposal(g, p, sender)) != 0) {
 		return rc;
 	}
 	if (g->num_props >= MLS_GROUP_MAX_CACHED_PROPOSALS) {
@@ -1147,7 +1145,7 @@ static int process_commit(struct mls_group *g, struct mls_authenticated_content 
 {
 	const struct mls_commit *c = &ac->content.commit;
 	uint32_t sender = ac->content.sender.index;
-	struct group_state next = {0};
+	struct mls_group_epoch next = {0};
 	struct applied ap = {0};
 	struct item *items = NULL;
 	uint8_t commit_secret[MLS_HASH_LEN];
@@ -1208,7 +1206,7 @@ static int process_commit(struct mls_group *g, struct mls_authenticated_content 
 	}
 	next.gc.epoch = g->cur.gc.epoch + 1;
 	if (c->has_path) {
-		struct mls_tree_policy policy = group_policy(&next);
+		struct mls_tree_policy policy = mls_group_tree_policy(&next);
 
 		if ((rc = mls_tree_merge_path(next.tree, sender, &c->path, &policy)) != 0 ||
 		    (rc = set_tree_hash(&next.gc, next.tree)) != 0 ||
@@ -1230,7 +1228,7 @@ static int process_commit(struct mls_group *g, struct mls_authenticated_content 
 	swap_in(g, &next);
 out:
 	sodium_memzero(commit_secret, sizeof commit_secret);
-	state_cleanup(&next);
+	mls_group_epoch_cleanup(&next);
 	applied_cleanup(&ap);
 	free(items);
 	free(gc_bytes);
@@ -1675,7 +1673,7 @@ int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcom
 	if (rc != 0 || (rc = mls_group_context_copy(&g->cur.gc, &gi.group_context)) != 0) {
 		goto out;
 	}
-	policy = group_policy(&g->cur);
+	policy = mls_group_tree_policy(&g->cur);
 	if ((rc = mls_tree_verify(g->cur.tree, &policy)) != 0 ||
 	    (rc = mls_tree_hash(g->cur.tree, th)) != 0) {
 		goto out;

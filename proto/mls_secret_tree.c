@@ -26,6 +26,7 @@
 #include "halqa/mls_secret_tree.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -539,6 +540,226 @@ out:
 	sodium_memzero(tmp, sizeof tmp);
 	sodium_memzero(secret, sizeof secret);
 	sodium_memzero(next, sizeof next);
+	return rc;
+}
+
+/* ---- saving and loading (a group state kept by the client) ---- */
+
+int mls_secret_tree_encode(struct bytes_writer *w, const struct mls_secret_tree *tree)
+{
+	bytes_put_u32(w, tree->n_leaves);
+	bytes_put_u32(w, (uint32_t)tree->nodes.num);
+	for (size_t i = 0; i < tree->nodes.num; i++) {
+		const struct st_node *n = sarr_at(&tree->nodes, i);
+
+		bytes_put_u32(w, n->index);
+		bytes_put(w, n->secret, MLS_HASH_LEN);
+	}
+	bytes_put_u32(w, (uint32_t)tree->leaves.num);
+	for (size_t i = 0; i < tree->leaves.num; i++) {
+		const struct st_leaf *l = sarr_at(&tree->leaves, i);
+
+		bytes_put_u32(w, l->leaf);
+		for (int t = 0; t < 2; t++) {
+			bytes_put(w, l->r[t].secret, MLS_HASH_LEN);
+			bytes_put_u32(w, l->r[t].next_gen);
+		}
+	}
+	bytes_put_u32(w, (uint32_t)tree->kept.num);
+	for (size_t i = 0; i < tree->kept.num; i++) {
+		const struct st_kept *k = sarr_at(&tree->kept, i);
+
+		bytes_put_u32(w, k->leaf);
+		bytes_put_u8(w, (uint8_t)k->type);
+		bytes_put_u32(w, k->generation);
+		bytes_put(w, k->key, MLS_AEAD_KEY_LEN);
+		bytes_put(w, k->nonce, MLS_AEAD_NONCE_LEN);
+	}
+	return bytes_writer_error(w);
+}
+
+/* Reads a count, refusing more than |max| (and so more than the input could hold). */
+static int get_count(struct bytes_reader *r, uint32_t max, size_t elem_min, size_t *out)
+{
+	uint32_t n;
+	int rc;
+
+	if ((rc = bytes_get_u32(r, &n)) != 0) {
+		return rc;
+	}
+	if (n > max) {
+		return HALQA_ERR_INVALID;
+	}
+	if (n > bytes_remaining(r) / elem_min) {
+		return HALQA_ERR_TRUNCATED;
+	}
+	*out = n;
+	return HALQA_OK;
+}
+
+/* First and last node index of the subtree under |x|. */
+static void subtree_span(uint32_t x, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t half = (UINT32_C(1) << mls_tree_math_level(x)) - 1;
+
+	*lo = x - half;
+	*hi = x + half;
+}
+
+static int decode_nodes(struct bytes_reader *r, struct mls_secret_tree *t, uint64_t *covered)
+{
+	uint32_t n_nodes = 2 * t->n_leaves - 1, prev_hi = 0;
+	size_t num;
+	int rc;
+
+	if ((rc = get_count(r, n_nodes, 4 + MLS_HASH_LEN, &num)) != 0 ||
+	    (rc = sarr_reserve(&t->nodes, num)) != 0) {
+		return rc;
+	}
+	for (size_t i = 0; i < num; i++) {
+		struct st_node *n = sarr_at(&t->nodes, i);
+		uint32_t lo, hi;
+
+		if ((rc = bytes_get_u32(r, &n->index)) != 0 ||
+		    (rc = bytes_get_copy(r, n->secret, MLS_HASH_LEN)) != 0) {
+			return rc;
+		}
+		t->nodes.num = i + 1;
+		if (n->index >= n_nodes) {
+			return HALQA_ERR_INVALID;
+		}
+		subtree_span(n->index, &lo, &hi);
+		/* Sorted and disjoint: the lookup in ensure_leaf relies on both. */
+		if (hi >= n_nodes || (i > 0 && lo <= prev_hi)) {
+			return HALQA_ERR_INVALID;
+		}
+		prev_hi = hi;
+		*covered += (uint64_t)(hi - lo) / 2 + 1;
+	}
+	return HALQA_OK;
+}
+
+static bool under_frontier(const struct mls_secret_tree *t, uint32_t leaf)
+{
+	for (size_t i = 0; i < t->nodes.num; i++) {
+		if (mls_tree_math_is_ancestor(((const struct st_node *)sarr_at(&t->nodes, i))->index,
+					      2 * leaf)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static int decode_leaves(struct bytes_reader *r, struct mls_secret_tree *t)
+{
+	size_t num;
+	int rc;
+
+	if ((rc = get_count(r, t->n_leaves, 4 + 2 * (MLS_HASH_LEN + 4), &num)) != 0 ||
+	    (rc = sarr_reserve(&t->leaves, num)) != 0) {
+		return rc;
+	}
+	for (size_t i = 0; i < num; i++) {
+		struct st_leaf *l = sarr_at(&t->leaves, i);
+
+		if ((rc = bytes_get_u32(r, &l->leaf)) != 0) {
+			return rc;
+		}
+		for (int k = 0; k < 2; k++) {
+			if ((rc = bytes_get_copy(r, l->r[k].secret, MLS_HASH_LEN)) != 0 ||
+			    (rc = bytes_get_u32(r, &l->r[k].next_gen)) != 0) {
+				t->leaves.num = i + 1; /* wiped on the way out */
+				return rc;
+			}
+		}
+		t->leaves.num = i + 1;
+		if (l->leaf >= t->n_leaves ||
+		    (i > 0 && ((struct st_leaf *)sarr_at(&t->leaves, i - 1))->leaf >= l->leaf) ||
+		    under_frontier(t, l->leaf)) {
+			return HALQA_ERR_INVALID;
+		}
+	}
+	return HALQA_OK;
+}
+
+static int decode_kept(struct bytes_reader *r, struct mls_secret_tree *t)
+{
+	const size_t elem = 4 + 1 + 4 + MLS_AEAD_KEY_LEN + MLS_AEAD_NONCE_LEN;
+	uint32_t run = 0;
+	size_t num, pos;
+	int rc;
+
+	if ((rc = get_count(r, (uint32_t)(2 * MLS_SECRET_TREE_WINDOW * t->leaves.num), elem,
+			    &num)) != 0 ||
+	    (rc = sarr_reserve(&t->kept, num)) != 0) {
+		return rc;
+	}
+	for (size_t i = 0; i < num; i++) {
+		struct st_kept *k = sarr_at(&t->kept, i);
+		const struct st_kept *prev = i > 0 ? sarr_at(&t->kept, i - 1) : NULL;
+		const struct st_leaf *l;
+		uint8_t type;
+
+		if ((rc = bytes_get_u32(r, &k->leaf)) != 0 || (rc = bytes_get_u8(r, &type)) != 0 ||
+		    (rc = bytes_get_u32(r, &k->generation)) != 0 ||
+		    (rc = bytes_get_copy(r, k->key, MLS_AEAD_KEY_LEN)) != 0 ||
+		    (rc = bytes_get_copy(r, k->nonce, MLS_AEAD_NONCE_LEN)) != 0) {
+			t->kept.num = i + 1;
+			return rc;
+		}
+		k->type = type;
+		t->kept.num = i + 1;
+		if (type > MLS_SECRET_TREE_APPLICATION ||
+		    !leaves_find(&t->leaves, k->leaf, &pos)) {
+			return HALQA_ERR_INVALID;
+		}
+		l = sarr_at(&t->leaves, pos);
+		if (k->generation >= l->r[type].next_gen ||
+		    (prev != NULL && !kept_less(prev, k->leaf, k->type, k->generation))) {
+			return HALQA_ERR_INVALID;
+		}
+		/* At most a window of kept keys per ratchet, as consume leaves it. */
+		run = prev != NULL && prev->leaf == k->leaf && prev->type == k->type ? run + 1 : 1;
+		if (run > MLS_SECRET_TREE_WINDOW) {
+			return HALQA_ERR_INVALID;
+		}
+	}
+	return HALQA_OK;
+}
+
+int mls_secret_tree_decode(struct bytes_reader *r, struct mls_secret_tree **out)
+{
+	struct mls_secret_tree *t = NULL;
+	uint64_t covered = 0;
+	int rc;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof *t)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	t->nodes.elem = sizeof(struct st_node);
+	t->leaves.elem = sizeof(struct st_leaf);
+	t->kept.elem = sizeof(struct st_kept);
+	if ((rc = bytes_get_u32(r, &t->n_leaves)) != 0) {
+		goto out;
+	}
+	if (!mls_tree_math_valid_leaves(t->n_leaves)) {
+		rc = HALQA_ERR_INVALID;
+		goto out;
+	}
+	if ((rc = decode_nodes(r, t, &covered)) != 0 || (rc = decode_leaves(r, t)) != 0 ||
+	    (rc = decode_kept(r, t)) != 0) {
+		goto out;
+	}
+	/* Every leaf derivable exactly once: from the frontier or its ratchets. */
+	if (covered + t->leaves.num != t->n_leaves) {
+		rc = HALQA_ERR_INVALID;
+		goto out;
+	}
+	*out = t;
+	t = NULL;
+out:
+	mls_secret_tree_free(t); /* sodium_free wipes every array */
 	return rc;
 }
 

@@ -81,6 +81,62 @@ int mls_tree_private_copy(struct mls_tree_private **out, const struct mls_tree_p
 	return HALQA_OK;
 }
 
+int mls_tree_private_encode(struct bytes_writer *w, const struct mls_tree_private *p)
+{
+	if (p == NULL || p->has_path || p->num_keys > MLS_TREE_MAX_DEPTH) {
+		return bytes_writer_error(w) != 0 ? bytes_writer_error(w) : HALQA_ERR_INVALID;
+	}
+	bytes_put_u32(w, p->leaf_index);
+	bytes_put(w, p->leaf_priv, MLS_KEM_PRIV_LEN);
+	bytes_put_u8(w, (uint8_t)p->num_keys);
+	for (uint32_t i = 0; i < p->num_keys; i++) {
+		bytes_put_u32(w, p->key_node[i]);
+		bytes_put(w, p->key_priv[i], MLS_KEM_PRIV_LEN);
+	}
+	return bytes_writer_error(w);
+}
+
+int mls_tree_private_decode(struct bytes_reader *r, struct mls_tree_private **out)
+{
+	struct mls_tree_private *p;
+	uint8_t n;
+	int rc;
+
+	*out = NULL;
+	if ((p = sodium_malloc(sizeof *p)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	memset(p, 0, sizeof *p);
+	if ((rc = bytes_get_u32(r, &p->leaf_index)) != 0 ||
+	    (rc = bytes_get_copy(r, p->leaf_priv, MLS_KEM_PRIV_LEN)) != 0 ||
+	    (rc = bytes_get_u8(r, &n)) != 0) {
+		goto out;
+	}
+	if (n > MLS_TREE_MAX_DEPTH || p->leaf_index >= MLS_MAX_LEAVES) {
+		rc = HALQA_ERR_INVALID;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if ((rc = bytes_get_u32(r, &p->key_node[i])) != 0 ||
+		    (rc = bytes_get_copy(r, p->key_priv[i], MLS_KEM_PRIV_LEN)) != 0) {
+			goto out;
+		}
+		p->num_keys = i + 1;
+		/* One key per node: find_key would silently use the first of two. */
+		for (uint32_t j = 0; j < i; j++) {
+			if (p->key_node[j] == p->key_node[i]) {
+				rc = HALQA_ERR_INVALID;
+				goto out;
+			}
+		}
+	}
+	*out = p;
+	p = NULL;
+out:
+	sodium_free(p); /* wipes what was read */
+	return rc;
+}
+
 uint32_t mls_tree_private_leaf_index(const struct mls_tree_private *p)
 {
 	return p->leaf_index;

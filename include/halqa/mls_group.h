@@ -288,6 +288,39 @@ HALQA_MUST_CHECK int mls_group_export(const struct mls_group *g, const char *lab
 /* mls_group_extensions returns the GroupContext extensions (borrowed). */
 const struct mls_extension_list *mls_group_extensions(const struct mls_group *g);
 
+/* The largest saved group state we write or read. */
+#define MLS_GROUP_STATE_MAX (3u * MLS_MAX_TREE_BYTES)
+
+/*
+ * mls_group_save serializes the whole group state (GroupContext, ratchet
+ * tree with our private path keys, epoch secrets, secret tree with its
+ * ratchet positions and kept out-of-order keys, interim transcript hash,
+ * resumption PSKs kept, cached proposals, our signing key, the pending
+ * commit if any, the handshake-public flag, the removed flag) into
+ * |*out| (sodium_malloc'd: it is secret; free with mls_group_state_free)
+ * and |*out_len|. The format is versioned (see mls_group_state.c). The
+ * testing hook and the PSK store are not saved. On failure NULL and 0.
+ */
+HALQA_MUST_CHECK int mls_group_save(const struct mls_group *g, uint8_t **out, size_t *out_len);
+
+/* mls_group_state_free wipes and frees what mls_group_save returned; NULL is a no-op. */
+void mls_group_state_free(uint8_t *state, size_t len);
+
+/*
+ * mls_group_load rebuilds a group from mls_group_save's bytes; |psks| as
+ * in mls_group_join. Any damage (truncation, trailing bytes, bad version,
+ * inconsistent tree, wrong lengths) is refused with an error and no
+ * group; the bytes are not modified. HALQA_ERR_MALFORMED (not a saved
+ * state), HALQA_ERR_UNSUPPORTED (another format version), HALQA_ERR_INVALID
+ * (a part that breaks a rule: tree hash, private keys, signing key,
+ * secret tree layout, epochs), HALQA_ERR_CRYPTO (a leaf signature),
+ * HALQA_ERR_TRUNCATED, HALQA_ERR_TOO_LARGE, the codec's errors. A changed
+ * byte inside a secret with no public image cannot be detected; such a
+ * group loads and then fails to agree with its peers.
+ */
+HALQA_MUST_CHECK int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
+				    const struct mls_group_psk_store *psks);
+
 /*
  * Testing only: mls_group_testing_set_hook makes |g| call |hook| on each
  * commit it builds, once with MLS_GROUP_HOOK_CONTENT before the content is

@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "halqa/bytes.h"
 #include "halqa/err.h"
 #include "halqa/mls_crypto.h"
 
@@ -145,6 +146,29 @@ HALQA_MUST_CHECK int mls_secret_tree_sender_data(uint8_t key[MLS_AEAD_KEY_LEN],
 						 uint8_t nonce[MLS_AEAD_NONCE_LEN],
 						 const uint8_t sender_data_secret[MLS_HASH_LEN],
 						 const uint8_t *ciphertext, size_t ciphertext_len);
+
+/*
+ * mls_secret_tree_encode appends the whole state of |tree| to |w| for a
+ * saved group state: the leaf count, the frontier node secrets, each used
+ * leaf's two ratchets (secret and next generation) and the kept keys of
+ * skipped generations. |w| should be a BYTES_WIPE writer. Returns the
+ * writer's sticky error.
+ */
+int mls_secret_tree_encode(struct bytes_writer *w, const struct mls_secret_tree *tree);
+
+/*
+ * mls_secret_tree_decode reads what mls_secret_tree_encode wrote into a
+ * new tree |*out| and checks everything the secrets do not hide: a valid
+ * leaf count; frontier nodes sorted, inside the tree, disjoint; used
+ * leaves sorted, inside the tree, under no frontier node; every leaf
+ * either used or under exactly one frontier node; kept keys sorted, of a
+ * used leaf and a real ratchet, behind that ratchet, at most
+ * MLS_SECRET_TREE_WINDOW per ratchet. HALQA_ERR_INVALID when a rule
+ * fails, the reader's errors when bytes are missing; on failure |*out| is
+ * NULL and everything read is wiped.
+ */
+HALQA_MUST_CHECK int mls_secret_tree_decode(struct bytes_reader *r,
+					    struct mls_secret_tree **out);
 
 /* What a tree currently stores, for tests and memory accounting. */
 struct mls_secret_tree_stats {

@@ -322,6 +322,22 @@ void mls_tree_private_free(struct mls_tree_private *p);
 HALQA_MUST_CHECK int mls_tree_private_copy(struct mls_tree_private **out,
 					   const struct mls_tree_private *p);
 
+/*
+ * mls_tree_private_encode appends |p| to |w| for a saved group state: the
+ * leaf index, the leaf private key and each node key with its node index.
+ * A generated path not yet forgotten is not saved (HALQA_ERR_INVALID: the
+ * group forgets it before an epoch is kept). |w| should be a BYTES_WIPE
+ * writer. Returns the writer's sticky error.
+ */
+int mls_tree_private_encode(struct bytes_writer *w, const struct mls_tree_private *p);
+/*
+ * mls_tree_private_decode reads what mls_tree_private_encode wrote into a
+ * new state |*out| (free with mls_tree_private_free): at most
+ * MLS_TREE_MAX_DEPTH node keys, no node twice. The keys are not checked
+ * against a tree here: call mls_tree_private_check. On failure |*out| is
+ * NULL and nothing read is left unwiped.
+ */
+HALQA_MUST_CHECK int mls_tree_private_decode(struct bytes_reader *r, struct mls_tree_private **out);
 /* mls_tree_private_leaf_index returns the leaf index |p| belongs to. */
 uint32_t mls_tree_private_leaf_index(const struct mls_tree_private *p);
 

@@ -1,0 +1,517 @@
+/*
+ * test_mls_group_state.c: mls_group_save and mls_group_load.
+ *
+ * A seeded random simulation (as test_mls_sim.c, smaller) saves and
+ * loads every member after every operation and goes on with the loaded
+ * copies, committers included while their commit is pending: if anything
+ * a group needs were lost or changed, the members would stop agreeing on
+ * the epoch authenticator or stop decrypting each other. Then out-of-order
+ * keys across a save, a removed member's state, and damaged states: every
+ * truncation refused, and single-bit flips either refused or, where they
+ * hit a secret with no public image, loaded into a group whose public
+ * state is unchanged and whose save gives back exactly the flipped bytes.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "halqa/mls_codec.h"
+#include "halqa/mls_group.h"
+#include "halqa/mls_keypackage.h"
+#include "harness.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define ST_SANITIZED 1
+#endif
+#ifdef ST_SANITIZED
+#define ST_OPS 30
+#else
+#define ST_OPS 80
+#endif
+
+#define ST_MAX 8
+
+struct member {
+	uint8_t sig_priv[MLS_SIG_PRIV_LEN];
+	uint8_t sig_pub[MLS_SIG_PUB_LEN];
+	struct mls_group *g;
+};
+
+static struct member *members[ST_MAX];
+static size_t num_members;
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;
+static size_t stat_reloads;
+
+static uint32_t rnd(uint32_t n)
+{
+	/* xorshift64*: the operation sequence only, never key material. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 33) % n;
+}
+
+static struct member *member_new(struct mls_key_package *kp, struct mls_keypackage_private *kpp)
+{
+	struct member *m = calloc(1, sizeof *m);
+
+	if (m == NULL) {
+		abort();
+	}
+	crypto_sign_keypair(m->sig_pub, m->sig_priv);
+	CHECK_OK(mls_keypackage_create(kp, kpp, m->sig_priv, 0, UINT64_MAX, false));
+	return m;
+}
+
+static void member_free(struct member *m)
+{
+	if (m != NULL) {
+		mls_group_free(m->g);
+		sodium_memzero(m, sizeof *m);
+		free(m);
+	}
+}
+
+/* Public view of a group, to compare two groups that should be the same. */
+static void check_same_public(const struct mls_group *a, const struct mls_group *b)
+{
+	struct mls_group_member *ma = NULL, *mb = NULL;
+	size_t na = 0, nb = 0;
+
+	CHECK_INT_EQ(mls_group_epoch(a), mls_group_epoch(b));
+	CHECK_INT_EQ(mls_group_own_leaf(a), mls_group_own_leaf(b));
+	CHECK_INT_EQ(mls_group_is_removed(a), mls_group_is_removed(b));
+	CHECK_INT_EQ(mls_group_has_pending(a), mls_group_has_pending(b));
+	CHECK_OK(mls_group_members(a, &ma, &na));
+	CHECK_OK(mls_group_members(b, &mb, &nb));
+	CHECK_INT_EQ(na, nb);
+	if (na == nb && na > 0) {
+		CHECK(memcmp(ma, mb, na * sizeof *ma) == 0);
+	}
+	free(ma);
+	free(mb);
+}
+
+/*
+ * Saves |*g|, loads the bytes, checks the copy agrees with the original
+ * (epoch authenticator, an exported secret, public view, and a second
+ * save giving the same bytes), and replaces |*g| with the copy.
+ */
+static void reload(struct mls_group **g)
+{
+	uint8_t *s1 = NULL, *s2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	struct mls_group *copy = NULL;
+	uint8_t a1[MLS_HASH_LEN], a2[MLS_HASH_LEN], e1[16], e2[16];
+
+	CHECK_OK(mls_group_save(*g, &s1, &l1));
+	if (s1 == NULL) {
+		return;
+	}
+	CHECK_OK(mls_group_load(&copy, s1, l1, NULL));
+	if (copy == NULL) {
+		mls_group_state_free(s1, l1);
+		return;
+	}
+	mls_group_epoch_authenticator(*g, a1);
+	mls_group_epoch_authenticator(copy, a2);
+	CHECK(sodium_memcmp(a1, a2, sizeof a1) == 0);
+	CHECK_OK(mls_group_export(*g, "test", (const uint8_t *)"c", 1, e1, sizeof e1));
+	CHECK_OK(mls_group_export(copy, "test", (const uint8_t *)"c", 1, e2, sizeof e2));
+	CHECK(sodium_memcmp(e1, e2, sizeof e1) == 0);
+	check_same_public(*g, copy);
+	CHECK_OK(mls_group_save(copy, &s2, &l2));
+	CHECK_MEM_EQ(s2, l2, s1, l1);
+	mls_group_state_free(s1, l1);
+	mls_group_state_free(s2, l2);
+	mls_group_free(*g);
+	*g = copy;
+	stat_reloads++;
+}
+
+static void reload_all(void)
+{
+	for (size_t i = 0; i < num_members; i++) {
+		reload(&members[i]->g);
+	}
+}
+
+static void check_agreement(void)
+{
+	uint8_t a[MLS_HASH_LEN], b[MLS_HASH_LEN];
+
+	mls_group_epoch_authenticator(members[0]->g, a);
+	for (size_t i = 1; i < num_members; i++) {
+		mls_group_epoch_authenticator(members[i]->g, b);
+		if (sodium_memcmp(a, b, sizeof a) != 0) {
+			harness_fail(__FILE__, __LINE__, "member %zu disagrees on the epoch", i);
+			return;
+		}
+	}
+}
+
+/* The committer (reloaded while its commit is pending) confirms; the others process. */
+static void distribute(size_t committer, const uint8_t *commit, size_t len, size_t skip)
+{
+	reload(&members[committer]->g);
+	CHECK(mls_group_has_pending(members[committer]->g));
+	CHECK_OK(mls_group_commit_confirm(members[committer]->g));
+	for (size_t i = 0; i < num_members; i++) {
+		struct mls_group_event ev;
+
+		if (i == committer || i == skip) {
+			continue;
+		}
+		CHECK_OK(mls_group_process(members[i]->g, commit, len, &ev));
+		CHECK_INT_EQ(ev.type, MLS_GROUP_EVENT_COMMIT);
+		mls_group_event_cleanup(&ev);
+	}
+}
+
+static void op_add(void)
+{
+	struct mls_key_package kp = {0};
+	struct mls_keypackage_private kpp;
+	struct member *m = member_new(&kp, &kpp);
+	size_t committer = rnd((uint32_t)num_members);
+	uint8_t *commit = NULL, *welcome = NULL;
+	size_t commit_len = 0, welcome_len = 0;
+
+	mls_group_set_handshake_public(members[committer]->g, rnd(2) == 0);
+	CHECK_OK(mls_group_commit_add(members[committer]->g, &kp, 1, 0, &commit, &commit_len,
+				      &welcome, &welcome_len));
+	if (commit == NULL) {
+		member_free(m);
+		mls_key_package_cleanup(&kp);
+		return;
+	}
+	distribute(committer, commit, commit_len, SIZE_MAX);
+	CHECK_OK(
+	    mls_group_join(&m->g, welcome, welcome_len, NULL, 0, m->sig_priv, &kp, &kpp, NULL));
+	if (m->g == NULL) {
+		abort();
+	}
+	members[num_members++] = m;
+	free(commit);
+	free(welcome);
+	mls_key_package_cleanup(&kp);
+}
+
+static void op_remove(void)
+{
+	size_t committer = rnd((uint32_t)num_members), victim;
+	uint8_t *commit = NULL;
+	size_t commit_len = 0;
+	uint32_t leaf;
+
+	do {
+		victim = rnd((uint32_t)num_members);
+	} while (victim == committer);
+	leaf = mls_group_own_leaf(members[victim]->g);
+	CHECK_OK(mls_group_commit_remove(members[committer]->g, &leaf, 1, &commit, &commit_len));
+	if (commit == NULL) {
+		return;
+	}
+	distribute(committer, commit, commit_len, victim);
+	free(commit);
+	member_free(members[victim]);
+	members[victim] = members[--num_members];
+}
+
+static void op_update(void)
+{
+	size_t committer = rnd((uint32_t)num_members);
+	uint8_t *commit = NULL;
+	size_t commit_len = 0;
+
+	CHECK_OK(mls_group_commit_update(members[committer]->g, &commit, &commit_len));
+	if (commit != NULL) {
+		distribute(committer, commit, commit_len, SIZE_MAX);
+	}
+	free(commit);
+}
+
+/* A message from a random sender; each receiver is reloaded between two messages. */
+static void op_messages(size_t n)
+{
+	size_t sender = rnd((uint32_t)num_members);
+	uint8_t *ct[2] = {NULL, NULL};
+	size_t ct_len[2] = {0, 0};
+	char text[2][48];
+
+	for (int k = 0; k < 2; k++) {
+		snprintf(text[k], sizeof text[k], "message %zu.%d", n, k);
+		CHECK_OK(mls_group_protect(members[sender]->g, (const uint8_t *)text[k],
+					   strlen(text[k]), &ct[k], &ct_len[k]));
+	}
+	for (size_t i = 0; i < num_members && ct[1] != NULL; i++) {
+		/* Half the receivers get the second message first. */
+		int first = (int)rnd(2);
+
+		if (i == sender) {
+			continue;
+		}
+		for (int k = 0; k < 2; k++) {
+			int which = k == 0 ? first : 1 - first;
+			struct mls_group_event ev;
+
+			CHECK_OK(mls_group_process(members[i]->g, ct[which], ct_len[which], &ev));
+			CHECK_MEM_EQ(ev.data, ev.data_len, (const uint8_t *)text[which],
+				     strlen(text[which]));
+			mls_group_event_cleanup(&ev);
+			reload(&members[i]->g);
+		}
+	}
+	free(ct[0]);
+	free(ct[1]);
+}
+
+static void sim_cleanup(void)
+{
+	for (size_t i = 0; i < num_members; i++) {
+		member_free(members[i]);
+		members[i] = NULL;
+	}
+	num_members = 0;
+}
+
+static void sim_start(void)
+{
+	struct mls_key_package kp = {0};
+	struct mls_keypackage_private kpp;
+	static const uint8_t gid[] = "state-circle";
+
+	members[0] = member_new(&kp, &kpp);
+	CHECK_OK(mls_group_create(&members[0]->g, gid, sizeof gid - 1, members[0]->sig_priv, &kp,
+				  &kpp, NULL));
+	mls_key_package_cleanup(&kp);
+	num_members = 1;
+	if (members[0]->g == NULL) {
+		abort();
+	}
+	reload(&members[0]->g); /* epoch 0: no transcript yet */
+}
+
+static void test_round_trip_simulation(void)
+{
+	sim_start();
+	for (size_t n = 0; n < ST_OPS && harness_current_failed == 0; n++) {
+		uint32_t r = rnd(10);
+
+		if (num_members < 3 || (r < 3 && num_members < ST_MAX)) {
+			op_add();
+		} else if (r < 5 && num_members > 2) {
+			op_remove();
+		} else if (r < 7) {
+			op_update();
+		} else {
+			op_messages(n);
+		}
+		reload_all();
+		check_agreement();
+	}
+	printf("state: %d ops, %zu save/load round trips, %zu members, epoch %llu\n", ST_OPS,
+	       stat_reloads, num_members, (unsigned long long)mls_group_epoch(members[0]->g));
+	sim_cleanup();
+}
+
+/* Keys kept for skipped generations are saved: late messages still decrypt, once. */
+static void test_out_of_order_keys_survive(void)
+{
+	uint8_t *ct[4] = {0};
+	size_t ct_len[4] = {0};
+	struct mls_group_event ev;
+
+	sim_start();
+	op_add();
+	for (int k = 0; k < 4; k++) {
+		CHECK_OK(
+		    mls_group_protect(members[0]->g, (const uint8_t *)"x", 1, &ct[k], &ct_len[k]));
+	}
+	CHECK_OK(mls_group_process(members[1]->g, ct[3], ct_len[3], &ev));
+	mls_group_event_cleanup(&ev);
+	reload(&members[1]->g);
+	for (int k = 0; k < 3; k++) {
+		CHECK_OK(mls_group_process(members[1]->g, ct[k], ct_len[k], &ev));
+		mls_group_event_cleanup(&ev);
+		reload(&members[1]->g);
+	}
+	/* Consumed keys stay consumed across a save: no replay. */
+	for (int k = 0; k < 4; k++) {
+		CHECK_RC(mls_group_process(members[1]->g, ct[k], ct_len[k], &ev),
+			 HALQA_ERR_NOT_FOUND);
+		free(ct[k]);
+	}
+	sim_cleanup();
+}
+
+/* A removed member's state keeps saying so. */
+static void test_removed_state(void)
+{
+	uint8_t *commit = NULL, *ct = NULL;
+	size_t commit_len = 0, ct_len = 0;
+	uint32_t leaf;
+	struct mls_group_event ev;
+
+	sim_start();
+	op_add();
+	op_add();
+	leaf = mls_group_own_leaf(members[2]->g);
+	CHECK_OK(mls_group_commit_remove(members[0]->g, &leaf, 1, &commit, &commit_len));
+	CHECK_OK(mls_group_commit_confirm(members[0]->g));
+	CHECK_OK(mls_group_process(members[2]->g, commit, commit_len, &ev));
+	CHECK(ev.removed);
+	mls_group_event_cleanup(&ev);
+	reload(&members[2]->g);
+	CHECK(mls_group_is_removed(members[2]->g));
+	CHECK_OK(mls_group_protect(members[0]->g, (const uint8_t *)"after", 5, &ct, &ct_len));
+	CHECK_RC(mls_group_process(members[2]->g, ct, ct_len, &ev), HALQA_ERR_DENIED);
+	free(ct);
+	free(commit);
+	sim_cleanup();
+}
+
+/* A state of three members with a pending commit and kept keys: the damage tests' subject. */
+static void damaged_subject(uint8_t **state, size_t *len)
+{
+	uint8_t *ct = NULL, *commit = NULL;
+	size_t ct_len = 0, commit_len = 0;
+	struct mls_group_event ev;
+
+	sim_start();
+	op_add();
+	op_add();
+	for (int k = 0; k < 3; k++) {
+		CHECK_OK(mls_group_protect(members[1]->g, (const uint8_t *)"y", 1, &ct, &ct_len));
+		if (k == 2) {
+			CHECK_OK(mls_group_process(members[0]->g, ct, ct_len, &ev));
+			mls_group_event_cleanup(&ev);
+		}
+		free(ct);
+	}
+	CHECK_OK(mls_group_commit_update(members[0]->g, &commit, &commit_len));
+	free(commit);
+	CHECK_OK(mls_group_save(members[0]->g, state, len));
+}
+
+static void test_truncations_refused(void)
+{
+	uint8_t *state = NULL;
+	size_t len = 0;
+	struct mls_group *g = NULL;
+
+	damaged_subject(&state, &len);
+	for (size_t cut = 0; cut < len && state != NULL; cut++) {
+		int rc = mls_group_load(&g, state, cut, NULL);
+
+		if (rc == HALQA_OK || g != NULL) {
+			harness_fail(__FILE__, __LINE__, "a state cut to %zu of %zu loaded", cut,
+				     len);
+			mls_group_free(g);
+			g = NULL;
+		}
+	}
+	/* And one byte too many. */
+	if (state != NULL) {
+		uint8_t *longer = malloc(len + 1);
+
+		memcpy(longer, state, len);
+		longer[len] = 0;
+		CHECK_RC(mls_group_load(&g, longer, len + 1, NULL), HALQA_ERR_MALFORMED);
+		CHECK(g == NULL);
+		free(longer);
+	}
+	mls_group_state_free(state, len);
+	sim_cleanup();
+}
+
+/*
+ * The first byte of each 8-byte word gets one flip, of a bit that moves
+ * with the position: refused, or loaded with
+ * the same public state and a save that gives back the flipped bytes.
+ */
+static void test_flips_refused_or_harmless(void)
+{
+	uint8_t *state = NULL, *copy = NULL;
+	size_t len = 0, refused = 0, accepted = 0;
+	struct mls_group *g = NULL;
+
+	damaged_subject(&state, &len);
+	if (state == NULL || (copy = malloc(len)) == NULL) {
+		mls_group_state_free(state, len);
+		sim_cleanup();
+		return;
+	}
+	for (size_t pos = 0; pos < len; pos += 8) {
+		uint8_t *again = NULL;
+		size_t again_len = 0;
+
+		memcpy(copy, state, len);
+		copy[pos] ^= (uint8_t)(1u << (pos / 8 % 8));
+		if (mls_group_load(&g, copy, len, NULL) != HALQA_OK) {
+			CHECK(g == NULL);
+			refused++;
+			continue;
+		}
+		accepted++;
+		check_same_public(g, members[0]->g);
+		CHECK_OK(mls_group_save(g, &again, &again_len));
+		CHECK_MEM_EQ(again, again_len, copy, len);
+		mls_group_state_free(again, again_len);
+		mls_group_free(g);
+		g = NULL;
+	}
+	printf("state: %zu bytes; of %zu flips %zu refused, %zu in secrets loaded\n", len,
+	       refused + accepted, refused, accepted);
+	/* The flags, lengths, GroupContext, tree and keys with public images are most of it. */
+	CHECK(refused > accepted);
+	free(copy);
+	mls_group_state_free(state, len);
+	sim_cleanup();
+}
+
+static void test_bad_header(void)
+{
+	uint8_t *state = NULL;
+	size_t len = 0;
+	struct mls_group *g = NULL;
+
+	damaged_subject(&state, &len);
+	if (state != NULL) {
+		state[0] ^= 1;
+		CHECK_RC(mls_group_load(&g, state, len, NULL), HALQA_ERR_MALFORMED);
+		state[0] ^= 1;
+		state[5] ^= 2; /* version 1 -> 3 */
+		CHECK_RC(mls_group_load(&g, state, len, NULL), HALQA_ERR_UNSUPPORTED);
+		state[5] ^= 2;
+		state[6] |= 0x80; /* an unknown flag */
+		CHECK_RC(mls_group_load(&g, state, len, NULL), HALQA_ERR_INVALID);
+		state[6] &= 0x7f;
+		CHECK_OK(mls_group_load(&g, state, len, NULL));
+		mls_group_free(g);
+	}
+	CHECK_RC(mls_group_load(&g, NULL, 0, NULL), HALQA_ERR_ARG);
+	CHECK(g == NULL);
+	mls_group_state_free(state, len);
+	sim_cleanup();
+}
+
+int main(void)
+{
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	RUN(test_round_trip_simulation);
+	RUN(test_out_of_order_keys_survive);
+	RUN(test_removed_state);
+	RUN(test_truncations_refused);
+	RUN(test_flips_refused_or_harmless);
+	RUN(test_bad_header);
+	return harness_report();
+}
