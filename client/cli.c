@@ -35,26 +35,15 @@
 #define SET_RELAY_KEY "relay.key"
 #define SET_RELAY_SOCKS "relay.socks"
 
-struct ctx {
-	const char *home;
-	const char *passfile;
-	char dir[PROFILE_MAX_PATH];
-	struct store *store;
-	struct identity *id;
-	char name[STORE_MAX_NAME + 1];
-};
-
 struct command {
 	const char *name;
 	const char *sub;
-	int (*run)(struct ctx *c, int argc, char **argv);
+	int (*run)(struct cli_ctx *c, int argc, char **argv);
 	const char *usage;
 	const char *help;
 };
 
-static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int fail(const char *fmt, ...)
+int cli_fail(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -66,8 +55,7 @@ static int fail(const char *fmt, ...)
 	return 1;
 }
 
-/* put_text prints |s| made safe for the terminal. */
-static void put_text(FILE *f, const char *s)
+void cli_put_text(FILE *f, const char *s)
 {
 	char *safe = NULL;
 	size_t len = 0;
@@ -104,7 +92,7 @@ void cli_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static int64_t now_ms(void)
+int64_t cli_now_ms(void)
 {
 	struct timespec ts;
 
@@ -113,25 +101,25 @@ static int64_t now_ms(void)
 }
 
 /* open_error says in one line why the profile did not open. */
-static int open_error(const struct ctx *c, int r)
+static int open_error(const struct cli_ctx *c, int r)
 {
 	switch (r) {
 	case HALQA_ERR_NOT_FOUND:
-		return fail("no profile in %s (create one with: halqa init --name NAME)", c->dir);
+		return cli_fail("no profile in %s (create one with: halqa init --name NAME)", c->dir);
 	case HALQA_ERR_CRYPTO:
-		return fail("wrong passphrase (or store.db is damaged); nothing was changed");
+		return cli_fail("wrong passphrase (or store.db is damaged); nothing was changed");
 	case HALQA_ERR_UNSUPPORTED:
-		return fail("store.db or store.kdf is from a newer halqa, or this halqa is not built "
+		return cli_fail("store.db or store.kdf is from a newer halqa, or this halqa is not built "
 			    "on SQLCipher; nothing was changed");
 	case HALQA_ERR_MALFORMED:
 	case HALQA_ERR_TRUNCATED:
 	case HALQA_ERR_INVALID:
 	case HALQA_ERR_TOO_LARGE:
-		return fail("the profile in %s is damaged (store.kdf or store.db); nothing was "
+		return cli_fail("the profile in %s is damaged (store.kdf or store.db); nothing was "
 			    "changed",
 			    c->dir);
 	default:
-		return fail("cannot open the profile in %s: %s", c->dir, halqa_strerror(r));
+		return cli_fail("cannot open the profile in %s: %s", c->dir, halqa_strerror(r));
 	}
 }
 
@@ -139,35 +127,34 @@ static int pass_error(int r, const char *file)
 {
 	switch (r) {
 	case HALQA_ERR_DENIED:
-		return fail("passphrase file %s is readable by others; chmod 600 it", file);
+		return cli_fail("passphrase file %s is readable by others; chmod 600 it", file);
 	case HALQA_ERR_NOT_FOUND:
-		return fail("passphrase file %s does not exist", file);
+		return cli_fail("passphrase file %s does not exist", file);
 	case HALQA_ERR_ARG:
-		return fail("empty passphrase");
+		return cli_fail("empty passphrase");
 	case HALQA_ERR_TOO_LARGE:
-		return fail("passphrase longer than %d bytes", PROFILE_MAX_PASSPHRASE);
+		return cli_fail("passphrase longer than %d bytes", PROFILE_MAX_PASSPHRASE);
 	case HALQA_ERR_INVALID:
-		return fail("the two passphrases differ");
+		return cli_fail("the two passphrases differ");
 	case HALQA_ERR_IO:
-		return fail("no terminal to ask for the passphrase (use HALQA_PASSPHRASE or "
+		return cli_fail("no terminal to ask for the passphrase (use HALQA_PASSPHRASE or "
 			    "--passphrase-file)");
 	default:
-		return fail("cannot read the passphrase: %s", halqa_strerror(r));
+		return cli_fail("cannot read the passphrase: %s", halqa_strerror(r));
 	}
 }
 
-static int resolve_dir(struct ctx *c)
+static int resolve_dir(struct cli_ctx *c)
 {
 	int r = profile_dir_resolve(c->dir, c->home);
 
 	if (r != HALQA_OK) {
-		return fail("no profile directory: give --home DIR or set HALQA_HOME");
+		return cli_fail("no profile directory: give --home DIR or set HALQA_HOME");
 	}
 	return 0;
 }
 
-/* open_profile asks for the passphrase, opens the store and loads the identity. */
-static int open_profile(struct ctx *c)
+int cli_open_profile(struct cli_ctx *c)
 {
 	char *pass = NULL, prompt[PROFILE_MAX_PATH + 32];
 	size_t pass_len = 0;
@@ -190,7 +177,7 @@ static int open_profile(struct ctx *c)
 		return open_error(c, r);
 	}
 	if ((r = store_identity_get(c->store, c->name, &blob, &blob_len)) != HALQA_OK) {
-		return fail("the profile has no identity: %s", halqa_strerror(r));
+		return cli_fail("the profile has no identity: %s", halqa_strerror(r));
 	}
 	bytes_reader_init(&rd, blob, blob_len);
 	if ((r = identity_decode(&rd, &c->id)) == HALQA_OK) {
@@ -198,12 +185,12 @@ static int open_profile(struct ctx *c)
 	}
 	store_secret_free(blob, blob_len);
 	if (r != HALQA_OK) {
-		return fail("the stored identity is damaged: %s", halqa_strerror(r));
+		return cli_fail("the stored identity is damaged: %s", halqa_strerror(r));
 	}
 	return 0;
 }
 
-static int has_flag(int argc, char **argv, const char *flag)
+int cli_has_flag(int argc, char **argv, const char *flag)
 {
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], flag) == 0) {
@@ -213,15 +200,15 @@ static int has_flag(int argc, char **argv, const char *flag)
 	return 0;
 }
 
-static int usage_error(const struct command *cmd)
+static const struct command *current;
+
+int cli_usage(void)
 {
-	fprintf(stderr, "usage: halqa %s\n", cmd->usage);
+	fprintf(stderr, "usage: halqa %s\n", current->usage);
 	return 2;
 }
 
-static const struct command *current;
-
-static int cmd_init(struct ctx *c, int argc, char **argv)
+static int cmd_init(struct cli_ctx *c, int argc, char **argv)
 {
 	const char *name = NULL;
 	enum storekey_profile kdf = STOREKEY_PROFILE_DEFAULT;
@@ -239,17 +226,17 @@ static int cmd_init(struct ctx *c, int argc, char **argv)
 			if (strcmp(argv[i], "test") == 0) {
 				kdf = STOREKEY_PROFILE_TEST;
 			} else if (strcmp(argv[i], "default") != 0) {
-				return usage_error(current);
+				return cli_usage();
 			}
 		} else {
-			return usage_error(current);
+			return cli_usage();
 		}
 	}
 	if (name == NULL) {
-		return usage_error(current);
+		return cli_usage();
 	}
 	if (utf8_name_check(name) != HALQA_OK) {
-		return fail("a name is 1 to %d bytes of UTF-8 text without control characters",
+		return cli_fail("a name is 1 to %d bytes of UTF-8 text without control characters",
 			    UTF8_MAX_NAME);
 	}
 	if (resolve_dir(c) != 0) {
@@ -262,10 +249,10 @@ static int cmd_init(struct ctx *c, int argc, char **argv)
 	r = profile_create(&c->store, c->dir, pass, pass_len, kdf);
 	profile_passphrase_free(pass, pass_len);
 	if (r == HALQA_ERR_EXISTS) {
-		return fail("%s already holds a profile; nothing was changed", c->dir);
+		return cli_fail("%s already holds a profile; nothing was changed", c->dir);
 	}
 	if (r != HALQA_OK) {
-		return fail("cannot create the profile in %s: %s", c->dir, halqa_strerror(r));
+		return cli_fail("cannot create the profile in %s: %s", c->dir, halqa_strerror(r));
 	}
 	bytes_writer_init(&w, IDENTITY_ENCODED_LEN, BYTES_WIPE);
 	if ((r = identity_new(&id)) == HALQA_OK && (r = identity_encode(&w, id)) == HALQA_OK) {
@@ -281,14 +268,14 @@ static int cmd_init(struct ctx *c, int argc, char **argv)
 		unlink(path);
 		snprintf(path, sizeof path, "%s/store.kdf", c->dir);
 		unlink(path);
-		return fail("cannot create the identity: %s", halqa_strerror(r));
+		return cli_fail("cannot create the identity: %s", halqa_strerror(r));
 	}
 	safety_fingerprint(fp, id->sign_pub);
 	identity_free(id);
 	printf("Created profile ");
-	put_text(stdout, name);
+	cli_put_text(stdout, name);
 	printf(" in ");
-	put_text(stdout, c->dir);
+	cli_put_text(stdout, c->dir);
 	printf("\nYour fingerprint: %s\nNext: halqa relay set ADDRESS (the line halqad init "
 	       "printed)\n",
 	       fp);
@@ -300,7 +287,7 @@ static int cmd_init(struct ctx *c, int argc, char **argv)
 }
 
 /* own_card builds this profile's card; HALQA_ERR_NOT_FOUND until a relay is set. */
-static int own_card(struct ctx *c, char out[CARD_MAX_TEXT])
+static int own_card(struct cli_ctx *c, char out[CARD_MAX_TEXT])
 {
 	struct card cd;
 	char hex[65];
@@ -324,21 +311,21 @@ static int own_card(struct ctx *c, char out[CARD_MAX_TEXT])
 	return card_encode(out, &cd);
 }
 
-static int cmd_whoami(struct ctx *c, int argc, char **argv)
+static int cmd_whoami(struct cli_ctx *c, int argc, char **argv)
 {
 	char fp[SAFETY_FP_STR_LEN], card[CARD_MAX_TEXT];
-	int json = has_flag(argc, argv, "--json"), r;
+	int json = cli_has_flag(argc, argv, "--json"), r;
 
 	if (argc > (json ? 1 : 0)) {
-		return usage_error(current);
+		return cli_usage();
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	safety_fingerprint(fp, c->id->sign_pub);
 	r = own_card(c, card);
 	if (r != HALQA_OK && r != HALQA_ERR_NOT_FOUND) {
-		return fail("cannot build the contact card: %s", halqa_strerror(r));
+		return cli_fail("cannot build the contact card: %s", halqa_strerror(r));
 	}
 	if (json) {
 		printf("{\"name\":");
@@ -353,7 +340,7 @@ static int cmd_whoami(struct ctx *c, int argc, char **argv)
 		return 0;
 	}
 	printf("Name:        ");
-	put_text(stdout, c->name);
+	cli_put_text(stdout, c->name);
 	printf("\nFingerprint: %s\n", fp);
 	if (r == HALQA_OK) {
 		printf("Card:        %s\n", card);
@@ -382,7 +369,7 @@ static int socks_valid(const char *s)
 	return colon[1] != '\0' && *end == '\0' && port >= 1 && port <= 65535;
 }
 
-static int cmd_relay_set(struct ctx *c, int argc, char **argv)
+static int cmd_relay_set(struct cli_ctx *c, int argc, char **argv)
 {
 	char endpoint[RELAYADDR_MAX_ENDPOINT + 1], hex[2 * RELAYADDR_KEY_LEN + 1];
 	struct relayaddr addr;
@@ -395,22 +382,22 @@ static int cmd_relay_set(struct ctx *c, int argc, char **argv)
 		} else if (address == NULL && argv[i][0] != '-') {
 			address = argv[i];
 		} else {
-			return usage_error(current);
+			return cli_usage();
 		}
 	}
 	if (address == NULL) {
-		return usage_error(current);
+		return cli_usage();
 	}
 	if (relayaddr_parse(&addr, address) != HALQA_OK ||
 	    relayaddr_endpoint(endpoint, sizeof endpoint, &addr) != HALQA_OK ||
 	    !card_endpoint_valid(endpoint)) {
-		return fail("not a relay address: expected halqa-relay:tcp://HOST:PORT#KEY, as "
+		return cli_fail("not a relay address: expected halqa-relay:tcp://HOST:PORT#KEY, as "
 			    "halqad init prints it");
 	}
 	if (socks != NULL && !socks_valid(socks)) {
-		return fail("--socks wants HOST:PORT, e.g. 127.0.0.1:9050");
+		return cli_fail("--socks wants HOST:PORT, e.g. 127.0.0.1:9050");
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	sodium_bin2hex(hex, sizeof hex, addr.server_key, sizeof addr.server_key);
@@ -421,13 +408,13 @@ static int cmd_relay_set(struct ctx *c, int argc, char **argv)
 			       : store_setting_delete(c->store, SET_RELAY_SOCKS)) != HALQA_OK ||
 	    (r = store_commit(c->store)) != HALQA_OK) {
 		(void)store_rollback(c->store);
-		return fail("cannot save the relay: %s", halqa_strerror(r));
+		return cli_fail("cannot save the relay: %s", halqa_strerror(r));
 	}
 	printf("Relay set: ");
-	put_text(stdout, endpoint);
+	cli_put_text(stdout, endpoint);
 	if (socks != NULL) {
 		printf(" via SOCKS5 ");
-		put_text(stdout, socks);
+		cli_put_text(stdout, socks);
 	}
 	printf("\n");
 	return 0;
@@ -436,13 +423,13 @@ static int cmd_relay_set(struct ctx *c, int argc, char **argv)
 static int check_name(const char *name)
 {
 	if (utf8_name_check(name) != HALQA_OK) {
-		return fail("a name is 1 to %d bytes of UTF-8 text without control characters",
+		return cli_fail("a name is 1 to %d bytes of UTF-8 text without control characters",
 			    UTF8_MAX_NAME);
 	}
 	return 0;
 }
 
-static int cmd_contact_add(struct ctx *c, int argc, char **argv)
+static int cmd_contact_add(struct cli_ctx *c, int argc, char **argv)
 {
 	struct store_contact sc;
 	struct card cd;
@@ -451,7 +438,7 @@ static int cmd_contact_add(struct ctx *c, int argc, char **argv)
 	int r;
 
 	if (argc < 2) {
-		return usage_error(current);
+		return cli_usage();
 	}
 	if (check_name(argv[0]) != 0) {
 		return 1;
@@ -461,7 +448,7 @@ static int cmd_contact_add(struct ctx *c, int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		size_t n = strlen(argv[i]);
 		if (used + n + 2 > sizeof text) {
-			return fail("that is too long to be a contact card");
+			return cli_fail("that is too long to be a contact card");
 		}
 		memcpy(text + used, argv[i], n);
 		used += n;
@@ -472,56 +459,56 @@ static int cmd_contact_add(struct ctx *c, int argc, char **argv)
 	case HALQA_OK:
 		break;
 	case HALQA_ERR_INVALID:
-		return fail("the card's checksum does not match: it was mistyped or damaged; ask "
+		return cli_fail("the card's checksum does not match: it was mistyped or damaged; ask "
 			    "for it again");
 	case HALQA_ERR_UNSUPPORTED:
-		return fail("the card is from a newer halqa");
+		return cli_fail("the card is from a newer halqa");
 	default:
-		return fail("that is not a contact card (it starts with halqa-card:)");
+		return cli_fail("that is not a contact card (it starts with halqa-card:)");
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	if (sodium_memcmp(cd.identity_pub, c->id->sign_pub, sizeof cd.identity_pub) == 0) {
-		return fail("that is your own card");
+		return cli_fail("that is your own card");
 	}
 	memset(&sc, 0, sizeof sc);
 	snprintf(sc.name, sizeof sc.name, "%s", argv[0]);
 	memcpy(sc.identity_pub, cd.identity_pub, sizeof sc.identity_pub);
 	if ((r = card_encode(sc.card, &cd)) != HALQA_OK) {
-		return fail("cannot store the card: %s", halqa_strerror(r));
+		return cli_fail("cannot store the card: %s", halqa_strerror(r));
 	}
-	sc.added_at = now_ms();
+	sc.added_at = cli_now_ms();
 	r = store_contact_add(c->store, &sc);
 	if (r == HALQA_ERR_EXISTS) {
-		return fail("a contact with that name or that identity already exists");
+		return cli_fail("a contact with that name or that identity already exists");
 	}
 	if (r != HALQA_OK) {
-		return fail("cannot add the contact: %s", halqa_strerror(r));
+		return cli_fail("cannot add the contact: %s", halqa_strerror(r));
 	}
 	printf("Added ");
-	put_text(stdout, sc.name);
+	cli_put_text(stdout, sc.name);
 	printf(" (not verified yet: compare safety numbers with halqa contact verify ");
-	put_text(stdout, sc.name);
+	cli_put_text(stdout, sc.name);
 	printf(")\n");
 	return 0;
 }
 
-static int cmd_contact_list(struct ctx *c, int argc, char **argv)
+static int cmd_contact_list(struct cli_ctx *c, int argc, char **argv)
 {
 	struct store_contact *list = NULL;
 	char fp[SAFETY_FP_STR_LEN];
 	size_t num = 0;
-	int json = has_flag(argc, argv, "--json"), r;
+	int json = cli_has_flag(argc, argv, "--json"), r;
 
 	if (argc > (json ? 1 : 0)) {
-		return usage_error(current);
+		return cli_usage();
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	if ((r = store_contact_list(c->store, &list, &num)) != HALQA_OK) {
-		return fail("cannot list contacts: %s", halqa_strerror(r));
+		return cli_fail("cannot list contacts: %s", halqa_strerror(r));
 	}
 	if (json) {
 		printf("[");
@@ -538,7 +525,7 @@ static int cmd_contact_list(struct ctx *c, int argc, char **argv)
 			cli_json_string(stdout, list[i].card);
 			printf("}");
 		} else {
-			put_text(stdout, list[i].name);
+			cli_put_text(stdout, list[i].name);
 			printf("  %s  %s\n", list[i].verified ? "verified  " : "unverified", fp);
 		}
 	}
@@ -549,73 +536,73 @@ static int cmd_contact_list(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_contact_verify(struct ctx *c, int argc, char **argv)
+static int cmd_contact_verify(struct cli_ctx *c, int argc, char **argv)
 {
 	struct store_contact sc;
 	char mine[SAFETY_FP_STR_LEN], theirs[SAFETY_FP_STR_LEN], pair[SAFETY_NUMBER_STR_LEN];
-	int yes = has_flag(argc, argv, "--yes"), r;
+	int yes = cli_has_flag(argc, argv, "--yes"), r;
 
 	if (argc != (yes ? 2 : 1) || (yes && strcmp(argv[0], "--yes") == 0)) {
-		return usage_error(current);
+		return cli_usage();
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	if ((r = store_contact_get_by_name(c->store, argv[0], &sc)) != HALQA_OK) {
-		return r == HALQA_ERR_NOT_FOUND ? fail("no such contact") : fail("%s",
+		return r == HALQA_ERR_NOT_FOUND ? cli_fail("no such contact") : cli_fail("%s",
 										 halqa_strerror(r));
 	}
 	safety_fingerprint(mine, c->id->sign_pub);
 	safety_fingerprint(theirs, sc.identity_pub);
 	if (safety_number(pair, c->id->sign_pub, sc.identity_pub) != HALQA_OK) {
-		return fail("this contact has your own identity key");
+		return cli_fail("this contact has your own identity key");
 	}
 	printf("Your fingerprint:      %s\n", mine);
-	put_text(stdout, sc.name);
+	cli_put_text(stdout, sc.name);
 	printf("'s fingerprint: %s\n", theirs);
 	printf("Safety number (the same on both sides):\n  %.*s\n  %s\n",
 	       SAFETY_FP_STR_LEN - 1, pair, pair + SAFETY_FP_STR_LEN);
 	if (!yes) {
 		printf("Compare it with ");
-		put_text(stdout, sc.name);
+		cli_put_text(stdout, sc.name);
 		printf(" in person or on a call you trust. If every digit matches, run:\n"
 		       "  halqa contact verify ");
-		put_text(stdout, sc.name);
+		cli_put_text(stdout, sc.name);
 		printf(" --yes\n");
 		return 0;
 	}
 	if ((r = store_contact_set_verified(c->store, sc.name, 1)) != HALQA_OK) {
-		return fail("cannot mark the contact verified: %s", halqa_strerror(r));
+		return cli_fail("cannot mark the contact verified: %s", halqa_strerror(r));
 	}
-	put_text(stdout, sc.name);
+	cli_put_text(stdout, sc.name);
 	printf(" is now verified.\n");
 	return 0;
 }
 
-static int cmd_contact_remove(struct ctx *c, int argc, char **argv)
+static int cmd_contact_remove(struct cli_ctx *c, int argc, char **argv)
 {
 	int r;
 
 	if (argc != 1) {
-		return usage_error(current);
+		return cli_usage();
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	r = store_contact_remove(c->store, argv[0]);
 	if (r == HALQA_ERR_NOT_FOUND) {
-		return fail("no such contact");
+		return cli_fail("no such contact");
 	}
 	if (r != HALQA_OK) {
-		return fail("cannot remove the contact: %s", halqa_strerror(r));
+		return cli_fail("cannot remove the contact: %s", halqa_strerror(r));
 	}
 	printf("Removed ");
-	put_text(stdout, argv[0]);
+	cli_put_text(stdout, argv[0]);
 	printf("\n");
 	return 0;
 }
 
-static int cmd_passwd(struct ctx *c, int argc, char **argv)
+static int cmd_passwd(struct cli_ctx *c, int argc, char **argv)
 {
 	const char *newfile = NULL;
 	char *pass = NULL;
@@ -626,10 +613,10 @@ static int cmd_passwd(struct ctx *c, int argc, char **argv)
 		if (strcmp(argv[i], "--new-passphrase-file") == 0 && i + 1 < argc) {
 			newfile = argv[++i];
 		} else {
-			return usage_error(current);
+			return cli_usage();
 		}
 	}
-	if (open_profile(c) != 0) {
+	if (cli_open_profile(c) != 0) {
 		return 1;
 	}
 	if ((r = profile_passphrase_get(&pass, &pass_len, newfile, "HALQA_NEW_PASSPHRASE",
@@ -639,13 +626,13 @@ static int cmd_passwd(struct ctx *c, int argc, char **argv)
 	r = profile_passwd(c->store, c->dir, pass, pass_len);
 	profile_passphrase_free(pass, pass_len);
 	if (r != HALQA_OK) {
-		return fail("cannot change the passphrase: %s", halqa_strerror(r));
+		return cli_fail("cannot change the passphrase: %s", halqa_strerror(r));
 	}
 	printf("Passphrase changed.\n");
 	return 0;
 }
 
-static int cmd_help(struct ctx *c, int argc, char **argv);
+static int cmd_help(struct cli_ctx *c, int argc, char **argv);
 
 static const struct command commands[] = {
 	{"init", NULL, cmd_init, "init --name NAME [--kdf-profile default|test]",
@@ -704,7 +691,7 @@ static int known_command(const char *name)
 	return 0;
 }
 
-static int cmd_help(struct ctx *c, int argc, char **argv)
+static int cmd_help(struct cli_ctx *c, int argc, char **argv)
 {
 	(void)c;
 	if (argc == 0) {
@@ -712,7 +699,7 @@ static int cmd_help(struct ctx *c, int argc, char **argv)
 		return 0;
 	}
 	if (!known_command(argv[0])) {
-		return fail("no such command: try halqa help");
+		return cli_fail("no such command: try halqa help");
 	}
 	print_command_help(argv[0]);
 	return 0;
@@ -720,14 +707,14 @@ static int cmd_help(struct ctx *c, int argc, char **argv)
 
 int cli_main(int argc, char **argv)
 {
-	struct ctx c;
+	struct cli_ctx c;
 	const struct command *cmd = NULL;
 	int i = 1, rc;
 
 	memset(&c, 0, sizeof c);
 	umask(077);
 	if (sodium_init() < 0) {
-		return fail("libsodium failed to start");
+		return cli_fail("libsodium failed to start");
 	}
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "--home") == 0 && i + 1 < argc) {
@@ -747,10 +734,10 @@ int cli_main(int argc, char **argv)
 		return 2;
 	}
 	if (!known_command(argv[i])) {
-		fail("no such command: %s (try halqa help)", argv[i][0] ? "given" : "empty");
+		cli_fail("no such command: %s (try halqa help)", argv[i][0] ? "given" : "empty");
 		return 2;
 	}
-	if (has_flag(argc - i - 1, argv + i + 1, "--help")) {
+	if (cli_has_flag(argc - i - 1, argv + i + 1, "--help")) {
 		print_command_help(argv[i]);
 		return 0;
 	}
@@ -783,7 +770,7 @@ int cli_main(int argc, char **argv)
 	identity_free(c.id);
 	store_close(c.store);
 	if (fflush(stdout) != 0 && rc == 0) {
-		rc = fail("cannot write the output");
+		rc = cli_fail("cannot write the output");
 	}
 	return rc;
 }
