@@ -1036,13 +1036,67 @@ static int sweep(struct store *s, const struct sessions_entry *e, int64_t swept_
 	return r;
 }
 
+/* A sweep's due sessions, read before any is changed. */
+struct due {
+	uint8_t id[SESSION_ID_LEN];
+	int64_t swept_to;
+	int64_t cancelled_at;
+};
+
+static int due_sessions(sqlite3 *db, int64_t now_s, struct due **out, size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	struct due *items = NULL, *grown;
+	size_t n = 0, cap = 0;
+	int r, rc;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(db,
+			 "SELECT id, swept_to, cancelled_at FROM sessions WHERE session_only = 1"
+			 " AND swept_to < ?",
+			 &st)) != HALQA_OK) {
+		return r;
+	}
+	sqlite3_bind_int64(st, 1, now_s);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == SESSIONS_LIST_MAX) {
+			break; /* the rest waits for the next run */
+		}
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				goto out;
+			}
+			items = grown;
+		}
+		if ((r = copy_blob(st, 0, items[n].id, SESSION_ID_LEN)) != HALQA_OK) {
+			goto out;
+		}
+		items[n].swept_to = sqlite3_column_int64(st, 1);
+		items[n].cancelled_at = sqlite3_column_int64(st, 2);
+		n++;
+	}
+	r = rc == SQLITE_DONE || rc == SQLITE_ROW ? HALQA_OK : map_rc(db, rc);
+out:
+	sqlite3_finalize(st);
+	if (r != HALQA_OK) {
+		free(items);
+		return r;
+	}
+	*out = items;
+	*num_out = n;
+	return HALQA_OK;
+}
+
 int sessions_retention_run(struct store *s, int64_t now_ms, size_t *out_cleared)
 {
 	sqlite3 *db = store_db(s);
-	sqlite3_stmt *st = NULL;
 	struct sessions_entry *e = NULL;
-	size_t cleared = 0;
-	int r, rc;
+	struct due *due = NULL;
+	size_t cleared = 0, num = 0, i;
+	int r;
 
 	if (out_cleared != NULL) {
 		*out_cleared = 0;
@@ -1057,28 +1111,19 @@ int sessions_retention_run(struct store *s, int64_t now_ms, size_t *out_cleared)
 		free(e);
 		return r;
 	}
-	if ((r = prepare(db,
-			 "SELECT id, swept_to, cancelled_at FROM sessions WHERE session_only = 1"
-			 " AND swept_to < ?",
-			 &st)) != HALQA_OK) {
+	if ((r = due_sessions(db, now_ms / 1000, &due, &num)) != HALQA_OK) {
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, now_ms / 1000);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint8_t id[SESSION_ID_LEN];
-		int64_t swept_to = sqlite3_column_int64(st, 1);
-		int64_t cancelled_at = sqlite3_column_int64(st, 2);
-
-		if ((r = copy_blob(st, 0, id, SESSION_ID_LEN)) != HALQA_OK ||
-		    (r = get_entry(db, id, e)) != HALQA_OK ||
-		    (r = sweep(s, e, swept_to, cancelled_at, now_ms, &cleared)) != HALQA_OK) {
+	for (i = 0; i < num; i++) {
+		if ((r = get_entry(db, due[i].id, e)) != HALQA_OK ||
+		    (r = sweep(s, e, due[i].swept_to, due[i].cancelled_at, now_ms, &cleared)) !=
+			    HALQA_OK) {
 			goto out;
 		}
 	}
-	r = rc == SQLITE_DONE ? HALQA_OK : map_rc(db, rc);
 out:
-	sqlite3_finalize(st);
 	r = sp_end(db, r);
+	free(due);
 	free(e);
 	if (r == HALQA_OK && out_cleared != NULL) {
 		*out_cleared = cleared;
