@@ -742,10 +742,46 @@ out:
 }
 
 /*
- * Makes our commit of the inline proposals in |c| (taken over: cleaned
- * here whatever happens) with a fresh UpdatePath, and a Welcome for the
- * Adds (whose KeyPackages are |kps|, in order). The new epoch becomes the
- * pending state.
+ * Resolves the proposals of commit |c| by |committer| into |items|: inline
+ * ones are the committer's, references are looked up in this epoch's
+ * cache (HALQA_ERR_NOT_FOUND if unknown) and may not repeat (12.2).
+ */
+static int resolve_items(const struct mls_group *g, const struct mls_commit *c,
+			 uint32_t committer, struct item *items)
+{
+	for (size_t i = 0; i < c->num_proposals; i++) {
+		const struct mls_proposal_or_ref *por = &c->proposals[i];
+
+		if (por->type == MLS_PROPOSAL_OR_REF_PROPOSAL) {
+			items[i].p = &por->proposal;
+			items[i].sender = committer;
+			continue;
+		}
+		for (size_t j = 0; j < g->num_props && items[i].p == NULL; j++) {
+			if (por->reference.len == MLS_HASH_LEN &&
+			    memcmp(por->reference.data, g->props[j].ref, MLS_HASH_LEN) == 0) {
+				items[i].p = &g->props[j].p;
+				items[i].sender = g->props[j].sender;
+			}
+		}
+		if (items[i].p == NULL) {
+			return HALQA_ERR_NOT_FOUND;
+		}
+		/* 12.2: the same proposal may not be committed twice. */
+		for (size_t j = 0; j < i; j++) {
+			if (items[j].p == items[i].p) {
+				return HALQA_ERR_INVALID;
+			}
+		}
+	}
+	return HALQA_OK;
+}
+
+/*
+ * Makes our commit of the proposals in |c| (inline, or references to this
+ * epoch's cache; taken over: cleaned here whatever happens) with a fresh
+ * UpdatePath, and a Welcome for the Adds (whose KeyPackages are |kps|, in
+ * order). The new epoch becomes the pending state.
  */
 static int make_commit(struct mls_group *g, struct mls_commit *c,
 		       const struct mls_key_package *kps, size_t num_kps, uint8_t **commit,
@@ -784,9 +820,8 @@ static int make_commit(struct mls_group *g, struct mls_commit *c,
 	if ((rc = state_begin(next, &g->cur)) != 0) {
 		goto out;
 	}
-	for (size_t i = 0; i < ac.content.commit.num_proposals; i++) {
-		items[i].p = &ac.content.commit.proposals[i].proposal;
-		items[i].sender = me;
+	if ((rc = resolve_items(g, &ac.content.commit, me, items)) != 0) {
+		goto out;
 	}
 	if ((rc = apply_proposals(g, &g->cur, next, items, ac.content.commit.num_proposals, me,
 				  &ap)) != 0) {
@@ -1139,6 +1174,25 @@ static int process_proposal(struct mls_group *g, struct mls_authenticated_conten
 	return HALQA_OK;
 }
 
+/* Copies the leaves a commit adds and removes into |ev|. */
+static int event_lists(struct mls_group_event *ev, const struct applied *ap)
+{
+	if ((ev->added_leaves = calloc(ap->num_added + 1, sizeof *ev->added_leaves)) == NULL ||
+	    (ev->removed_leaves = calloc(ap->num_removed + 1, sizeof *ev->removed_leaves)) ==
+		    NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	if (ap->num_added > 0) {
+		memcpy(ev->added_leaves, ap->added, ap->num_added * sizeof *ap->added);
+	}
+	if (ap->num_removed > 0) {
+		memcpy(ev->removed_leaves, ap->removed, ap->num_removed * sizeof *ap->removed);
+	}
+	ev->num_added = ap->num_added;
+	ev->num_removed = ap->num_removed;
+	return HALQA_OK;
+}
+
 /* A commit from another member (12.4.2), into a candidate swapped in on success. */
 static int process_commit(struct mls_group *g, struct mls_authenticated_content *ac,
 			  struct mls_group_event *ev)
@@ -1160,32 +1214,8 @@ static int process_commit(struct mls_group *g, struct mls_authenticated_content 
 	if ((items = calloc(c->num_proposals + 1, sizeof *items)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	for (size_t i = 0; i < c->num_proposals; i++) {
-		const struct mls_proposal_or_ref *por = &c->proposals[i];
-
-		if (por->type == MLS_PROPOSAL_OR_REF_PROPOSAL) {
-			items[i].p = &por->proposal;
-			items[i].sender = sender;
-			continue;
-		}
-		for (size_t j = 0; j < g->num_props && items[i].p == NULL; j++) {
-			if (por->reference.len == MLS_HASH_LEN &&
-			    memcmp(por->reference.data, g->props[j].ref, MLS_HASH_LEN) == 0) {
-				items[i].p = &g->props[j].p;
-				items[i].sender = g->props[j].sender;
-			}
-		}
-		if (items[i].p == NULL) {
-			rc = HALQA_ERR_NOT_FOUND;
-			goto out;
-		}
-		/* 12.2: the same proposal may not be committed twice. */
-		for (size_t j = 0; j < i; j++) {
-			if (items[j].p == items[i].p) {
-				rc = HALQA_ERR_INVALID;
-				goto out;
-			}
-		}
+	if ((rc = resolve_items(g, c, sender, items)) != 0) {
+		goto out;
 	}
 	if ((rc = state_begin(&next, &g->cur)) != 0 ||
 	    (rc = apply_proposals(g, &g->cur, &next, items, c->num_proposals, sender, &ap)) != 0) {
@@ -1193,6 +1223,9 @@ static int process_commit(struct mls_group *g, struct mls_authenticated_content 
 	}
 	if (ap.path_required && !c->has_path) {
 		rc = HALQA_ERR_INVALID; /* 12.4: these proposals need a fresh path */
+		goto out;
+	}
+	if ((rc = event_lists(ev, &ap)) != 0) {
 		goto out;
 	}
 	if (ap.removed_self) {
@@ -1289,6 +1322,28 @@ static int sender_key_ext(const struct mls_group *g, const struct mls_authentica
 	}
 }
 
+/*
+ * Our own pending commit came back from the relay (it accepted it, and we
+ * may have missed its answer, e.g. across a crash): apply it as
+ * mls_group_commit_confirm does and report it as a commit from us. The
+ * bytes are compared whole: our own PrivateMessage could not be decrypted
+ * by us (its key was consumed when it was sealed).
+ */
+static int echoed_commit(struct mls_group *g, struct mls_group_event *ev)
+{
+	struct mls_group_pending *p = g->pending;
+
+	ev->type = MLS_GROUP_EVENT_COMMIT;
+	ev->sender = own_leaf(g);
+	ev->added_leaves = p->added;
+	ev->num_added = p->num_added;
+	ev->removed_leaves = p->removed;
+	ev->num_removed = p->num_removed;
+	p->added = p->removed = NULL;
+	p->num_added = p->num_removed = 0;
+	return mls_group_commit_confirm(g);
+}
+
 int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
 		      struct mls_group_event *ev)
 {
@@ -1307,6 +1362,11 @@ int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
 	}
 	if (g->removed) {
 		return HALQA_ERR_DENIED;
+	}
+	ev->proposal_leaf = UINT32_MAX;
+	if (g->pending != NULL && msg_len == g->pending->msg_len &&
+	    memcmp(msg, g->pending->msg, msg_len) == 0) {
+		return echoed_commit(g, ev);
 	}
 	ep = framing_epoch(&g->cur);
 	if ((rc = mls_message_decode_bytes(msg, msg_len, &m)) != 0) {
@@ -1341,6 +1401,12 @@ int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
 		break;
 	case MLS_CONTENT_PROPOSAL:
 		ev->type = MLS_GROUP_EVENT_PROPOSAL;
+		ev->proposal_type = ac.content.proposal.type;
+		if (ac.content.proposal.type == MLS_PROPOSAL_REMOVE) {
+			ev->proposal_leaf = ac.content.proposal.u.remove.removed;
+		} else if (ac.content.proposal.type == MLS_PROPOSAL_UPDATE) {
+			ev->proposal_leaf = ev->sender;
+		}
 		rc = process_proposal(g, &ac);
 		break;
 	case MLS_CONTENT_COMMIT:
@@ -1370,6 +1436,8 @@ void mls_group_event_cleanup(struct mls_group_event *ev)
 		sodium_memzero(ev->data, ev->data_len);
 		free(ev->data);
 	}
+	free(ev->added_leaves);
+	free(ev->removed_leaves);
 	memset(ev, 0, sizeof *ev);
 }
 
@@ -1407,6 +1475,193 @@ int mls_group_protect(struct mls_group *g, const uint8_t *pt, size_t pt_len, uin
 	memset(&ac.content.application_data, 0, sizeof ac.content.application_data);
 	mls_authenticated_content_cleanup(&ac);
 	return rc;
+}
+
+/* ---- our own proposals ---- */
+
+int mls_group_propose_remove(struct mls_group *g, uint32_t leaf, uint8_t **msg, size_t *msg_len)
+{
+	struct mls_authenticated_content ac = {0};
+	struct mls_group_cached_proposal *grown, entry = {0};
+	struct mls_framing_epoch ep;
+	int rc;
+
+	if (msg == NULL || msg_len == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	*msg = NULL;
+	*msg_len = 0;
+	if (g == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if (g->removed) {
+		return HALQA_ERR_DENIED;
+	}
+	if (mls_tree_leaf(g->cur.tree, leaf) == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if (g->num_props >= MLS_GROUP_MAX_CACHED_PROPOSALS) {
+		return HALQA_ERR_LIMIT;
+	}
+	/* Room first, so that nothing can fail once the message is sealed. */
+	if ((grown = realloc(g->props, (g->num_props + 1) * sizeof *grown)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	g->props = grown;
+	ep = framing_epoch(&g->cur);
+	ac.wire_format = g->public_handshake ? MLS_WIRE_PUBLIC_MESSAGE : MLS_WIRE_PRIVATE_MESSAGE;
+	ac.content.epoch = g->cur.gc.epoch;
+	ac.content.sender.type = MLS_SENDER_MEMBER;
+	ac.content.sender.index = own_leaf(g);
+	ac.content.content_type = MLS_CONTENT_PROPOSAL;
+	ac.content.proposal.type = MLS_PROPOSAL_REMOVE;
+	ac.content.proposal.u.remove.removed = leaf;
+	if ((rc = mls_bytes_copy(&ac.content.group_id, &g->cur.gc.group_id)) != 0) {
+		goto out;
+	}
+	if (g->hook != NULL) {
+		g->hook(&ac, MLS_GROUP_HOOK_CONTENT, g->hook_arg);
+	}
+	if ((rc = mls_framing_sign(&ac.auth.signature, ac.wire_format, &ac.content, &g->cur.gc,
+				   g->sig_priv)) != 0 ||
+	    (rc = proposal_ref(&ac, entry.ref)) != 0) {
+		goto out;
+	}
+	/* Signatures are deterministic: the same proposal twice has the same reference. */
+	for (size_t i = 0; i < g->num_props; i++) {
+		if (memcmp(g->props[i].ref, entry.ref, MLS_HASH_LEN) == 0) {
+			rc = HALQA_ERR_EXISTS;
+			goto out;
+		}
+	}
+	entry.sender = ac.content.sender.index;
+	if ((rc = mls_proposal_copy(&entry.p, &ac.content.proposal)) != 0) {
+		goto out;
+	}
+	if (g->public_handshake) {
+		rc = mls_framing_protect_public(&ep, msg, msg_len, &ac);
+	} else {
+		rc = mls_framing_protect_private(&ep, msg, msg_len, &ac, 0);
+	}
+	if (rc != 0) {
+		goto out;
+	}
+	/* Kept so that a commit referring to it, from anyone, is understood. */
+	g->props[g->num_props++] = entry;
+	memset(&entry, 0, sizeof entry);
+out:
+	mls_proposal_cleanup(&entry.p);
+	mls_authenticated_content_cleanup(&ac);
+	return rc;
+}
+
+/*
+ * Whether the cached proposal |cp| can join the commit we are building
+ * as |me| (12.2), given what the proposals chosen before it touch: a
+ * Remove of a member other than us, an Update from another member, an
+ * external or resumption PSK we hold, the first GroupContextExtensions
+ * every member supports; at most one change per leaf, no PSK twice. Adds
+ * are left to mls_group_commit_add, which also makes their Welcome.
+ */
+static bool still_valid(const struct mls_group *g, const struct mls_group_cached_proposal *cp,
+			uint32_t me, uint32_t *touched, size_t *num_touched,
+			const struct mls_psk_id **psks, size_t *num_psks, bool *gce)
+{
+	const struct mls_proposal *p = &cp->p;
+	const uint8_t *v;
+	size_t v_len;
+	uint32_t leaf;
+
+	switch (p->type) {
+	case MLS_PROPOSAL_REMOVE:
+	case MLS_PROPOSAL_UPDATE:
+		leaf = p->type == MLS_PROPOSAL_REMOVE ? p->u.remove.removed : cp->sender;
+		if (leaf == me || mls_tree_leaf(g->cur.tree, leaf) == NULL ||
+		    leaf_listed(touched, *num_touched, leaf)) {
+			return false;
+		}
+		touched[(*num_touched)++] = leaf;
+		return true;
+	case MLS_PROPOSAL_PSK:
+		for (size_t i = 0; i < *num_psks; i++) {
+			if (psk_id_equal(psks[i], &p->u.psk.psk)) {
+				return false;
+			}
+		}
+		if (*num_psks >= MLS_KEY_SCHEDULE_MAX_PSKS ||
+		    psk_lookup(g, &g->cur, &p->u.psk.psk, &v, &v_len) != HALQA_OK) {
+			return false;
+		}
+		psks[(*num_psks)++] = &p->u.psk.psk;
+		return true;
+	case MLS_PROPOSAL_GROUP_CONTEXT_EXTENSIONS:
+		if (*gce || check_members_support(g->cur.tree,
+						  &p->u.group_context_extensions.extensions) != 0) {
+			return false;
+		}
+		*gce = true;
+		return true;
+	default:
+		return false;
+	}
+}
+
+int mls_group_commit_proposals(struct mls_group *g, uint8_t **commit, size_t *commit_len)
+{
+	struct mls_commit c = {0};
+	const struct mls_psk_id **psks = NULL;
+	uint32_t *touched = NULL;
+	size_t num_touched = 0, num_psks = 0;
+	bool gce = false;
+	int rc = HALQA_OK;
+
+	if (commit == NULL || commit_len == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	*commit = NULL;
+	*commit_len = 0;
+	if (g == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if (g->removed) {
+		return HALQA_ERR_DENIED;
+	}
+	if (g->pending != NULL) {
+		return HALQA_ERR_EXISTS;
+	}
+	if ((c.proposals = calloc(g->num_props + 1, sizeof *c.proposals)) == NULL ||
+	    (touched = calloc(g->num_props + 1, sizeof *touched)) == NULL ||
+	    (psks = calloc(g->num_props + 1, sizeof *psks)) == NULL) {
+		rc = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < g->num_props && rc == HALQA_OK; i++) {
+		struct mls_proposal_or_ref *por = &c.proposals[c.num_proposals];
+
+		if (!still_valid(g, &g->props[i], own_leaf(g), touched, &num_touched, psks,
+				 &num_psks, &gce)) {
+			continue;
+		}
+		por->type = MLS_PROPOSAL_OR_REF_REFERENCE;
+		rc = mls_bytes_set(&por->reference, g->props[i].ref, MLS_HASH_LEN);
+		c.num_proposals++;
+	}
+	if (rc == HALQA_OK && c.num_proposals == 0) {
+		rc = HALQA_ERR_NOT_FOUND;
+	}
+out:
+	free(touched);
+	free(psks);
+	if (rc != HALQA_OK) {
+		mls_commit_cleanup(&c);
+		return rc;
+	}
+	return make_commit(g, &c, NULL, 0, commit, commit_len, NULL, NULL);
+}
+
+size_t mls_group_num_proposals(const struct mls_group *g)
+{
+	return g != NULL ? g->num_props : 0;
 }
 
 /* ---- joining ---- */

@@ -207,11 +207,10 @@ static int get_group_context(struct bytes_reader *r, struct mls_group_context *g
 	return HALQA_OK;
 }
 
-/* The epoch secrets; the external key pair is checked against its secret. */
+/* The epoch secrets (the external key pair is checked in check_epoch). */
 static int get_key_schedule(struct bytes_reader *r, struct mls_key_schedule_epoch **out)
 {
 	struct mls_key_schedule_epoch *ks;
-	uint8_t priv[MLS_KEM_PRIV_LEN], pub[MLS_KEM_PUB_LEN];
 	int rc;
 
 	*out = NULL;
@@ -227,33 +226,24 @@ static int get_key_schedule(struct bytes_reader *r, struct mls_key_schedule_epoc
 	    (rc = bytes_get_copy(r, ks->resumption_psk, MLS_HASH_LEN)) != 0 ||
 	    (rc = bytes_get_copy(r, ks->epoch_authenticator, MLS_HASH_LEN)) != 0 ||
 	    (rc = bytes_get_copy(r, ks->init_secret, MLS_HASH_LEN)) != 0 ||
-	    (rc = bytes_get_copy(r, ks->external_pub, MLS_KEM_PUB_LEN)) != 0 ||
-	    (rc = mls_key_schedule_external_key_pair(ks, priv, pub)) != 0) {
-		goto out;
-	}
-	if (sodium_memcmp(pub, ks->external_pub, sizeof pub) != 0) {
-		rc = HALQA_ERR_INVALID;
-		goto out;
+	    (rc = bytes_get_copy(r, ks->external_pub, MLS_KEM_PUB_LEN)) != 0) {
+		mls_key_schedule_free(ks);
+		return rc;
 	}
 	*out = ks;
-	ks = NULL;
-out:
-	sodium_memzero(priv, sizeof priv);
-	mls_key_schedule_free(ks);
-	return rc;
+	return HALQA_OK;
 }
 
 /*
- * One epoch, checked on its own: the tree verified as a joiner verifies
- * it (12.4.3.1) with its hash equal to the GroupContext's, our private
- * keys matching it, a secret tree of the tree's width, and an interim
- * transcript hash that is empty only in a group's first epoch (8.2).
+ * One epoch, parsed: the structural checks here, the costly ones (with
+ * signatures and key derivations) in check_epoch once the whole state
+ * has parsed, so damaged bytes cost little. The interim transcript hash
+ * is empty only in a group's first epoch (8.2).
  */
 static int get_epoch(struct bytes_reader *r, struct mls_group_epoch *s)
 {
 	struct bytes_reader sub;
-	struct mls_tree_policy policy;
-	uint8_t th[MLS_HASH_LEN], n;
+	uint8_t n;
 	int rc;
 
 	if ((rc = get_group_context(r, &s->gc)) != 0 ||
@@ -261,16 +251,7 @@ static int get_epoch(struct bytes_reader *r, struct mls_group_epoch *s)
 	    (rc = mls_tree_load(&s->tree, sub.ptr, sub.len)) != 0) {
 		return rc;
 	}
-	policy = mls_group_tree_policy(s);
-	if ((rc = mls_tree_verify(s->tree, &policy)) != 0 ||
-	    (rc = mls_tree_hash(s->tree, th)) != 0) {
-		return rc;
-	}
-	if (!bytes_is(&s->gc.tree_hash, th, sizeof th)) {
-		return HALQA_ERR_INVALID;
-	}
 	if ((rc = mls_tree_private_decode(r, &s->priv)) != 0 ||
-	    (rc = mls_tree_private_check(s->priv, s->tree)) != 0 ||
 	    (rc = get_key_schedule(r, &s->ks)) != 0 ||
 	    (rc = mls_secret_tree_decode(r, &s->st)) != 0 || (rc = bytes_get_u8(r, &n)) != 0) {
 		return rc;
@@ -288,6 +269,33 @@ static int get_epoch(struct bytes_reader *r, struct mls_group_epoch *s)
 	}
 	s->interim_len = n;
 	return bytes_get_copy(r, s->interim, n);
+}
+
+/*
+ * One epoch, checked: the tree verified as a joiner verifies it
+ * (12.4.3.1) with its hash equal to the GroupContext's, our private keys
+ * matching it, and the external key pair derived from the external secret.
+ */
+static int check_epoch(struct mls_group_epoch *s)
+{
+	struct mls_tree_policy policy = mls_group_tree_policy(s);
+	uint8_t th[MLS_HASH_LEN], priv[MLS_KEM_PRIV_LEN], pub[MLS_KEM_PUB_LEN];
+	int rc;
+
+	if ((rc = mls_tree_verify(s->tree, &policy)) != 0 ||
+	    (rc = mls_tree_hash(s->tree, th)) != 0) {
+		return rc;
+	}
+	if (!bytes_is(&s->gc.tree_hash, th, sizeof th)) {
+		return HALQA_ERR_INVALID;
+	}
+	if ((rc = mls_tree_private_check(s->priv, s->tree)) != 0 ||
+	    (rc = mls_key_schedule_external_key_pair(s->ks, priv, pub)) != 0) {
+		return rc;
+	}
+	sodium_memzero(priv, sizeof priv);
+	return sodium_memcmp(pub, s->ks->external_pub, sizeof pub) == 0 ? HALQA_OK
+									: HALQA_ERR_INVALID;
 }
 
 /* Our signing key: a valid Ed25519 key pair whose public half is our leaf's key. */
@@ -376,16 +384,28 @@ static int get_proposals(struct bytes_reader *r, struct mls_group *g)
 		if (rc != 0 || (rc = bytes_expect_end(&sub)) != 0) {
 			return rc;
 		}
+		for (uint32_t j = 0; j < i; j++) {
+			if (memcmp(g->props[j].ref, cp->ref, MLS_HASH_LEN) == 0) {
+				return HALQA_ERR_INVALID;
+			}
+		}
+	}
+	return HALQA_OK;
+}
+
+/* Each cached proposal passes the checks a received one passes (12.1). */
+static int check_proposals(const struct mls_group *g)
+{
+	int rc;
+
+	for (size_t i = 0; i < g->num_props; i++) {
+		const struct mls_group_cached_proposal *cp = &g->props[i];
+
 		if (cp->sender != UINT32_MAX && mls_tree_leaf(g->cur.tree, cp->sender) == NULL) {
 			return HALQA_ERR_INVALID;
 		}
 		if ((rc = mls_group_check_proposal(g, &cp->p, cp->sender)) != 0) {
 			return rc;
-		}
-		for (uint32_t j = 0; j < i; j++) {
-			if (memcmp(g->props[j].ref, cp->ref, MLS_HASH_LEN) == 0) {
-				return HALQA_ERR_INVALID;
-			}
 		}
 	}
 	return HALQA_OK;
@@ -519,7 +539,11 @@ int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
 	g->public_handshake = (flags & FLAG_PUBLIC) != 0;
 	g->removed = (flags & FLAG_REMOVED) != 0;
 	g->psks = psks;
-	if ((rc = get_sig_priv(&r, g)) != 0 || (rc = get_epoch(&r, &g->cur)) != 0) {
+	/* First parse everything, then run the checks that cost signatures. */
+	if ((rc = get_sig_priv(&r, g)) != 0 || (rc = get_epoch(&r, &g->cur)) != 0 ||
+	    (rc = get_history(&r, g)) != 0 || (rc = get_proposals(&r, g)) != 0 ||
+	    ((flags & FLAG_PENDING) != 0 && (rc = get_pending(&r, g)) != 0) ||
+	    (rc = bytes_expect_end(&r)) != 0) {
 		goto out;
 	}
 	leaf = mls_tree_leaf(g->cur.tree, mls_tree_private_leaf_index(g->cur.priv));
@@ -528,9 +552,8 @@ int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
 		rc = HALQA_ERR_INVALID;
 		goto out;
 	}
-	if ((rc = get_history(&r, g)) != 0 || (rc = get_proposals(&r, g)) != 0 ||
-	    ((flags & FLAG_PENDING) != 0 && (rc = get_pending(&r, g)) != 0) ||
-	    (rc = bytes_expect_end(&r)) != 0) {
+	if ((rc = check_epoch(&g->cur)) != 0 || (rc = check_proposals(g)) != 0 ||
+	    (g->pending != NULL && (rc = check_epoch(&g->pending->next)) != 0)) {
 		goto out;
 	}
 	*out = g;

@@ -377,16 +377,58 @@ static void test_removed_state(void)
 	sim_cleanup();
 }
 
-/* A state of three members with a pending commit and kept keys: the damage tests' subject. */
-static void damaged_subject(uint8_t **state, size_t *len)
+/* Cached proposals are saved: a later commit referring to them is understood. */
+static void test_cached_proposals_survive(void)
 {
-	uint8_t *ct = NULL, *commit = NULL;
-	size_t ct_len = 0, commit_len = 0;
+	uint8_t *prop = NULL, *commit = NULL;
+	size_t prop_len = 0, commit_len = 0;
 	struct mls_group_event ev;
 
 	sim_start();
 	op_add();
 	op_add();
+	CHECK_OK(mls_group_propose_remove(members[1]->g, 2, &prop, &prop_len));
+	reload(&members[1]->g);
+	CHECK_INT_EQ(mls_group_num_proposals(members[1]->g), 1);
+	for (size_t i = 0; i < num_members; i += 2) {
+		CHECK_OK(mls_group_process(members[i]->g, prop, prop_len, &ev));
+		mls_group_event_cleanup(&ev);
+		reload(&members[i]->g);
+		CHECK_INT_EQ(mls_group_num_proposals(members[i]->g), 1);
+	}
+	CHECK_OK(mls_group_commit_proposals(members[0]->g, &commit, &commit_len));
+	distribute(0, commit, commit_len, 2);
+	CHECK_OK(mls_group_process(members[2]->g, commit, commit_len, &ev));
+	CHECK(ev.removed);
+	mls_group_event_cleanup(&ev);
+	reload(&members[2]->g);
+	CHECK(mls_group_is_removed(members[2]->g));
+	member_free(members[2]);
+	members[2] = NULL;
+	num_members = 2;
+	check_agreement();
+	free(prop);
+	free(commit);
+	sim_cleanup();
+}
+
+/*
+ * A state of three members with a cached proposal, kept keys and a
+ * pending commit: the damage tests' subject.
+ */
+static void damaged_subject(uint8_t **state, size_t *len)
+{
+	uint8_t *ct = NULL, *commit = NULL, *prop = NULL;
+	size_t ct_len = 0, commit_len = 0, prop_len = 0;
+	struct mls_group_event ev;
+
+	sim_start();
+	op_add();
+	op_add();
+	CHECK_OK(mls_group_propose_remove(members[2]->g, 2, &prop, &prop_len));
+	CHECK_OK(mls_group_process(members[0]->g, prop, prop_len, &ev));
+	mls_group_event_cleanup(&ev);
+	free(prop);
 	for (int k = 0; k < 3; k++) {
 		CHECK_OK(mls_group_protect(members[1]->g, (const uint8_t *)"y", 1, &ct, &ct_len));
 		if (k == 2) {
@@ -510,6 +552,7 @@ int main(void)
 	RUN(test_round_trip_simulation);
 	RUN(test_out_of_order_keys_survive);
 	RUN(test_removed_state);
+	RUN(test_cached_proposals_survive);
 	RUN(test_truncations_refused);
 	RUN(test_flips_refused_or_harmless);
 	RUN(test_bad_header);

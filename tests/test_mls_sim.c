@@ -5,6 +5,11 @@
  * members trying to read. After every commit every member must hold the
  * same epoch authenticator; every application message must decrypt for
  * exactly the current members (the sender aside) and for no removed one.
+ * Members also leave: the leaver proposes its own removal, another
+ * member commits the cached proposals, and everyone, the leaver
+ * included, processes the commit. Half the commits reach their own
+ * committer as the relay's echo instead of a confirm. Every commit
+ * event must name the leaves it added and removed.
  *
  * HALQA_SIM_OPS sets the number of operations (default 1000; 200 under
  * AddressSanitizer), HALQA_SIM_SEED the seed of the operation sequence
@@ -48,7 +53,7 @@ static size_t num_members;
 static struct sim_member *removed[SIM_REMOVED];
 static size_t num_removed_total;
 static uint64_t rng_state;
-static size_t stat_commits, stat_messages, stat_refused_reads;
+static size_t stat_commits, stat_messages, stat_refused_reads, stat_leaves;
 
 static uint32_t rnd(uint32_t n)
 {
@@ -96,20 +101,50 @@ static void check_agreement(void)
 	}
 }
 
-/* The committer confirms; every other member processes the commit. */
-static void distribute(size_t committer, const uint8_t *commit, size_t len, size_t skip_a,
-		       size_t skip_b)
+/*
+ * Checks a commit event names exactly the leaf |added| (UINT32_MAX: none;
+ * UINT32_MAX - 1: one, any leaf) and |removed_leaf| (UINT32_MAX: none).
+ */
+static void check_lists(const struct mls_group_event *ev, uint32_t added, uint32_t removed_leaf)
 {
-	CHECK_OK(mls_group_commit_confirm(members[committer]->g));
-	for (size_t i = 0; i < num_members; i++) {
-		struct mls_group_event ev;
+	CHECK_INT_EQ(ev->num_added, added != UINT32_MAX ? 1 : 0);
+	CHECK_INT_EQ(ev->num_removed, removed_leaf != UINT32_MAX ? 1 : 0);
+	if (ev->num_added == 1 && added != UINT32_MAX - 1) {
+		CHECK_INT_EQ(ev->added_leaves[0], added);
+	}
+	if (ev->num_removed == 1) {
+		CHECK_INT_EQ(ev->removed_leaves[0], removed_leaf);
+	}
+}
 
+/*
+ * The committer confirms, or half the time processes the relay's echo of
+ * its own commit; every other member processes the commit. |added| and
+ * |removed_leaf| as in check_lists.
+ */
+static void distribute(size_t committer, const uint8_t *commit, size_t len, size_t skip_a,
+		       size_t skip_b, uint32_t added, uint32_t removed_leaf)
+{
+	struct mls_group_event ev;
+
+	if (rnd(2) == 0) {
+		CHECK_OK(mls_group_commit_confirm(members[committer]->g));
+	} else {
+		CHECK_OK(mls_group_process(members[committer]->g, commit, len, &ev));
+		CHECK_INT_EQ(ev.type, MLS_GROUP_EVENT_COMMIT);
+		CHECK_INT_EQ(ev.sender, mls_group_own_leaf(members[committer]->g));
+		check_lists(&ev, added, removed_leaf);
+		mls_group_event_cleanup(&ev);
+		CHECK(!mls_group_has_pending(members[committer]->g));
+	}
+	for (size_t i = 0; i < num_members; i++) {
 		if (i == committer || i == skip_a || i == skip_b) {
 			continue;
 		}
 		CHECK_OK(mls_group_process(members[i]->g, commit, len, &ev));
 		CHECK_INT_EQ(ev.type, MLS_GROUP_EVENT_COMMIT);
 		CHECK(!ev.removed);
+		check_lists(&ev, added, removed_leaf);
 		mls_group_event_cleanup(&ev);
 	}
 	stat_commits++;
@@ -132,7 +167,7 @@ static void op_add(void)
 		mls_key_package_cleanup(&kp);
 		return;
 	}
-	distribute(committer, commit, commit_len, SIZE_MAX, SIZE_MAX);
+	distribute(committer, commit, commit_len, SIZE_MAX, SIZE_MAX, UINT32_MAX - 1, UINT32_MAX);
 	CHECK_OK(mls_group_join(&m->g, welcome, welcome_len, NULL, 0, m->sig_priv, &kp, &kpp, NULL));
 	if (m->g == NULL) {
 		abort(); /* the simulation cannot go on without the member */
@@ -162,7 +197,7 @@ static void op_remove(void)
 	}
 	/* Half the time the removed member never sees its removal. */
 	victim_sees = rnd(2) == 0;
-	distribute(committer, commit, commit_len, victim, SIZE_MAX);
+	distribute(committer, commit, commit_len, victim, SIZE_MAX, UINT32_MAX, leaf);
 	if (victim_sees) {
 		struct mls_group_event ev;
 
@@ -187,9 +222,68 @@ static void op_update(void)
 	mls_group_set_handshake_public(members[committer]->g, rnd(2) == 0);
 	CHECK_OK(mls_group_commit_update(members[committer]->g, &commit, &commit_len));
 	if (commit != NULL) {
-		distribute(committer, commit, commit_len, SIZE_MAX, SIZE_MAX);
+		distribute(committer, commit, commit_len, SIZE_MAX, SIZE_MAX, UINT32_MAX, UINT32_MAX);
 	}
 	free(commit);
+}
+
+/*
+ * A member leaves (RFC 9420 12.2: it cannot commit its own removal): it
+ * proposes its own Remove, every member caches it, another member commits
+ * the cached proposals, and the leaver learns from that commit that it is
+ * out.
+ */
+static void op_leave(void)
+{
+	size_t leaver = rnd((uint32_t)num_members), committer, last;
+	uint8_t *prop = NULL, *commit = NULL;
+	size_t prop_len = 0, commit_len = 0;
+	uint32_t leaf = mls_group_own_leaf(members[leaver]->g);
+	struct mls_group_event ev;
+
+	do {
+		committer = rnd((uint32_t)num_members);
+	} while (committer == leaver);
+	mls_group_set_handshake_public(members[leaver]->g, rnd(2) == 0);
+	CHECK_OK(mls_group_propose_remove(members[leaver]->g, leaf, &prop, &prop_len));
+	if (prop == NULL) {
+		return;
+	}
+	CHECK_INT_EQ(mls_group_num_proposals(members[leaver]->g), 1);
+	/* The leaver cannot commit its own removal: nothing valid to commit. */
+	CHECK_RC(mls_group_commit_proposals(members[leaver]->g, &commit, &commit_len),
+		 HALQA_ERR_NOT_FOUND);
+	for (size_t i = 0; i < num_members; i++) {
+		if (i == leaver) {
+			continue;
+		}
+		CHECK_OK(mls_group_process(members[i]->g, prop, prop_len, &ev));
+		CHECK_INT_EQ(ev.type, MLS_GROUP_EVENT_PROPOSAL);
+		CHECK_INT_EQ(ev.sender, leaf);
+		CHECK_INT_EQ(ev.proposal_type, MLS_PROPOSAL_REMOVE);
+		CHECK_INT_EQ(ev.proposal_leaf, leaf);
+		mls_group_event_cleanup(&ev);
+		CHECK_INT_EQ(mls_group_num_proposals(members[i]->g), 1);
+	}
+	free(prop);
+	mls_group_set_handshake_public(members[committer]->g, rnd(2) == 0);
+	CHECK_OK(mls_group_commit_proposals(members[committer]->g, &commit, &commit_len));
+	if (commit == NULL) {
+		return;
+	}
+	distribute(committer, commit, commit_len, leaver, SIZE_MAX, UINT32_MAX, leaf);
+	CHECK_OK(mls_group_process(members[leaver]->g, commit, commit_len, &ev));
+	CHECK_INT_EQ(ev.type, MLS_GROUP_EVENT_COMMIT);
+	CHECK(ev.removed);
+	check_lists(&ev, UINT32_MAX, leaf);
+	mls_group_event_cleanup(&ev);
+	CHECK(mls_group_is_removed(members[leaver]->g));
+	free(commit);
+	stat_leaves++;
+	last = num_removed_total++ % SIM_REMOVED;
+	member_free(removed[last]);
+	removed[last] = members[leaver];
+	members[leaver] = members[--num_members];
 }
 
 static void op_message(size_t n)
@@ -263,8 +357,10 @@ static void test_simulation(void)
 		/* About 3 commits in 10 operations: a busy circle. */
 		if (r < 2 && num_members < SIM_MAX) {
 			op_add();
-		} else if (r < 4 && num_members > 2) {
+		} else if (r < 3 && num_members > 2) {
 			op_remove();
+		} else if (r < 4 && num_members > 2) {
+			op_leave();
 		} else if (r < 6) {
 			op_update();
 		} else {
@@ -273,9 +369,9 @@ static void test_simulation(void)
 		}
 		check_agreement();
 	}
-	printf("sim: %zu ops, %zu commits, %zu messages, %zu refused reads by removed members, "
-	       "%zu members at the end, epoch %llu\n",
-	       ops, stat_commits, stat_messages, stat_refused_reads, num_members,
+	printf("sim: %zu ops, %zu commits (%zu leaves), %zu messages, %zu refused reads by removed "
+	       "members, %zu members at the end, epoch %llu\n",
+	       ops, stat_commits, stat_leaves, stat_messages, stat_refused_reads, num_members,
 	       (unsigned long long)mls_group_epoch(members[0]->g));
 	for (size_t i = 0; i < num_members; i++) {
 		member_free(members[i]);

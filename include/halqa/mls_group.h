@@ -173,8 +173,8 @@ HALQA_MUST_CHECK int mls_group_commit_remove(struct mls_group *g, const uint32_t
 /*
  * mls_group_commit_update makes a pending Commit with no proposals and a
  * fresh UpdatePath: a new leaf key and path (post-compromise healing).
- * Proposals received this epoch are NOT included (a later version may
- * commit them); the commit is empty.
+ * Proposals received this epoch are NOT included (mls_group_commit_proposals
+ * commits them); the commit is empty.
  */
 HALQA_MUST_CHECK int mls_group_commit_update(struct mls_group *g, uint8_t **commit,
 					     size_t *commit_len);
@@ -199,6 +199,38 @@ HALQA_MUST_CHECK int mls_group_commit_extensions(struct mls_group *g,
 struct mls_psk_id;
 HALQA_MUST_CHECK int mls_group_commit_psk(struct mls_group *g, const struct mls_psk_id *psk,
 					  uint8_t **commit, size_t *commit_len);
+
+/*
+ * mls_group_propose_remove makes a Remove proposal for |leaf| (may be our
+ * own leaf: leaving, since RFC 9420 12.2 forbids committing our own
+ * removal) as an MLSMessage (PrivateMessage, or PublicMessage if the
+ * group's handshakes are public) into |*msg| (malloc'd, caller frees).
+ * The proposal is also cached in our own group so a later commit
+ * referencing it by reference is understood. HALQA_ERR_ARG if |leaf| is
+ * not a member, HALQA_ERR_EXISTS if we made the same proposal this epoch,
+ * HALQA_ERR_LIMIT when the cache is full, HALQA_ERR_DENIED once removed.
+ * Our own proposal coming back from the relay is refused harmlessly
+ * (HALQA_ERR_EXISTS as a PublicMessage; HALQA_ERR_NOT_FOUND as a
+ * PrivateMessage, whose key we consumed when sealing it).
+ */
+HALQA_MUST_CHECK int mls_group_propose_remove(struct mls_group *g, uint32_t leaf, uint8_t **msg,
+					      size_t *msg_len);
+
+/*
+ * mls_group_commit_proposals makes a pending Commit of every cached
+ * proposal (by reference) that is still valid, with an UpdatePath:
+ * Removes of members other than us, Updates from other members, PSKs we
+ * hold, the first GroupContextExtensions every member supports; at most
+ * one change per leaf. Add proposals are left out (this call has no
+ * Welcome to give; add members with mls_group_commit_add).
+ * HALQA_ERR_NOT_FOUND if there is none; HALQA_ERR_EXISTS if a commit is
+ * already pending.
+ */
+HALQA_MUST_CHECK int mls_group_commit_proposals(struct mls_group *g, uint8_t **commit,
+						size_t *commit_len);
+
+/* mls_group_num_proposals: cached proposals this epoch. */
+size_t mls_group_num_proposals(const struct mls_group *g);
 
 /*
  * mls_group_commit_confirm applies our pending commit (the relay accepted
@@ -226,13 +258,26 @@ struct mls_group_event {
 	uint8_t *data;   /* application plaintext (malloc'd; wipe then free) */
 	size_t data_len;
 	bool removed; /* a commit removed us: the group is now closed */
+	/* MLS_GROUP_EVENT_PROPOSAL: its RFC 9420 type, and the removed leaf
+	 * for a Remove, the sender's leaf for an Update, else UINT32_MAX. */
+	uint16_t proposal_type;
+	uint32_t proposal_leaf;
+	/* MLS_GROUP_EVENT_COMMIT: the leaves it removed and added, in the
+	 * commit's order (malloc'd; mls_group_event_cleanup frees them). */
+	uint32_t *removed_leaves;
+	size_t num_removed;
+	uint32_t *added_leaves;
+	size_t num_added;
 };
 
 /*
  * mls_group_process handles the MLSMessage |msg| (RFC 9420 6, 12.2,
  * 12.4.2). On success |*ev| says what it was (clean it with
  * mls_group_event_cleanup). On failure |*ev| is zeroed and the group
- * unchanged (see the top of this file).
+ * unchanged (see the top of this file). The exact bytes of our own
+ * pending commit (the relay echoing it, e.g. after a crash between its
+ * acceptance and our confirm) apply it as mls_group_commit_confirm does
+ * and give a MLS_GROUP_EVENT_COMMIT with |sender| our own leaf.
  */
 HALQA_MUST_CHECK int mls_group_process(struct mls_group *g, const uint8_t *msg, size_t msg_len,
 				       struct mls_group_event *ev);
@@ -324,7 +369,8 @@ HALQA_MUST_CHECK int mls_group_load(struct mls_group **out, const uint8_t *state
 /*
  * Testing only: mls_group_testing_set_hook makes |g| call |hook| on each
  * commit it builds, once with MLS_GROUP_HOOK_CONTENT before the content is
- * signed (the commit may be changed: proposals added, the path dropped)
+ * signed (the commit may be changed: proposals added, the path dropped;
+ * it is also called so for each proposal we make, which it may change)
  * and once with MLS_GROUP_HOOK_AUTH after the signature and confirmation
  * tag are set, before framing (they may be damaged). It lets the refusal
  * tests and fuzz targets produce commits that break RFC 9420 rules, as a

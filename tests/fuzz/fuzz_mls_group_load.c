@@ -3,12 +3,14 @@
  * saved group state. A refused state must leave no group. An accepted one
  * must save back to exactly the same bytes (the format has one encoding
  * per state) and must survive being used: an application message sealed,
- * a commit built and discarded, an incoming message refused.
+ * a self-update and a commit of the cached proposals built and
+ * discarded, an incoming message refused.
  *
  * Saved states hold no reference to anything outside them, so the seeds
  * need no deterministic random source. HALQA_FUZZ_WRITE_SEEDS=dir makes
  * the target write its seeds there: a lone creator at epoch 0, and a
- * member of three with kept out-of-order keys and a pending commit.
+ * member of three with a cached proposal, kept out-of-order keys and a
+ * pending commit.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -80,6 +82,10 @@ static void write_seeds(const char *dir)
 		free(commit);
 		free(welcome);
 	}
+	check(mls_group_propose_remove(g[2], 2, &ct, &ct_len) == 0);
+	check(mls_group_process(g[0], ct, ct_len, &ev) == 0);
+	mls_group_event_cleanup(&ev);
+	free(ct);
 	for (int k = 0; k < 3; k++) {
 		check(mls_group_protect(g[1], (const uint8_t *)"m", 1, &ct, &ct_len) == 0);
 		if (k == 2) {
@@ -128,6 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	mls_group_commit_discard(g);
 	if (mls_group_commit_update(g, &out, &out_len) == HALQA_OK) {
+		free(out);
+		mls_group_commit_discard(g);
+	}
+	if (mls_group_commit_proposals(g, &out, &out_len) == HALQA_OK) {
 		free(out);
 		mls_group_commit_discard(g);
 	}
