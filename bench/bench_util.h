@@ -20,8 +20,27 @@ uint64_t bench_now_ns(void);
  */
 double bench_run(const char *name, int (*op)(void *arg), void *arg, unsigned min_ms);
 
+/*
+ * bench_run_cpu is bench_run that also measures the CPU time this thread
+ * spent (CLOCK_THREAD_CPUTIME_ID) per call: the median over the same 5
+ * rounds goes to |*out_cpu_ns|. On a loaded machine the wall time includes
+ * time waiting for a core; the CPU time does not, so it stays close to an
+ * idle machine's wall time for CPU-bound operations.
+ */
+double bench_run_cpu(const char *name, int (*op)(void *arg), void *arg, unsigned min_ms,
+		     double *out_cpu_ns);
+
 /* bench_report prints "name: X us/op" in one line, for bench/README.md. */
 void bench_report(const char *name, double ns_per_op);
+
+/* bench_report_cpu prints "name: X us/op wall, Y us/op cpu" in one line. */
+void bench_report_cpu(const char *name, double ns_per_op, double cpu_ns_per_op);
+
+/*
+ * bench_print_load prints the 1, 5 and 15-minute load averages, labelled
+ * |when|, so every figure is recorded with how busy the machine was.
+ */
+void bench_print_load(const char *when);
 
 /* bench_peak_rss_kib returns this process's peak resident set size in KiB. */
 long bench_peak_rss_kib(void);
