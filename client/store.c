@@ -1173,15 +1173,25 @@ int store_message_search(struct store *s, const char *query, const uint8_t *id, 
 	    (r = fts_query(match, sizeof match, query)) != HALQA_OK) {
 		goto out;
 	}
+	/*
+	 * FTS drives: SQLite never reorders a CROSS JOIN, and FTS4 yields
+	 * docids (= seq) in the ORDER BY's order, so LIMIT stops early. Left
+	 * to itself the planner walked a circle's messages and ran the MATCH
+	 * once per message (seconds at 40,000 messages, bench/README.md).
+	 * Newest means local order, as `read` shows it: sent_at is the
+	 * sender's claim, and would let a member pin a message to the top.
+	 */
 	r = prepare(s,
 		    id != NULL ? "SELECT " MESSAGE_COLS " FROM messages_fts f"
-				 " JOIN messages m ON m.seq = f.docid JOIN circles c ON c.id = m.circle"
+				 " CROSS JOIN messages m ON m.seq = f.docid"
+				 " CROSS JOIN circles c ON c.id = m.circle"
 				 " WHERE messages_fts MATCH ? AND c.circle_id = ?"
-				 " ORDER BY m.sent_at DESC, m.seq DESC LIMIT ?"
+				 " ORDER BY f.docid DESC LIMIT ?"
 			       : "SELECT " MESSAGE_COLS " FROM messages_fts f"
-				 " JOIN messages m ON m.seq = f.docid JOIN circles c ON c.id = m.circle"
+				 " CROSS JOIN messages m ON m.seq = f.docid"
+				 " CROSS JOIN circles c ON c.id = m.circle"
 				 " WHERE messages_fts MATCH ? AND ?2 IS NULL"
-				 " ORDER BY m.sent_at DESC, m.seq DESC LIMIT ?",
+				 " ORDER BY f.docid DESC LIMIT ?",
 		    &st);
 	if (r != HALQA_OK) {
 		goto out;

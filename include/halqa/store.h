@@ -227,9 +227,9 @@ HALQA_MUST_CHECK int store_message_mark_read(struct store *s, const uint8_t id[S
 /*
  * store_message_search finds messages whose body contains every word of
  * |query| (FTS4; each word is quoted, so the query cannot use FTS syntax),
- * newest first, at most |limit|, in circle |id| or all circles if |id| is
- * NULL. HALQA_ERR_ARG for a query with no word, HALQA_ERR_TOO_LARGE above
- * STORE_MAX_QUERY bytes.
+ * newest first by local order (seq, not the sender's sent_at), at most
+ * |limit|, in circle |id| or all circles if |id| is NULL. HALQA_ERR_ARG for
+ * a query with no word, HALQA_ERR_TOO_LARGE above STORE_MAX_QUERY bytes.
  */
 HALQA_MUST_CHECK int store_message_search(struct store *s, const char *query,
 					  const uint8_t *id, size_t limit,
