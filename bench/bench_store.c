@@ -365,7 +365,7 @@ static char tmpdir[DIR_LEN];
  */
 static unsigned long opt_cache_kib;   /* 0: SQLite's default cache (2,000 KiB) */
 static bool opt_reuse;                /* mirror: one prepared INSERT for the run */
-static bool opt_order_seq;            /* mirror: newest by local order, FTS first */
+static bool opt_old_search;           /* mirror: the search before FTS drove it */
 static bool opt_plan;                 /* print the search statements' query plans */
 static bool opt_no_fts;               /* mirror: drop the trigger that indexes new rows */
 static bool opt_explicit_fts;         /* mirror: no trigger, one-row INSERT + FTS INSERT */
@@ -711,15 +711,16 @@ struct query {
 	"m.seq, c.circle_id, m.msg_id, m.sender, m.sent_at, m.received_at, m.flags, m.body"
 
 /*
- * search_sql is store_message_search's statement, or with --order-seq the
- * variant that lets FTS drive: CROSS JOIN keeps messages_fts the outer loop
- * (SQLite never reorders a CROSS JOIN), and ORDER BY docid DESC is the
- * order FTS4 returns rows in, so LIMIT stops after |limit| rows instead of
- * sorting every match.
+ * search_sql is store_message_search's statement: CROSS JOIN keeps
+ * messages_fts the outer loop (SQLite never reorders a CROSS JOIN), and
+ * ORDER BY docid DESC is the order FTS4 returns rows in, so LIMIT stops
+ * after |limit| rows instead of sorting every match. With --old-search it
+ * is the statement store.c had before (newest by sent_at, the planner free
+ * to choose), to reproduce the README's "as it was" figures.
  */
 static const char *search_sql(bool one_circle)
 {
-	if (opt_order_seq) {
+	if (!opt_old_search) {
 		return one_circle ? "SELECT " MESSAGE_COLS " FROM messages_fts f"
 		                    " CROSS JOIN messages m ON m.seq = f.docid CROSS JOIN circles c"
 		                    " ON c.id = m.circle WHERE messages_fts MATCH ? AND"
@@ -1014,7 +1015,9 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_store [--messages N] [--batch N] [--rounds N]"
 	                " [--reps N] [--sides store,cipher,plain]\n"
-	                "       [--cache-kib N] [--reuse] [--order-seq] [--plan]\n");
+	                "       [--explicit-fts] [--reuse] [--savepoint] [--old-search]"
+	                " [--no-fts]\n"
+	                "       [--cache-kib N] [--budget-ms N] [--plan]\n");
 	exit(2);
 }
 
@@ -1057,8 +1060,8 @@ int main(int argc, char **argv)
 			opt_cache_kib = arg_num(argv[++i], 1, 4u * 1024 * 1024);
 		} else if (strcmp(argv[i], "--reuse") == 0) {
 			opt_reuse = true;
-		} else if (strcmp(argv[i], "--order-seq") == 0) {
-			opt_order_seq = true;
+		} else if (strcmp(argv[i], "--old-search") == 0) {
+			opt_old_search = true;
 		} else if (strcmp(argv[i], "--budget-ms") == 0 && i + 1 < argc) {
 			opt_budget_ms = arg_num(argv[++i], 1, 3600000);
 		} else if (strcmp(argv[i], "--explicit-fts") == 0) {
@@ -1079,9 +1082,9 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if ((opt_order_seq || opt_no_fts) && run_side[SIDE_STORE]) {
+	if ((opt_old_search || opt_no_fts) && run_side[SIDE_STORE]) {
 		/* The store's search results would differ from the mirror's. */
-		printf("--order-seq or --no-fts: the store side is left out\n");
+		printf("--old-search or --no-fts: the store side is left out\n");
 		run_side[SIDE_STORE] = false;
 	}
 	if (sodium_init() < 0) {
