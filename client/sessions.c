@@ -56,7 +56,9 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS session_shown(session BLOB NOT NULL, day INTEGER NOT NULL,"
 	" kind INTEGER NOT NULL, shown_at INTEGER NOT NULL, PRIMARY KEY(session, day, kind));"
 	"CREATE TABLE IF NOT EXISTS session_cleared(session BLOB NOT NULL, day INTEGER NOT NULL,"
-	" deleted INTEGER NOT NULL, noticed INTEGER NOT NULL, PRIMARY KEY(session, day));";
+	" deleted INTEGER NOT NULL, noticed INTEGER NOT NULL, PRIMARY KEY(session, day));"
+	"CREATE TABLE IF NOT EXISTS session_members(circle BLOB NOT NULL, member BLOB NOT NULL,"
+	" PRIMARY KEY(circle, member));";
 
 static const char select_cols[] =
 	"SELECT id, circle, sequence, title, start_utc, zone, local_day, local_minute,"
@@ -143,28 +145,37 @@ void sessions_id_hex(char out[2 * SESSION_ID_LEN + 1], const uint8_t id[SESSION_
 	sodium_bin2hex(out, 2 * SESSION_ID_LEN + 1, id, SESSION_ID_LEN);
 }
 
+/* Schema 2 added session_members; a schema-1 profile gets it on first use. */
+static const char schema_2_sql[] =
+	"CREATE TABLE IF NOT EXISTS session_members(circle BLOB NOT NULL, member BLOB NOT NULL,"
+	" PRIMARY KEY(circle, member));";
+
 int sessions_init(struct store *s)
 {
 	sqlite3 *db = store_db(s);
 	char v[16];
+	const char *sql;
 	int r;
 
 	r = store_setting_get(s, SESSIONS_SETTING_SCHEMA, v, sizeof v);
-	if (r == HALQA_OK) {
-		if (strcmp(v, "1") == 0) {
-			return HALQA_OK;
-		}
+	if (r == HALQA_OK && strcmp(v, "2") == 0) {
+		return HALQA_OK;
+	}
+	if (r == HALQA_OK && strcmp(v, "1") == 0) {
+		sql = schema_2_sql;
+	} else if (r == HALQA_OK) {
 		/* A newer client's tables: reading them with our rules could lose data. */
 		return HALQA_ERR_UNSUPPORTED;
-	}
-	if (r != HALQA_ERR_NOT_FOUND) {
+	} else if (r == HALQA_ERR_NOT_FOUND) {
+		sql = schema_sql;
+	} else {
 		return r;
 	}
 	if ((r = sp_begin(db)) != HALQA_OK) {
 		return r;
 	}
-	if ((r = exec(db, schema_sql)) == HALQA_OK) {
-		r = store_setting_set(s, SESSIONS_SETTING_SCHEMA, "1");
+	if ((r = exec(db, sql)) == HALQA_OK) {
+		r = store_setting_set(s, SESSIONS_SETTING_SCHEMA, "2");
 	}
 	return sp_end(db, r);
 }
@@ -371,7 +382,13 @@ static int apply_schedule(sqlite3 *db, const uint8_t circle_id[STORE_ID_LEN],
 	}
 	r = get_entry(db, c->id, old);
 	if (r == HALQA_OK) {
-		r = HALQA_ERR_EXISTS; /* a replay, or an id chosen to collide */
+		/*
+		 * A facilitator sends a circle's sessions again when members join
+		 * (a newcomer never saw the first schedule): for those who have it,
+		 * that is a no-op. The same id from another circle is refused.
+		 */
+		r = sodium_memcmp(old->circle_id, circle_id, STORE_ID_LEN) == 0 ? HALQA_OK
+										 : HALQA_ERR_EXISTS;
 		goto out;
 	}
 	if (r != HALQA_ERR_NOT_FOUND) {
@@ -1187,4 +1204,77 @@ out:
 		*out_state = state;
 	}
 	return r;
+}
+
+int sessions_members_newcomers(struct store *s, const uint8_t circle_id[STORE_ID_LEN],
+			       const uint8_t (*members)[ROSTER_KEY_LEN], size_t num_members,
+			       size_t *out_num)
+{
+	sqlite3 *db = store_db(s);
+	sqlite3_stmt *st = NULL;
+	size_t i, n = 0;
+	int r, rc;
+
+	*out_num = 0;
+	if ((r = sessions_init(s)) != HALQA_OK ||
+	    (r = prepare(db, "SELECT 1 FROM session_members WHERE circle = ? AND member = ?",
+			 &st)) != HALQA_OK) {
+		return r;
+	}
+	for (i = 0; i < num_members; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_blob(st, 1, circle_id, STORE_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, members[i], ROSTER_KEY_LEN, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE) {
+			n++;
+		} else if (rc != SQLITE_ROW) {
+			r = map_rc(db, rc);
+			break;
+		}
+	}
+	sqlite3_finalize(st);
+	if (r == HALQA_OK) {
+		*out_num = n;
+	}
+	return r;
+}
+
+int sessions_members_record(struct store *s, const uint8_t circle_id[STORE_ID_LEN],
+			    const uint8_t (*members)[ROSTER_KEY_LEN], size_t num_members)
+{
+	sqlite3 *db = store_db(s);
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int r;
+
+	if ((r = sessions_init(s)) != HALQA_OK) {
+		return r;
+	}
+	if ((r = sp_begin(db)) != HALQA_OK) {
+		return r;
+	}
+	/* The set is replaced: a member who left and comes back is a newcomer again. */
+	if ((r = prepare(db, "DELETE FROM session_members WHERE circle = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	if ((r = step_done(db, st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if ((r = prepare(db, "INSERT OR IGNORE INTO session_members(circle, member) VALUES(?, ?)",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	for (i = 0; i < num_members && r == HALQA_OK; i++) {
+		sqlite3_reset(st);
+		sqlite3_bind_blob(st, 1, circle_id, STORE_ID_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, members[i], ROSTER_KEY_LEN, SQLITE_STATIC);
+		r = step_done(db, st);
+	}
+out:
+	sqlite3_finalize(st);
+	return sp_end(db, r);
 }

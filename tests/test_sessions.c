@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlcipher/sqlite3.h>
+
 #include "halqa/recur.h"
 #include "harness.h"
 
@@ -109,8 +111,17 @@ static void test_schedule_applied(void)
 	CHECK(memcmp(e->editor, fac, ROSTER_KEY_LEN) == 0);
 	CHECK_INT_EQ(e->cancelled, 0);
 	CHECK_INT_EQ(e->num_cancelled, 0);
-	/* A replay of the same schedule is refused and changes nothing. */
-	CHECK_RC(sessions_apply(s, circle_a, fac, &roster_a, 2000, &m), HALQA_ERR_EXISTS);
+	/*
+	 * The same schedule again in its circle (a facilitator bringing
+	 * newcomers up to date) changes nothing; in another circle it is
+	 * refused.
+	 */
+	strcpy(m.u.schedule.title, "Replayed title");
+	CHECK_OK(sessions_apply(s, circle_a, fac, &roster_a, 2000, &m));
+	CHECK_RC(sessions_apply(s, circle_b, fac3, &roster_b, 2000, &m), HALQA_ERR_EXISTS);
+	CHECK_OK(sessions_get(s, m.u.schedule.id, e));
+	CHECK(strcmp(e->sched.title, "Monthly circle") == 0);
+	CHECK_INT_EQ(e->updated_at, 1000);
 	CHECK_INT_EQ(count_sessions(s), 1);
 	free(e);
 	store_close(s);
@@ -156,7 +167,7 @@ static void test_schedule_refused(void)
 	CHECK_INT_EQ(count_sessions(s), 0);
 	/* The tables exist and are versioned even so. */
 	CHECK_OK(store_setting_get(s, SESSIONS_SETTING_SCHEMA, v, sizeof v));
-	CHECK(strcmp(v, "1") == 0);
+	CHECK(strcmp(v, "2") == 0);
 	store_close(s);
 }
 
@@ -476,10 +487,56 @@ static void test_schema_newer(void)
 	struct store *s = fresh();
 	struct session_message m;
 
-	CHECK_OK(store_setting_set(s, SESSIONS_SETTING_SCHEMA, "2"));
+	CHECK_OK(store_setting_set(s, SESSIONS_SETTING_SCHEMA, "3"));
 	weekly(&m, 0x61, 2);
 	CHECK_RC(sessions_apply(s, circle_a, fac, &roster_a, 1000, &m), HALQA_ERR_UNSUPPORTED);
 	CHECK_RC(sessions_init(s), HALQA_ERR_UNSUPPORTED);
+	store_close(s);
+}
+
+static void test_newcomers(void)
+{
+	struct store *s = fresh();
+	uint8_t members[3][ROSTER_KEY_LEN];
+	size_t n = 9;
+
+	memcpy(members[0], fac, ROSTER_KEY_LEN);
+	memcpy(members[1], member, ROSTER_KEY_LEN);
+	memcpy(members[2], fac2, ROSTER_KEY_LEN);
+	/* Nothing recorded: everyone is new. */
+	CHECK_OK(sessions_members_newcomers(s, circle_a, members, 2, &n));
+	CHECK_INT_EQ(n, 2);
+	CHECK_OK(sessions_members_record(s, circle_a, members, 2));
+	CHECK_OK(sessions_members_newcomers(s, circle_a, members, 2, &n));
+	CHECK_INT_EQ(n, 0);
+	/* One joins; another circle's set is separate. */
+	CHECK_OK(sessions_members_newcomers(s, circle_a, members, 3, &n));
+	CHECK_INT_EQ(n, 1);
+	CHECK_OK(sessions_members_newcomers(s, circle_b, members, 1, &n));
+	CHECK_INT_EQ(n, 1);
+	/* The set is replaced: one who left and rejoins is new again. */
+	CHECK_OK(sessions_members_record(s, circle_a, members + 1, 1));
+	CHECK_OK(sessions_members_newcomers(s, circle_a, members, 2, &n));
+	CHECK_INT_EQ(n, 1);
+	store_close(s);
+}
+
+/* A profile from before session_members (schema 1) gets the table on first use. */
+static void test_schema_upgrade(void)
+{
+	struct store *s = fresh();
+	uint8_t one[1][ROSTER_KEY_LEN];
+	char v[16];
+	size_t n = 0;
+
+	memcpy(one[0], member, ROSTER_KEY_LEN);
+	CHECK_OK(sessions_init(s));
+	CHECK(sqlite3_exec(store_db(s), "DROP TABLE session_members", NULL, NULL, NULL) == 0);
+	CHECK_OK(store_setting_set(s, SESSIONS_SETTING_SCHEMA, "1"));
+	CHECK_OK(sessions_members_newcomers(s, circle_a, one, 1, &n));
+	CHECK_INT_EQ(n, 1);
+	CHECK_OK(store_setting_get(s, SESSIONS_SETTING_SCHEMA, v, sizeof v));
+	CHECK(strcmp(v, "2") == 0);
 	store_close(s);
 }
 
@@ -513,6 +570,8 @@ int main(void)
 	RUN(test_resolve);
 	RUN(test_retention);
 	RUN(test_schema_newer);
+	RUN(test_newcomers);
+	RUN(test_schema_upgrade);
 	remove_files();
 	rmdir(dir);
 	return harness_report();

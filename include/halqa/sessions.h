@@ -11,6 +11,8 @@
  *                        for the series
  *     session_shown      reminders and start/end announcements already shown
  *     session_cleared    session-only occurrences whose messages were cleared
+ *     session_members    the members a circle had when its sessions were last
+ *                        sent or received (to tell who joined since)
  *
  * Payloads arrive from other members (session.h decoded them strictly);
  * sessions_apply adds the rules that need state: schedules, edits and
@@ -34,7 +36,7 @@
 #include "halqa/session.h"
 #include "halqa/store.h"
 
-#define SESSIONS_SCHEMA_VERSION 1
+#define SESSIONS_SCHEMA_VERSION 2
 #define SESSIONS_SETTING_SCHEMA "sessions.schema"
 /* Minutes before an occurrence that its reminder is due (0..SESSIONS_REMIND_MAX). */
 #define SESSIONS_SETTING_REMIND "sessions.remind_minutes"
@@ -102,7 +104,9 @@ HALQA_MUST_CHECK int sessions_init(struct store *s);
  * |roster|. SCHEDULE, EDIT and CANCEL need roster_may_schedule
  * (HALQA_ERR_DENIED); EDIT, CANCEL and RSVP an existing session of that
  * circle (HALQA_ERR_NOT_FOUND: an id of another circle is not found);
- * SCHEDULE a new id (HALQA_ERR_EXISTS); EDIT a sequence above the stored
+ * SCHEDULE an id not taken by another circle's session (HALQA_ERR_EXISTS;
+ * a schedule again for a session of this circle is a no-op, HALQA_OK: that
+ * is how a facilitator brings newcomers up to date); EDIT a sequence above the stored
  * one and CANCEL one at least as high (HALQA_ERR_STALE); a schedule or edit
  * recur_check accepts, a cancelled or answered occurrence that is one, a
  * series not cancelled (HALQA_ERR_INVALID); HALQA_ERR_LIMIT past
@@ -204,6 +208,23 @@ enum sessions_msg_state {
  */
 HALQA_MUST_CHECK int sessions_message_arrived(struct store *s, const uint8_t circle_id[STORE_ID_LEN],
 					      int64_t sent_at, int64_t now_ms, int *out_state);
+
+/*
+ * Newcomers. A member who joins a circle never saw the schedules sent
+ * before; a facilitator's client sends the circle's sessions again when
+ * the members differ from the set recorded here.
+ *
+ * sessions_members_newcomers counts in |*out_num| the |members| not in the
+ * set recorded for |circle_id| (all of them if none is recorded).
+ * sessions_members_record replaces the recorded set by |members|.
+ */
+HALQA_MUST_CHECK int sessions_members_newcomers(struct store *s,
+						const uint8_t circle_id[STORE_ID_LEN],
+						const uint8_t (*members)[ROSTER_KEY_LEN],
+						size_t num_members, size_t *out_num);
+HALQA_MUST_CHECK int sessions_members_record(struct store *s, const uint8_t circle_id[STORE_ID_LEN],
+					     const uint8_t (*members)[ROSTER_KEY_LEN],
+					     size_t num_members);
 
 /* sessions_id_hex writes |id| as 32 lowercase hex digits and a NUL. */
 void sessions_id_hex(char out[2 * SESSION_ID_LEN + 1], const uint8_t id[SESSION_ID_LEN]);
