@@ -327,12 +327,6 @@ static int do_send(struct handle_ctx *h, const struct wire_send *req)
 	if (req->payload.len > h->r->cfg.limits.max_payload) {
 		return reply_err(h, WIRE_ERR_TOO_LARGE, "payload too large");
 	}
-	if ((rc = quota_check(h, req->payload.len, &refused)) != HALQA_OK) {
-		return spool_err(h, rc);
-	}
-	if (refused) {
-		return reply_err(h, WIRE_ERR_QUOTA_EXCEEDED, "daily byte quota exceeded");
-	}
 	if ((rc = wire_cap_hash(cap_hash, req->cap)) != HALQA_OK) {
 		return spool_err(h, rc);
 	}
@@ -348,8 +342,26 @@ static int do_send(struct handle_ctx *h, const struct wire_send *req)
 	ar.payload = req->payload.data;
 	ar.payload_len = req->payload.len;
 	ar.now = relay_now_sec(h->r);
-	rc = spool_append(h->r->spool, &ar, &res);
-	sodium_memzero(cap_hash, sizeof cap_hash);
+	if ((rc = quota_check(h, req->payload.len, &refused)) != HALQA_OK) {
+		sodium_memzero(cap_hash, sizeof cap_hash);
+		return spool_err(h, rc);
+	}
+	if (refused) {
+		/*
+		 * A retry of a message already accepted costs nothing, so the
+		 * quota does not apply to it: a client whose OK was lost must
+		 * learn its original seq, not resend forever or give up on a
+		 * message the circle already has.
+		 */
+		rc = spool_append_find(h->r->spool, &ar, &res);
+		sodium_memzero(cap_hash, sizeof cap_hash);
+		if (rc == HALQA_ERR_NOT_FOUND) {
+			return reply_err(h, WIRE_ERR_QUOTA_EXCEEDED, "daily byte quota exceeded");
+		}
+	} else {
+		rc = spool_append(h->r->spool, &ar, &res);
+		sodium_memzero(cap_hash, sizeof cap_hash);
+	}
 	if (rc != HALQA_OK) {
 		return spool_err(h, rc);
 	}

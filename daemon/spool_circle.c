@@ -213,6 +213,37 @@ static int append_duplicate(struct spool *sp, const struct circle_row *c,
 	return HALQA_OK;
 }
 
+int spool_append_find(struct spool *sp, const struct spool_append_req *req,
+		      struct spool_append_res *out)
+{
+	struct spool_append_res res;
+	struct circle_row c;
+	int rc, found = 0;
+
+	if (out == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	memset(out, 0, sizeof *out);
+	memset(&res, 0, sizeof res);
+	if (sp == NULL || req == NULL || req->circle_id == NULL || req->cap_hash == NULL ||
+	    req->client_msg_id == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	/* A read inside the open turn, if any: a message stored earlier in
+	 * this same turn is found too. */
+	if ((rc = circle_get(sp, req->circle_id, &c)) != HALQA_OK) {
+		return rc;
+	}
+	if ((rc = append_duplicate(sp, &c, req, &res, &found)) != HALQA_OK) {
+		return rc;
+	}
+	if (!found) {
+		return HALQA_ERR_NOT_FOUND;
+	}
+	*out = res;
+	return HALQA_OK;
+}
+
 int spool_append(struct spool *sp, const struct spool_append_req *req, struct spool_append_res *out)
 {
 	struct spool_append_res res;

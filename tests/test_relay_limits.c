@@ -23,8 +23,10 @@ static void test_quotas(void)
 {
 	struct relay_test t = {0};
 	struct relay_client *a = NULL, *b = NULL;
-	struct steps_circle c1, c2, c3;
+	struct steps_circle c1, c2, c3, wrong;
 	static uint8_t big[700];
+	uint8_t id700[WIRE_ID_LEN];
+	uint64_t seq700;
 
 	if (relay_test_start(&t, NULL) != HALQA_OK) {
 		CHECK(0);
@@ -54,8 +56,23 @@ static void test_quotas(void)
 	/* A retry of a stored message is not charged again: 300 + 700 fit. */
 	CHECK_OK(steps_call(a, &req, &rep));
 	CHECK_INT_EQ(rep.u.ok.u.send.duplicate, 1);
-	steps_send(&req, &c1, 0, WIRE_KIND_APPLICATION, big, 700, NULL);
-	CHECK_OK(steps_call(a, &req, NULL));
+	randombytes_buf(id700, sizeof id700);
+	steps_send(&req, &c1, 0, WIRE_KIND_APPLICATION, big, 700, id700);
+	CHECK_OK(steps_call(a, &req, &rep));
+	seq700 = rep.u.ok.u.send.seq;
+	steps_send(&req, &c1, 0, WIRE_KIND_APPLICATION, big, 100, NULL);
+	CHECK_INT_EQ(steps_call(a, &req, NULL), WIRE_ERR_QUOTA_EXCEEDED);
+	/* With the quota spent, a retry of an accepted message still gets its
+	 * original seq (checked before the quota), and is not charged. */
+	steps_send(&req, &c1, 0, WIRE_KIND_APPLICATION, big, 700, id700);
+	CHECK_OK(steps_call(a, &req, &rep));
+	CHECK_INT_EQ(rep.u.ok.u.send.duplicate, 1);
+	CHECK_INT_EQ(rep.u.ok.u.send.seq, seq700);
+	/* ... but only under the capability it was sent with. */
+	wrong = c1;
+	wrong.caps[0][0] ^= 1;
+	steps_send(&req, &wrong, 0, WIRE_KIND_APPLICATION, big, 700, id700);
+	CHECK_INT_EQ(steps_call(a, &req, NULL), WIRE_ERR_DENIED);
 	steps_send(&req, &c1, 0, WIRE_KIND_APPLICATION, big, 100, NULL);
 	CHECK_INT_EQ(steps_call(a, &req, NULL), WIRE_ERR_QUOTA_EXCEEDED);
 	/* Refused means not stored. */

@@ -312,6 +312,20 @@ struct spool_append_res {
 int spool_append(struct spool *sp, const struct spool_append_req *req, struct spool_append_res *out)
 	HALQA_MUST_CHECK;
 
+/*
+ * spool_append_find answers a retried SEND without storing anything: if
+ * (circle, client_msg_id) is stored and |cap_hash| opens its epoch,
+ * HALQA_OK with duplicate = 1 and the original seq and epoch, exactly what
+ * spool_append would return for the retry. HALQA_ERR_DENIED if it is stored
+ * under another cap, HALQA_ERR_NOT_FOUND if the circle or the message is
+ * unknown, HALQA_ERR_ARG for missing fields, HALQA_ERR_IO on storage
+ * failure. Only circle_id, cap_hash and client_msg_id of |req| are read.
+ * The daemon calls it when a quota would refuse a new message, so that a
+ * retry of an accepted one still gets its original seq.
+ */
+int spool_append_find(struct spool *sp, const struct spool_append_req *req,
+		      struct spool_append_res *out) HALQA_MUST_CHECK;
+
 /* struct spool_epoch_info: what a capability opens. */
 struct spool_epoch_info {
 	uint64_t epoch;
