@@ -16,7 +16,11 @@
  *
  * sel bit 0 picks the device (0: registered A, 1: unregistered guest G),
  * bits 1-2 the connection, bit 7 ends the loop turn (commit and output)
- * after this frame. The input's last turn is always ended. Every frame the
+ * after this frame. Connection ids have libzmq's own form, 0x00 and a
+ * 4-byte counter: the relay lets only such ids LISTEN (a peer-chosen id
+ * could be reused by another device), so with any other form the LISTEN
+ * and push paths would be refused rather than exercised. Setup checks
+ * that they are: A's LISTEN is answered OK and a SEND is pushed to it. The input's last turn is always ended. Every frame the
  * relay sends back must decode with wire_decode: a relay that emits a frame
  * its own clients refuse is a bug, and we abort on it.
  *
@@ -63,17 +67,40 @@ static char g_dir[64];
 static char g_db[128];
 static int g_failed_setup;
 
+/* What the relay emitted since the last reset: setup checks its own steps. */
+static struct {
+	unsigned ok, err, deliver_to_c0;
+} g_seen;
+
+/* conn_id fills |id| with connection |k|'s routing id, as libzmq makes them. */
+static void conn_id(uint8_t id[5], unsigned k)
+{
+	id[0] = 0x00;
+	id[1] = 0x80;
+	id[2] = 0x00;
+	id[3] = 0x00;
+	id[4] = (uint8_t)(0x41 + k);
+}
+
 /* The output callback: every frame the relay emits must be one we can decode. */
-static void on_output(void *ctx, const uint8_t *conn_id, size_t conn_id_len, const uint8_t *frame,
+static void on_output(void *ctx, const uint8_t *conn, size_t conn_len, const uint8_t *frame,
 		      size_t frame_len)
 {
 	struct wire_msg *m = ctx;
+	uint8_t c0[5];
 
-	(void)conn_id;
-	(void)conn_id_len;
 	if (wire_decode(frame, frame_len, m) != HALQA_OK) {
 		fprintf(stderr, "fuzz_relay_request: the relay emitted an undecodable frame\n");
 		abort();
+	}
+	conn_id(c0, 0);
+	if (m->type == WIRE_OK) {
+		g_seen.ok++;
+	} else if (m->type == WIRE_ERR) {
+		g_seen.err++;
+	} else if (m->type == WIRE_DELIVER && conn_len == sizeof c0 &&
+		   memcmp(conn, c0, sizeof c0) == 0) {
+		g_seen.deliver_to_c0++;
 	}
 	wire_msg_cleanup(m);
 }
@@ -117,7 +144,7 @@ static int encode_record(struct bytes_writer *w, uint8_t sel, const struct wire_
 static void run_records(const uint8_t *data, size_t size)
 {
 	struct bytes_reader r;
-	uint8_t conn[2] = {'c', '0'};
+	uint8_t conn[5];
 
 	bytes_reader_init(&r, data, size);
 	while (bytes_remaining(&r) > 0) {
@@ -139,7 +166,7 @@ static void run_records(const uint8_t *data, size_t size)
 			break;
 		}
 		key = (sel & 1) ? key_g : key_a;
-		conn[1] = (uint8_t)('0' + ((sel >> 1) & 3));
+		conn_id(conn, (sel >> 1) & 3u);
 		/* A is registered (as ZAP would say); G is a guest until it registers. */
 		if (relay_handle(g_relay, key, key == key_a, conn, sizeof conn, frame, len) !=
 		    HALQA_OK) {
@@ -416,14 +443,23 @@ static int setup(void)
 		rc = encode_record(&w, 0x80, &m);
 	}
 	wire_msg_cleanup(&m);
+	/* A SEND from A's second connection: the listener on c0 must get it. */
+	if (rc == HALQA_OK && build_request(&m, WIRE_SEND, 0, 4) != 0) {
+		rc = HALQA_ERR_INTERNAL;
+	}
+	if (rc == HALQA_OK) {
+		rc = encode_record(&w, 0x82, &m);
+	}
+	wire_msg_cleanup(&m);
 	if (rc == HALQA_OK) {
 		struct bytes_reader r;
 		uint8_t sel;
 		uint16_t len;
 		const uint8_t *frame;
-		uint8_t conn[2] = {'c', '0'};
+		uint8_t conn[5];
 		int first = 1;
 
+		memset(&g_seen, 0, sizeof g_seen);
 		bytes_reader_init(&r, bytes_writer_data(&w), bytes_writer_len(&w));
 		while (rc == HALQA_OK && bytes_remaining(&r) > 0) {
 			if ((rc = bytes_get_u8(&r, &sel)) != HALQA_OK ||
@@ -431,6 +467,7 @@ static int setup(void)
 			    (rc = bytes_get_span(&r, &frame, len)) != HALQA_OK) {
 				break;
 			}
+			conn_id(conn, (sel >> 1) & 3u);
 			/* A is a guest for its REGISTER, registered afterwards. */
 			rc = relay_handle(g_relay, key_a, !first, conn, sizeof conn, frame, len);
 			if (rc == HALQA_OK) {
@@ -440,6 +477,14 @@ static int setup(void)
 		}
 	}
 	bytes_writer_cleanup(&w);
+	/* REGISTER, CIRCLE_CREATE, LISTEN and SEND all OK, and one push to c0:
+	 * otherwise the fuzzer would only ever see refusals. */
+	if (rc == HALQA_OK && (g_seen.ok != 4 || g_seen.err != 0 || g_seen.deliver_to_c0 != 1)) {
+		fprintf(stderr,
+			"fuzz_relay_request: setup got %u OK, %u ERR, %u pushes to the listener\n",
+			g_seen.ok, g_seen.err, g_seen.deliver_to_c0);
+		rc = HALQA_ERR_INTERNAL;
+	}
 	return rc == HALQA_OK ? 0 : -1;
 }
 
