@@ -3,6 +3,7 @@
  *
  *   halqad init    [--data DIR] [--listen EP] [--public EP] [--open]
  *   halqad run     [--data DIR] [--listen EP] [--open] [--log-level L] [--test-clock]
+ *                  [--test-no-safety-net]
  *   halqad status  [--data DIR]
  *   halqad invite  [--data DIR] [--uses N] [--expires DURATION]
  *   halqad address [--data DIR]
@@ -50,6 +51,7 @@ struct args {
 	unsigned long uses;
 	int open;
 	int test_clock;
+	int test_no_safety_net;
 };
 
 static void usage(FILE *f)
@@ -59,6 +61,7 @@ static void usage(FILE *f)
 		"  init    [--data DIR] [--listen EP] [--public EP] [--open]\n"
 		"          create the data directory, server key and config; print the address line\n"
 		"  run     [--data DIR] [--listen EP] [--open] [--log-level L] [--test-clock]\n"
+		"          [--test-no-safety-net]\n"
 		"          run the relay in the foreground (logs on stderr)\n"
 		"  status  [--data DIR]            live figures of the running relay\n"
 		"  invite  [--data DIR] [--uses N] [--expires DURATION]\n"
@@ -111,6 +114,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		}
 		if (strcmp(o, "--test-clock") == 0) {
 			a->test_clock = 1;
+			continue;
+		}
+		if (strcmp(o, "--test-no-safety-net") == 0) {
+			a->test_no_safety_net = 1;
 			continue;
 		}
 		if (v == NULL) {
@@ -342,6 +349,11 @@ static int cmd_run(const struct args *a)
 	opt.data_dir = dir;
 	opt.config_path = conf;
 	opt.test_clock = a->test_clock;
+	opt.test_no_safety_net = a->test_no_safety_net;
+	if (a->test_no_safety_net) {
+		halqa_log(HALQA_LOG_WARN, "relay", "--test-no-safety-net: a stranded socket stays "
+			  "stranded; for tests only");
+	}
 	if (a->test_clock) {
 		halqa_log(HALQA_LOG_WARN, "relay", "--test-clock: the admin socket can move time; "
 			  "for tests only");

@@ -52,6 +52,15 @@
 #define RETRY_MS 5
 #define HOUSE_MS 1000
 
+/* mono_ms is the monotonic clock in ms, without the test offset (shutdown timing). */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 uint64_t relay_now_sec(const struct relay *r)
 {
 	return (uint64_t)time(NULL) + r->clock_offset_sec;
@@ -478,7 +487,14 @@ static void on_house(uv_timer_t *t)
 	r->req_ring[r->req_ring_pos] = 0;
 	relay_devices_prune(r);
 	relay_conns_housekeeping(r);
-	relay_kick(r);
+	/*
+	 * The safety net: were a pump ever to stop with the ZMQ_FD edge used
+	 * up (PLATFORM.md), this would turn a hang into up to 1 s of latency,
+	 * and hide the bug. Tests switch it off to prove nothing strands.
+	 */
+	if (!r->opt.test_no_safety_net) {
+		relay_kick(r);
+	}
 }
 
 static void on_retry(uv_timer_t *t)
@@ -545,6 +561,9 @@ static void on_signal(uv_signal_t *h, int signum)
 		return;
 	}
 	halqa_log(HALQA_LOG_INFO, "relay", "signal %d: shutting down", signum);
+	if (r->stop_ms == 0) {
+		r->stop_ms = mono_ms();
+	}
 	r->stopping = 1;
 	uv_stop(&r->loop);
 }
@@ -913,11 +932,15 @@ int relay_run(struct relay *r)
 
 	/* Graceful stop: commit what was received, send what can be sent. */
 	r->stopping = 1;
+	if (r->stop_ms == 0) {
+		r->stop_ms = mono_ms();
+	}
 	relay_end_turn(r);
 	for (int i = 0; i < 64 && r->ready != NULL; i++) {
 		pump(&r->router);
 	}
-	halqa_log(HALQA_LOG_INFO, "relay", "stopped");
+	halqa_log(HALQA_LOG_INFO, "relay", "stopped: last turn committed and sent %llu ms after the signal",
+		  (unsigned long long)(mono_ms() - r->stop_ms));
 	return HALQA_OK;
 }
 
@@ -973,7 +996,16 @@ void relay_free(struct relay *r)
 		zmq_close(r->zap.zs);
 	}
 	if (r->zctx != NULL) {
-		zmq_ctx_term(r->zctx);
+		uint64_t t0 = mono_ms();
+
+		/* Blocks until libzmq's sockets are gone: at most the ROUTER's
+		 * LINGER (200 ms) for replies still on their way out. */
+		while (zmq_ctx_term(r->zctx) != 0 && errno == EINTR) {
+		}
+		if (r->stop_ms != 0) {
+			halqa_log(HALQA_LOG_INFO, "relay", "sockets closed in %llu ms",
+				  (unsigned long long)(mono_ms() - t0));
+		}
 	}
 	/* Unsent output of an unfinished turn is dropped, not delivered. */
 	r->offline = 1;
@@ -982,7 +1014,14 @@ void relay_free(struct relay *r)
 	relay_conn_free_all(r);
 	relay_map_cleanup(&r->live_fds);
 	if (r->spool != NULL) {
+		uint64_t t0 = mono_ms();
+
 		spool_close(r->spool);
+		if (r->stop_ms != 0) {
+			halqa_log(HALQA_LOG_INFO, "relay", "store closed in %llu ms; %llu ms since the signal",
+				  (unsigned long long)(mono_ms() - t0),
+				  (unsigned long long)(mono_ms() - r->stop_ms));
+		}
 	}
 	if (r->lock_fd >= 0) {
 		close(r->lock_fd);

@@ -176,6 +176,7 @@ struct relay {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	int handles_started;
 	int stopping;
+	uint64_t stop_ms; /* monotonic ms when the graceful stop began; 0 before */
 	int lock_fd;
 	struct admin_server *admin;
 

@@ -21,6 +21,12 @@
  *     new one if not, and retrying acknowledged ones returns their seq;
  *   - after the retries every message is present exactly once.
  * Five kills per run. The seed is printed; HALQA_TEST_SEED=N replays one.
+ *
+ * The same burst is then run three times with SIGTERM instead, while the
+ * reader also listens (so pushes are queued when the signal lands): the
+ * relay must exit with status 0 (relay_test_kill gives it 20 s, then
+ * SIGKILLs it, which fails the test) after a graceful stop, and the same
+ * checks hold: nothing acknowledged lost, nothing stored twice.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -28,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -364,7 +371,20 @@ static void reconnect_all(struct world *w)
 	}
 }
 
-static void test_kill9_during_burst(void)
+/* listen_reader has the reader LISTEN to the circle, so the relay has pushes to send. */
+static void listen_reader(struct world *w)
+{
+	struct wire_msg m;
+
+	wire_msg_init(&m, WIRE_LISTEN, 1);
+	memcpy(m.u.listen.circle_id, w->circle, WIRE_ID_LEN);
+	memcpy(m.u.listen.cap, w->cap, WIRE_CAP_LEN);
+	CHECK_OK(relay_client_ok(w->reader, &m, NULL, NULL, TIMEOUT_MS));
+	wire_msg_cleanup(&m);
+}
+
+/* stop_during_burst: |rounds| bursts, each ended by |sig| (SIGKILL or SIGTERM). */
+static void stop_during_burst(int sig, int rounds)
 {
 	struct world w;
 	struct wire_msg m;
@@ -373,7 +393,8 @@ static void test_kill9_during_burst(void)
 	size_t acked_before_kill = 0, stored_unacked = 0;
 	uint8_t buf[1100];
 
-	printf("test_relay_crash: seed %llu (HALQA_TEST_SEED to replay)\n", (unsigned long long)seed);
+	printf("test_relay_crash: %s, seed %llu (HALQA_TEST_SEED to replay)\n",
+	       sig == SIGKILL ? "SIGKILL" : "SIGTERM", (unsigned long long)seed);
 	g_rng = seed;
 	rnd_bytes(g_payload_key, sizeof g_payload_key);
 	memset(&w, 0, sizeof w);
@@ -406,10 +427,13 @@ static void test_kill9_during_burst(void)
 		goto out;
 	}
 
-	for (int round = 0; round < ROUNDS && !harness_current_failed; round++) {
+	for (int round = 0; round < rounds && !harness_current_failed; round++) {
 		unsigned pause_us = (unsigned)(rnd() % 15000);
 		size_t acked = 0, stored = 0;
 
+		if (sig == SIGTERM) {
+			listen_reader(&w);
+		}
 		/* The burst: senders interleaved, everything pipelined. */
 		for (uint32_t k = 0; k < PER_ROUND; k++) {
 			for (uint32_t s = 0; s < NUM_SENDERS; s++) {
@@ -438,7 +462,15 @@ static void test_kill9_during_burst(void)
 			}
 		}
 		usleep(pause_us);
-		CHECK_OK(relay_test_kill(&w.t, SIGKILL));
+		CHECK_OK(relay_test_kill(&w.t, sig));
+		if (sig == SIGTERM) {
+			/* A graceful stop: exit status 0 within relay_test_kill's 20 s. */
+			if (!WIFEXITED(w.t.last_status) || WEXITSTATUS(w.t.last_status) != 0) {
+				harness_fail(__FILE__, __LINE__,
+					     "SIGTERM in round %d: halqad ended with status %d", round,
+					     w.t.last_status);
+			}
+		}
 		collect(&w, 50);
 		for (uint32_t s = 0; s < NUM_SENDERS; s++) {
 			for (uint32_t n = g_num_sent[s] - PER_ROUND; n < g_num_sent[s]; n++) {
@@ -459,9 +491,10 @@ static void test_kill9_during_burst(void)
 			}
 		}
 		stored_unacked += stored;
-		printf("round %d: SIGKILL %u us after the burst; of %d sent, %zu acknowledged, "
+		printf("round %d: %s %u us after the burst; of %d sent, %zu acknowledged, "
 		       "%zu more stored unacknowledged\n",
-		       round, pause_us, NUM_SENDERS * PER_ROUND, acked, stored);
+		       round, sig == SIGKILL ? "SIGKILL" : "SIGTERM", pause_us, NUM_SENDERS * PER_ROUND,
+		       acked, stored);
 		retry(&w);
 		verify(&w, 1);
 	}
@@ -479,11 +512,22 @@ out:
 	sodium_memzero(w.cap, sizeof w.cap);
 }
 
+static void test_kill9_during_burst(void)
+{
+	stop_during_burst(SIGKILL, ROUNDS);
+}
+
+static void test_sigterm_during_burst(void)
+{
+	stop_during_burst(SIGTERM, 3);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
 		return 1;
 	}
 	RUN(test_kill9_during_burst);
+	RUN(test_sigterm_during_burst);
 	return harness_report();
 }
