@@ -320,7 +320,7 @@ int spool_append(struct spool *sp, const struct spool_append_req *req, struct sp
 	    (rc = bind_u64(sp, ST_MSG_INSERT, 3, req->epoch)) != HALQA_OK ||
 	    (rc = bind_i64(sp, ST_MSG_INSERT, 4, req->kind)) != HALQA_OK ||
 	    (rc = bind_blob(sp, ST_MSG_INSERT, 5, req->client_msg_id, SPOOL_ID_LEN)) != HALQA_OK ||
-	    (rc = bind_u64(sp, ST_MSG_INSERT, 6, req->now)) != HALQA_OK ||
+	    (rc = bind_u64(sp, ST_MSG_INSERT, 6, spool_time(req->now))) != HALQA_OK ||
 	    (rc = bind_i64(sp, ST_MSG_INSERT, 7, (int64_t)req->payload_len)) != HALQA_OK ||
 	    (rc = bind_blob(sp, ST_MSG_INSERT, 8, req->payload, req->payload_len)) != HALQA_OK ||
 	    (rc = step_exec(sp, ST_MSG_INSERT)) != HALQA_OK) {
@@ -534,7 +534,7 @@ int spool_cursor_ack(struct spool *sp, const uint8_t circle_id[SPOOL_ID_LEN],
 	if ((rc = bind_i64(sp, ST_CUR_PUT, 1, c.no)) != HALQA_OK ||
 	    (rc = bind_blob(sp, ST_CUR_PUT, 2, cursor_id, SPOOL_ID_LEN)) != HALQA_OK ||
 	    (rc = bind_u64(sp, ST_CUR_PUT, 3, acked)) != HALQA_OK ||
-	    (rc = bind_u64(sp, ST_CUR_PUT, 4, now)) != HALQA_OK ||
+	    (rc = bind_u64(sp, ST_CUR_PUT, 4, spool_time(now))) != HALQA_OK ||
 	    (rc = step_exec(sp, ST_CUR_PUT)) != HALQA_OK) {
 		st_done(sp, ST_CUR_PUT);
 		goto out;

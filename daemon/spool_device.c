@@ -45,8 +45,8 @@ int spool_invite_create(struct spool *sp, int64_t *out_id, const uint8_t *code, 
 	}
 	if ((rc = bind_blob(sp, ST_INV_INSERT, 1, hash, sizeof hash)) != HALQA_OK ||
 	    (rc = bind_i64(sp, ST_INV_INSERT, 2, uses)) != HALQA_OK ||
-	    (rc = bind_u64(sp, ST_INV_INSERT, 3, expires_at)) != HALQA_OK ||
-	    (rc = bind_u64(sp, ST_INV_INSERT, 4, now)) != HALQA_OK ||
+	    (rc = bind_u64(sp, ST_INV_INSERT, 3, expires_at == 0 ? 0 : spool_time(expires_at))) != HALQA_OK ||
+	    (rc = bind_u64(sp, ST_INV_INSERT, 4, spool_time(now))) != HALQA_OK ||
 	    (rc = step_exec(sp, ST_INV_INSERT)) != HALQA_OK) {
 		st_done(sp, ST_INV_INSERT);
 		goto out;
@@ -137,7 +137,7 @@ static int device_insert(struct spool *sp, const uint8_t device[SPOOL_KEY_LEN], 
 	if ((rc = bind_blob(sp, ST_DEV_INSERT, 1, device, SPOOL_KEY_LEN)) != HALQA_OK ||
 	    (rc = bind_i64(sp, ST_DEV_INSERT, 2, registered)) != HALQA_OK ||
 	    (rc = bind_i64(sp, ST_DEV_INSERT, 3, banned)) != HALQA_OK ||
-	    (rc = bind_u64(sp, ST_DEV_INSERT, 4, now)) != HALQA_OK) {
+	    (rc = bind_u64(sp, ST_DEV_INSERT, 4, spool_time(now))) != HALQA_OK) {
 		st_done(sp, ST_DEV_INSERT);
 		return rc;
 	}

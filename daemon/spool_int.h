@@ -23,6 +23,15 @@
 #define DAY_SECONDS 86400u
 #define MAX_TIME ((uint64_t)INT64_MAX)
 
+/* spool_time rounds a time to be stored up to SPOOL_TIME_GRANULARITY (spool.h). */
+static inline uint64_t spool_time(uint64_t t)
+{
+	if (t > MAX_TIME - SPOOL_TIME_GRANULARITY) {
+		return t; /* refused by the callers' MAX_TIME checks anyway */
+	}
+	return (t + SPOOL_TIME_GRANULARITY - 1) / SPOOL_TIME_GRANULARITY * SPOOL_TIME_GRANULARITY;
+}
+
 /* Every statement the spool runs, prepared once at open (SQL in spool.c). */
 enum st {
 	ST_BEGIN,

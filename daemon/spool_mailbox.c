@@ -133,7 +133,7 @@ int spool_mailbox_put(struct spool *sp, const uint8_t mailbox_id[SPOOL_ID_LEN],
 		goto out;
 	}
 	if ((rc = bind_i64(sp, ST_MBI_INSERT, 1, m.no)) != HALQA_OK ||
-	    (rc = bind_u64(sp, ST_MBI_INSERT, 2, now)) != HALQA_OK ||
+	    (rc = bind_u64(sp, ST_MBI_INSERT, 2, spool_time(now))) != HALQA_OK ||
 	    (rc = bind_i64(sp, ST_MBI_INSERT, 3, (int64_t)data_len)) != HALQA_OK ||
 	    (rc = bind_blob(sp, ST_MBI_INSERT, 4, data, data_len)) != HALQA_OK ||
 	    (rc = step_exec(sp, ST_MBI_INSERT)) != HALQA_OK) {

@@ -125,7 +125,27 @@ static const char migration_1[] =
 	");"
 	"CREATE INDEX keypackages_by_dir ON keypackages (dir_no, kp_no);";
 
+/*
+ * Version 2: stored times are rounded up to SPOOL_TIME_GRANULARITY (3600 s,
+ * spool.h), so a seized disk no longer tells which mailbox item arrived in
+ * the same second as which commit. Values near the top of the range (which
+ * the spool never writes) are left alone rather than overflow.
+ */
+#define COARSE(col)                                                                           \
+	" " col " = CASE WHEN " col " > 9223372036854771807 THEN " col " ELSE (" col             \
+	" + 3599) / 3600 * 3600 END"
+static const char migration_2[] =
+	"UPDATE messages SET" COARSE("received_at") ";"
+	"UPDATE mailbox_items SET" COARSE("received_at") ";"
+	"UPDATE cursors SET" COARSE("acked_at") ";"
+	"UPDATE devices SET" COARSE("registered_at") ";"
+	"UPDATE invites SET" COARSE("created_at") ","
+	" expires_at = CASE WHEN expires_at = 0 OR expires_at > 9223372036854771807"
+	" THEN expires_at ELSE (expires_at + 3599) / 3600 * 3600 END;";
+#undef COARSE
+
 /* spool_migrations[v] takes a file from version v to v + 1. */
 const char *const spool_migrations[SPOOL_SCHEMA_VERSION] = {
 	migration_1,
+	migration_2,
 };

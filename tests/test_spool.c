@@ -21,7 +21,10 @@
 #include "halqa/spool.h"
 #include "harness.h"
 
-#define T0 1700000000u /* an arbitrary "now" */
+/* An arbitrary "now", on a whole hour: stored times are rounded up to
+ * SPOOL_TIME_GRANULARITY (H), so tests step the clock in hours. */
+#define T0 1700002800u
+#define H SPOOL_TIME_GRANULARITY
 #define DAY 86400u
 
 static char tmp_dir[64];
@@ -260,7 +263,7 @@ static void test_open_empty_v0(void)
 	new_device(sp, key);
 	CHECK_OK(spool_commit_turn(sp));
 	spool_close(sp);
-	CHECK_INT_EQ(raw_int("PRAGMA user_version"), 1);
+	CHECK_INT_EQ(raw_int("PRAGMA user_version"), SPOOL_SCHEMA_VERSION);
 	CHECK_INT_EQ(raw_int("SELECT count(*) FROM devices"), 1);
 	teardown();
 }
@@ -349,7 +352,8 @@ static void test_invites_and_register(void)
 	CHECK(id > 0);
 	CHECK_RC(spool_invite_create(sp, &id2, code, sizeof code - 1, 5, 0, T0), HALQA_ERR_EXISTS);
 	CHECK_INT_EQ(id2, 0);
-	CHECK_OK(spool_invite_create(sp, &id2, late, sizeof late - 1, 3, T0 + 100, T0));
+	/* Created at T0 + 1, expiring at T0 + 100: stored as T0 + H both. */
+	CHECK_OK(spool_invite_create(sp, &id2, late, sizeof late - 1, 3, T0 + 100, T0 + 1));
 	CHECK_OK(spool_commit_turn(sp));
 
 	/* Without an invite, or with a wrong one, a guest gets one answer. */
@@ -369,8 +373,8 @@ static void test_invites_and_register(void)
 	if (num == 2) {
 		CHECK_INT_EQ(list[0].id, id);
 		CHECK_INT_EQ(list[0].uses_left, 1);
-		CHECK_INT_EQ(list[1].expires_at, T0 + 100);
-		CHECK_INT_EQ(list[1].created_at, T0);
+		CHECK_INT_EQ(list[1].expires_at, T0 + H);
+		CHECK_INT_EQ(list[1].created_at, T0 + H);
 	}
 	free(list);
 	CHECK_OK(spool_device_register(sp, b, code, sizeof code - 1, 0, T0));
@@ -379,17 +383,18 @@ static void test_invites_and_register(void)
 	CHECK_INT_EQ(num, 1);
 	free(list);
 
-	/* Expiry: valid up to the second before expires_at. */
-	CHECK_RC(spool_device_register(sp, c, late, sizeof late - 1, 0, T0 + 100), HALQA_ERR_DENIED);
-	CHECK_OK(spool_device_register(sp, c, late, sizeof late - 1, 0, T0 + 99));
+	/* Expiry: valid up to the second before the stored expires_at (rounded
+	 * up: an invite lives at least as long as asked, at most H longer). */
+	CHECK_RC(spool_device_register(sp, c, late, sizeof late - 1, 0, T0 + H), HALQA_ERR_DENIED);
+	CHECK_OK(spool_device_register(sp, c, late, sizeof late - 1, 0, T0 + H - 1));
 
 	/* Open mode needs no code. */
 	CHECK_OK(spool_device_register(sp, d, NULL, 0, 1, T0));
 
 	/* Expired invites are swept. */
-	CHECK_OK(spool_sweep(sp, T0 + 99, &sw));
+	CHECK_OK(spool_sweep(sp, T0 + H - 1, &sw));
 	CHECK_INT_EQ(sw.invites_expired, 0);
-	CHECK_OK(spool_sweep(sp, T0 + 100, &sw));
+	CHECK_OK(spool_sweep(sp, T0 + H, &sw));
 	CHECK_INT_EQ(sw.invites_expired, 1);
 	CHECK_RC(spool_invite_revoke(sp, id2), HALQA_ERR_NOT_FOUND);
 
@@ -575,7 +580,7 @@ static void test_append_in_order(void)
 		CHECK_INT_EQ(f.msgs[i].seq, i + 1);
 		CHECK_INT_EQ(f.msgs[i].epoch, 0);
 		CHECK_INT_EQ(f.msgs[i].kind, SPOOL_KIND_APPLICATION);
-		CHECK_INT_EQ(f.msgs[i].received_at, T0 + i + 1);
+		CHECK_INT_EQ(f.msgs[i].received_at, T0 + H); /* T0 + 1..5, rounded up */
 		CHECK_MEM_EQ(f.msgs[i].payload, f.msgs[i].payload_len, (const uint8_t *)text,
 			     strlen(text));
 	}
@@ -994,7 +999,7 @@ static void test_max_age_and_cursor_expiry(void)
 	struct spool_sweep_res sw;
 	struct spool_circle_stats cs;
 	uint8_t a[SPOOL_KEY_LEN], old_cur[SPOOL_ID_LEN], new_cur[SPOOL_ID_LEN];
-	const uint64_t age = 1000;
+	const uint64_t age = 10 * H;
 
 	setup();
 	sp = open_default();
@@ -1005,29 +1010,29 @@ static void test_max_age_and_cursor_expiry(void)
 	/* A cursor that stops acknowledging must not hold messages forever. */
 	CHECK_OK(spool_cursor_ack(sp, c.id, old_cur, c.cap[0], 0, T0));
 	for (int i = 0; i < 3; i++) {
-		post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "early", T0 + 100);
+		post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "early", T0 + 1); /* stored T0 + H */
 	}
 	for (int i = 0; i < 2; i++) {
-		post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "later", T0 + 600);
+		post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "later", T0 + 5 * H + 1); /* T0 + 6H */
 	}
-	CHECK_OK(spool_cursor_ack(sp, c.id, new_cur, c.cap[0], 4, T0 + 700));
-	/* At T0 + 700 old_cur is live and holds everything. */
-	CHECK_OK(spool_sweep(sp, T0 + 700, &sw));
+	CHECK_OK(spool_cursor_ack(sp, c.id, new_cur, c.cap[0], 4, T0 + 6 * H + 1)); /* T0 + 7H */
+	/* At T0 + 6H + 1 old_cur is live and holds everything. */
+	CHECK_OK(spool_sweep(sp, T0 + 6 * H + 1, &sw));
 	CHECK_INT_EQ(sw.acked_deleted, 0);
 	CHECK_INT_EQ(sw.cursors_expired, 0);
-	/* At T0 + 1001 old_cur (acked at T0) is dead; new_cur lets 1..4 go. */
-	CHECK_OK(spool_sweep(sp, T0 + 1001, &sw));
+	/* At T0 + 10H + 1 old_cur (acked at T0) is dead; new_cur lets 1..4 go. */
+	CHECK_OK(spool_sweep(sp, T0 + 10 * H + 1, &sw));
 	CHECK_INT_EQ(sw.cursors_expired, 1);
 	CHECK_INT_EQ(sw.acked_deleted, 4);
 	CHECK_INT_EQ(sw.aged_deleted, 0);
-	/* Message 5 was received at T0 + 600: kept until T0 + 1600, then aged out. */
-	CHECK_OK(spool_sweep(sp, T0 + 1600, &sw));
+	/* Message 5 is stored as received at T0 + 6H: kept until T0 + 16H, then aged out. */
+	CHECK_OK(spool_sweep(sp, T0 + 16 * H, &sw));
 	CHECK_INT_EQ(sw.aged_deleted, 0);
-	CHECK_OK(spool_sweep(sp, T0 + 1601, &sw));
+	CHECK_OK(spool_sweep(sp, T0 + 16 * H + 1, &sw));
 	CHECK_INT_EQ(sw.aged_deleted, 1);
 	CHECK_INT_EQ(sw.cursors_expired, 0);
-	CHECK_OK(spool_sweep(sp, T0 + 1701, &sw));
-	CHECK_INT_EQ(sw.cursors_expired, 1); /* new_cur acked at T0 + 700 */
+	CHECK_OK(spool_sweep(sp, T0 + 17 * H + 1, &sw));
+	CHECK_INT_EQ(sw.cursors_expired, 1); /* new_cur stored as acked at T0 + 7H */
 	CHECK_OK(spool_circle_stats(sp, c.id, &cs));
 	CHECK_INT_EQ(cs.messages, 0);
 	CHECK_INT_EQ(cs.bytes, 0);
@@ -1035,7 +1040,7 @@ static void test_max_age_and_cursor_expiry(void)
 	CHECK_INT_EQ(cs.last_seq, 5);
 	CHECK_OK(spool_commit_turn(sp));
 	/* Numbering goes on after deletion. */
-	CHECK_INT_EQ(post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "next", T0 + 1800), 6);
+	CHECK_INT_EQ(post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "next", T0 + 18 * H), 6);
 	spool_close(sp);
 	teardown();
 }
@@ -1100,7 +1105,7 @@ static void test_mailbox(void)
 	lim.max_mailbox_items = 3;
 	lim.max_mailbox_bytes = 80;
 	lim.max_mailboxes_per_device = 1;
-	lim.mailbox_max_age = 1000;
+	lim.mailbox_max_age = 10 * H;
 	sp = open_with(&lim);
 	new_device(sp, a);
 	new_device(sp, b);
@@ -1126,11 +1131,11 @@ static void test_mailbox(void)
 	CHECK_RC(spool_mailbox_put(sp, box, big, 65, T0, &id1), HALQA_ERR_TOO_LARGE);
 	CHECK_RC(spool_mailbox_put(sp, box, big, 0, T0, &id1), HALQA_ERR_ARG);
 	CHECK_OK(spool_mailbox_put(sp, box, (const uint8_t *)"welcome 1", 9, T0, &id1));
-	CHECK_OK(spool_mailbox_put(sp, box, (const uint8_t *)"welcome 2", 9, T0 + 500, &id2));
+	CHECK_OK(spool_mailbox_put(sp, box, (const uint8_t *)"welcome 2", 9, T0 + 1, &id2));
 	CHECK(id2 > id1);
 	CHECK_RC(spool_mailbox_put(sp, box, big, 64, T0, &id3), HALQA_ERR_LIMIT); /* bytes */
 	CHECK_INT_EQ(id3, 0);
-	CHECK_OK(spool_mailbox_put(sp, box, big, 60, T0 + 500, &id3));
+	CHECK_OK(spool_mailbox_put(sp, box, big, 60, T0 + 1, &id3));
 	CHECK_RC(spool_mailbox_put(sp, box, big, 1, T0, NULL), HALQA_ERR_LIMIT); /* count */
 
 	CHECK_RC(spool_mailbox_fetch(sp, box, b, 0, 0, &it), HALQA_ERR_DENIED);
@@ -1139,7 +1144,7 @@ static void test_mailbox(void)
 	CHECK_INT_EQ(it.more, 1);
 	if (it.num_items == 2) {
 		CHECK_INT_EQ(it.items[0].id, id1);
-		CHECK_INT_EQ(it.items[1].received_at, T0 + 500);
+		CHECK_INT_EQ(it.items[1].received_at, T0 + H); /* T0 + 1, rounded up */
 		CHECK_MEM_EQ(it.items[1].data, it.items[1].data_len, (const uint8_t *)"welcome 2", 9);
 	}
 	spool_items_cleanup(&it);
@@ -1159,12 +1164,12 @@ static void test_mailbox(void)
 	CHECK_INT_EQ(stats.mailbox_items, 2);
 	CHECK_INT_EQ(stats.mailbox_bytes, 69);
 	/* Space freed by a delete can be used again. */
-	CHECK_OK(spool_mailbox_put(sp, box, (const uint8_t *)"w3", 2, T0 + 500, NULL));
+	CHECK_OK(spool_mailbox_put(sp, box, (const uint8_t *)"w3", 2, T0 + 1, NULL));
 
 	/* Items older than mailbox_max_age go. */
-	CHECK_OK(spool_sweep(sp, T0 + 1499, &sw));
-	CHECK_INT_EQ(sw.mailbox_deleted, 0);
-	CHECK_OK(spool_sweep(sp, T0 + 1501, &sw));
+	CHECK_OK(spool_sweep(sp, T0 + 11 * H, &sw));
+	CHECK_INT_EQ(sw.mailbox_deleted, 0); /* all three stored as received at T0 + H */
+	CHECK_OK(spool_sweep(sp, T0 + 11 * H + 1, &sw));
 	CHECK_INT_EQ(sw.mailbox_deleted, 3);
 	CHECK_OK(spool_stats(sp, &stats));
 	CHECK_INT_EQ(stats.mailbox_items, 0);
@@ -1542,6 +1547,85 @@ static void test_stats(void)
  * finding either kind of column (so a rename cannot make it pass vacuously).
  * Invite codes are stored only hashed.
  */
+/*
+ * stored_fine_times counts stored times that are not whole multiples of H,
+ * over every time column of the schema.
+ */
+static int64_t stored_fine_times(void)
+{
+	static const char *const sql[] = {
+		"SELECT count(*) FROM messages WHERE received_at % 3600 != 0",
+		"SELECT count(*) FROM mailbox_items WHERE received_at % 3600 != 0",
+		"SELECT count(*) FROM cursors WHERE acked_at % 3600 != 0",
+		"SELECT count(*) FROM devices WHERE registered_at % 3600 != 0",
+		"SELECT count(*) FROM invites WHERE created_at % 3600 != 0 OR expires_at % 3600 != 0",
+	};
+	int64_t n = 0;
+
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		n += raw_int(sql[i]);
+	}
+	return n;
+}
+
+/*
+ * Nothing stored is finer than SPOOL_TIME_GRANULARITY: every operation
+ * that stores a time runs at odd seconds, and then no time column holds
+ * anything but whole hours (rounded up). A file of schema version 1 with
+ * times to the second is coarsened when opened.
+ */
+static void test_times_coarse(void)
+{
+	struct spool *sp;
+	struct circle c;
+	uint8_t a[SPOOL_KEY_LEN], cur[SPOOL_ID_LEN], box[SPOOL_ID_LEN];
+	static const uint8_t code[] = "an invite code";
+	int64_t id = 0;
+
+	CHECK_INT_EQ(H, 3600); /* the SQL above spells it out */
+	setup();
+	sp = open_default();
+	rnd(a, sizeof a);
+	rnd(cur, sizeof cur);
+	rnd(box, sizeof box);
+	CHECK_OK(spool_invite_create(sp, &id, code, sizeof code - 1, 1, T0 + 7 * 86400 + 17,
+				     T0 + 17));
+	CHECK_OK(spool_device_register(sp, a, code, sizeof code - 1, 0, T0 + 1001));
+	CHECK_OK(spool_invite_create(sp, &id, code, sizeof code - 1, 2, 0, T0 + 59));
+	new_circle(sp, a, &c, 0);
+	post_ok(sp, &c, 0, SPOOL_KIND_APPLICATION, "commit's neighbour", T0 + 1234);
+	CHECK_OK(spool_cursor_ack(sp, c.id, cur, c.cap[0], 1, T0 + 1235));
+	CHECK_OK(spool_mailbox_ensure(sp, box, a, T0 + 1236));
+	CHECK_OK(spool_mailbox_put(sp, box, (const uint8_t *)"welcome", 7, T0 + 1237, NULL));
+	CHECK_OK(spool_commit_turn(sp));
+	spool_close(sp);
+	CHECK_INT_EQ(raw_int("SELECT count(*) FROM messages"), 1);
+	CHECK_INT_EQ(raw_int("SELECT count(*) FROM mailbox_items"), 1);
+	CHECK_INT_EQ(raw_int("SELECT count(*) FROM cursors"), 1);
+	CHECK_INT_EQ(raw_int("SELECT count(*) FROM devices"), 1);
+	CHECK_INT_EQ(raw_int("SELECT count(*) FROM invites"), 1);
+	CHECK_INT_EQ(stored_fine_times(), 0);
+	CHECK_INT_EQ(raw_int("SELECT received_at FROM messages"), T0 + H);
+	CHECK_INT_EQ(raw_int("SELECT received_at FROM mailbox_items"), T0 + H);
+	CHECK_INT_EQ(raw_int("SELECT registered_at FROM devices"), T0 + H);
+
+	/* A version 1 file, as the previous halqad wrote it: times to the second. */
+	raw_exec("UPDATE messages SET received_at = received_at - 3599;"
+		 "UPDATE mailbox_items SET received_at = received_at - 1;"
+		 "UPDATE cursors SET acked_at = acked_at - 100;"
+		 "UPDATE devices SET registered_at = registered_at - 7;"
+		 "UPDATE invites SET created_at = created_at - 5, expires_at = 0;"
+		 "PRAGMA user_version = 1;");
+	CHECK_INT_EQ(stored_fine_times(), 5);
+	sp = open_default();
+	spool_close(sp);
+	CHECK_INT_EQ(raw_int("PRAGMA user_version"), SPOOL_SCHEMA_VERSION);
+	CHECK_INT_EQ(stored_fine_times(), 0);
+	CHECK_INT_EQ(raw_int("SELECT received_at FROM messages"), T0 + H);
+	CHECK_INT_EQ(raw_int("SELECT expires_at FROM invites"), 0); /* never expires: kept */
+	teardown();
+}
+
 static void test_disk_has_no_device_circle_link(void)
 {
 	struct spool *sp;
@@ -1683,6 +1767,7 @@ int main(void)
 	RUN(test_operation_isolation);
 	RUN(test_partial_failure_fails_turn);
 	RUN(test_stats);
+	RUN(test_times_coarse);
 	RUN(test_disk_has_no_device_circle_link);
 	RUN(test_two_handles);
 	return harness_report();

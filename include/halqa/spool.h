@@ -51,7 +51,20 @@
 #define SPOOL_INVITE_CODE_MAX 128 /* longest invite code accepted, in bytes */
 
 /* SPOOL_SCHEMA_VERSION is the PRAGMA user_version this build writes and reads. */
-#define SPOOL_SCHEMA_VERSION 1
+#define SPOOL_SCHEMA_VERSION 2
+
+/*
+ * SPOOL_TIME_GRANULARITY: every time the spool stores (arrival of a message
+ * or mailbox item, a cursor's last acknowledgement, a device's
+ * registration, an invite's creation and expiry) is rounded UP to a
+ * multiple of this many seconds. With times to the second, a seized disk
+ * would link a Welcome in a mailbox to the commit that added its member
+ * (same second); to the hour, every item of that hour looks alike.
+ * Rounding up never shortens a retention period: things are kept (and
+ * invites stay valid) at most this much longer than asked. Schema version
+ * 2 coarsens the times an older file holds.
+ */
+#define SPOOL_TIME_GRANULARITY 3600u
 
 struct spool;
 
