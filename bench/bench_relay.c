@@ -32,7 +32,11 @@
  *
  * Idle figures: N devices connect and each completes one round trip (a ping
  * to the bare router, REGISTER to the relay), then the target's VmRSS is read
- * from /proc/PID/status.
+ * from /proc/PID/status. They are taken for a third target too, bare+zap:
+ * the bare router with a ZAP handler that admits every key, as halqad has
+ * one. libzmq keeps each session's inproc pipe to the ZAP handler for the
+ * session's whole life, so this isolates what authentication alone costs
+ * per idle connection from what the relay itself adds.
  *
  * The socket loop avoids zmq_poll: with many sockets it makes two system
  * calls per socket per call. We poll the sockets' ZMQ_FDs ourselves and
@@ -137,6 +141,7 @@ struct load_result {
 
 struct gen {
 	enum target target;
+	bool zap; /* bare router with a ZAP handler (idle figures) */
 	void *ctx;
 	struct dev *devs;
 	size_t num_devs;
@@ -250,13 +255,49 @@ static void finish_latency(struct load_result *r)
  * The bare router (child process).
  */
 
-static int bare_router_main(const char *shared_path)
+/*
+ * zap_answer_one answers one ZAP request on |rep| with 200 (admit any key),
+ * as a handler that looks keys up would for a registered device.
+ */
+static void zap_answer_one(void *rep)
+{
+	uint8_t frames[7][256];
+	int lens[7] = {0}, more = 1;
+	size_t n = 0, mlen;
+
+	while (more) {
+		int got = zmq_recv(rep, n < 7 ? frames[n] : frames[6], 256, 0);
+
+		if (got < 0) {
+			return;
+		}
+		if (n < 7) {
+			lens[n] = got > 256 ? 256 : got;
+		}
+		n++;
+		mlen = sizeof more;
+		if (zmq_getsockopt(rep, ZMQ_RCVMORE, &more, &mlen) != 0) {
+			return;
+		}
+	}
+	if (n < 2) {
+		return;
+	}
+	zmq_send(rep, "1.0", 3, ZMQ_SNDMORE);
+	zmq_send(rep, frames[1], (size_t)lens[1], ZMQ_SNDMORE);
+	zmq_send(rep, "200", 3, ZMQ_SNDMORE);
+	zmq_send(rep, "OK", 2, ZMQ_SNDMORE);
+	zmq_send(rep, "bench", 5, ZMQ_SNDMORE);
+	zmq_send(rep, "", 0, 0);
+}
+
+static int bare_router_main(const char *shared_path, bool zap)
 {
 	struct bare_shared *sh;
 	uint8_t pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
 	int fd, one = 1, zero = 0, backlog = 4096;
 	size_t len;
-	void *ctx, *sock;
+	void *ctx, *sock, *zap_sock = NULL;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if ((fd = open(shared_path, O_RDWR)) < 0) {
@@ -270,11 +311,19 @@ static int bare_router_main(const char *shared_path)
 	crypto_box_keypair(pk, sk);
 	ctx = zmq_ctx_new();
 	zmq_ctx_set(ctx, ZMQ_MAX_SOCKETS, 64);
+	if (zap) {
+		zap_sock = zmq_socket(ctx, ZMQ_REP);
+		if (zap_sock == NULL || zmq_setsockopt(zap_sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+		    zmq_bind(zap_sock, "inproc://zeromq.zap.01") != 0) {
+			die("router: ZAP socket");
+		}
+	}
 	sock = zmq_socket(ctx, ZMQ_ROUTER);
 	if (sock == NULL || zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
 	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sk, sizeof sk) != 0 ||
 	    zmq_setsockopt(sock, ZMQ_BACKLOG, &backlog, sizeof backlog) != 0 ||
 	    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+	    (zap && zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "bench", 5) != 0) ||
 	    zmq_bind(sock, "tcp://127.0.0.1:*") != 0) {
 		die("router: socket");
 	}
@@ -293,6 +342,20 @@ static int bare_router_main(const char *shared_path)
 		size_t mlen = sizeof more;
 		uint32_t idx, base;
 
+		if (zap) {
+			/* Only in the idle runs: a poll per message costs nothing there. */
+			zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {zap_sock, 0, ZMQ_POLLIN, 0}};
+
+			if (zmq_poll(items, 2, -1) < 0) {
+				continue;
+			}
+			if (items[1].revents & ZMQ_POLLIN) {
+				zap_answer_one(zap_sock);
+			}
+			if (!(items[0].revents & ZMQ_POLLIN)) {
+				continue;
+			}
+		}
 		zmq_msg_init(&id);
 		zmq_msg_init(&body);
 		if (zmq_msg_recv(&id, sock, 0) < 0) {
@@ -371,7 +434,8 @@ static void start_bare(struct gen *g, const char *tmpdir)
 		die("fork");
 	}
 	if (g->target_pid == 0) {
-		execl("/proc/self/exe", "bench_relay", "--bare-router", path, (char *)NULL);
+		execl("/proc/self/exe", "bench_relay", "--bare-router", path, g->zap ? "zap" : NULL,
+		      (char *)NULL);
 		_exit(127);
 	}
 	deadline = bench_now_ns() + 10ull * 1000000000u;
@@ -1119,11 +1183,13 @@ static void print_loadavg(const char *when)
 	printf("load average %s: %s\n", when, buf);
 }
 
-static void bench_idle(enum target t, size_t n, const char *tmpdir, long *rss, long *base)
+static void bench_idle(enum target t, bool zap, size_t n, const char *tmpdir, long *rss,
+		       long *base)
 {
 	struct gen g;
 
 	gen_init(&g, t, n);
+	g.zap = zap;
 	start_target(&g, tmpdir);
 	usleep(300000);
 	*base = read_status_kib(g.target_pid, "VmRSS");
@@ -1131,8 +1197,8 @@ static void bench_idle(enum target t, size_t n, const char *tmpdir, long *rss, l
 	/* Let the handshakes' transient buffers go back before reading. */
 	usleep(500000);
 	*rss = read_status_kib(g.target_pid, "VmRSS");
-	printf("%-6s idle %6zu devices  VmRSS %8ld KiB (empty %ld KiB, %.1f KiB per connection)\n",
-	       t == TARGET_BARE ? "bare" : "relay", n, *rss, *base,
+	printf("%-8s idle %6zu devices  VmRSS %8ld KiB (empty %ld KiB, %.1f KiB per connection)\n",
+	       t == TARGET_RELAY ? "relay" : zap ? "bare+zap" : "bare", n, *rss, *base,
 	       (double)(*rss - *base) / (double)n);
 	fflush(stdout);
 	stop_target(&g);
@@ -1307,7 +1373,7 @@ static void print_medians(const char *target, const char *run, const struct load
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
-	static struct figures bare[MAX_ROUNDS], relay[MAX_ROUNDS];
+	static struct figures bare[MAX_ROUNDS], relay[MAX_ROUNDS], bare_zap;
 	struct load_result bs[MAX_ROUNDS], bp[MAX_ROUNDS], rs[MAX_ROUNDS], rp[MAX_ROUNDS];
 	char tmpdir[] = "/tmp/bench_relay.XXXXXX";
 	static struct figures half_bare, half_relay;
@@ -1315,11 +1381,11 @@ int main(int argc, char **argv)
 	double half = 0;
 	bool do_bare, do_relay;
 
-	if (argc == 3 && strcmp(argv[1], "--bare-router") == 0) {
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "--bare-router") == 0) {
 		if (sodium_init() < 0) {
 			die("sodium_init");
 		}
-		return bare_router_main(argv[2]);
+		return bare_router_main(argv[2], argc == 4 && strcmp(argv[3], "zap") == 0);
 	}
 	parse_opts(&o, argc, argv);
 	do_bare = !o.relay_only;
@@ -1382,11 +1448,13 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < o.num_idle; i++) {
 		if (do_bare) {
-			bench_idle(TARGET_BARE, o.idle[i], tmpdir, &bare[0].idle_rss[i],
+			bench_idle(TARGET_BARE, false, o.idle[i], tmpdir, &bare[0].idle_rss[i],
 				   &bare[0].idle_base[i]);
+			bench_idle(TARGET_BARE, true, o.idle[i], tmpdir, &bare_zap.idle_rss[i],
+				   &bare_zap.idle_base[i]);
 		}
 		if (do_relay) {
-			bench_idle(TARGET_RELAY, o.idle[i], tmpdir, &relay[0].idle_rss[i],
+			bench_idle(TARGET_RELAY, false, o.idle[i], tmpdir, &relay[0].idle_rss[i],
 				   &relay[0].idle_base[i]);
 		}
 	}
@@ -1412,6 +1480,8 @@ int main(int argc, char **argv)
 
 			snprintf(what, sizeof what, "idle RSS (KiB), %zu devices", o.idle[i]);
 			ratio(what, (double)relay[0].idle_rss[i], (double)bare[0].idle_rss[i]);
+			snprintf(what, sizeof what, "idle RSS (KiB), %zu devices, vs bare+zap", o.idle[i]);
+			ratio(what, (double)relay[0].idle_rss[i], (double)bare_zap.idle_rss[i]);
 		}
 	}
 	print_loadavg("at end");
