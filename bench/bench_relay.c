@@ -142,6 +142,7 @@ struct load_result {
 struct gen {
 	enum target target;
 	bool zap; /* bare router with a ZAP handler (idle figures) */
+	uint32_t idx_base; /* added to device numbers in routing ids (idle workers) */
 	void *ctx;
 	struct dev *devs;
 	size_t num_devs;
@@ -651,7 +652,7 @@ static void connect_device(struct gen *g, struct dev *d)
 		die("zmq_socket (raise ulimit -n?)");
 	}
 	rid[0] = 'd';
-	put_be32(rid + 1, d->idx);
+	put_be32(rid + 1, d->idx + g->idx_base);
 	if (zmq_setsockopt(d->sock, ZMQ_CURVE_SERVERKEY, g->server_pk, sizeof g->server_pk) != 0 ||
 	    zmq_setsockopt(d->sock, ZMQ_CURVE_PUBLICKEY, d->pk, sizeof d->pk) != 0 ||
 	    zmq_setsockopt(d->sock, ZMQ_CURVE_SECRETKEY, d->sk, sizeof d->sk) != 0 ||
@@ -1183,17 +1184,84 @@ static void print_loadavg(const char *when)
 	printf("load average %s: %s\n", when, buf);
 }
 
+/*
+ * Devices per idle worker process: a DEALER needs two descriptors (its TCP
+ * connection and its mailbox's eventfd), and an unprivileged process here
+ * may not raise its hard limit (20,000 on the machine of bench/README.md),
+ * so 10,000 devices do not fit in one generator process.
+ */
+#define IDLE_PER_WORKER 4000
+
+/*
+ * idle_worker connects devices [first, first + n) to the target |g| names
+ * and completes one round trip on each, then reports on |ready_fd| and
+ * holds the connections until it is killed. It never returns.
+ */
+static void idle_worker(const struct gen *g, size_t first, size_t n, int ready_fd)
+{
+	struct gen w;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	gen_init(&w, g->target, n);
+	w.idx_base = (uint32_t)first;
+	memcpy(w.endpoint, g->endpoint, sizeof w.endpoint);
+	memcpy(w.server_pk, g->server_pk, sizeof w.server_pk);
+	connect_all(&w, 900);
+	if (write(ready_fd, "r", 1) != 1) {
+		_exit(1);
+	}
+	for (;;) {
+		pause();
+	}
+}
+
 static void bench_idle(enum target t, bool zap, size_t n, const char *tmpdir, long *rss,
 		       long *base)
 {
 	struct gen g;
+	pid_t workers[16];
+	size_t num_workers = (n + IDLE_PER_WORKER - 1) / IDLE_PER_WORKER, ready = 0;
+	int fds[2];
 
-	gen_init(&g, t, n);
+	if (num_workers > sizeof workers / sizeof workers[0]) {
+		errno = E2BIG;
+		die("too many idle devices");
+	}
+	gen_init(&g, t, 1); /* the target only: the devices live in the workers */
 	g.zap = zap;
 	start_target(&g, tmpdir);
 	usleep(300000);
 	*base = read_status_kib(g.target_pid, "VmRSS");
-	connect_all(&g, 600);
+	if (pipe(fds) != 0) {
+		die("pipe");
+	}
+	fflush(stdout);
+	for (size_t k = 0; k < num_workers; k++) {
+		size_t first = k * IDLE_PER_WORKER;
+
+		workers[k] = fork();
+		if (workers[k] < 0) {
+			die("fork");
+		}
+		if (workers[k] == 0) {
+			close(fds[0]);
+			idle_worker(&g, first, n - first < IDLE_PER_WORKER ? n - first : IDLE_PER_WORKER,
+				    fds[1]);
+		}
+	}
+	close(fds[1]);
+	while (ready < num_workers) {
+		char c;
+
+		/* A worker that dies (it gave up: its message is on stderr) closes
+		 * its end; when all have, read returns 0. */
+		if (read(fds[0], &c, 1) != 1) {
+			errno = 0;
+			die("an idle worker failed");
+		}
+		ready++;
+	}
+	close(fds[0]);
 	/* Let the handshakes' transient buffers go back before reading. */
 	usleep(500000);
 	*rss = read_status_kib(g.target_pid, "VmRSS");
@@ -1201,6 +1269,12 @@ static void bench_idle(enum target t, bool zap, size_t n, const char *tmpdir, lo
 	       t == TARGET_RELAY ? "relay" : zap ? "bare+zap" : "bare", n, *rss, *base,
 	       (double)(*rss - *base) / (double)n);
 	fflush(stdout);
+	for (size_t k = 0; k < num_workers; k++) {
+		int st;
+
+		kill(workers[k], SIGKILL);
+		waitpid(workers[k], &st, 0);
+	}
 	stop_target(&g);
 	gen_cleanup(&g);
 }
