@@ -25,6 +25,15 @@
 #define RELAY_ZMQ_RCVHWM 64
 #define RELAY_ZMQ_BACKLOG 4096
 
+/*
+ * A peer that vanished without a FIN (a phone losing its network) is found
+ * by TCP keepalive: probes after 60 s of silence, every 10 s, gone after 3
+ * unanswered, so within about 90 s, as the ZMTP heartbeats used before.
+ */
+#define RELAY_KEEPALIVE_IDLE_S 60
+#define RELAY_KEEPALIVE_INTVL_S 10
+#define RELAY_KEEPALIVE_CNT 3
+
 /* ---- a small hash map keyed by byte strings (SipHash, random key) ---- */
 
 struct relay_map_entry {
