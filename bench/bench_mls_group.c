@@ -9,6 +9,10 @@
  * 1,000 members are made by one commit adding all the others, then one
  * self-update of each of the first 8 members, so the tree has both
  * populated and unmerged parents as a group that grew quickly would.
+ *
+ * Also the client's save and load of the creator's whole group state
+ * (mls_group_save / mls_group_load, as around every use of its store):
+ * load verifies the tree like a join does, so it grows with the group.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -33,6 +37,8 @@ struct bench_group {
 	uint8_t *welcome;
 	size_t welcome_len;
 	uint32_t victim;
+	uint8_t *state; /* the creator's saved state, for the load runs */
+	size_t state_len;
 };
 
 static void die(const char *what, int rc)
@@ -153,6 +159,27 @@ static int op_join(void *arg)
 	return rc;
 }
 
+static int op_save(void *arg)
+{
+	struct bench_group *b = arg;
+	uint8_t *s = NULL;
+	size_t len = 0;
+	int rc = mls_group_save(b->creator, &s, &len);
+
+	mls_group_state_free(s, len);
+	return rc;
+}
+
+static int op_load(void *arg)
+{
+	struct bench_group *b = arg;
+	struct mls_group *g = NULL;
+	int rc = mls_group_load(&g, b->state, b->state_len, NULL);
+
+	mls_group_free(g);
+	return rc;
+}
+
 int main(void)
 {
 	static const uint32_t sizes[] = {2, 30, 1000};
@@ -175,6 +202,15 @@ int main(void)
 		bench_report(name, bench_run(name, op_update, &b, ms));
 		snprintf(name, sizeof name, "n=%u join from Welcome", n);
 		bench_report(name, bench_run(name, op_join, &b, ms));
+		if (mls_group_save(b.creator, &b.state, &b.state_len) != HALQA_OK) {
+			die("save", HALQA_ERR_NOMEM);
+		}
+		printf("n=%u saved state: %zu bytes\n", n, b.state_len);
+		snprintf(name, sizeof name, "n=%u save group state", n);
+		bench_report(name, bench_run(name, op_save, &b, ms));
+		snprintf(name, sizeof name, "n=%u load group state", n);
+		bench_report(name, bench_run(name, op_load, &b, ms));
+		mls_group_state_free(b.state, b.state_len);
 		mls_group_free(b.creator);
 		free(b.welcome);
 		mls_key_package_cleanup(&b.joiner.kp);

@@ -15,7 +15,7 @@
  *                             || u32 n || n x u32 added leaf
  *                             || u32 n || n x u32 removed leaf
  *   epoch    = <GroupContext> || <ratchet tree> || private tree state
- *              || 9 epoch secrets[32] || external_pub[32]
+ *              || 8 epoch secrets[32] || external_pub[32]
  *              || secret tree || u8 interim_len || interim
  * where <X> is a u32 length then the RFC 9420 encoding of X. The
  * joiner, welcome and encryption secrets are absent: a kept epoch has

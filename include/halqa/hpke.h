@@ -29,7 +29,9 @@
  * shorter than the tag. HALQA_ERR_CRYPTO: an X25519 result of all zeros (a
  * small-order public key, RFC 9180 7.1.4) or a ciphertext that does not
  * authenticate. HALQA_ERR_UNSUPPORTED: seal or open on an export-only
- * context. HALQA_ERR_LIMIT: the sequence number is exhausted. Outputs are
+ * context. HALQA_ERR_LIMIT: the sequence number is exhausted.
+ * HALQA_ERR_TOO_LARGE: hpke_seal of a plaintext longer than the AEAD
+ * allows (crypto_aead_chacha20poly1305_ietf_MESSAGEBYTES_MAX). Outputs are
  * zeroed on failure, and every secret intermediate is wiped on every path.
  */
 #ifndef HALQA_HPKE_H
@@ -205,7 +207,8 @@ void hpke_ctx_nonce(const struct hpke_ctx *ctx, uint8_t nonce[HPKE_NN]);
  * bytes, and advances the sequence number. |ct| and |pt| may be the same
  * buffer. HALQA_ERR_LIMIT when the sequence number would overflow: we stop
  * at 2^64 - 1 messages, earlier than the RFC's 2^96 - 1, which no context
- * ever reaches.
+ * ever reaches; HALQA_ERR_TOO_LARGE for a plaintext longer than the AEAD
+ * allows.
  */
 HALQA_MUST_CHECK int hpke_seal(struct hpke_ctx *ctx, uint8_t *ct, const uint8_t *aad,
 			       size_t aad_len, const uint8_t *pt, size_t pt_len);

@@ -35,7 +35,10 @@
  * HALQA_ERR_CRYPTO when a signature or ciphertext does not verify or a DH
  * result is all zero; HALQA_ERR_MALFORMED for an input of the wrong size
  * (a KEM output that is not 32 bytes, a ciphertext shorter than the tag);
- * HALQA_ERR_NOMEM. Fixed-size outputs are zeroed on failure. All
+ * HALQA_ERR_TOO_LARGE for a context, value or content longer than an MLS
+ * length can say (2^30 - 1 bytes) in ExpandWithLabel, RefHash,
+ * Sign/VerifyWithLabel and Encrypt/DecryptWithLabel, or a plaintext too
+ * long to encrypt; HALQA_ERR_NOMEM. Fixed-size outputs are zeroed on failure. All
  * intermediates (encoded labels, PRKs, HPKE contexts) are wiped.
  */
 #ifndef HALQA_MLS_CRYPTO_H
