@@ -1,0 +1,194 @@
+/*
+ * engine.h: the client's circle engine: MLS groups over the relay, the
+ * sync that every command runs first, the outbox, and the events the
+ * interactive mode shows live.
+ *
+ * An engine works on an open profile (the store and the identity, both
+ * borrowed from the caller) and a libuv loop (borrowed: the caller's, so
+ * `halqa chat` can run the terminal and timers on the same loop; one-shot
+ * commands pass a loop of their own and the engine runs it while it
+ * waits). It talks to the relay through net.h, with the epoch
+ * capabilities of DESIGN.md (MLS-Exporter("halqa relay capability",
+ * circle_id, 32)), and keeps every circle's MLS state in the store
+ * (mls_group_save/load), saved in the same store transaction as the
+ * messages that state change produced, so a crash never loses or repeats
+ * a message.
+ *
+ * Circles are named by the name the user sees (unique per profile; a
+ * joiner gets the name the facilitator gave, made unique locally) or by
+ * their 16-byte id. Contacts by their contact name (store.h).
+ *
+ * Errors: HALQA_ERR_NOT_FOUND (no such circle or contact, no relay set),
+ * HALQA_ERR_DENIED (not a facilitator; we were removed; the relay refused
+ * this device), HALQA_ERR_NETWORK (relay unreachable: a send is then kept
+ * in the outbox and succeeds later), HALQA_ERR_INVALID (bad text, a name
+ * taken), HALQA_ERR_LIMIT (relay quota or rate limit), the store's and the
+ * group API's errors. engine_last_error gives a one-line reason for the
+ * user, never containing message text or keys.
+ */
+#ifndef HALQA_ENGINE_H
+#define HALQA_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "halqa/err.h"
+#include "halqa/identity.h"
+#include "halqa/session.h"
+#include "halqa/store.h"
+
+#define ENGINE_ID_LEN 16
+#define ENGINE_KEY_LEN 32
+
+/* One-time KeyPackages kept in the relay's directory; replenished below half. */
+#define ENGINE_KP_STOCK 20
+
+/* Post-compromise healing: a self-update after this long or this many sends. */
+#define ENGINE_SELF_UPDATE_MS (7LL * 24 * 3600 * 1000)
+#define ENGINE_SELF_UPDATE_SENDS 100
+
+struct engine;
+
+/* A clock in Unix milliseconds; tests inject one (NULL: the real clock). */
+typedef int64_t (*engine_clock_fn)(void *arg);
+
+/*
+ * engine_new makes an engine on |store| and |id| (borrowed; they must
+ * outlive it) and |loop| (borrowed). It does not connect yet.
+ */
+HALQA_MUST_CHECK int engine_new(struct engine **out, struct store *store,
+				const struct identity *id, uv_loop_t *loop);
+
+/* engine_free closes the relay connection (running |loop| until it is closed) and frees. */
+void engine_free(struct engine *e);
+
+void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
+
+/* engine_last_error: a one-line reason for the last failure; "" if none. Never NULL. */
+const char *engine_last_error(const struct engine *e);
+
+/*
+ * engine_register registers this device with the relay set in the store
+ * (invite |invite|, NULL or "" for an open relay), then stocks the
+ * KeyPackage directory: ENGINE_KP_STOCK one-time packages and a
+ * last-resort one, their private keys kept in the store until used.
+ */
+HALQA_MUST_CHECK int engine_register(struct engine *e, const char *invite);
+
+/* What a sync did. */
+struct engine_sync_report {
+	bool offline;          /* the relay could not be reached: nothing else happened */
+	size_t joined;         /* circles joined from Welcomes */
+	size_t received;       /* new messages stored */
+	size_t commits;        /* commits applied */
+	size_t sent;           /* outbox entries sent */
+	size_t waiting;        /* outbox entries still waiting */
+	size_t refused;        /* messages refused (bad MLS, bad payload): logged, not stored */
+};
+
+/*
+ * engine_sync fetches the mailbox (joining circles from Welcomes), every
+ * circle's new messages epoch by epoch (applying commits, storing
+ * messages), flushes the outbox, sends a due self-update, and tops up the
+ * KeyPackage directory. Unreachable relay: HALQA_OK with |rep->offline|.
+ */
+HALQA_MUST_CHECK int engine_sync(struct engine *e, struct engine_sync_report *rep);
+
+/* engine_circle_create makes a circle named |name|, us its facilitator. */
+HALQA_MUST_CHECK int engine_circle_create(struct engine *e, const char *name,
+					  uint8_t out_id[ENGINE_ID_LEN]);
+
+/*
+ * engine_circle_add adds the contacts |names| (claiming a KeyPackage of
+ * each, one commit, a Welcome posted to each new member's mailbox).
+ * engine_circle_remove removes them. Both need a facilitator and retry
+ * transparently on stale-epoch (sync, re-apply, retry).
+ */
+HALQA_MUST_CHECK int engine_circle_add(struct engine *e, const char *circle,
+				       const char *const *names, size_t num_names);
+HALQA_MUST_CHECK int engine_circle_remove(struct engine *e, const char *circle,
+					  const char *const *names, size_t num_names);
+
+/*
+ * engine_circle_leave asks to leave (a Remove proposal for our own leaf,
+ * which a facilitator's client commits); the circle is closed locally at
+ * once and its history kept.
+ */
+HALQA_MUST_CHECK int engine_circle_leave(struct engine *e, const char *circle);
+
+/*
+ * engine_circle_set_facilitator adds (|on|) or removes a facilitator in
+ * the circle's roster (a GroupContextExtensions commit). Facilitators only.
+ */
+HALQA_MUST_CHECK int engine_circle_set_facilitator(struct engine *e, const char *circle,
+						   const char *name, bool on);
+
+struct engine_member {
+	uint8_t identity[ENGINE_KEY_LEN];
+	char name[STORE_MAX_NAME + 1]; /* contact name; "" if not a contact */
+	bool self;
+	bool verified;    /* a verified contact (always true for self) */
+	bool facilitator; /* in the roster */
+};
+
+/* engine_circle_members lists the members (malloc'd array, free()). */
+HALQA_MUST_CHECK int engine_circle_members(struct engine *e, const char *circle,
+					   struct engine_member **out, size_t *out_num);
+
+/* engine_circle_find resolves a name to the stored circle. */
+HALQA_MUST_CHECK int engine_circle_find(struct engine *e, const char *circle,
+					struct store_circle *out);
+
+/*
+ * engine_send queues |msg| (a session.h payload: chat text, schedule,
+ * RSVP...) for circle |circle| in the outbox with a fresh message id (to
+ * |out_msg_id| if not NULL) and tries to send it now. HALQA_OK means
+ * stored in the outbox or sent: |*out_sent| (if not NULL) says which.
+ * A chat message is also stored in our own history at once.
+ */
+HALQA_MUST_CHECK int engine_send(struct engine *e, const char *circle,
+				 const struct session_message *msg,
+				 uint8_t out_msg_id[ENGINE_ID_LEN], bool *out_sent);
+
+/* Live events, for the interactive mode and the session handler. */
+enum engine_event_type {
+	ENGINE_EVENT_MESSAGE = 1,   /* a chat message was stored (|seq|) */
+	ENGINE_EVENT_PAYLOAD = 2,   /* a non-chat session payload arrived (|payload|) */
+	ENGINE_EVENT_MEMBERS = 3,   /* members joined, left or were removed */
+	ENGINE_EVENT_JOINED = 4,    /* we joined a circle from a Welcome */
+	ENGINE_EVENT_REMOVED = 5,   /* we were removed from a circle */
+	ENGINE_EVENT_ONLINE = 6,    /* connected to the relay */
+	ENGINE_EVENT_OFFLINE = 7,   /* lost the relay; reconnecting with backoff */
+	ENGINE_EVENT_OUTBOX = 8,    /* an outbox entry was sent */
+};
+
+struct engine_event {
+	int type;                             /* enum engine_event_type */
+	uint8_t circle_id[ENGINE_ID_LEN];     /* for circle events */
+	int64_t seq;                          /* MESSAGE: store_message.seq */
+	uint8_t sender[ENGINE_KEY_LEN];       /* MESSAGE, PAYLOAD */
+	int64_t sent_at;                      /* MESSAGE, PAYLOAD: sender's clock, ms */
+	uint8_t msg_id[ENGINE_ID_LEN];        /* MESSAGE, PAYLOAD, OUTBOX */
+	const struct session_message *payload; /* PAYLOAD: borrowed during the call */
+};
+
+/*
+ * The event callback runs on the loop, during engine_sync or while
+ * engine_live runs; it must not call engine_sync itself. A PAYLOAD
+ * handler returning non-OK makes the message count as refused.
+ */
+typedef int (*engine_event_cb)(void *arg, const struct engine_event *ev);
+void engine_set_event_cb(struct engine *e, engine_event_cb cb, void *arg);
+
+/*
+ * engine_live starts live mode on the caller's loop for |circle| (NULL:
+ * all): LISTEN for pushes, process them as they come, flush the outbox
+ * on every (re)connect, reconnect with backoff. engine_live_stop ends it.
+ * Events go to the callback; the loop is the caller's to run.
+ */
+HALQA_MUST_CHECK int engine_live(struct engine *e, const char *circle);
+void engine_live_stop(struct engine *e);
+
+#endif
