@@ -71,6 +71,38 @@ static const char *const migrations[] = {
 	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
 	" client_msg_id BLOB NOT NULL UNIQUE, body TEXT NOT NULL, created_at INTEGER NOT NULL,"
 	" attempts INTEGER NOT NULL DEFAULT 0);",
+	/*
+	 * 2: the circle engine. Per circle: the relay cursor id, state flags
+	 * and the reason shown for them, our own envelope counter, the
+	 * self-update clock, gaps seen. The outbox keeps the encoded envelope
+	 * and the ciphertext last built from it (resent byte for byte, so the
+	 * relay's idempotent SEND recognises a retry). KeyPackage privates
+	 * until used; each sender's last counter (gap detection); message ids
+	 * seen (duplicates); hashes of what we sent (our echoes); Welcomes
+	 * waiting for their commit to be accepted.
+	 */
+	"ALTER TABLE circles ADD COLUMN cursor_id BLOB;"
+	"ALTER TABLE circles ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE circles ADD COLUMN send_counter INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN sends_since_update INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN gaps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN payload BLOB;"
+	"ALTER TABLE outbox ADD COLUMN wire BLOB;"
+	"ALTER TABLE outbox ADD COLUMN wire_epoch INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE kp_privates(ref BLOB PRIMARY KEY, kp BLOB NOT NULL, priv BLOB NOT NULL,"
+	" last_resort INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE peer_counters("
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" sender BLOB NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY(circle, sender));"
+	"CREATE TABLE seen_ids(circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" msg_id BLOB NOT NULL, PRIMARY KEY(circle, msg_id));"
+	"CREATE TABLE own_sent(circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" hash BLOB NOT NULL, PRIMARY KEY(circle, hash));"
+	"CREATE TABLE welcome_out(id INTEGER PRIMARY KEY,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" mailbox_id BLOB NOT NULL, item BLOB NOT NULL);",
 };
 
 #define NUM_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -189,6 +221,28 @@ static int copy_fixed(sqlite3_stmt *st, int col, uint8_t *out, size_t len)
 		return HALQA_ERR_MALFORMED;
 	}
 	memcpy(out, b, len);
+	return HALQA_OK;
+}
+
+/* copy_blob copies a nullable blob column (NULL and empty give NULL, 0) into malloc'd memory. */
+static int copy_blob(sqlite3_stmt *st, int col, size_t max, uint8_t **out, size_t *out_len)
+{
+	const void *b = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	*out = NULL;
+	*out_len = 0;
+	if (b == NULL || n <= 0) {
+		return HALQA_OK;
+	}
+	if ((size_t)n > max) {
+		return HALQA_ERR_MALFORMED;
+	}
+	if ((*out = malloc((size_t)n)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	memcpy(*out, b, (size_t)n);
+	*out_len = (size_t)n;
 	return HALQA_OK;
 }
 
@@ -718,13 +772,18 @@ int store_circle_add(struct store *s, const struct store_circle *c)
 	int r;
 
 	if ((r = utf8_name_check(c->name)) != HALQA_OK ||
-	    (r = prepare(s, "INSERT INTO circles(circle_id, name, created_at) VALUES(?, ?, ?)",
+	    (r = prepare(s,
+			 "INSERT INTO circles(circle_id, name, created_at, cursor_id, flags,"
+			 " updated_at) VALUES(?, ?, ?, ?, ?, ?)",
 			 &st)) != HALQA_OK) {
 		goto out;
 	}
 	sqlite3_bind_blob(st, 1, c->circle_id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, c->created_at);
+	sqlite3_bind_blob(st, 4, c->cursor_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (int64_t)c->flags);
+	sqlite3_bind_int64(st, 6, c->updated_at);
 	r = step_done(s, st);
 out:
 	sqlite3_finalize(st);
@@ -733,7 +792,9 @@ out:
 
 #define CIRCLE_COLS                                                                            \
 	"c.circle_id, c.name, c.relay_seq, c.read_marker, c.created_at,"                       \
-	" (SELECT count(*) FROM messages m WHERE m.circle = c.id AND m.seq > c.read_marker)"
+	" (SELECT count(*) FROM messages m WHERE m.circle = c.id AND m.seq > c.read_marker),"   \
+	" c.cursor_id, c.flags, c.reason, c.send_counter, c.sends_since_update, c.updated_at,"  \
+	" c.gaps"
 
 static int circle_row(sqlite3_stmt *st, struct store_circle *out)
 {
@@ -748,6 +809,18 @@ static int circle_row(sqlite3_stmt *st, struct store_circle *out)
 	out->read_marker = sqlite3_column_int64(st, 3);
 	out->created_at = sqlite3_column_int64(st, 4);
 	out->unread = (uint64_t)sqlite3_column_int64(st, 5);
+	if (sqlite3_column_type(st, 6) != SQLITE_NULL &&
+	    (r = copy_fixed(st, 6, out->cursor_id, STORE_ID_LEN)) != HALQA_OK) {
+		return r;
+	}
+	out->flags = (uint32_t)sqlite3_column_int64(st, 7);
+	if ((r = copy_text(st, 8, out->reason, sizeof out->reason)) != HALQA_OK) {
+		return r;
+	}
+	out->send_counter = (uint64_t)sqlite3_column_int64(st, 9);
+	out->sends_since_update = (uint64_t)sqlite3_column_int64(st, 10);
+	out->updated_at = sqlite3_column_int64(st, 11);
+	out->gaps = (uint64_t)sqlite3_column_int64(st, 12);
 	return HALQA_OK;
 }
 
@@ -1249,17 +1322,25 @@ int store_outbox_add(struct store *s, const struct store_outbox *o)
 	sqlite3_stmt *st = NULL;
 	int r;
 
+	if (o->payload_len > STORE_MAX_PAYLOAD) {
+		return HALQA_ERR_TOO_LARGE;
+	}
 	if ((r = text_check(o->body, STORE_MAX_BODY)) != HALQA_OK ||
 	    (r = prepare(s,
-			 "INSERT INTO outbox(circle, client_msg_id, body, created_at)"
-			 " SELECT id, ?, ?, ? FROM circles WHERE circle_id = ?",
+			 "INSERT INTO outbox(circle, client_msg_id, body, created_at, payload)"
+			 " SELECT id, ?, ?, ?, ? FROM circles WHERE circle_id = ?",
 			 &st)) != HALQA_OK) {
 		goto out;
 	}
 	sqlite3_bind_blob(st, 1, o->client_msg_id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, o->body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, o->created_at);
-	sqlite3_bind_blob(st, 4, o->circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	if (o->payload != NULL && o->payload_len > 0) {
+		sqlite3_bind_blob(st, 4, o->payload, (int)o->payload_len, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 4);
+	}
+	sqlite3_bind_blob(st, 5, o->circle_id, STORE_ID_LEN, SQLITE_STATIC);
 	r = run_changed(s, st);
 out:
 	sqlite3_finalize(st);
@@ -1273,6 +1354,8 @@ void store_outbox_list_free(struct store_outbox *items, size_t num)
 	}
 	for (size_t i = 0; i < num; i++) {
 		free(items[i].body);
+		free(items[i].payload);
+		free(items[i].wire);
 	}
 	free(items);
 }
@@ -1289,8 +1372,8 @@ int store_outbox_list(struct store *s, const uint8_t *id, struct store_outbox **
 	*out = NULL;
 	*num_out = 0;
 	if ((r = prepare(s,
-			 "SELECT c.circle_id, o.client_msg_id, o.created_at, o.attempts, o.body"
-			 " FROM outbox o JOIN circles c ON c.id = o.circle"
+			 "SELECT c.circle_id, o.client_msg_id, o.created_at, o.attempts, o.body,"
+			 " o.payload, o.wire, o.wire_epoch FROM outbox o JOIN circles c ON c.id = o.circle"
 			 " WHERE ?1 IS NULL OR c.circle_id = ?1 ORDER BY o.id",
 			 &st)) != HALQA_OK) {
 		goto out;
@@ -1331,6 +1414,12 @@ int store_outbox_list(struct store *s, const uint8_t *id, struct store_outbox **
 		memcpy(o->body, body, (size_t)n);
 		o->body[n] = '\0';
 		num++;
+		if ((r = copy_blob(st, 5, STORE_MAX_PAYLOAD, &o->payload, &o->payload_len)) !=
+			    HALQA_OK ||
+		    (r = copy_blob(st, 6, STORE_MAX_WIRE, &o->wire, &o->wire_len)) != HALQA_OK) {
+			break;
+		}
+		o->wire_epoch = (uint64_t)sqlite3_column_int64(st, 7);
 	}
 	if (r != HALQA_OK) {
 		goto out;
@@ -1369,4 +1458,401 @@ int store_outbox_bump(struct store *s, const uint8_t client_msg_id[STORE_ID_LEN]
 int store_outbox_remove(struct store *s, const uint8_t client_msg_id[STORE_ID_LEN])
 {
 	return outbox_by_id(s, "DELETE FROM outbox WHERE client_msg_id = ?", client_msg_id);
+}
+
+/* ---- schema 2: the circle engine's state ---- */
+
+int store_circle_update(struct store *s, const struct store_circle *c)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (memchr(c->reason, '\0', sizeof c->reason) == NULL ||
+	    (r = text_check(c->reason, STORE_MAX_REASON)) != HALQA_OK) {
+		return HALQA_ERR_ARG;
+	}
+	if (c->send_counter > INT64_MAX || c->sends_since_update > INT64_MAX ||
+	    c->gaps > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s,
+			 "UPDATE circles SET flags = ?, reason = ?, send_counter = ?,"
+			 " sends_since_update = ?, updated_at = ?, gaps = ? WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)c->flags);
+	sqlite3_bind_text(st, 2, c->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)c->send_counter);
+	sqlite3_bind_int64(st, 4, (int64_t)c->sends_since_update);
+	sqlite3_bind_int64(st, 5, c->updated_at);
+	sqlite3_bind_int64(st, 6, (int64_t)c->gaps);
+	sqlite3_bind_blob(st, 7, c->circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_outbox_set_wire(struct store *s, const uint8_t client_msg_id[STORE_ID_LEN],
+			  const uint8_t *wire, size_t wire_len, uint64_t epoch)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (wire_len > STORE_MAX_WIRE || epoch > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s, "UPDATE outbox SET wire = ?, wire_epoch = ? WHERE client_msg_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	if (wire != NULL && wire_len > 0) {
+		sqlite3_bind_blob(st, 1, wire, (int)wire_len, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, 1);
+	}
+	sqlite3_bind_int64(st, 2, (int64_t)epoch);
+	sqlite3_bind_blob(st, 3, client_msg_id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_kp_put(struct store *s, const uint8_t ref[STORE_HASH_LEN], const uint8_t *kp,
+		 size_t kp_len, const uint8_t *priv, size_t priv_len, int last_resort,
+		 int64_t created_at)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (kp == NULL || kp_len == 0 || priv == NULL || priv_len == 0) {
+		return HALQA_ERR_ARG;
+	}
+	if (kp_len > STORE_MAX_KP || priv_len > STORE_MAX_KP) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s,
+			 "INSERT INTO kp_privates(ref, kp, priv, last_resort, created_at)"
+			 " VALUES(?, ?, ?, ?, ?)",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, ref, STORE_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, kp, (int)kp_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, priv, (int)priv_len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, last_resort != 0);
+	sqlite3_bind_int64(st, 5, created_at);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_kp_get(struct store *s, const uint8_t ref[STORE_HASH_LEN], uint8_t **kp,
+		 size_t *kp_len, uint8_t **priv, size_t *priv_len, int *last_resort)
+{
+	sqlite3_stmt *st = NULL;
+	const void *b;
+	uint8_t *copy = NULL;
+	int r, row, n;
+
+	*kp = NULL;
+	*kp_len = 0;
+	*priv = NULL;
+	*priv_len = 0;
+	*last_resort = 0;
+	if ((r = prepare(s, "SELECT kp, priv, last_resort FROM kp_privates WHERE ref = ?", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, ref, STORE_HASH_LEN, SQLITE_STATIC);
+	if ((r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	if (!row) {
+		r = HALQA_ERR_NOT_FOUND;
+		goto out;
+	}
+	b = sqlite3_column_blob(st, 1);
+	n = sqlite3_column_bytes(st, 1);
+	if (b == NULL || n <= 0 || (size_t)n > STORE_MAX_KP) {
+		r = HALQA_ERR_MALFORMED;
+		goto out;
+	}
+	if ((copy = sodium_malloc((size_t)n)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(copy, b, (size_t)n);
+	if ((r = copy_blob(st, 0, STORE_MAX_KP, kp, kp_len)) != HALQA_OK) {
+		goto out;
+	}
+	if (*kp == NULL) {
+		r = HALQA_ERR_MALFORMED;
+		goto out;
+	}
+	*priv = copy;
+	*priv_len = (size_t)n;
+	copy = NULL;
+	*last_resort = sqlite3_column_int(st, 2) != 0;
+out:
+	if (copy != NULL) {
+		store_secret_free(copy, (size_t)n);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_kp_delete(struct store *s, const uint8_t ref[STORE_HASH_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, "DELETE FROM kp_privates WHERE ref = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, ref, STORE_HASH_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_kp_count(struct store *s, int last_resort, size_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row;
+
+	*out = 0;
+	if ((r = prepare(s, "SELECT count(*) FROM kp_privates WHERE last_resort = ?", &st)) !=
+	    HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, last_resort != 0);
+	if ((r = step(s, st, &row)) == HALQA_OK && row) {
+		*out = (size_t)sqlite3_column_int64(st, 0);
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_counter_get(struct store *s, const uint8_t id[STORE_ID_LEN],
+		      const uint8_t sender[STORE_PUB_LEN], uint64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row;
+
+	*out = 0;
+	if ((r = prepare(s,
+			 "SELECT p.counter FROM peer_counters p JOIN circles c ON c.id = p.circle"
+			 " WHERE c.circle_id = ? AND p.sender = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, sender, STORE_PUB_LEN, SQLITE_STATIC);
+	if ((r = step(s, st, &row)) == HALQA_OK && row) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_counter_set(struct store *s, const uint8_t id[STORE_ID_LEN],
+		      const uint8_t sender[STORE_PUB_LEN], uint64_t counter)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (counter > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s,
+			 "INSERT OR REPLACE INTO peer_counters(circle, sender, counter)"
+			 " SELECT id, ?, ? FROM circles WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, sender, STORE_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)counter);
+	sqlite3_bind_blob(st, 3, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * circle_blob_row inserts or deletes a (circle, blob) row in one of the
+ * small tables; HALQA_ERR_NOT_FOUND if it changed nothing, unless |any|.
+ */
+static int circle_blob_row_any(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN],
+			       const uint8_t *blob, size_t blob_len, int any)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, blob, (int)blob_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = any ? step_done(s, st) : run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int circle_blob_row(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN],
+			   const uint8_t *blob, size_t blob_len)
+{
+	return circle_blob_row_any(s, sql, id, blob, blob_len, 0);
+}
+
+int store_seen_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+		   const uint8_t msg_id[STORE_ID_LEN])
+{
+	return circle_blob_row(s,
+			       "INSERT INTO seen_ids(circle, msg_id) SELECT id, ?1 FROM circles"
+			       " WHERE circle_id = ?2",
+			       id, msg_id, STORE_ID_LEN);
+}
+
+int store_sent_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+		   const uint8_t hash[STORE_HASH_LEN])
+{
+	return circle_blob_row_any(s,
+				   "INSERT OR IGNORE INTO own_sent(circle, hash) SELECT id, ?1 FROM"
+				   " circles WHERE circle_id = ?2",
+				   id, hash, STORE_HASH_LEN, 1);
+}
+
+int store_sent_take(struct store *s, const uint8_t id[STORE_ID_LEN],
+		    const uint8_t hash[STORE_HASH_LEN])
+{
+	return circle_blob_row(s,
+			       "DELETE FROM own_sent WHERE hash = ?1 AND circle = (SELECT id FROM"
+			       " circles WHERE circle_id = ?2)",
+			       id, hash, STORE_HASH_LEN);
+}
+
+int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+			  const uint8_t mailbox_id[STORE_ID_LEN], const uint8_t *item,
+			  size_t item_len)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (item == NULL || item_len == 0) {
+		return HALQA_ERR_ARG;
+	}
+	if (item_len > STORE_MAX_WIRE) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s,
+			 "INSERT INTO welcome_out(circle, mailbox_id, item) SELECT id, ?, ? FROM"
+			 " circles WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, mailbox_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, item, (int)item_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void store_welcome_out_free(struct store_welcome_out *items, size_t num)
+{
+	if (items == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < num; i++) {
+		free(items[i].item);
+	}
+	free(items);
+}
+
+int store_welcome_out_list(struct store *s, const uint8_t id[STORE_ID_LEN],
+			   struct store_welcome_out **out, size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_welcome_out *items = NULL, *grown;
+	size_t num = 0, cap = 0;
+	int r, row;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(s,
+			 "SELECT w.id, w.mailbox_id, w.item FROM welcome_out w JOIN circles c ON"
+			 " c.id = w.circle WHERE c.circle_id = ? ORDER BY w.id",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (num == cap) {
+			cap = cap ? cap * 2 : 4;
+			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			items = grown;
+		}
+		memset(&items[num], 0, sizeof items[num]);
+		items[num].row = sqlite3_column_int64(st, 0);
+		num++;
+		if ((r = copy_fixed(st, 1, items[num - 1].mailbox_id, STORE_ID_LEN)) != HALQA_OK ||
+		    (r = copy_blob(st, 2, STORE_MAX_WIRE, &items[num - 1].item,
+				   &items[num - 1].item_len)) != HALQA_OK) {
+			break;
+		}
+		if (items[num - 1].item == NULL) {
+			r = HALQA_ERR_MALFORMED;
+			break;
+		}
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	*out = items;
+	*num_out = num;
+	items = NULL;
+	num = 0;
+out:
+	store_welcome_out_free(items, num);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_welcome_out_delete(struct store *s, int64_t row)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s, "DELETE FROM welcome_out WHERE id = ?", &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, row);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_welcome_out_clear(struct store *s, const uint8_t id[STORE_ID_LEN])
+{
+	return by_circle(s,
+			 "DELETE FROM welcome_out WHERE circle = (SELECT id FROM circles WHERE"
+			 " circle_id = ?)",
+			 id);
 }

@@ -494,6 +494,127 @@ static void test_outbox(void)
 	store_close(s);
 }
 
+/* Schema 2: the engine's bookkeeping, each table once. */
+static void test_engine_tables(void)
+{
+	struct store *s = fresh(14);
+	struct store_circle c, got;
+	struct store_outbox o, *list = NULL;
+	struct store_welcome_out *wo = NULL;
+	uint8_t ref[STORE_HASH_LEN], hash[STORE_HASH_LEN], sender[STORE_PUB_LEN];
+	uint8_t *kp = NULL, *priv = NULL, mbox[STORE_ID_LEN], msg_id[STORE_ID_LEN];
+	const uint8_t kp_in[] = {1, 2, 3}, priv_in[] = {9, 8, 7, 6}, wire[] = {0xee, 0xff};
+	size_t kp_len = 0, priv_len = 0, num = 0;
+	uint64_t counter = 99;
+	int last_resort = -1, version = 0;
+
+	CHECK_OK(store_schema_version(s, &version));
+	CHECK_INT_EQ(version, 2);
+	circle(&c, "C", 3);
+	memset(c.cursor_id, 0xc0, sizeof c.cursor_id);
+	c.updated_at = 1234;
+	CHECK_OK(store_circle_add(s, &c));
+	CHECK_OK(store_circle_get_by_id(s, c.circle_id, &got));
+	CHECK_MEM_EQ(got.cursor_id, STORE_ID_LEN, c.cursor_id, STORE_ID_LEN);
+	CHECK_INT_EQ(got.updated_at, 1234);
+	CHECK_INT_EQ(got.flags, 0);
+	got.flags = STORE_CIRCLE_BLOCKED;
+	snprintf(got.reason, sizeof got.reason, "%s", "a commit was refused");
+	got.send_counter = 5;
+	got.sends_since_update = 4;
+	got.gaps = 2;
+	CHECK_OK(store_circle_update(s, &got));
+	CHECK_OK(store_circle_get_by_name(s, "C", &c));
+	CHECK_INT_EQ(c.flags, STORE_CIRCLE_BLOCKED);
+	CHECK(strcmp(c.reason, "a commit was refused") == 0);
+	CHECK_INT_EQ(c.send_counter, 5);
+	CHECK_INT_EQ(c.sends_since_update, 4);
+	CHECK_INT_EQ(c.gaps, 2);
+
+	/* KeyPackage privates. */
+	memset(ref, 0x42, sizeof ref);
+	CHECK_OK(store_kp_put(s, ref, kp_in, sizeof kp_in, priv_in, sizeof priv_in, 1, 5));
+	CHECK_RC(store_kp_put(s, ref, kp_in, sizeof kp_in, priv_in, sizeof priv_in, 1, 5),
+		 HALQA_ERR_EXISTS);
+	CHECK_OK(store_kp_count(s, 1, &num));
+	CHECK_INT_EQ(num, 1);
+	CHECK_OK(store_kp_count(s, 0, &num));
+	CHECK_INT_EQ(num, 0);
+	CHECK_OK(store_kp_get(s, ref, &kp, &kp_len, &priv, &priv_len, &last_resort));
+	CHECK_MEM_EQ(kp, kp_len, kp_in, sizeof kp_in);
+	CHECK_MEM_EQ(priv, priv_len, priv_in, sizeof priv_in);
+	CHECK_INT_EQ(last_resort, 1);
+	free(kp);
+	store_secret_free(priv, priv_len);
+	CHECK_OK(store_kp_delete(s, ref));
+	CHECK_RC(store_kp_delete(s, ref), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(store_kp_get(s, ref, &kp, &kp_len, &priv, &priv_len, &last_resort),
+		 HALQA_ERR_NOT_FOUND);
+	CHECK(kp == NULL && priv == NULL);
+
+	/* Sender counters, seen ids, our own hashes. */
+	memset(sender, 0x5e, sizeof sender);
+	CHECK_OK(store_counter_get(s, c.circle_id, sender, &counter));
+	CHECK_INT_EQ(counter, 0);
+	CHECK_OK(store_counter_set(s, c.circle_id, sender, 17));
+	CHECK_OK(store_counter_set(s, c.circle_id, sender, 18));
+	CHECK_OK(store_counter_get(s, c.circle_id, sender, &counter));
+	CHECK_INT_EQ(counter, 18);
+	memset(msg_id, 0x31, sizeof msg_id);
+	CHECK_OK(store_seen_add(s, c.circle_id, msg_id));
+	CHECK_RC(store_seen_add(s, c.circle_id, msg_id), HALQA_ERR_EXISTS);
+	memset(hash, 0x77, sizeof hash);
+	CHECK_RC(store_sent_take(s, c.circle_id, hash), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(store_sent_add(s, c.circle_id, hash));
+	CHECK_OK(store_sent_add(s, c.circle_id, hash));
+	CHECK_OK(store_sent_take(s, c.circle_id, hash));
+	CHECK_RC(store_sent_take(s, c.circle_id, hash), HALQA_ERR_NOT_FOUND);
+
+	/* Outbox payload and wire. */
+	memset(&o, 0, sizeof o);
+	memcpy(o.circle_id, c.circle_id, STORE_ID_LEN);
+	memset(o.client_msg_id, 0xa1, STORE_ID_LEN);
+	o.body = (char *)"";
+	o.payload = (uint8_t *)priv_in;
+	o.payload_len = sizeof priv_in;
+	CHECK_OK(store_outbox_add(s, &o));
+	CHECK_OK(store_outbox_set_wire(s, o.client_msg_id, wire, sizeof wire, 3));
+	CHECK_OK(store_outbox_list(s, c.circle_id, &list, &num));
+	CHECK_INT_EQ(num, 1);
+	if (num == 1) {
+		CHECK_MEM_EQ(list[0].payload, list[0].payload_len, priv_in, sizeof priv_in);
+		CHECK_MEM_EQ(list[0].wire, list[0].wire_len, wire, sizeof wire);
+		CHECK_INT_EQ(list[0].wire_epoch, 3);
+	}
+	store_outbox_list_free(list, num);
+
+	/* Welcomes waiting for their commit. */
+	memset(mbox, 0x6d, sizeof mbox);
+	CHECK_OK(store_welcome_out_add(s, c.circle_id, mbox, wire, sizeof wire));
+	CHECK_OK(store_welcome_out_add(s, c.circle_id, mbox, kp_in, sizeof kp_in));
+	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
+	CHECK_INT_EQ(num, 2);
+	if (num == 2) {
+		CHECK_MEM_EQ(wo[0].item, wo[0].item_len, wire, sizeof wire);
+		CHECK_MEM_EQ(wo[0].mailbox_id, STORE_ID_LEN, mbox, STORE_ID_LEN);
+		CHECK_OK(store_welcome_out_delete(s, wo[0].row));
+	}
+	store_welcome_out_free(wo, num);
+	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
+	CHECK_INT_EQ(num, 1);
+	store_welcome_out_free(wo, num);
+	CHECK_OK(store_welcome_out_clear(s, c.circle_id));
+	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
+	CHECK_INT_EQ(num, 0);
+	store_welcome_out_free(wo, num);
+
+	/* Removing the circle takes all of it along. */
+	CHECK_OK(store_circle_remove(s, c.circle_id));
+	CHECK_RC(store_seen_add(s, c.circle_id, msg_id), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(store_counter_set(s, c.circle_id, sender, 1), HALQA_ERR_NOT_FOUND);
+	store_close(s);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -520,6 +641,7 @@ int main(void)
 	RUN(test_circles);
 	RUN(test_messages);
 	RUN(test_outbox);
+	RUN(test_engine_tables);
 	cleanup_files();
 	rmdir(dir);
 	return harness_report();

@@ -41,8 +41,13 @@
 #define STORE_MAX_STATE (4u * 1024 * 1024)
 #define STORE_MAX_BODY (64u * 1024)
 #define STORE_MAX_QUERY 256
+#define STORE_HASH_LEN 32
+#define STORE_MAX_REASON 200
+#define STORE_MAX_PAYLOAD (64u * 1024)    /* an encoded envelope in the outbox */
+#define STORE_MAX_WIRE (256u * 1024)      /* an MLS message or mailbox item (WIRE_MAX_PAYLOAD) */
+#define STORE_MAX_KP (16u * 1024)         /* a KeyPackage or its privates */
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -153,12 +158,25 @@ struct store_circle {
 	int64_t read_marker;  /* last message (store_message.seq) the user has read */
 	int64_t created_at;
 	uint64_t unread;      /* filled by the getters and the list */
+	/* Schema 2: the circle engine's bookkeeping. */
+	uint8_t cursor_id[STORE_ID_LEN]; /* our relay cursor (ACK); set by store_circle_add */
+	uint32_t flags;                  /* STORE_CIRCLE_* */
+	char reason[STORE_MAX_REASON + 1]; /* why it is blocked/removed, for the user; "" if none */
+	uint64_t send_counter;           /* our last envelope counter in this circle */
+	uint64_t sends_since_update;     /* messages we sent since our last self-update */
+	int64_t updated_at;              /* when we last self-updated (or joined/created) */
+	uint64_t gaps;                   /* missing messages detected (sender counters jumped) */
 };
 
+/* Circle flags. */
+#define STORE_CIRCLE_LEFT 0x1u    /* we asked to leave: closed locally */
+#define STORE_CIRCLE_REMOVED 0x2u /* a commit removed us */
+#define STORE_CIRCLE_BLOCKED 0x4u /* a refused commit: the group cannot go on */
+
 /*
- * store_circle_add adds a circle (name, id, created_at from |c|; cursor and
- * marker start at 0, no group state). HALQA_ERR_EXISTS if the id or name is
- * taken.
+ * store_circle_add adds a circle (name, id, created_at, cursor_id, flags and
+ * updated_at from |c|; relay cursor and marker start at 0, no group state).
+ * HALQA_ERR_EXISTS if the id or name is taken.
  */
 HALQA_MUST_CHECK int store_circle_add(struct store *s, const struct store_circle *c);
 HALQA_MUST_CHECK int store_circle_get_by_name(struct store *s, const char *name,
@@ -249,11 +267,18 @@ struct store_outbox {
 	int64_t created_at;
 	uint32_t attempts;
 	char *body;
+	/* Schema 2 (malloc'd in lists; NULL, 0 when absent). */
+	uint8_t *payload;    /* the encoded envelope to send */
+	size_t payload_len;
+	uint8_t *wire;       /* the MLS message last built from it */
+	size_t wire_len;
+	uint64_t wire_epoch; /* the epoch |wire| was built in */
 };
 
 /*
- * store_outbox_add queues |o| (attempts start at 0). HALQA_ERR_EXISTS for a
- * client message id already queued.
+ * store_outbox_add queues |o| (attempts start at 0; body, and payload if
+ * not NULL, at most STORE_MAX_PAYLOAD; wire is not written). HALQA_ERR_EXISTS
+ * for a client message id already queued.
  */
 HALQA_MUST_CHECK int store_outbox_add(struct store *s, const struct store_outbox *o);
 /*
@@ -268,5 +293,85 @@ HALQA_MUST_CHECK int store_outbox_bump(struct store *s, const uint8_t client_msg
 /* store_outbox_remove removes an entry; HALQA_ERR_NOT_FOUND if absent. */
 HALQA_MUST_CHECK int store_outbox_remove(struct store *s,
 					 const uint8_t client_msg_id[STORE_ID_LEN]);
+
+/*
+ * store_outbox_set_wire records the MLS message built for an outbox entry
+ * and its epoch (NULL clears it). HALQA_ERR_NOT_FOUND if absent.
+ */
+HALQA_MUST_CHECK int store_outbox_set_wire(struct store *s,
+					   const uint8_t client_msg_id[STORE_ID_LEN],
+					   const uint8_t *wire, size_t wire_len, uint64_t epoch);
+
+/*
+ * store_circle_update writes the schema-2 bookkeeping of |c| (flags,
+ * reason, send_counter, sends_since_update, updated_at, gaps) to the
+ * circle |c->circle_id|. HALQA_ERR_NOT_FOUND if absent.
+ */
+HALQA_MUST_CHECK int store_circle_update(struct store *s, const struct store_circle *c);
+
+/*
+ * KeyPackage privates, until the package is used. |ref| is its
+ * KeyPackageRef; |kp| the encoded KeyPackage; |priv| the secret halves
+ * (encoded by the caller). store_kp_get returns |*kp| malloc'd and |*priv|
+ * sodium_malloc'd (free with store_secret_free); HALQA_ERR_NOT_FOUND if
+ * none. store_kp_count counts the one-time (|last_resort| 0) or
+ * last-resort packages kept.
+ */
+HALQA_MUST_CHECK int store_kp_put(struct store *s, const uint8_t ref[STORE_HASH_LEN],
+				  const uint8_t *kp, size_t kp_len, const uint8_t *priv,
+				  size_t priv_len, int last_resort, int64_t created_at);
+HALQA_MUST_CHECK int store_kp_get(struct store *s, const uint8_t ref[STORE_HASH_LEN],
+				  uint8_t **kp, size_t *kp_len, uint8_t **priv,
+				  size_t *priv_len, int *last_resort);
+HALQA_MUST_CHECK int store_kp_delete(struct store *s, const uint8_t ref[STORE_HASH_LEN]);
+HALQA_MUST_CHECK int store_kp_count(struct store *s, int last_resort, size_t *out);
+
+/*
+ * store_counter_get reads the last envelope counter seen from |sender| in
+ * circle |id| (0 if none); store_counter_set records it.
+ */
+HALQA_MUST_CHECK int store_counter_get(struct store *s, const uint8_t id[STORE_ID_LEN],
+				       const uint8_t sender[STORE_PUB_LEN], uint64_t *out);
+HALQA_MUST_CHECK int store_counter_set(struct store *s, const uint8_t id[STORE_ID_LEN],
+				       const uint8_t sender[STORE_PUB_LEN], uint64_t counter);
+
+/*
+ * store_seen_add records an envelope's message id in circle |id|:
+ * HALQA_ERR_EXISTS if it was seen before (a duplicate), HALQA_ERR_NOT_FOUND
+ * for an unknown circle.
+ */
+HALQA_MUST_CHECK int store_seen_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+				    const uint8_t msg_id[STORE_ID_LEN]);
+
+/*
+ * Hashes of MLS messages we sent to circle |id|, to recognise them when
+ * the relay hands them back. store_sent_add records one (no error if
+ * present, nor for an unknown circle); store_sent_take removes one: HALQA_OK if it was there,
+ * HALQA_ERR_NOT_FOUND if not.
+ */
+HALQA_MUST_CHECK int store_sent_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+				    const uint8_t hash[STORE_HASH_LEN]);
+HALQA_MUST_CHECK int store_sent_take(struct store *s, const uint8_t id[STORE_ID_LEN],
+				     const uint8_t hash[STORE_HASH_LEN]);
+
+/*
+ * Welcomes waiting to be posted once their commit is accepted: add one
+ * (for mailbox |mailbox_id|), list a circle's (free with
+ * store_welcome_out_free), delete one by its row, clear a circle's.
+ */
+struct store_welcome_out {
+	int64_t row;
+	uint8_t mailbox_id[STORE_ID_LEN];
+	uint8_t *item;
+	size_t item_len;
+};
+HALQA_MUST_CHECK int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+					   const uint8_t mailbox_id[STORE_ID_LEN],
+					   const uint8_t *item, size_t item_len);
+HALQA_MUST_CHECK int store_welcome_out_list(struct store *s, const uint8_t id[STORE_ID_LEN],
+					    struct store_welcome_out **out, size_t *num_out);
+void store_welcome_out_free(struct store_welcome_out *items, size_t num);
+HALQA_MUST_CHECK int store_welcome_out_delete(struct store *s, int64_t row);
+HALQA_MUST_CHECK int store_welcome_out_clear(struct store *s, const uint8_t id[STORE_ID_LEN]);
 
 #endif
