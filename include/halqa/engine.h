@@ -66,6 +66,13 @@ void engine_free(struct engine *e);
 
 void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
 
+/*
+ * engine_set_timeout sets how long one relay request may take before the
+ * relay counts as unreachable (0: the default, 10 s). Added for tests and
+ * scripts that want a quick "offline".
+ */
+void engine_set_timeout(struct engine *e, unsigned timeout_ms);
+
 /* engine_last_error: a one-line reason for the last failure; "" if none. Never NULL. */
 const char *engine_last_error(const struct engine *e);
 

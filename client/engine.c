@@ -1,0 +1,2348 @@
+/*
+ * engine.c: the circle engine (engine.h): MLS groups over the relay.
+ *
+ * Design. Every operation is blocking on a libuv loop of the engine's own,
+ * which drives the relay connection (net.h): net_call runs that loop until
+ * the answer comes. The caller's loop is only used by live mode
+ * (engine_live.c), which watches our loop's backend descriptor from the
+ * caller's loop, so `halqa chat` keeps one loop of its own and the engine
+ * never runs a loop from inside one of that loop's callbacks.
+ *
+ * State lives in the store, never only in memory: a circle's MLS group is
+ * loaded (mls_group_load), changed, and saved (mls_group_save) in the same
+ * store transaction as what the change produced (a message, the relay
+ * cursor, an outbox entry's ciphertext), so a crash can neither lose nor
+ * repeat a message, nor reuse a ratchet key.
+ *
+ * Epochs and capabilities (DESIGN.md): the capability of epoch K is
+ * MLS-Exporter("halqa relay capability", circle_id, 32). A sync reads each
+ * circle from its cursor epoch by epoch; the commit closing an epoch moves
+ * the group on, which gives the next capability. Our own commits are sent
+ * as pending commits with the hash of the next capability (computed on a
+ * throw-away copy of the group with the commit applied); once the relay
+ * accepts one, the engine reads the log up to it and the echo of its
+ * exact bytes confirms it (mls_group_process), so epoch K's messages
+ * before our commit are still read with epoch K's keys.
+ *
+ * Our own messages come back from the relay; we recognise them by a hash
+ * of the MLS bytes we sent (store own_sent), recorded before sending.
+ *
+ * Roster rules (roster.h): a commit that changes membership or the roster
+ * is refused unless its sender is a facilitator of the epoch it was made
+ * in; the group then stays as it was before that commit and the circle is
+ * marked blocked, since the relay has moved on to an epoch we refuse.
+ */
+#include "halqa/engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <sqlcipher/sqlite3.h>
+#include <zmq.h>
+
+#include "engine_internal.h"
+#include "halqa/bytes.h"
+#include "halqa/card.h"
+#include "halqa/envelope.h"
+#include "halqa/log.h"
+#include "halqa/mls_codec_msg.h"
+#include "halqa/mls_group.h"
+#include "halqa/mls_keypackage.h"
+#include "halqa/relayaddr.h"
+#include "halqa/roster.h"
+
+#define ENGINE_TIMEOUT_MS 10000
+#define ENGINE_CAP_LABEL "halqa relay capability"
+#define ENGINE_RETRIES 4           /* stale-epoch retries of one operation */
+#define ENGINE_MAX_FETCH_ROUNDS 100000 /* FETCH calls in one circle sync, at most */
+#define ENGINE_KP_LIFETIME_S (180LL * 24 * 3600)
+#define ENGINE_KP_PRIV_LEN (2 * MLS_KEM_PRIV_LEN)
+
+#define SET_RELAY_ENDPOINT "relay.endpoint"
+#define SET_RELAY_KEY "relay.key"
+#define SET_RELAY_SOCKS "relay.socks"
+
+/* ---- small helpers ---- */
+
+int64_t engine_now(const struct engine *e)
+{
+	struct timespec ts;
+
+	if (e->clock != NULL) {
+		return e->clock(e->clock_arg);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int engine_seterr(struct engine *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->err, sizeof e->err, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int engine_emit(struct engine *e, const struct engine_event *ev)
+{
+	if (e->cb == NULL) {
+		return HALQA_OK;
+	}
+	return e->cb(e->cb_arg, ev);
+}
+
+static void hash_bytes(uint8_t out[32], const uint8_t *data, size_t len)
+{
+	crypto_hash_sha256(out, data, len);
+}
+
+/* A loaded circle: its row and its group. */
+struct circle {
+	struct store_circle row;
+	struct mls_group *g;
+};
+
+static void circle_cleanup(struct circle *c)
+{
+	mls_group_free(c->g);
+	c->g = NULL;
+}
+
+/* circle_cap computes the capability of the group's current epoch. */
+static int circle_cap(const struct circle *c, uint8_t cap[WIRE_CAP_LEN])
+{
+	return mls_group_export(c->g, ENGINE_CAP_LABEL, c->row.circle_id, ENGINE_ID_LEN, cap,
+				WIRE_CAP_LEN);
+}
+
+static int group_load_bytes(struct mls_group **out, const uint8_t *state, size_t len)
+{
+	return mls_group_load(out, state, len, NULL);
+}
+
+/* circle_load reads circle |id| and its group from the store. */
+static int circle_load(struct engine *e, const uint8_t id[ENGINE_ID_LEN], struct circle *c)
+{
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	int r;
+
+	c->g = NULL;
+	if ((r = store_circle_get_by_id(e->store, id, &c->row)) != HALQA_OK) {
+		return r;
+	}
+	if ((r = store_circle_state_get(e->store, id, &state, &state_len)) != HALQA_OK) {
+		return r;
+	}
+	r = group_load_bytes(&c->g, state, state_len);
+	store_secret_free(state, state_len);
+	if (r != HALQA_OK) {
+		halqa_log(HALQA_LOG_ERROR, "engine", "stored group state refused: %s",
+			  halqa_strerror(r));
+	}
+	return r;
+}
+
+/* circle_save writes the group (inside the caller's transaction). */
+static int circle_save(struct engine *e, struct circle *c)
+{
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	int r;
+
+	if ((r = mls_group_save(c->g, &state, &state_len)) != HALQA_OK) {
+		return r;
+	}
+	r = store_circle_state_put(e->store, c->row.circle_id, state, state_len);
+	mls_group_state_free(state, state_len);
+	return r;
+}
+
+/* circle_reload drops the in-memory group and reads the stored one again. */
+static int circle_reload(struct engine *e, struct circle *c)
+{
+	uint8_t id[ENGINE_ID_LEN];
+
+	memcpy(id, c->row.circle_id, sizeof id);
+	circle_cleanup(c);
+	return circle_load(e, id, c);
+}
+
+/* circle_find resolves a circle by name, or by its id in hex (32 digits). */
+int engine_circle_find(struct engine *e, const char *circle, struct store_circle *out)
+{
+	uint8_t id[ENGINE_ID_LEN];
+	size_t id_len = 0;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	if (circle == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	r = store_circle_get_by_name(e->store, circle, out);
+	if (r == HALQA_ERR_NOT_FOUND && strlen(circle) == 2 * ENGINE_ID_LEN &&
+	    sodium_hex2bin(id, sizeof id, circle, strlen(circle), NULL, &id_len, NULL) == 0 &&
+	    id_len == sizeof id) {
+		r = store_circle_get_by_id(e->store, id, out);
+	}
+	if (r == HALQA_ERR_NOT_FOUND) {
+		engine_seterr(e, r, "no circle of that name");
+	}
+	return r;
+}
+
+/* roster_of reads the roster extension of the group (HALQA_ERR_NOT_FOUND if none). */
+static int roster_of(const struct mls_group *g, struct roster *out)
+{
+	const struct mls_extension *ext =
+		mls_extension_list_find(mls_group_extensions(g), ROSTER_EXT_TYPE);
+
+	memset(out, 0, sizeof *out);
+	if (ext == NULL) {
+		return HALQA_ERR_NOT_FOUND;
+	}
+	return roster_decode(out, ext->data.data, ext->data.len);
+}
+
+/* leaf_identity finds the identity key of leaf |leaf| in |members|. */
+static int leaf_identity(const struct mls_group_member *members, size_t num, uint32_t leaf,
+			 uint8_t out[ENGINE_KEY_LEN])
+{
+	for (size_t i = 0; i < num; i++) {
+		if (members[i].leaf == leaf) {
+			if (!members[i].has_identity) {
+				return HALQA_ERR_INVALID;
+			}
+			memcpy(out, members[i].identity, ENGINE_KEY_LEN);
+			return HALQA_OK;
+		}
+	}
+	return HALQA_ERR_NOT_FOUND;
+}
+
+/* ---- the relay connection ---- */
+
+static void on_net_event(void *arg, enum net_event ev)
+{
+	struct engine *e = arg;
+
+	if (ev == NET_EVENT_CONNECTED) {
+		e->connected_event = true;
+	} else if (ev == NET_EVENT_DISCONNECTED) {
+		e->disconnected_event = true;
+	}
+}
+
+static void on_net_push(void *arg, const struct wire_msg *push)
+{
+	struct engine *e = arg;
+	struct engine_push *p;
+
+	/* Only what tells us to look; the message itself is fetched with our capability. */
+	if (!e->live || e->num_pushes >= 4096 || (p = calloc(1, sizeof *p)) == NULL) {
+		return;
+	}
+	memcpy(p->circle_id, push->u.deliver.circle_id, ENGINE_ID_LEN);
+	p->seq = push->u.deliver.seq;
+	p->epoch = push->u.deliver.epoch;
+	*e->pushes_tail = p;
+	e->pushes_tail = &p->next;
+	e->num_pushes++;
+}
+
+int engine_connect(struct engine *e)
+{
+	char endpoint[RELAYADDR_MAX_ENDPOINT + 1], hex[65], socks_text[RELAYADDR_MAX_PROXY + 1];
+	char line[RELAYADDR_MAX_LINE], z85[RELAYADDR_Z85_LEN + 1];
+	uint8_t key[RELAYADDR_KEY_LEN];
+	struct relayaddr addr;
+	struct relayaddr_hostport socks;
+	size_t key_len = 0;
+	bool has_socks = false;
+	int r;
+
+	if (e->net != NULL) {
+		return HALQA_OK;
+	}
+	if ((r = store_setting_get(e->store, SET_RELAY_ENDPOINT, endpoint, sizeof endpoint)) !=
+		    HALQA_OK ||
+	    (r = store_setting_get(e->store, SET_RELAY_KEY, hex, sizeof hex)) != HALQA_OK) {
+		return engine_seterr(e, r == HALQA_ERR_NOT_FOUND ? r : r,
+				     "no relay set (halqa relay set ADDRESS)");
+	}
+	if (sodium_hex2bin(key, sizeof key, hex, strlen(hex), NULL, &key_len, NULL) != 0 ||
+	    key_len != sizeof key || zmq_z85_encode(z85, key, sizeof key) == NULL) {
+		return engine_seterr(e, HALQA_ERR_MALFORMED, "the stored relay key is damaged");
+	}
+	if ((size_t)snprintf(line, sizeof line, "%s%s#%s", RELAYADDR_PREFIX, endpoint, z85) >=
+		    sizeof line ||
+	    relayaddr_parse(&addr, line) != HALQA_OK) {
+		return engine_seterr(e, HALQA_ERR_MALFORMED, "the stored relay address is damaged");
+	}
+	r = store_setting_get(e->store, SET_RELAY_SOCKS, socks_text, sizeof socks_text);
+	if (r == HALQA_OK) {
+		if (relayaddr_parse_proxy(&socks, socks_text) != HALQA_OK) {
+			return engine_seterr(e, HALQA_ERR_MALFORMED,
+					     "the stored SOCKS proxy is damaged");
+		}
+		has_socks = true;
+	} else if (r != HALQA_ERR_NOT_FOUND) {
+		return r;
+	}
+	if (e->zctx == NULL && (e->zctx = zmq_ctx_new()) == NULL) {
+		return engine_seterr(e, HALQA_ERR_NETWORK, "cannot start ZeroMQ");
+	}
+	r = net_new(&e->net, &e->own_loop, e->zctx, &addr, e->id->curve_pub, e->id->curve_sec,
+		    has_socks ? &socks : NULL);
+	if (r != HALQA_OK) {
+		return engine_seterr(e, r, "cannot open the relay connection");
+	}
+	net_set_event_cb(e->net, on_net_event, e);
+	net_set_push_cb(e->net, on_net_push, e);
+	return HALQA_OK;
+}
+
+/*
+ * call sends |req| and waits for the answer in e->reply. A relay ERR
+ * becomes its HALQA_ERR_* with the relay's reason in engine_last_error.
+ */
+static int call(struct engine *e, const struct wire_msg *req)
+{
+	int r;
+
+	if ((r = engine_connect(e)) != HALQA_OK) {
+		return r;
+	}
+	wire_msg_cleanup(e->reply);
+	r = net_call(e->net, req, e->reply, e->timeout_ms);
+	if (r == HALQA_OK) {
+		return r;
+	}
+	if (e->reply->type == WIRE_ERR) {
+		return engine_seterr(e, r, "the relay refused: %s",
+				     wire_err_name(e->reply->u.err.code));
+	}
+	return engine_seterr(e, r, "%s", net_fault_text(r));
+}
+
+/* ---- engine object ---- */
+
+int engine_new(struct engine **out, struct store *store, const struct identity *id,
+	       uv_loop_t *loop)
+{
+	struct engine *e;
+
+	*out = NULL;
+	if (store == NULL || id == NULL || loop == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if ((e = calloc(1, sizeof *e)) == NULL || (e->reply = calloc(1, sizeof *e->reply)) == NULL) {
+		free(e);
+		return HALQA_ERR_NOMEM;
+	}
+	if (uv_loop_init(&e->own_loop) != 0) {
+		free(e->reply);
+		free(e);
+		return HALQA_ERR_NOMEM;
+	}
+	e->own_loop_init = true;
+	e->store = store;
+	e->id = id;
+	e->loop = loop;
+	e->timeout_ms = ENGINE_TIMEOUT_MS;
+	e->pushes_tail = &e->pushes;
+	*out = e;
+	return HALQA_OK;
+}
+
+void engine_free(struct engine *e)
+{
+	struct engine_push *p;
+
+	if (e == NULL) {
+		return;
+	}
+	engine_live_close(e);
+	if (e->net != NULL) {
+		net_close(e->net);
+		e->net = NULL;
+	}
+	if (e->own_loop_init) {
+		while (uv_run(&e->own_loop, UV_RUN_DEFAULT) != 0) {
+		}
+		(void)uv_loop_close(&e->own_loop);
+	}
+	if (e->zctx != NULL) {
+		zmq_ctx_term(e->zctx);
+	}
+	while ((p = e->pushes) != NULL) {
+		e->pushes = p->next;
+		free(p);
+	}
+	if (e->reply != NULL) {
+		wire_msg_cleanup(e->reply);
+		free(e->reply);
+	}
+	sodium_memzero(e, sizeof *e);
+	free(e);
+}
+
+void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg)
+{
+	e->clock = fn;
+	e->clock_arg = arg;
+}
+
+void engine_set_timeout(struct engine *e, unsigned timeout_ms)
+{
+	e->timeout_ms = timeout_ms > 0 ? timeout_ms : ENGINE_TIMEOUT_MS;
+}
+
+const char *engine_last_error(const struct engine *e)
+{
+	return e->err;
+}
+
+void engine_set_event_cb(struct engine *e, engine_event_cb cb, void *arg)
+{
+	e->cb = cb;
+	e->cb_arg = arg;
+}
+
+/* ---- KeyPackages ---- */
+
+/* kp_make creates one KeyPackage, keeps its privates in the store, returns its encoding. */
+static int kp_make(struct engine *e, bool last_resort, uint8_t **out, size_t *out_len)
+{
+	struct mls_key_package kp;
+	struct mls_keypackage_private priv;
+	uint8_t ref[MLS_HASH_LEN], privbuf[ENGINE_KP_PRIV_LEN];
+	uint64_t now = (uint64_t)(engine_now(e) / 1000);
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	memset(&kp, 0, sizeof kp);
+	if ((r = mls_keypackage_create(&kp, &priv, e->id->sign_sec, now > 86400 ? now - 86400 : 0,
+				       now + ENGINE_KP_LIFETIME_S, last_resort)) != HALQA_OK ||
+	    (r = mls_keypackage_ref(&kp, ref)) != HALQA_OK ||
+	    (r = mls_key_package_encode_bytes(&kp, out, out_len)) != HALQA_OK) {
+		goto out;
+	}
+	memcpy(privbuf, priv.init_priv, MLS_KEM_PRIV_LEN);
+	memcpy(privbuf + MLS_KEM_PRIV_LEN, priv.encryption_priv, MLS_KEM_PRIV_LEN);
+	r = store_kp_put(e->store, ref, *out, *out_len, privbuf, sizeof privbuf, last_resort,
+			 engine_now(e));
+out:
+	if (r != HALQA_OK) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+	}
+	sodium_memzero(privbuf, sizeof privbuf);
+	mls_keypackage_private_wipe(&priv);
+	mls_key_package_cleanup(&kp);
+	return r;
+}
+
+/*
+ * kp_stock tops the directory up to ENGINE_KP_STOCK one-time packages when
+ * fewer than half are left, and uploads a last-resort one if missing. The
+ * privates are stored (committed) before the packages are published, so a
+ * package the relay hands out always has its private half here.
+ */
+static int kp_stock(struct engine *e)
+{
+	struct wire_msg *req = NULL;
+	uint8_t *pkgs[WIRE_MAX_KP_BATCH + 1];
+	size_t lens[WIRE_MAX_KP_BATCH + 1], num = 0, want;
+	uint32_t have;
+	bool need_lr;
+	int r;
+
+	memset(pkgs, 0, sizeof pkgs);
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	wire_msg_init(req, WIRE_KP_COUNT, 0);
+	memcpy(req->u.kp_dir.dir_id, e->id->kp_dir_id, WIRE_ID_LEN);
+	r = call(e, req);
+	if (r == HALQA_ERR_NOT_FOUND) {
+		/* The directory is made by its first upload. */
+		have = 0;
+		need_lr = true;
+	} else if (r != HALQA_OK) {
+		goto out;
+	} else {
+		have = e->reply->u.ok.u.kp_count.one_time;
+		need_lr = !e->reply->u.ok.u.kp_count.has_last_resort;
+	}
+	if (have >= ENGINE_KP_STOCK / 2 && !need_lr) {
+		goto out;
+	}
+	want = have >= ENGINE_KP_STOCK / 2 ? 0 : ENGINE_KP_STOCK - have;
+	if (want > WIRE_MAX_KP_BATCH) {
+		want = WIRE_MAX_KP_BATCH;
+	}
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	for (num = 0; num < want; num++) {
+		if ((r = kp_make(e, false, &pkgs[num], &lens[num])) != HALQA_OK) {
+			break;
+		}
+	}
+	if (r == HALQA_OK && need_lr) {
+		r = kp_make(e, true, &pkgs[num], &lens[num]);
+	}
+	if (r != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
+		(void)store_rollback(e->store);
+		goto out;
+	}
+	wire_msg_init(req, WIRE_KP_PUBLISH, 0);
+	memcpy(req->u.kp_publish.dir_id, e->id->kp_dir_id, WIRE_ID_LEN);
+	req->u.kp_publish.num_packages = (uint16_t)num;
+	for (size_t i = 0; i < num; i++) {
+		req->u.kp_publish.packages[i].data = pkgs[i];
+		req->u.kp_publish.packages[i].len = lens[i];
+	}
+	if (need_lr) {
+		req->u.kp_publish.has_last_resort = 1;
+		req->u.kp_publish.last_resort.data = pkgs[num];
+		req->u.kp_publish.last_resort.len = lens[num];
+	}
+	r = call(e, req);
+out:
+	for (size_t i = 0; i <= WIRE_MAX_KP_BATCH; i++) {
+		free(pkgs[i]);
+	}
+	wire_msg_cleanup(req);
+	free(req);
+	return r;
+}
+
+int engine_register(struct engine *e, const char *invite)
+{
+	struct wire_msg *req;
+	int r;
+
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	wire_msg_init(req, WIRE_REGISTER, 0);
+	if (invite != NULL) {
+		if (strlen(invite) > WIRE_MAX_INVITE) {
+			r = engine_seterr(e, HALQA_ERR_INVALID, "the invite code is too long");
+			goto out;
+		}
+		snprintf(req->u.reg.invite, sizeof req->u.reg.invite, "%s", invite);
+	}
+	r = call(e, req);
+	if (r != HALQA_OK && !(e->reply->type == WIRE_ERR &&
+			       e->reply->u.err.code == WIRE_ERR_ALREADY_REGISTERED)) {
+		goto out;
+	}
+	/* The relay creates our mailbox on its owner's first fetch: claim it now. */
+	wire_msg_init(req, WIRE_MAILBOX_FETCH, 0);
+	memcpy(req->u.mailbox_fetch.mailbox_id, e->id->mailbox_id, WIRE_ID_LEN);
+	req->u.mailbox_fetch.max_count = 1;
+	if ((r = call(e, req)) != HALQA_OK) {
+		goto out;
+	}
+	r = kp_stock(e);
+out:
+	wire_msg_cleanup(req);
+	free(req);
+	return r;
+}
+
+/* ---- creating a circle ---- */
+
+/* roster_extension builds a one-extension list holding |r| (free with mls_extension_list_cleanup). */
+static int roster_extensions(const struct mls_extension_list *base, const struct roster *ro,
+			     struct mls_extension_list *out)
+{
+	struct mls_extension *items;
+	uint8_t *data = NULL;
+	size_t data_len = 0, n = 0;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	if ((r = roster_encode(&data, &data_len, ro)) != HALQA_OK) {
+		return r;
+	}
+	n = base != NULL ? base->num : 0;
+	if ((items = calloc(n + 1, sizeof *items)) == NULL) {
+		free(data);
+		return HALQA_ERR_NOMEM;
+	}
+	out->items = items;
+	for (size_t i = 0; i < n; i++) {
+		if (base->items[i].type == ROSTER_EXT_TYPE) {
+			continue;
+		}
+		items[out->num].type = base->items[i].type;
+		if (base->items[i].data.len > 0) {
+			if ((items[out->num].data.data = malloc(base->items[i].data.len)) == NULL) {
+				free(data);
+				mls_extension_list_cleanup(out);
+				return HALQA_ERR_NOMEM;
+			}
+			memcpy(items[out->num].data.data, base->items[i].data.data,
+			       base->items[i].data.len);
+			items[out->num].data.len = base->items[i].data.len;
+		}
+		out->num++;
+	}
+	items[out->num].type = ROSTER_EXT_TYPE;
+	items[out->num].data.data = data;
+	items[out->num].data.len = data_len;
+	out->num++;
+	return HALQA_OK;
+}
+
+/* unique_name makes |name| unique among circles: "Name", "Name (2)", ... */
+static int unique_name(struct engine *e, const char *name, char out[STORE_MAX_NAME + 1])
+{
+	struct store_circle c;
+	char suffix[16];
+	size_t base;
+	int r;
+
+	snprintf(out, STORE_MAX_NAME + 1, "%s", name);
+	r = store_circle_get_by_name(e->store, out, &c);
+	for (unsigned n = 2; r == HALQA_OK && n < 1000; n++) {
+		snprintf(suffix, sizeof suffix, " (%u)", n);
+		base = strlen(name);
+		if (base + strlen(suffix) > STORE_MAX_NAME) {
+			base = STORE_MAX_NAME - strlen(suffix);
+			/* Cut on a character boundary: never inside a UTF-8 sequence. */
+			while (base > 0 && ((unsigned char)name[base] & 0xc0) == 0x80) {
+				base--;
+			}
+		}
+		snprintf(out, STORE_MAX_NAME + 1, "%.*s%s", (int)base, name, suffix);
+		r = store_circle_get_by_name(e->store, out, &c);
+	}
+	if (r == HALQA_OK) {
+		return HALQA_ERR_EXISTS;
+	}
+	return r == HALQA_ERR_NOT_FOUND ? HALQA_OK : r;
+}
+
+int engine_circle_create(struct engine *e, const char *name, uint8_t out_id[ENGINE_ID_LEN])
+{
+	struct circle c;
+	struct store_circle existing;
+	struct mls_key_package kp;
+	struct mls_keypackage_private priv;
+	struct mls_extension_list exts;
+	struct roster ro;
+	struct wire_msg *req = NULL;
+	uint8_t cap[WIRE_CAP_LEN];
+	uint64_t now = (uint64_t)(engine_now(e) / 1000);
+	int r;
+
+	memset(&c, 0, sizeof c);
+	memset(&kp, 0, sizeof kp);
+	memset(&priv, 0, sizeof priv);
+	memset(&exts, 0, sizeof exts);
+	memset(&ro, 0, sizeof ro);
+	if (out_id != NULL) {
+		memset(out_id, 0, ENGINE_ID_LEN);
+	}
+	if (name == NULL || utf8_name_check(name) != HALQA_OK) {
+		return engine_seterr(e, HALQA_ERR_INVALID,
+				     "a circle name is 1 to %d bytes of text without control "
+				     "characters",
+				     STORE_MAX_NAME);
+	}
+	if (store_circle_get_by_name(e->store, name, &existing) == HALQA_OK) {
+		return engine_seterr(e, HALQA_ERR_INVALID, "a circle of that name exists");
+	}
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	randombytes_buf(c.row.circle_id, sizeof c.row.circle_id);
+	randombytes_buf(c.row.cursor_id, sizeof c.row.cursor_id);
+	snprintf(c.row.name, sizeof c.row.name, "%s", name);
+	c.row.created_at = engine_now(e);
+	c.row.updated_at = c.row.created_at;
+	ro.num_keys = 1;
+	memcpy(ro.keys[0], e->id->sign_pub, ROSTER_KEY_LEN);
+	if ((r = roster_extensions(NULL, &ro, &exts)) != HALQA_OK ||
+	    (r = mls_keypackage_create(&kp, &priv, e->id->sign_sec, now > 86400 ? now - 86400 : 0,
+				       now + ENGINE_KP_LIFETIME_S, false)) != HALQA_OK ||
+	    (r = mls_group_create(&c.g, c.row.circle_id, ENGINE_ID_LEN, e->id->sign_sec, &kp,
+				  &priv, &exts)) != HALQA_OK ||
+	    (r = circle_cap(&c, cap)) != HALQA_OK) {
+		engine_seterr(e, r, "cannot create the group");
+		goto out;
+	}
+	wire_msg_init(req, WIRE_CIRCLE_CREATE, 0);
+	memcpy(req->u.circle_create.circle_id, c.row.circle_id, WIRE_ID_LEN);
+	if ((r = wire_cap_hash(req->u.circle_create.cap_hash, cap)) != HALQA_OK ||
+	    (r = call(e, req)) != HALQA_OK) {
+		goto out;
+	}
+	/* Keep epoch 0's messages for us: our cursor starts before the first. */
+	wire_msg_init(req, WIRE_ACK, 0);
+	memcpy(req->u.ack.circle_id, c.row.circle_id, WIRE_ID_LEN);
+	memcpy(req->u.ack.cursor_id, c.row.cursor_id, WIRE_ID_LEN);
+	memcpy(req->u.ack.cap, cap, WIRE_CAP_LEN);
+	req->u.ack.seq = 0;
+	if ((r = call(e, req)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = store_circle_add(e->store, &c.row)) != HALQA_OK ||
+	    (r = circle_save(e, &c)) != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
+		(void)store_rollback(e->store);
+		engine_seterr(e, r, "cannot store the circle");
+		goto out;
+	}
+	if (out_id != NULL) {
+		memcpy(out_id, c.row.circle_id, ENGINE_ID_LEN);
+	}
+out:
+	sodium_memzero(cap, sizeof cap);
+	mls_keypackage_private_wipe(&priv);
+	mls_key_package_cleanup(&kp);
+	mls_extension_list_cleanup(&exts);
+	circle_cleanup(&c);
+	if (req != NULL) {
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	return r;
+}
+
+/* ---- commits of our own ---- */
+
+/* next_cap_hash computes the hash of the capability of the epoch our pending commit makes. */
+static int next_cap_hash(struct circle *c, uint8_t out[WIRE_CAP_LEN])
+{
+	struct circle copy;
+	uint8_t *state = NULL, cap[WIRE_CAP_LEN];
+	size_t state_len = 0;
+	int r;
+
+	copy.row = c->row;
+	copy.g = NULL;
+	if ((r = mls_group_save(c->g, &state, &state_len)) != HALQA_OK ||
+	    (r = group_load_bytes(&copy.g, state, state_len)) != HALQA_OK ||
+	    (r = mls_group_commit_confirm(copy.g)) != HALQA_OK ||
+	    (r = circle_cap(&copy, cap)) != HALQA_OK) {
+		goto out;
+	}
+	r = wire_cap_hash(out, cap);
+out:
+	sodium_memzero(cap, sizeof cap);
+	mls_group_state_free(state, state_len);
+	circle_cleanup(&copy);
+	return r;
+}
+
+/* post_welcomes sends the Welcomes whose commit is now accepted, deleting each once posted. */
+static int post_welcomes(struct engine *e, const uint8_t id[ENGINE_ID_LEN])
+{
+	struct store_welcome_out *items = NULL;
+	struct wire_msg *req;
+	size_t num = 0;
+	int r;
+
+	if ((r = store_welcome_out_list(e->store, id, &items, &num)) != HALQA_OK || num == 0) {
+		return r;
+	}
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		store_welcome_out_free(items, num);
+		return HALQA_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < num && r == HALQA_OK; i++) {
+		wire_msg_init(req, WIRE_MAILBOX_PUT, 0);
+		memcpy(req->u.mailbox_put.mailbox_id, items[i].mailbox_id, WIRE_ID_LEN);
+		req->u.mailbox_put.payload.data = items[i].item;
+		req->u.mailbox_put.payload.len = items[i].item_len;
+		r = call(e, req);
+		if (r == HALQA_ERR_NOT_FOUND) {
+			/* No such mailbox: the contact never registered. Say so, drop it. */
+			halqa_log(HALQA_LOG_WARN, "engine", "a Welcome's mailbox does not exist");
+			r = HALQA_OK;
+		}
+		if (r == HALQA_OK) {
+			r = store_welcome_out_delete(e->store, items[i].row);
+		}
+	}
+	wire_msg_cleanup(req);
+	free(req);
+	store_welcome_out_free(items, num);
+	return r;
+}
+
+/* discard_pending drops our pending commit and what waited on it (inside no transaction). */
+static int discard_pending(struct engine *e, struct circle *c, const uint8_t commit_hash[32])
+{
+	int r;
+
+	mls_group_commit_discard(c->g);
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		return r;
+	}
+	if ((r = circle_save(e, c)) != HALQA_OK ||
+	    (r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK ||
+	    (commit_hash != NULL &&
+	     (r = store_sent_take(e->store, c->row.circle_id, commit_hash)) != HALQA_OK &&
+	     r != HALQA_ERR_NOT_FOUND) ||
+	    (r = store_commit(e->store)) != HALQA_OK) {
+		(void)store_rollback(e->store);
+		return r;
+	}
+	return HALQA_OK;
+}
+
+struct welcome_to {
+	uint8_t mailbox_id[ENGINE_ID_LEN];
+};
+
+/*
+ * send_commit sends the pending commit |commit| of |c| (its Welcome, if
+ * any, to each of |to|), then reads the log up to it so its echo
+ * confirms it. HALQA_ERR_STALE if another commit came first (ours is
+ * discarded and |c| synced: the caller rebuilds and retries).
+ */
+static int send_commit(struct engine *e, struct circle *c, const uint8_t *commit,
+		       size_t commit_len, const uint8_t *welcome, size_t welcome_len,
+		       const struct welcome_to *to, size_t num_to)
+{
+	struct engine_sync_report rep;
+	struct envelope_welcome item;
+	struct wire_msg *req = NULL;
+	uint8_t hash[32], *item_bytes = NULL;
+	size_t item_len = 0;
+	uint64_t epoch = mls_group_epoch(c->g);
+	int r;
+
+	hash_bytes(hash, commit, commit_len);
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	wire_msg_init(req, WIRE_SEND, 0);
+	memcpy(req->u.send.circle_id, c->row.circle_id, WIRE_ID_LEN);
+	req->u.send.epoch = epoch;
+	req->u.send.kind = WIRE_KIND_COMMIT;
+	randombytes_buf(req->u.send.client_msg_id, WIRE_ID_LEN);
+	req->u.send.payload.data = commit;
+	req->u.send.payload.len = commit_len;
+	if ((r = circle_cap(c, req->u.send.cap)) != HALQA_OK ||
+	    (r = next_cap_hash(c, req->u.send.next_cap_hash)) != HALQA_OK) {
+		goto fail;
+	}
+	if (welcome != NULL) {
+		memset(&item, 0, sizeof item);
+		memcpy(item.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+		snprintf(item.name, sizeof item.name, "%s", c->row.name);
+		item.welcome = welcome;
+		item.welcome_len = welcome_len;
+		if ((r = envelope_welcome_encode(&item_bytes, &item_len, &item)) != HALQA_OK) {
+			goto fail;
+		}
+	}
+	/* The pending commit, its hash and its Welcomes are on disk before the relay sees it. */
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto fail;
+	}
+	r = circle_save(e, c);
+	if (r == HALQA_OK) {
+		r = store_sent_add(e->store, c->row.circle_id, hash);
+	}
+	for (size_t i = 0; r == HALQA_OK && item_bytes != NULL && i < num_to; i++) {
+		r = store_welcome_out_add(e->store, c->row.circle_id, to[i].mailbox_id, item_bytes,
+					  item_len);
+	}
+	if (r != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
+		(void)store_rollback(e->store);
+		goto fail;
+	}
+	r = call(e, req);
+	if (r == HALQA_ERR_STALE) {
+		/* Another commit won this epoch: drop ours, catch up, let the caller retry. */
+		if ((r = discard_pending(e, c, hash)) == HALQA_OK) {
+			memset(&rep, 0, sizeof rep);
+			circle_cleanup(c);
+			r = engine_sync_one(e, c->row.circle_id, &rep);
+			if (r == HALQA_OK) {
+				r = HALQA_ERR_STALE;
+			}
+		}
+		goto out;
+	}
+	if (r != HALQA_OK) {
+		/*
+		 * No answer: the relay may or may not have it. The pending
+		 * commit stays stored; the next sync finds it in the log (and
+		 * confirms it) or finds the epoch still open (and drops it).
+		 */
+		goto out;
+	}
+	memset(&rep, 0, sizeof rep);
+	circle_cleanup(c);
+	r = engine_sync_one(e, c->row.circle_id, &rep);
+	goto out;
+fail:
+	mls_group_commit_discard(c->g);
+out:
+	free(item_bytes);
+	if (req != NULL) {
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	return r;
+}
+
+/* ready_circle loads circle |name| for a change: synced first, open, ours to change. */
+static int ready_circle(struct engine *e, const char *name, struct circle *c, bool need_fac)
+{
+	struct store_circle row;
+	struct engine_sync_report rep;
+	struct roster ro;
+	int r;
+
+	memset(c, 0, sizeof *c);
+	if ((r = engine_circle_find(e, name, &row)) != HALQA_OK) {
+		return r;
+	}
+	memset(&rep, 0, sizeof rep);
+	if ((r = engine_sync_one(e, row.circle_id, &rep)) != HALQA_OK) {
+		return r;
+	}
+	if ((r = circle_load(e, row.circle_id, c)) != HALQA_OK) {
+		return r;
+	}
+	if (c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_LEFT | STORE_CIRCLE_BLOCKED)) {
+		circle_cleanup(c);
+		return engine_seterr(e, HALQA_ERR_DENIED, "the circle is closed: %s",
+				     c->row.reason[0] ? c->row.reason : "we left it");
+	}
+	if (need_fac && (roster_of(c->g, &ro) != HALQA_OK ||
+			 !roster_has(&ro, e->id->sign_pub))) {
+		circle_cleanup(c);
+		return engine_seterr(e, HALQA_ERR_DENIED, "only a facilitator may do that");
+	}
+	return HALQA_OK;
+}
+
+/* contact_card loads contact |name| and its card; the card must be on our relay. */
+static int contact_card(struct engine *e, const char *name, struct store_contact *ct,
+			struct card *cd)
+{
+	char endpoint[RELAYADDR_MAX_ENDPOINT + 1];
+	int r;
+
+	if ((r = store_contact_get_by_name(e->store, name, ct)) != HALQA_OK) {
+		return engine_seterr(e, r, "no contact of that name");
+	}
+	if ((r = card_decode(cd, ct->card)) != HALQA_OK) {
+		return engine_seterr(e, r, "the contact's card is damaged");
+	}
+	if (sodium_memcmp(cd->identity_pub, ct->identity_pub, ENGINE_KEY_LEN) != 0) {
+		return engine_seterr(e, HALQA_ERR_INVALID, "the contact's card is not theirs");
+	}
+	if ((r = store_setting_get(e->store, SET_RELAY_ENDPOINT, endpoint, sizeof endpoint)) !=
+	    HALQA_OK) {
+		return engine_seterr(e, r, "no relay set");
+	}
+	if (strcmp(endpoint, cd->endpoint) != 0) {
+		return engine_seterr(e, HALQA_ERR_UNSUPPORTED,
+				     "the contact uses another relay; circles span one relay");
+	}
+	return HALQA_OK;
+}
+
+int engine_circle_add(struct engine *e, const char *circle, const char *const *names,
+		      size_t num_names)
+{
+	struct circle c;
+	struct store_contact ct;
+	struct card cd;
+	struct mls_key_package *kps = NULL;
+	struct welcome_to *to = NULL;
+	struct mls_group_member *members = NULL;
+	struct wire_msg *req = NULL;
+	uint8_t *commit = NULL, *welcome = NULL, ident[ENGINE_KEY_LEN];
+	size_t commit_len = 0, welcome_len = 0, num_members = 0, num_kps = 0;
+	int r = HALQA_OK;
+
+	memset(&c, 0, sizeof c);
+	if (names == NULL || num_names == 0 || num_names > ROSTER_MAX * 10) {
+		return engine_seterr(e, HALQA_ERR_ARG, "name at least one contact");
+	}
+	if ((kps = calloc(num_names, sizeof *kps)) == NULL ||
+	    (to = calloc(num_names, sizeof *to)) == NULL || (req = calloc(1, sizeof *req)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
+		if ((r = ready_circle(e, circle, &c, true)) != HALQA_OK ||
+		    (r = mls_group_members(c.g, &members, &num_members)) != HALQA_OK) {
+			goto out;
+		}
+		/* Claim once: a retry after stale-epoch reuses the packages. */
+		for (size_t i = num_kps; i < num_names; i++) {
+			if ((r = contact_card(e, names[i], &ct, &cd)) != HALQA_OK) {
+				goto out;
+			}
+			for (size_t m = 0; m < num_members; m++) {
+				if (members[m].has_identity &&
+				    sodium_memcmp(members[m].identity, ct.identity_pub,
+						  ENGINE_KEY_LEN) == 0) {
+					r = engine_seterr(e, HALQA_ERR_EXISTS,
+							  "a contact is already a member");
+					goto out;
+				}
+			}
+			wire_msg_init(req, WIRE_KP_CLAIM, 0);
+			memcpy(req->u.kp_dir.dir_id, cd.kp_dir_id, WIRE_ID_LEN);
+			if ((r = call(e, req)) != HALQA_OK) {
+				goto out;
+			}
+			r = mls_key_package_decode_bytes(e->reply->u.ok.u.kp_claim.package.data,
+							 e->reply->u.ok.u.kp_claim.package.len,
+							 &kps[i]);
+			num_kps = i + 1;
+			/*
+			 * The relay hands out the package: it must be the
+			 * contact's own (its credential is the verified key),
+			 * or a relay could slip its own member in.
+			 */
+			if (r != HALQA_OK ||
+			    (r = mls_keypackage_validate(&kps[i],
+							 (uint64_t)(engine_now(e) / 1000))) !=
+				    HALQA_OK ||
+			    (r = mls_keypackage_leaf_identity(&kps[i].leaf_node, ident)) !=
+				    HALQA_OK ||
+			    sodium_memcmp(ident, ct.identity_pub, ENGINE_KEY_LEN) != 0) {
+				r = engine_seterr(e, HALQA_ERR_INVALID,
+						  "the relay gave a KeyPackage that is not the "
+						  "contact's");
+				goto out;
+			}
+			memcpy(to[i].mailbox_id, cd.mailbox_id, ENGINE_ID_LEN);
+		}
+		free(members);
+		members = NULL;
+		if ((r = mls_group_commit_add(c.g, kps, num_kps, (uint64_t)(engine_now(e) / 1000),
+					      &commit, &commit_len, &welcome, &welcome_len)) !=
+		    HALQA_OK) {
+			engine_seterr(e, r, "cannot build the commit");
+			goto out;
+		}
+		r = send_commit(e, &c, commit, commit_len, welcome, welcome_len, to, num_kps);
+		free(commit);
+		free(welcome);
+		commit = welcome = NULL;
+		circle_cleanup(&c);
+		if (r != HALQA_ERR_STALE) {
+			break;
+		}
+	}
+	if (r == HALQA_OK) {
+		r = post_welcomes(e, c.row.circle_id);
+	} else if (r == HALQA_ERR_STALE) {
+		engine_seterr(e, r, "other members kept changing the circle; try again");
+	}
+out:
+	free(members);
+	free(commit);
+	free(welcome);
+	circle_cleanup(&c);
+	for (size_t i = 0; kps != NULL && i < num_kps; i++) {
+		mls_key_package_cleanup(&kps[i]);
+	}
+	free(kps);
+	free(to);
+	if (req != NULL) {
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	return r;
+}
+
+int engine_circle_remove(struct engine *e, const char *circle, const char *const *names,
+			 size_t num_names)
+{
+	struct circle c;
+	struct store_contact ct;
+	struct mls_group_member *members = NULL;
+	struct roster ro;
+	uint32_t *leaves = NULL;
+	uint8_t(*keys)[ROSTER_KEY_LEN] = NULL;
+	uint8_t *commit = NULL;
+	size_t commit_len = 0, num_members = 0, n;
+	int r = HALQA_OK;
+
+	memset(&c, 0, sizeof c);
+	if (names == NULL || num_names == 0 || num_names > 1000) {
+		return engine_seterr(e, HALQA_ERR_ARG, "name at least one contact");
+	}
+	if ((leaves = calloc(num_names, sizeof *leaves)) == NULL ||
+	    (keys = calloc(num_names, sizeof *keys)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
+		if ((r = ready_circle(e, circle, &c, true)) != HALQA_OK ||
+		    (r = mls_group_members(c.g, &members, &num_members)) != HALQA_OK) {
+			goto out;
+		}
+		for (size_t i = 0; i < num_names; i++) {
+			if ((r = store_contact_get_by_name(e->store, names[i], &ct)) != HALQA_OK) {
+				engine_seterr(e, r, "no contact of that name");
+				goto out;
+			}
+			for (n = 0; n < num_members; n++) {
+				if (members[n].has_identity &&
+				    sodium_memcmp(members[n].identity, ct.identity_pub,
+						  ENGINE_KEY_LEN) == 0) {
+					break;
+				}
+			}
+			if (n == num_members) {
+				r = engine_seterr(e, HALQA_ERR_NOT_FOUND,
+						  "a contact is not a member of the circle");
+				goto out;
+			}
+			leaves[i] = members[n].leaf;
+			memcpy(keys[i], ct.identity_pub, ROSTER_KEY_LEN);
+		}
+		free(members);
+		members = NULL;
+		/* A removed facilitator leaves the roster in the same breath (the last cannot go). */
+		if ((r = roster_of(c.g, &ro)) != HALQA_OK ||
+		    (r = roster_validate_removals(&ro, (const uint8_t(*)[ROSTER_KEY_LEN])keys,
+						  num_names)) != HALQA_OK) {
+			engine_seterr(e, HALQA_ERR_DENIED,
+				      "the circle would be left without a facilitator");
+			r = HALQA_ERR_DENIED;
+			goto out;
+		}
+		if ((r = mls_group_commit_remove(c.g, leaves, num_names, &commit, &commit_len)) !=
+		    HALQA_OK) {
+			engine_seterr(e, r, "cannot build the commit");
+			goto out;
+		}
+		r = send_commit(e, &c, commit, commit_len, NULL, 0, NULL, 0);
+		free(commit);
+		commit = NULL;
+		circle_cleanup(&c);
+		if (r != HALQA_ERR_STALE) {
+			break;
+		}
+	}
+	if (r == HALQA_ERR_STALE) {
+		engine_seterr(e, r, "other members kept changing the circle; try again");
+	}
+out:
+	free(members);
+	free(commit);
+	free(leaves);
+	free(keys);
+	circle_cleanup(&c);
+	return r;
+}
+
+int engine_circle_set_facilitator(struct engine *e, const char *circle, const char *name,
+				  bool on)
+{
+	struct circle c;
+	struct store_contact ct;
+	struct roster ro;
+	struct mls_extension_list exts;
+	struct mls_group_member *members = NULL;
+	const uint8_t *key;
+	uint8_t *commit = NULL;
+	size_t commit_len = 0, num_members = 0;
+	bool member = false;
+	int r = HALQA_OK;
+
+	memset(&c, 0, sizeof c);
+	memset(&exts, 0, sizeof exts);
+	if (name == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
+		if ((r = ready_circle(e, circle, &c, true)) != HALQA_OK ||
+		    (r = roster_of(c.g, &ro)) != HALQA_OK) {
+			goto out;
+		}
+		key = e->id->sign_pub;
+		if (store_contact_get_by_name(e->store, name, &ct) == HALQA_OK) {
+			key = ct.identity_pub;
+		} else {
+			r = engine_seterr(e, HALQA_ERR_NOT_FOUND, "no contact of that name");
+			goto out;
+		}
+		if ((r = mls_group_members(c.g, &members, &num_members)) != HALQA_OK) {
+			goto out;
+		}
+		member = false;
+		for (size_t i = 0; i < num_members; i++) {
+			member |= members[i].has_identity &&
+				  sodium_memcmp(members[i].identity, key, ENGINE_KEY_LEN) == 0;
+		}
+		free(members);
+		members = NULL;
+		if (on && !member) {
+			r = engine_seterr(e, HALQA_ERR_NOT_FOUND, "the contact is not a member");
+			goto out;
+		}
+		r = on ? roster_add(&ro, key) : roster_remove(&ro, key);
+		if (r == HALQA_ERR_EXISTS || r == HALQA_ERR_NOT_FOUND) {
+			/* Already so: nothing to commit. */
+			r = HALQA_OK;
+			goto out;
+		}
+		if (r != HALQA_OK) {
+			engine_seterr(e, r, r == HALQA_ERR_DENIED
+						    ? "the last facilitator cannot step down"
+						    : "the roster is full");
+			goto out;
+		}
+		if ((r = roster_extensions(mls_group_extensions(c.g), &ro, &exts)) != HALQA_OK ||
+		    (r = mls_group_commit_extensions(c.g, &exts, &commit, &commit_len)) !=
+			    HALQA_OK) {
+			engine_seterr(e, r, "cannot build the commit");
+			goto out;
+		}
+		mls_extension_list_cleanup(&exts);
+		r = send_commit(e, &c, commit, commit_len, NULL, 0, NULL, 0);
+		free(commit);
+		commit = NULL;
+		circle_cleanup(&c);
+		if (r != HALQA_ERR_STALE) {
+			break;
+		}
+	}
+out:
+	free(members);
+	free(commit);
+	mls_extension_list_cleanup(&exts);
+	circle_cleanup(&c);
+	return r;
+}
+
+int engine_circle_members(struct engine *e, const char *circle, struct engine_member **out,
+			  size_t *out_num)
+{
+	struct store_circle row;
+	struct circle c;
+	struct mls_group_member *members = NULL;
+	struct engine_member *list = NULL;
+	struct store_contact ct;
+	struct roster ro;
+	size_t num = 0, n = 0;
+	int r;
+
+	*out = NULL;
+	*out_num = 0;
+	memset(&c, 0, sizeof c);
+	if ((r = engine_circle_find(e, circle, &row)) != HALQA_OK ||
+	    (r = circle_load(e, row.circle_id, &c)) != HALQA_OK ||
+	    (r = mls_group_members(c.g, &members, &num)) != HALQA_OK) {
+		goto out;
+	}
+	if (roster_of(c.g, &ro) != HALQA_OK) {
+		memset(&ro, 0, sizeof ro);
+	}
+	if (num > 0 && (list = calloc(num, sizeof *list)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < num; i++) {
+		if (!members[i].has_identity) {
+			continue;
+		}
+		memcpy(list[n].identity, members[i].identity, ENGINE_KEY_LEN);
+		list[n].self = sodium_memcmp(members[i].identity, e->id->sign_pub,
+					     ENGINE_KEY_LEN) == 0;
+		list[n].verified = list[n].self;
+		list[n].facilitator = roster_has(&ro, members[i].identity) != 0;
+		if (!list[n].self &&
+		    store_contact_get_by_key(e->store, members[i].identity, &ct) == HALQA_OK) {
+			snprintf(list[n].name, sizeof list[n].name, "%s", ct.name);
+			list[n].verified = ct.verified != 0;
+		}
+		n++;
+	}
+	*out = list;
+	*out_num = n;
+	list = NULL;
+out:
+	free(list);
+	free(members);
+	circle_cleanup(&c);
+	return r;
+}
+
+/* ---- joining from Welcomes ---- */
+
+/*
+ * join_one joins the circle a Welcome item offers, if one of our
+ * KeyPackages is its target. HALQA_ERR_NOT_FOUND: not for any package of
+ * ours. Any error leaves the store as it was.
+ */
+static int join_one(struct engine *e, const uint8_t *data, size_t len, uint8_t out_id[16])
+{
+	struct envelope_welcome item;
+	struct mls_message msg;
+	struct mls_key_package kp;
+	struct mls_keypackage_private priv;
+	struct circle c;
+	struct store_circle existing;
+	struct roster ro;
+	uint8_t *kp_bytes = NULL, *priv_bytes = NULL, ref[MLS_HASH_LEN];
+	size_t kp_len = 0, priv_len = 0;
+	int r, last_resort = 0;
+	bool found = false;
+
+	memset(&msg, 0, sizeof msg);
+	memset(&kp, 0, sizeof kp);
+	memset(&priv, 0, sizeof priv);
+	memset(&c, 0, sizeof c);
+	if ((r = envelope_welcome_decode(&item, data, len)) != HALQA_OK ||
+	    (r = mls_message_decode_bytes(item.welcome, item.welcome_len, &msg)) != HALQA_OK) {
+		goto out;
+	}
+	if (msg.wire_format != MLS_WIRE_WELCOME) {
+		r = HALQA_ERR_INVALID;
+		goto out;
+	}
+	if (store_circle_get_by_id(e->store, item.circle_id, &existing) == HALQA_OK) {
+		/* A second Welcome to a circle we are in (a replay): nothing to do. */
+		r = HALQA_ERR_EXISTS;
+		goto out;
+	}
+	for (size_t i = 0; i < msg.welcome.num_secrets && !found; i++) {
+		if (msg.welcome.secrets[i].new_member.len != MLS_HASH_LEN) {
+			continue;
+		}
+		memcpy(ref, msg.welcome.secrets[i].new_member.data, MLS_HASH_LEN);
+		r = store_kp_get(e->store, ref, &kp_bytes, &kp_len, &priv_bytes, &priv_len,
+				 &last_resort);
+		if (r == HALQA_OK) {
+			found = true;
+		} else if (r != HALQA_ERR_NOT_FOUND) {
+			goto out;
+		}
+	}
+	if (!found) {
+		r = HALQA_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (priv_len != ENGINE_KP_PRIV_LEN) {
+		r = HALQA_ERR_MALFORMED;
+		goto out;
+	}
+	memcpy(priv.init_priv, priv_bytes, MLS_KEM_PRIV_LEN);
+	memcpy(priv.encryption_priv, priv_bytes + MLS_KEM_PRIV_LEN, MLS_KEM_PRIV_LEN);
+	if ((r = mls_key_package_decode_bytes(kp_bytes, kp_len, &kp)) != HALQA_OK ||
+	    (r = mls_group_join(&c.g, item.welcome, item.welcome_len, NULL, 0, e->id->sign_sec,
+				&kp, &priv, NULL)) != HALQA_OK) {
+		goto out;
+	}
+	/* A circle without a valid roster has no facilitator to follow: refused. */
+	if ((r = roster_of(c.g, &ro)) != HALQA_OK) {
+		r = HALQA_ERR_INVALID;
+		goto out;
+	}
+	memcpy(c.row.circle_id, item.circle_id, ENGINE_ID_LEN);
+	randombytes_buf(c.row.cursor_id, sizeof c.row.cursor_id);
+	c.row.created_at = engine_now(e);
+	c.row.updated_at = c.row.created_at;
+	if ((r = unique_name(e, item.name, c.row.name)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = store_circle_add(e->store, &c.row)) != HALQA_OK ||
+	    (r = circle_save(e, &c)) != HALQA_OK ||
+	    (!last_resort && (r = store_kp_delete(e->store, ref)) != HALQA_OK) ||
+	    (r = store_commit(e->store)) != HALQA_OK) {
+		(void)store_rollback(e->store);
+		goto out;
+	}
+	memcpy(out_id, item.circle_id, ENGINE_ID_LEN);
+out:
+	mls_keypackage_private_wipe(&priv);
+	mls_key_package_cleanup(&kp);
+	mls_message_cleanup(&msg);
+	free(kp_bytes);
+	store_secret_free(priv_bytes, priv_len);
+	circle_cleanup(&c);
+	return r;
+}
+
+/* sync_mailbox joins circles from the Welcomes in our mailbox and empties it. */
+static int sync_mailbox(struct engine *e, struct engine_sync_report *rep)
+{
+	struct wire_msg *req = NULL;
+	struct engine_event ev;
+	uint8_t **items = NULL, id[ENGINE_ID_LEN] = {0};
+	size_t *lens = NULL, num = 0;
+	uint64_t ids[WIRE_MAX_MAILBOX_FETCH];
+	int r;
+
+	if ((req = calloc(1, sizeof *req)) == NULL ||
+	    (items = calloc(WIRE_MAX_MAILBOX_FETCH, sizeof *items)) == NULL ||
+	    (lens = calloc(WIRE_MAX_MAILBOX_FETCH, sizeof *lens)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (int round = 0; round < 64; round++) {
+		wire_msg_init(req, WIRE_MAILBOX_FETCH, 0);
+		memcpy(req->u.mailbox_fetch.mailbox_id, e->id->mailbox_id, WIRE_ID_LEN);
+		req->u.mailbox_fetch.max_count = WIRE_MAX_MAILBOX_FETCH;
+		if ((r = call(e, req)) != HALQA_OK) {
+			goto out;
+		}
+		num = e->reply->u.ok.u.mailbox_fetch.num_items;
+		if (num == 0 || num > WIRE_MAX_MAILBOX_FETCH) {
+			break;
+		}
+		/* Copy out: every later call reuses the reply's buffer. */
+		for (size_t i = 0; i < num; i++) {
+			const struct wire_mailbox_item *it =
+				&e->reply->u.ok.u.mailbox_fetch.items[i];
+
+			ids[i] = it->id;
+			if ((items[i] = malloc(it->payload.len)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				goto out;
+			}
+			memcpy(items[i], it->payload.data, it->payload.len);
+			lens[i] = it->payload.len;
+		}
+		for (size_t i = 0; i < num; i++) {
+			r = join_one(e, items[i], lens[i], id);
+			if (r == HALQA_OK) {
+				rep->joined++;
+				memset(&ev, 0, sizeof ev);
+				ev.type = ENGINE_EVENT_JOINED;
+				memcpy(ev.circle_id, id, ENGINE_ID_LEN);
+				(void)engine_emit(e, &ev);
+			} else if (r != HALQA_ERR_EXISTS) {
+				/* Refused or not ours: logged and deleted, so it cannot wedge the box. */
+				halqa_log(HALQA_LOG_WARN, "engine", "mailbox item refused: %s",
+					  halqa_strerror(r));
+				rep->refused++;
+			}
+		}
+		wire_msg_init(req, WIRE_MAILBOX_DELETE, 0);
+		memcpy(req->u.mailbox_delete.mailbox_id, e->id->mailbox_id, WIRE_ID_LEN);
+		req->u.mailbox_delete.num_ids = (uint16_t)num;
+		memcpy(req->u.mailbox_delete.ids, ids, num * sizeof ids[0]);
+		if ((r = call(e, req)) != HALQA_OK) {
+			goto out;
+		}
+		for (size_t i = 0; i < num; i++) {
+			free(items[i]);
+			items[i] = NULL;
+		}
+		if (num < WIRE_MAX_MAILBOX_FETCH) {
+			break;
+		}
+	}
+	r = HALQA_OK;
+out:
+	for (size_t i = 0; items != NULL && i < WIRE_MAX_MAILBOX_FETCH; i++) {
+		free(items[i]);
+	}
+	free(items);
+	free(lens);
+	if (req != NULL) {
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	return r;
+}
+
+/* ---- reading a circle ---- */
+
+/* What one sync of a circle carries between its messages. */
+struct sync_ctx {
+	struct engine_sync_report *rep;
+	bool confirmed_own;  /* our pending commit was confirmed: post its Welcomes */
+	bool epoch_changed;
+	size_t proposals_seen; /* proposals processed this epoch in this sync */
+	bool proposals_ok;     /* ... and every one passes the roster rules */
+};
+
+/* block_circle marks |c| blocked with |reason| (its own transaction). */
+static int close_circle(struct engine *e, struct circle *c, uint32_t flag, const char *reason)
+{
+	int r;
+
+	c->row.flags |= flag;
+	snprintf(c->row.reason, sizeof c->row.reason, "%s", reason);
+	r = store_circle_update(e->store, &c->row);
+	char fp[9];
+
+	halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
+	halqa_log(HALQA_LOG_WARN, "engine", "circle %s: %s", fp, reason);
+	return r;
+}
+
+/* outbox_echo removes the outbox entry whose last ciphertext hashes to |hash|, if any. */
+static int outbox_echo(struct engine *e, const uint8_t id[ENGINE_ID_LEN], const uint8_t hash[32],
+		       uint8_t out_msg_id[ENGINE_ID_LEN], bool *found)
+{
+	struct store_outbox *items = NULL;
+	size_t num = 0;
+	uint8_t h[32];
+	int r;
+
+	*found = false;
+	if ((r = store_outbox_list(e->store, id, &items, &num)) != HALQA_OK) {
+		return r;
+	}
+	for (size_t i = 0; i < num; i++) {
+		if (items[i].wire == NULL) {
+			continue;
+		}
+		hash_bytes(h, items[i].wire, items[i].wire_len);
+		if (sodium_memcmp(h, hash, 32) == 0) {
+			memcpy(out_msg_id, items[i].client_msg_id, ENGINE_ID_LEN);
+			*found = true;
+			r = store_outbox_remove(e->store, items[i].client_msg_id);
+			break;
+		}
+	}
+	store_outbox_list_free(items, num);
+	return r;
+}
+
+/* member_in says whether |m|'s identity is among |list|. */
+static bool member_in(const struct mls_group_member *m, const struct mls_group_member *list,
+		      size_t num)
+{
+	for (size_t i = 0; i < num; i++) {
+		if (list[i].has_identity == m->has_identity &&
+		    (!m->has_identity ||
+		     sodium_memcmp(list[i].identity, m->identity, ENGINE_KEY_LEN) == 0) &&
+		    (m->has_identity || list[i].leaf == m->leaf)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * check_commit applies the roster rules to a commit just applied to |g|
+ * by |sender| (identity), given the roster and members before it (the
+ * membership change is what the member lists before and after differ by,
+ * whatever proposals made it). Returns HALQA_OK, or HALQA_ERR_DENIED with
+ * a reason in |why|; |*changed| says whether membership changed.
+ */
+static int check_commit(const struct mls_group *g, const struct roster *old_ro,
+			const struct mls_group_member *old_members, size_t num_old,
+			const uint8_t sender[ENGINE_KEY_LEN], bool *changed, const char **why)
+{
+	struct roster new_ro;
+	struct mls_group_member *now = NULL;
+	uint8_t(*removed)[ROSTER_KEY_LEN] = NULL;
+	size_t num_now = 0, num_removed = 0, num_added = 0;
+	int r;
+
+	*changed = false;
+	if (roster_of(g, &new_ro) != HALQA_OK) {
+		*why = "a commit dropped the facilitator roster";
+		return HALQA_ERR_DENIED;
+	}
+	if (roster_validate_change(old_ro, &new_ro, sender) != HALQA_OK) {
+		*why = "a member who is not a facilitator changed the roster";
+		return HALQA_ERR_DENIED;
+	}
+	if ((r = mls_group_members(g, &now, &num_now)) != HALQA_OK) {
+		*why = "the member list cannot be read";
+		return r;
+	}
+	if ((removed = calloc(num_old + 1, sizeof *removed)) == NULL) {
+		free(now);
+		*why = "out of memory";
+		return HALQA_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < num_old; i++) {
+		if (!member_in(&old_members[i], now, num_now)) {
+			memcpy(removed[num_removed++], old_members[i].identity, ROSTER_KEY_LEN);
+		}
+	}
+	for (size_t i = 0; i < num_now; i++) {
+		num_added += !member_in(&now[i], old_members, num_old);
+	}
+	free(now);
+	*changed = num_added > 0 || num_removed > 0;
+	r = HALQA_OK;
+	if (*changed && roster_may_change_membership(old_ro, sender) != HALQA_OK) {
+		*why = "a member who is not a facilitator changed the membership";
+		r = HALQA_ERR_DENIED;
+	} else if (num_removed > 0 &&
+		   roster_validate_removals(&new_ro, (const uint8_t(*)[ROSTER_KEY_LEN])removed,
+					    num_removed) != HALQA_OK) {
+		*why = "a commit removed the last facilitator";
+		r = HALQA_ERR_DENIED;
+	}
+	free(removed);
+	return r;
+}
+
+/* store_application stores (or hands over) one decrypted envelope, inside the transaction. */
+static int store_application(struct engine *e, struct circle *c, const uint8_t *pt, size_t pt_len,
+			     const uint8_t sender[ENGINE_KEY_LEN], struct engine_event *ev,
+			     bool *stored, bool *refused)
+{
+	struct envelope env;
+	struct session_message *msg = NULL;
+	struct store_message m;
+	uint64_t last = 0;
+	int r;
+
+	*stored = false;
+	*refused = false;
+	if (envelope_decode(&env, pt, pt_len) != HALQA_OK ||
+	    (msg = calloc(1, sizeof *msg)) == NULL ||
+	    session_decode(msg, env.payload, env.payload_len) != HALQA_OK) {
+		*refused = true;
+		r = HALQA_OK;
+		goto out;
+	}
+	r = store_seen_add(e->store, c->row.circle_id, env.msg_id);
+	if (r == HALQA_ERR_EXISTS) {
+		/* A duplicate (a resend re-encrypted for a newer epoch): dropped. */
+		r = HALQA_OK;
+		goto out;
+	}
+	if (r != HALQA_OK || (r = store_counter_get(e->store, c->row.circle_id, sender, &last)) !=
+				     HALQA_OK) {
+		goto out;
+	}
+	if (env.counter > last + 1 && last != 0) {
+		c->row.gaps += env.counter - last - 1;
+		char fp[9];
+
+		halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
+		halqa_log(HALQA_LOG_WARN, "engine", "circle %s: %llu message(s) of a sender missing",
+			  fp, (unsigned long long)(env.counter - last - 1));
+		if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+			goto out;
+		}
+	}
+	if (env.counter > last &&
+	    (r = store_counter_set(e->store, c->row.circle_id, sender, env.counter)) != HALQA_OK) {
+		goto out;
+	}
+	memset(ev, 0, sizeof *ev);
+	memcpy(ev->circle_id, c->row.circle_id, ENGINE_ID_LEN);
+	memcpy(ev->sender, sender, ENGINE_KEY_LEN);
+	memcpy(ev->msg_id, env.msg_id, ENGINE_ID_LEN);
+	ev->sent_at = env.sent_at;
+	if (msg->kind == SESSION_KIND_CHAT) {
+		memset(&m, 0, sizeof m);
+		memcpy(m.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+		memcpy(m.msg_id, env.msg_id, ENGINE_ID_LEN);
+		memcpy(m.sender, sender, ENGINE_KEY_LEN);
+		m.sent_at = env.sent_at;
+		m.received_at = engine_now(e);
+		m.body = msg->u.chat.text;
+		r = store_message_add(e->store, &m, &ev->seq);
+		if (r == HALQA_ERR_EXISTS) {
+			r = HALQA_OK;
+			goto out;
+		}
+		if (r != HALQA_OK) {
+			goto out;
+		}
+		ev->type = ENGINE_EVENT_MESSAGE;
+		*stored = true;
+		goto out;
+	}
+	/* Session payloads go to their handler, whose rows join this transaction. */
+	ev->type = ENGINE_EVENT_PAYLOAD;
+	ev->payload = msg;
+	if ((r = sqlite3_exec(store_db(e->store), "SAVEPOINT engine_payload", NULL, NULL, NULL)) !=
+	    SQLITE_OK) {
+		r = HALQA_ERR_IO;
+		goto out;
+	}
+	if (engine_emit(e, ev) != HALQA_OK) {
+		(void)sqlite3_exec(store_db(e->store),
+				   "ROLLBACK TO engine_payload; RELEASE engine_payload", NULL, NULL,
+				   NULL);
+		*refused = true;
+	} else if (sqlite3_exec(store_db(e->store), "RELEASE engine_payload", NULL, NULL, NULL) !=
+		   SQLITE_OK) {
+		r = HALQA_ERR_IO;
+		goto out;
+	}
+	ev->payload = NULL;
+	ev->type = 0;
+	r = HALQA_OK;
+out:
+	if (msg != NULL) {
+		sodium_memzero(msg, sizeof *msg);
+		free(msg);
+	}
+	return r;
+}
+
+/*
+ * process_item handles message |seq| of the circle's log: ours (skipped,
+ * or our pending commit confirmed), or another member's (decrypted,
+ * checked, stored). The group, the cursor and what the message produced
+ * are written in one transaction. A message that does not pass is
+ * counted as refused and skipped, so a bad message cannot wedge the circle.
+ */
+static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx, uint64_t seq,
+			uint8_t kind, const uint8_t *payload, size_t len)
+{
+	struct mls_group_event ev;
+	struct mls_group_member *members = NULL;
+	struct engine_event out_ev, mem_ev;
+	struct roster old_ro;
+	uint8_t hash[32], sender[ENGINE_KEY_LEN], msg_id[ENGINE_ID_LEN];
+	uint64_t old_epoch = mls_group_epoch(c->g);
+	size_t num_members = 0;
+	const char *why = NULL;
+	bool ours = false, stored = false, refused = false, found = false, in_tx = false;
+	bool confirm_direct = false, removed_us = false, changed = false;
+	int r, pr;
+
+	memset(&ev, 0, sizeof ev);
+	memset(&out_ev, 0, sizeof out_ev);
+	memset(&mem_ev, 0, sizeof mem_ev);
+	hash_bytes(hash, payload, len);
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		return r;
+	}
+	in_tx = true;
+	r = store_sent_take(e->store, c->row.circle_id, hash);
+	if (r == HALQA_OK) {
+		ours = true;
+	} else if (r != HALQA_ERR_NOT_FOUND) {
+		goto out;
+	}
+	if (ours && !(kind == WIRE_KIND_COMMIT && mls_group_has_pending(c->g))) {
+		/* Our own message or proposal, echoed: done; its outbox entry too. */
+		if ((r = outbox_echo(e, c->row.circle_id, hash, msg_id, &found)) != HALQA_OK) {
+			goto out;
+		}
+		goto advance;
+	}
+	if (roster_of(c->g, &old_ro) != HALQA_OK) {
+		memset(&old_ro, 0, sizeof old_ro);
+	}
+	if ((r = mls_group_members(c->g, &members, &num_members)) != HALQA_OK) {
+		goto out;
+	}
+	pr = mls_group_process(c->g, payload, len, &ev);
+	if (pr != HALQA_OK && ours) {
+		/* Our pending commit, accepted by the relay: apply it as accepted. */
+		confirm_direct = true;
+		pr = mls_group_commit_confirm(c->g);
+		ev.type = MLS_GROUP_EVENT_COMMIT;
+		ev.sender = mls_group_own_leaf(c->g);
+	}
+	if (pr != HALQA_OK) {
+		char fp[9];
+
+		halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
+		halqa_log(HALQA_LOG_WARN, "engine", "circle %s: message %llu refused: %s", fp,
+			  (unsigned long long)seq, halqa_strerror(pr));
+		sx->rep->refused++;
+		goto advance;
+	}
+	if (ev.sender == UINT32_MAX ||
+	    leaf_identity(members, num_members, ev.sender, sender) != HALQA_OK) {
+		/* Not from a Halqa member we know (external senders are not ours to accept). */
+		if (ev.type == MLS_GROUP_EVENT_COMMIT) {
+			why = "a commit from an unknown sender";
+			goto refuse_commit;
+		}
+		sx->rep->refused++;
+		goto advance;
+	}
+	switch (ev.type) {
+	case MLS_GROUP_EVENT_APPLICATION:
+		if (kind != WIRE_KIND_APPLICATION) {
+			sx->rep->refused++;
+			goto advance;
+		}
+		if ((r = store_application(e, c, ev.data, ev.data_len, sender, &out_ev, &stored,
+					   &refused)) != HALQA_OK) {
+			goto out;
+		}
+		if (stored) {
+			sx->rep->received++;
+		}
+		if (refused) {
+			sx->rep->refused++;
+		}
+		break;
+	case MLS_GROUP_EVENT_PROPOSAL:
+		sx->proposals_seen++;
+		/*
+		 * A member may ask to leave (a Remove of its own leaf); anything
+		 * else must come from a facilitator, or we do not commit it.
+		 */
+		if (roster_may_change_membership(&old_ro, sender) != HALQA_OK) {
+			sx->proposals_ok = false;
+		}
+		break;
+	case MLS_GROUP_EVENT_COMMIT:
+		if (check_commit(c->g, &old_ro, members, num_members, sender, &changed, &why) !=
+			    HALQA_OK &&
+		    !ours) {
+			goto refuse_commit;
+		}
+		sx->rep->commits++;
+		sx->epoch_changed = true;
+		sx->proposals_seen = 0;
+		sx->proposals_ok = true;
+		if (ours) {
+			sx->confirmed_own = true;
+		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
+			/* Another's commit discarded ours: its Welcomes will never be valid. */
+			goto out;
+		}
+		if (changed) {
+			mem_ev.type = ENGINE_EVENT_MEMBERS;
+			memcpy(mem_ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+		}
+		if (ev.removed || mls_group_is_removed(c->g)) {
+			removed_us = true;
+			c->row.flags |= STORE_CIRCLE_REMOVED;
+			snprintf(c->row.reason, sizeof c->row.reason, "%s",
+				 "we were removed from the circle");
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+				goto out;
+			}
+		}
+		break;
+	default:
+		sx->rep->refused++;
+		break;
+	}
+advance:
+	if ((r = store_circle_set_cursor(e->store, c->row.circle_id, seq)) != HALQA_OK ||
+	    (r = circle_save(e, c)) != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	in_tx = false;
+	c->row.relay_seq = seq;
+	if (out_ev.type != 0) {
+		(void)engine_emit(e, &out_ev);
+	}
+	if (mem_ev.type != 0) {
+		(void)engine_emit(e, &mem_ev);
+	}
+	if (removed_us) {
+		memset(&mem_ev, 0, sizeof mem_ev);
+		mem_ev.type = ENGINE_EVENT_REMOVED;
+		memcpy(mem_ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+		(void)engine_emit(e, &mem_ev);
+	}
+	(void)confirm_direct;
+	(void)old_epoch;
+	r = HALQA_OK;
+	goto out;
+refuse_commit:
+	/*
+	 * The roster rules refuse it: every honest member does the same, so
+	 * the group keeps the state from before this commit, and the circle
+	 * cannot follow the relay past it.
+	 */
+	(void)store_rollback(e->store);
+	in_tx = false;
+	sx->rep->refused++;
+	mls_group_event_cleanup(&ev);
+	if ((r = circle_reload(e, c)) == HALQA_OK) {
+		r = close_circle(e, c, STORE_CIRCLE_BLOCKED, why);
+	}
+out:
+	if (in_tx) {
+		(void)store_rollback(e->store);
+		/* The in-memory group may be ahead of the store now: read it back. */
+		if (circle_reload(e, c) != HALQA_OK) {
+			r = r == HALQA_OK ? HALQA_ERR_INTERNAL : r;
+		}
+	}
+	mls_group_event_cleanup(&ev);
+	free(members);
+	return r;
+}
+
+/* ack_cursor tells the relay we have read up to our cursor (keeps it live). */
+static int ack_cursor(struct engine *e, struct circle *c)
+{
+	struct wire_msg *req;
+	int r;
+
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	wire_msg_init(req, WIRE_ACK, 0);
+	memcpy(req->u.ack.circle_id, c->row.circle_id, WIRE_ID_LEN);
+	memcpy(req->u.ack.cursor_id, c->row.cursor_id, WIRE_ID_LEN);
+	req->u.ack.seq = c->row.relay_seq;
+	if ((r = circle_cap(c, req->u.ack.cap)) == HALQA_OK) {
+		r = call(e, req);
+	}
+	wire_msg_cleanup(req);
+	free(req);
+	return r;
+}
+
+/*
+ * fetch_circle reads the circle's log from its cursor, epoch by epoch,
+ * until the end. The group stays loaded in |c|.
+ */
+static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
+{
+	struct wire_msg *req;
+	uint64_t epoch, first, last, prev_seq;
+	bool closed;
+	int r = HALQA_OK;
+
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	for (unsigned round = 0; round < ENGINE_MAX_FETCH_ROUNDS; round++) {
+		if (c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+			break;
+		}
+		epoch = mls_group_epoch(c->g);
+		wire_msg_init(req, WIRE_FETCH, 0);
+		memcpy(req->u.fetch.circle_id, c->row.circle_id, WIRE_ID_LEN);
+		req->u.fetch.from_seq = c->row.relay_seq + 1;
+		req->u.fetch.max_count = WIRE_MAX_FETCH_COUNT;
+		if ((r = circle_cap(c, req->u.fetch.cap)) != HALQA_OK || (r = call(e, req)) != HALQA_OK) {
+			break;
+		}
+		const struct wire_fetch_ok *f = &e->reply->u.ok.u.fetch;
+
+		closed = f->closed != 0;
+		first = f->first_seq;
+		last = f->last_seq;
+		if (f->epoch != epoch || first == 0 || last + 1 < first) {
+			/* Not an answer to what we asked: a relay bug or a hostile relay. */
+			r = engine_seterr(e, HALQA_ERR_MALFORMED, "the relay answered out of turn");
+			break;
+		}
+		if (c->row.relay_seq + 1 < first) {
+			/* Nothing before our epoch is ours to read (a joiner starts here). */
+			if ((r = store_circle_set_cursor(e->store, c->row.circle_id, first - 1)) !=
+			    HALQA_OK) {
+				break;
+			}
+			c->row.relay_seq = first - 1;
+		}
+		prev_seq = c->row.relay_seq;
+		for (uint16_t i = 0; i < f->num_msgs && r == HALQA_OK; i++) {
+			const struct wire_fetch_item *it = &f->msgs[i];
+
+			/* In order, within the epoch, each once: anything else is dropped. */
+			if (it->seq <= c->row.relay_seq || it->seq < first || it->seq > last) {
+				sx->rep->refused++;
+				continue;
+			}
+			r = process_item(e, c, sx, it->seq, it->kind, it->payload.data,
+					 it->payload.len);
+			if (mls_group_epoch(c->g) != epoch ||
+			    (c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+				break;
+			}
+		}
+		if (r != HALQA_OK) {
+			break;
+		}
+		if (mls_group_epoch(c->g) != epoch) {
+			continue; /* a commit moved us on: read the next epoch */
+		}
+		if (c->row.relay_seq >= last) {
+			if (closed && !(c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+				/* The closing commit did not apply: we cannot follow. */
+				r = close_circle(e, c, STORE_CIRCLE_BLOCKED,
+						 "a commit of this circle could not be processed");
+			} else if (mls_group_has_pending(c->g)) {
+				/* The epoch is open and ours is not in it: the relay never took it. */
+				r = discard_pending(e, c, NULL);
+			}
+			break;
+		}
+		if (c->row.relay_seq == prev_seq) {
+			break; /* no progress (deleted messages, or junk): as far as we can */
+		}
+	}
+	wire_msg_cleanup(req);
+	free(req);
+	return r;
+}
+
+/* ---- sending ---- */
+
+/*
+ * send_entry sends one outbox entry: the ciphertext already built for
+ * this epoch (byte for byte, so the relay's idempotent SEND sees a retry),
+ * or a new one, stored with the group before it leaves.
+ */
+static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o,
+		      struct engine_sync_report *rep)
+{
+	struct wire_msg *req = NULL;
+	struct engine_event ev;
+	struct envelope env;
+	uint8_t *wire = NULL, hash[32];
+	size_t wire_len = 0;
+	uint64_t epoch = mls_group_epoch(c->g);
+	int r;
+
+	if (o->payload == NULL) {
+		/* An entry from before schema 2 cannot be sent: drop it, say so. */
+		halqa_log(HALQA_LOG_WARN, "engine", "an outbox entry without payload was dropped");
+		return store_outbox_remove(e->store, o->client_msg_id);
+	}
+	if (o->wire != NULL && o->wire_epoch == epoch) {
+		wire = o->wire;
+		wire_len = o->wire_len;
+		o->wire = NULL;
+	} else {
+		if ((r = mls_group_protect(c->g, o->payload, o->payload_len, &wire, &wire_len)) !=
+		    HALQA_OK) {
+			return engine_seterr(e, r, "cannot encrypt the message");
+		}
+		hash_bytes(hash, wire, wire_len);
+		if ((r = store_begin(e->store)) != HALQA_OK) {
+			goto out;
+		}
+		if ((r = circle_save(e, c)) != HALQA_OK ||
+		    (r = store_outbox_set_wire(e->store, o->client_msg_id, wire, wire_len, epoch)) !=
+			    HALQA_OK ||
+		    (r = store_sent_add(e->store, c->row.circle_id, hash)) != HALQA_OK ||
+		    (r = store_commit(e->store)) != HALQA_OK) {
+			(void)store_rollback(e->store);
+			/* The ratchet moved in memory only: read the stored group back. */
+			(void)circle_reload(e, c);
+			goto out;
+		}
+	}
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	wire_msg_init(req, WIRE_SEND, 0);
+	memcpy(req->u.send.circle_id, c->row.circle_id, WIRE_ID_LEN);
+	req->u.send.epoch = epoch;
+	req->u.send.kind = WIRE_KIND_APPLICATION;
+	memcpy(req->u.send.client_msg_id, o->client_msg_id, WIRE_ID_LEN);
+	req->u.send.payload.data = wire;
+	req->u.send.payload.len = wire_len;
+	if ((r = circle_cap(c, req->u.send.cap)) != HALQA_OK) {
+		goto out;
+	}
+	r = call(e, req);
+	if (r != HALQA_OK) {
+		if (store_outbox_bump(e->store, o->client_msg_id) != HALQA_OK) {
+			halqa_log(HALQA_LOG_DEBUG, "engine", "outbox attempt not counted");
+		}
+		goto out;
+	}
+	if ((r = store_outbox_remove(e->store, o->client_msg_id)) != HALQA_OK &&
+	    r != HALQA_ERR_NOT_FOUND) {
+		goto out;
+	}
+	r = HALQA_OK;
+	rep->sent++;
+	memset(&ev, 0, sizeof ev);
+	ev.type = ENGINE_EVENT_OUTBOX;
+	memcpy(ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+	if (envelope_decode(&env, o->payload, o->payload_len) == HALQA_OK) {
+		memcpy(ev.msg_id, env.msg_id, ENGINE_ID_LEN);
+		ev.sent_at = env.sent_at;
+	}
+	(void)engine_emit(e, &ev);
+out:
+	free(wire);
+	if (req != NULL) {
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	return r;
+}
+
+/* flush_outbox sends a circle's outbox in order; stops at the first failure. */
+static int flush_outbox(struct engine *e, struct circle *c, struct engine_sync_report *rep)
+{
+	struct store_outbox *items = NULL;
+	size_t num = 0;
+	int r;
+
+	if ((r = store_outbox_list(e->store, c->row.circle_id, &items, &num)) != HALQA_OK) {
+		return r;
+	}
+	for (size_t i = 0; i < num; i++) {
+		if ((r = send_entry(e, c, &items[i], rep)) != HALQA_OK) {
+			break;
+		}
+	}
+	store_outbox_list_free(items, num);
+	return r;
+}
+
+/* self_update_due says whether the circle's post-compromise healing is due. */
+static bool self_update_due(struct engine *e, const struct store_circle *row)
+{
+	return row->sends_since_update >= ENGINE_SELF_UPDATE_SENDS ||
+	       engine_now(e) - row->updated_at >= ENGINE_SELF_UPDATE_MS;
+}
+
+/* self_update builds and sends an empty commit with a fresh path (post-compromise healing). */
+static int self_update(struct engine *e, struct circle *c)
+{
+	uint8_t *commit = NULL;
+	size_t commit_len = 0;
+	int r;
+
+	if ((r = mls_group_commit_update(c->g, &commit, &commit_len)) != HALQA_OK) {
+		return r;
+	}
+	r = send_commit(e, c, commit, commit_len, NULL, 0, NULL, 0);
+	free(commit);
+	return r;
+}
+
+int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
+		    struct engine_sync_report *rep)
+{
+	struct circle c;
+	struct sync_ctx sx;
+	int r = HALQA_OK;
+
+	memset(&c, 0, sizeof c);
+	memset(&sx, 0, sizeof sx);
+	sx.rep = rep;
+	sx.proposals_ok = true;
+	if ((r = circle_load(e, id, &c)) != HALQA_OK) {
+		return r;
+	}
+	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
+		if (c.row.flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+			goto out;
+		}
+		if ((r = fetch_circle(e, &c, &sx)) != HALQA_OK) {
+			goto out;
+		}
+		if (c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+			goto out;
+		}
+		if (sx.confirmed_own) {
+			sx.confirmed_own = false;
+			if ((r = post_welcomes(e, id)) != HALQA_OK) {
+				goto out;
+			}
+		}
+		r = flush_outbox(e, &c, rep);
+		if (r != HALQA_ERR_STALE) {
+			break;
+		}
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	/* A facilitator commits what members asked for (leaving), if the rules allow it. */
+	if (self_update_due(e, &c.row) && !mls_group_has_pending(c.g) &&
+	    !(c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+		int ur = self_update(e, &c);
+
+		circle_cleanup(&c);
+		if (ur != HALQA_OK && ur != HALQA_ERR_STALE) {
+			r = ur;
+			goto out;
+		}
+		if ((r = circle_load(e, id, &c)) != HALQA_OK) {
+			goto out;
+		}
+		if (ur == HALQA_OK) {
+			c.row.updated_at = engine_now(e);
+			c.row.sends_since_update = 0;
+			if ((r = store_circle_update(e->store, &c.row)) != HALQA_OK) {
+				goto out;
+			}
+		}
+	}
+	if (!(c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+		r = ack_cursor(e, &c);
+	}
+out:
+	circle_cleanup(&c);
+	return r;
+}
+
+int engine_sync(struct engine *e, struct engine_sync_report *rep)
+{
+	struct store_circle *circles = NULL;
+	struct store_outbox *items = NULL;
+	size_t num = 0, num_items = 0;
+	int r, first = HALQA_OK;
+
+	memset(rep, 0, sizeof *rep);
+	e->err[0] = '\0';
+	if ((r = engine_connect(e)) != HALQA_OK) {
+		return r;
+	}
+	r = sync_mailbox(e, rep);
+	if (r == HALQA_ERR_NETWORK) {
+		rep->offline = true;
+		goto count;
+	}
+	first = r;
+	if ((r = store_circle_list(e->store, &circles, &num)) != HALQA_OK) {
+		goto out;
+	}
+	for (size_t i = 0; i < num; i++) {
+		r = engine_sync_one(e, circles[i].circle_id, rep);
+		if (r == HALQA_ERR_NETWORK) {
+			rep->offline = true;
+			goto count;
+		}
+		if (first == HALQA_OK) {
+			first = r;
+		}
+	}
+	r = kp_stock(e);
+	if (r == HALQA_ERR_NETWORK) {
+		rep->offline = true;
+	} else if (first == HALQA_OK) {
+		first = r;
+	}
+count:
+	if (store_outbox_list(e->store, NULL, &items, &num_items) == HALQA_OK) {
+		rep->waiting = num_items;
+	}
+	r = first;
+out:
+	store_outbox_list_free(items, num_items);
+	free(circles);
+	return r;
+}
+
+int engine_send(struct engine *e, const char *circle, const struct session_message *msg,
+		uint8_t out_msg_id[ENGINE_ID_LEN], bool *out_sent)
+{
+	struct store_circle row;
+	struct store_outbox o;
+	struct store_message m;
+	struct envelope env;
+	struct engine_sync_report rep;
+	struct store_outbox *items = NULL;
+	uint8_t *payload = NULL, *env_bytes = NULL;
+	size_t payload_len = 0, env_len = 0, num = 0;
+	int r;
+
+	if (out_msg_id != NULL) {
+		memset(out_msg_id, 0, ENGINE_ID_LEN);
+	}
+	if (out_sent != NULL) {
+		*out_sent = false;
+	}
+	if (msg == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if ((r = engine_circle_find(e, circle, &row)) != HALQA_OK) {
+		return r;
+	}
+	if (row.flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+		return engine_seterr(e, HALQA_ERR_DENIED, "the circle is closed: %s",
+				     row.reason[0] ? row.reason : "we left it");
+	}
+	if ((r = session_encode(&payload, &payload_len, msg)) != HALQA_OK) {
+		return engine_seterr(e, HALQA_ERR_INVALID, "the message is not valid");
+	}
+	memset(&env, 0, sizeof env);
+	randombytes_buf(env.msg_id, sizeof env.msg_id);
+	env.sent_at = engine_now(e);
+	env.counter = row.send_counter + 1;
+	env.payload = payload;
+	env.payload_len = payload_len;
+	if ((r = envelope_encode(&env_bytes, &env_len, &env)) != HALQA_OK) {
+		engine_seterr(e, HALQA_ERR_INVALID, "the message is too long");
+		r = HALQA_ERR_INVALID;
+		goto out;
+	}
+	memset(&o, 0, sizeof o);
+	memcpy(o.circle_id, row.circle_id, ENGINE_ID_LEN);
+	randombytes_buf(o.client_msg_id, sizeof o.client_msg_id);
+	o.created_at = env.sent_at;
+	o.body = msg->kind == SESSION_KIND_CHAT ? (char *)msg->u.chat.text : (char *)"";
+	o.payload = env_bytes;
+	o.payload_len = env_len;
+	row.send_counter++;
+	row.sends_since_update++;
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = store_outbox_add(e->store, &o)) != HALQA_OK ||
+	    (r = store_circle_update(e->store, &row)) != HALQA_OK ||
+	    (r = store_seen_add(e->store, row.circle_id, env.msg_id)) != HALQA_OK) {
+		goto rollback;
+	}
+	if (msg->kind == SESSION_KIND_CHAT) {
+		memset(&m, 0, sizeof m);
+		memcpy(m.circle_id, row.circle_id, ENGINE_ID_LEN);
+		memcpy(m.msg_id, env.msg_id, ENGINE_ID_LEN);
+		memcpy(m.sender, e->id->sign_pub, ENGINE_KEY_LEN);
+		m.sent_at = env.sent_at;
+		m.received_at = env.sent_at;
+		m.body = (char *)msg->u.chat.text;
+		if ((r = store_message_add(e->store, &m, NULL)) != HALQA_OK) {
+			goto rollback;
+		}
+	}
+	if ((r = store_commit(e->store)) != HALQA_OK) {
+		goto rollback;
+	}
+	if (out_msg_id != NULL) {
+		memcpy(out_msg_id, env.msg_id, ENGINE_ID_LEN);
+	}
+	/* Queued: from here on, failing to reach the relay is not an error. */
+	memset(&rep, 0, sizeof rep);
+	r = engine_sync_one(e, row.circle_id, &rep);
+	if (r != HALQA_OK) {
+		halqa_log(HALQA_LOG_INFO, "engine", "message queued: %s", halqa_strerror(r));
+	}
+	r = HALQA_OK;
+	if (out_sent != NULL && store_outbox_list(e->store, row.circle_id, &items, &num) == HALQA_OK) {
+		*out_sent = true;
+		for (size_t i = 0; i < num; i++) {
+			if (sodium_memcmp(items[i].client_msg_id, o.client_msg_id, ENGINE_ID_LEN) ==
+			    0) {
+				*out_sent = false;
+			}
+		}
+	}
+	goto out;
+rollback:
+	(void)store_rollback(e->store);
+	engine_seterr(e, r, "cannot queue the message");
+out:
+	store_outbox_list_free(items, num);
+	free(payload);
+	free(env_bytes);
+	return r;
+}

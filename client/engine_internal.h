@@ -1,0 +1,100 @@
+/*
+ * engine_internal.h: what the files of the engine module (engine.c, the
+ * circle operations and sync; engine_live.c, live mode) share. Not a
+ * public header: nothing outside client/engine*.c includes it.
+ */
+#ifndef HALQA_ENGINE_INTERNAL_H
+#define HALQA_ENGINE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "halqa/engine.h"
+#include "halqa/net.h"
+#include "halqa/wire.h"
+
+/*
+ * Live mode's handles on the caller's loop: a poll of our loop's backend
+ * descriptor and a timer for our loop's timeouts and the reconnect
+ * backoff. Heap-allocated apart from the engine, and freed by their close
+ * callbacks, so engine_free never has to run the caller's loop.
+ */
+struct engine_live_handles {
+	uv_poll_t poll;
+	uv_timer_t timer;
+	struct engine *e; /* NULL once the engine let go of them */
+	int open;         /* handles not yet closed */
+};
+
+/* A DELIVER push copied out of the net's buffer, waiting for the engine. */
+struct engine_push {
+	struct engine_push *next;
+	uint8_t circle_id[ENGINE_ID_LEN];
+	uint64_t seq;
+	uint64_t epoch;
+};
+
+struct engine {
+	struct store *store;
+	const struct identity *id;
+	uv_loop_t *loop;     /* the caller's: live mode runs on it */
+	uv_loop_t own_loop;  /* ours: the relay connection runs on it */
+	bool own_loop_init;
+	void *zctx;
+	struct net *net;
+	struct wire_msg *reply; /* net_call's answer (about 9 KiB, so on the heap) */
+	unsigned timeout_ms;
+
+	engine_clock_fn clock;
+	void *clock_arg;
+	engine_event_cb cb;
+	void *cb_arg;
+	char err[256];
+
+	/* Connection state reported by the net's event callback. */
+	bool connected_event;
+	bool disconnected_event;
+
+	/* Live mode. */
+	bool live;
+	bool live_all;
+	uint8_t live_circle[ENGINE_ID_LEN];
+	bool in_live_turn; /* live processing is running: no nested turn */
+	bool online_shown; /* the last connection event given out was ONLINE */
+	struct engine_live_handles *lh; /* on the caller's loop; freed by their close callbacks */
+	struct engine_push *pushes;
+	struct engine_push **pushes_tail;
+	size_t num_pushes;
+	int64_t live_retry_at;
+	unsigned live_backoff_ms;
+	bool live_dirty; /* a reconnect or epoch change: LISTEN again, flush */
+};
+
+/* engine_now returns the injected clock's time, else the real one, in Unix ms. */
+int64_t engine_now(const struct engine *e);
+
+/* engine_seterr records a one-line reason for engine_last_error and returns |rc|. */
+int engine_seterr(struct engine *e, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* engine_connect makes the relay connection if there is none. */
+HALQA_MUST_CHECK int engine_connect(struct engine *e);
+
+/* engine_emit hands |ev| to the event callback, if any; returns its answer. */
+int engine_emit(struct engine *e, const struct engine_event *ev);
+
+/*
+ * engine_sync_one syncs circle |id| (fetch, apply, flush its outbox, send a
+ * due self-update), adding to |rep|.
+ */
+HALQA_MUST_CHECK int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
+				     struct engine_sync_report *rep);
+
+/* engine_listen_all sends LISTEN for the live circles at their current epochs. */
+HALQA_MUST_CHECK int engine_listen_all(struct engine *e);
+
+/* engine_live_close closes live mode's handles (engine_free). */
+void engine_live_close(struct engine *e);
+
+#endif

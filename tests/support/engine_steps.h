@@ -1,0 +1,64 @@
+/*
+ * engine_steps.h: profiles for the engine tests (tests/test_engine_*.c):
+ * a store in a temp directory, an identity, the relay set, an engine on a
+ * loop of its own, registered; contact exchange between two profiles; a
+ * chat message in one call. Steps report failures through the harness and
+ * return the outcome.
+ */
+#ifndef HALQA_TESTS_ENGINE_STEPS_H
+#define HALQA_TESTS_ENGINE_STEPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "halqa/engine.h"
+#include "halqa/identity.h"
+#include "halqa/store.h"
+#include "support/relay_client.h"
+
+struct eprof {
+	char name[64];
+	char dir[256];
+	char path[300];
+	uint8_t key[STORE_KEY_LEN];
+	struct store *store;
+	struct identity *id;
+	uv_loop_t loop;
+	struct engine *e;
+	int64_t now;        /* the injected clock, Unix ms */
+	size_t events[9];   /* events seen, by type */
+};
+
+/*
+ * eprof_new makes profile |name| on relay |t|, registers it (the relay
+ * runs with --open), and returns it (NULL on failure, reported).
+ */
+struct eprof *eprof_new(struct relay_test *t, const char *name);
+
+/* eprof_reopen closes the engine and store and opens them again (a restart). */
+int eprof_reopen(struct eprof *p);
+
+/* eprof_free closes everything and removes the directory. NULL is a no-op. */
+void eprof_free(struct eprof *p);
+
+/* eprof_meet makes |a| and |b| contacts of each other (under their names, verified). */
+int eprof_meet(struct eprof *a, struct eprof *b);
+
+/* eprof_say sends chat |text| to |circle|. */
+int eprof_say(struct eprof *p, const char *circle, const char *text, bool *out_sent);
+
+/* eprof_sync syncs and returns the report in |rep| (may be NULL). */
+int eprof_sync(struct eprof *p, struct engine_sync_report *rep);
+
+/* eprof_last_text copies the body of the newest message of |circle| into |out|. */
+int eprof_last_text(struct eprof *p, const char *circle, char *out, size_t out_len);
+
+/* eprof_count returns how many messages |circle| holds (-1 on error). */
+long eprof_count(struct eprof *p, const char *circle);
+
+/* eprof_has_text says whether |circle| holds a message with body |text|, and how many times. */
+int eprof_has_text(struct eprof *p, const char *circle, const char *text);
+
+#endif
