@@ -259,7 +259,7 @@ static void on_net_push(void *arg, const struct wire_msg *push)
 int engine_connect(struct engine *e)
 {
 	char endpoint[RELAYADDR_MAX_ENDPOINT + 1], hex[65], socks_text[RELAYADDR_MAX_PROXY + 1];
-	char line[RELAYADDR_MAX_LINE], z85[RELAYADDR_Z85_LEN + 1];
+	char line[RELAYADDR_MAX_LINE];
 	uint8_t key[RELAYADDR_KEY_LEN];
 	struct relayaddr addr;
 	struct relayaddr_hostport socks;
@@ -277,10 +277,12 @@ int engine_connect(struct engine *e)
 				     "no relay set (halqa relay set ADDRESS)");
 	}
 	if (sodium_hex2bin(key, sizeof key, hex, strlen(hex), NULL, &key_len, NULL) != 0 ||
-	    key_len != sizeof key || zmq_z85_encode(z85, key, sizeof key) == NULL) {
+	    key_len != sizeof key) {
 		return engine_seterr(e, HALQA_ERR_MALFORMED, "the stored relay key is damaged");
 	}
-	if ((size_t)snprintf(line, sizeof line, "%s%s#%s", RELAYADDR_PREFIX, endpoint, z85) >=
+	/* The one form relayaddr parses: the line halqad prints, key in lowercase hex. */
+	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+	if ((size_t)snprintf(line, sizeof line, "%s%s#%s", RELAYADDR_PREFIX, endpoint, hex) >=
 		    sizeof line ||
 	    relayaddr_parse(&addr, line) != HALQA_OK) {
 		return engine_seterr(e, HALQA_ERR_MALFORMED, "the stored relay address is damaged");
@@ -871,6 +873,7 @@ static int send_commit(struct engine *e, struct circle *c, const uint8_t *commit
 		(void)store_rollback(e->store);
 		goto fail;
 	}
+	e->commit_depth++;
 	r = call(e, req);
 	if (r == HALQA_ERR_STALE) {
 		/* Another commit won this epoch: drop ours, catch up, let the caller retry. */
@@ -897,8 +900,10 @@ static int send_commit(struct engine *e, struct circle *c, const uint8_t *commit
 	r = engine_sync_one(e, c->row.circle_id, &rep);
 	goto out;
 fail:
+	e->commit_depth++;
 	mls_group_commit_discard(c->g);
 out:
+	e->commit_depth--;
 	free(item_bytes);
 	if (req != NULL) {
 		wire_msg_cleanup(req);
@@ -1909,6 +1914,20 @@ static int ack_cursor(struct engine *e, struct circle *c)
 	return r;
 }
 
+/* sort_items sorts |order| (indices into |items|) by sequence number: insertion sort, n <= 256. */
+static void sort_items(uint16_t *order, uint16_t n, const struct wire_fetch_item *items)
+{
+	for (uint16_t i = 1; i < n; i++) {
+		uint16_t v = order[i], j = i;
+
+		while (j > 0 && items[order[j - 1]].seq > items[v].seq) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = v;
+	}
+}
+
 /*
  * fetch_circle reads the circle's log from its cursor, epoch by epoch,
  * until the end. The group stays loaded in |c|.
@@ -1917,6 +1936,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 {
 	struct wire_msg *req;
 	uint64_t epoch, first, last, prev_seq;
+	uint16_t order[WIRE_MAX_FETCH_COUNT];
 	bool closed;
 	int r = HALQA_OK;
 
@@ -1954,10 +1974,18 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			c->row.relay_seq = first - 1;
 		}
 		prev_seq = c->row.relay_seq;
-		for (uint16_t i = 0; i < f->num_msgs && r == HALQA_OK; i++) {
-			const struct wire_fetch_item *it = &f->msgs[i];
+		/*
+		 * In sequence order whatever order the relay used, within the
+		 * epoch, each once: anything else (a replay, a message of
+		 * another epoch) is dropped.
+		 */
+		for (uint16_t i = 0; i < f->num_msgs; i++) {
+			order[i] = i;
+		}
+		sort_items(order, f->num_msgs, f->msgs);
+		for (uint16_t k = 0; k < f->num_msgs && r == HALQA_OK; k++) {
+			const struct wire_fetch_item *it = &f->msgs[order[k]];
 
-			/* In order, within the epoch, each once: anything else is dropped. */
 			if (it->seq <= c->row.relay_seq || it->seq < first || it->seq > last) {
 				sx->rep->refused++;
 				continue;
@@ -2011,6 +2039,7 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 	uint8_t *wire = NULL, hash[32];
 	size_t wire_len = 0;
 	uint64_t epoch = mls_group_epoch(c->g);
+	bool resent_elsewhere;
 	int r;
 
 	if (o->payload == NULL) {
@@ -2018,6 +2047,7 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 		halqa_log(HALQA_LOG_WARN, "engine", "an outbox entry without payload was dropped");
 		return store_outbox_remove(e->store, o->client_msg_id);
 	}
+	resent_elsewhere = o->wire != NULL && o->wire_epoch != epoch;
 	if (o->wire != NULL && o->wire_epoch == epoch) {
 		wire = o->wire;
 		wire_len = o->wire_len;
@@ -2057,6 +2087,16 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 		goto out;
 	}
 	r = call(e, req);
+	if (r == HALQA_ERR_DENIED && resent_elsewhere) {
+		/*
+		 * The relay holds this client message id under another epoch's
+		 * capability: an earlier attempt was stored after all (its
+		 * answer was lost) and read back before this one. Done.
+		 */
+		halqa_log(HALQA_LOG_INFO, "engine", "an outbox entry was already delivered");
+		r = store_outbox_remove(e->store, o->client_msg_id);
+		goto out;
+	}
 	if (r != HALQA_OK) {
 		if (store_outbox_bump(e->store, o->client_msg_id) != HALQA_OK) {
 			halqa_log(HALQA_LOG_DEBUG, "engine", "outbox attempt not counted");
@@ -2166,7 +2206,8 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		goto out;
 	}
 	/* A facilitator commits what members asked for (leaving), if the rules allow it. */
-	if (self_update_due(e, &c.row) && !mls_group_has_pending(c.g) &&
+	/* The sync inside one of our commits does no commits of its own. */
+	if (e->commit_depth == 0 && self_update_due(e, &c.row) && !mls_group_has_pending(c.g) &&
 	    !(c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
 		int ur = self_update(e, &c);
 
@@ -2179,6 +2220,7 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 			goto out;
 		}
 		if (ur == HALQA_OK) {
+			rep->commits++;
 			c.row.updated_at = engine_now(e);
 			c.row.sends_since_update = 0;
 			if ((r = store_circle_update(e->store, &c.row)) != HALQA_OK) {

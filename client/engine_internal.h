@@ -45,6 +45,7 @@ struct engine {
 	struct net *net;
 	struct wire_msg *reply; /* net_call's answer (about 9 KiB, so on the heap) */
 	unsigned timeout_ms;
+	unsigned commit_depth; /* send_commit calls in progress (its syncs make no commits) */
 
 	engine_clock_fn clock;
 	void *clock_arg;

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "halqa/card.h"
+#include "halqa/mls_group.h"
 #include "harness.h"
 
 static int64_t eprof_clock(void *arg)
@@ -27,6 +28,9 @@ static int eprof_event(void *arg, const struct engine_event *ev)
 
 	if (ev->type > 0 && ev->type < (int)(sizeof p->events / sizeof p->events[0])) {
 		p->events[ev->type]++;
+	}
+	if (p->on_event != NULL) {
+		p->on_event(p, ev);
 	}
 	return HALQA_OK;
 }
@@ -258,4 +262,45 @@ int eprof_has_text(struct eprof *p, const char *circle, const char *text)
 	}
 	store_message_list_free(&l);
 	return n;
+}
+
+int eprof_group(struct eprof *p, const char *circle, struct mls_group **out)
+{
+	struct store_circle c;
+	uint8_t *state = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	if ((r = engine_circle_find(p->e, circle, &c)) != HALQA_OK ||
+	    (r = store_circle_state_get(p->store, c.circle_id, &state, &len)) != HALQA_OK) {
+		return r;
+	}
+	r = mls_group_load(out, state, len, NULL);
+	store_secret_free(state, len);
+	return r;
+}
+
+int eprof_same_epoch(struct eprof *a, struct eprof *b, const char *circle, uint64_t *out_epoch)
+{
+	struct mls_group *ga = NULL, *gb = NULL;
+	uint8_t auth_a[32], auth_b[32];
+	int r;
+
+	if ((r = eprof_group(a, circle, &ga)) != HALQA_OK ||
+	    (r = eprof_group(b, circle, &gb)) != HALQA_OK) {
+		goto out;
+	}
+	if (out_epoch != NULL) {
+		*out_epoch = mls_group_epoch(ga);
+	}
+	mls_group_epoch_authenticator(ga, auth_a);
+	mls_group_epoch_authenticator(gb, auth_b);
+	if (mls_group_epoch(ga) != mls_group_epoch(gb) || sodium_memcmp(auth_a, auth_b, 32) != 0) {
+		r = HALQA_ERR_INVALID;
+	}
+out:
+	mls_group_free(ga);
+	mls_group_free(gb);
+	return r;
 }

@@ -29,6 +29,9 @@ struct eprof {
 	struct engine *e;
 	int64_t now;        /* the injected clock, Unix ms */
 	size_t events[9];   /* events seen, by type */
+	/* Called on every event after counting (tests interleave profiles with it). */
+	void (*on_event)(struct eprof *p, const struct engine_event *ev);
+	void *hook_arg;
 };
 
 /*
@@ -60,5 +63,15 @@ long eprof_count(struct eprof *p, const char *circle);
 
 /* eprof_has_text says whether |circle| holds a message with body |text|, and how many times. */
 int eprof_has_text(struct eprof *p, const char *circle, const char *text);
+
+/*
+ * eprof_group loads |circle|'s MLS group from |p|'s store into |*out|
+ * (free with mls_group_free), as a test looking inside.
+ */
+struct mls_group;
+int eprof_group(struct eprof *p, const char *circle, struct mls_group **out);
+
+/* eprof_same_epoch checks that |a| and |b| agree on |circle|'s epoch and its authenticator. */
+int eprof_same_epoch(struct eprof *a, struct eprof *b, const char *circle, uint64_t *out_epoch);
 
 #endif
