@@ -322,6 +322,12 @@ static int call(struct engine *e, const struct wire_msg *req)
 		return r;
 	}
 	wire_msg_cleanup(e->reply);
+	/*
+	 * Our loop may have sat still for a while (between commands, or while
+	 * another profile's engine ran): refresh its clock, or the request's
+	 * timer, set from the stale time, would expire before it is sent.
+	 */
+	uv_update_time(&e->own_loop);
 	r = net_call(e->net, req, e->reply, e->timeout_ms);
 	if (r == HALQA_OK) {
 		return r;

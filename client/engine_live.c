@@ -56,6 +56,7 @@ static int listen_one(struct engine *e, const struct store_circle *row)
 	}
 	if ((r = engine_connect(e)) == HALQA_OK) {
 		wire_msg_cleanup(e->reply);
+		uv_update_time(&e->own_loop);
 		r = net_call(e->net, req, e->reply, e->timeout_ms);
 	}
 	/* A closed epoch (stale) means a commit is waiting for us: read it, then listen again. */

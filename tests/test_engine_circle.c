@@ -192,6 +192,11 @@ static void test_self_update(void)
 		CHECK_OK(eprof_say(carol, "Heal", text, NULL));
 	}
 	CHECK_OK(eprof_sync(carol, &rep));
+	if (rep.waiting != 0 || rep.offline) {
+		fprintf(stderr, "carol: %zu waiting, offline %d: %s\n", rep.waiting, rep.offline,
+			engine_last_error(carol->e));
+	}
+	CHECK_INT_EQ(rep.waiting, 0);
 	CHECK_OK(eprof_sync(alice, &rep));
 	CHECK_INT_EQ(rep.received, ENGINE_SELF_UPDATE_SENDS);
 	CHECK_INT_EQ(rep.commits, 1);
