@@ -1492,8 +1492,6 @@ struct sync_ctx {
 	struct engine_sync_report *rep;
 	bool confirmed_own;  /* our pending commit was confirmed: post its Welcomes */
 	bool epoch_changed;
-	size_t proposals_seen; /* proposals processed this epoch in this sync */
-	bool proposals_ok;     /* ... and every one passes the roster rules */
 };
 
 /* block_circle marks |c| blocked with |reason| (its own transaction). */
@@ -1807,13 +1805,20 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 		}
 		break;
 	case MLS_GROUP_EVENT_PROPOSAL:
-		sx->proposals_seen++;
 		/*
 		 * A member may ask to leave (a Remove of its own leaf); anything
 		 * else must come from a facilitator, or we do not commit it.
 		 */
-		if (roster_may_change_membership(&old_ro, sender) != HALQA_OK) {
-			sx->proposals_ok = false;
+		if (!((ev.proposal_type == MLS_PROPOSAL_REMOVE ||
+		       ev.proposal_type == MLS_PROPOSAL_UPDATE) &&
+		      ev.proposal_leaf == ev.sender) &&
+		    roster_may_change_membership(&old_ro, sender) != HALQA_OK &&
+		    !(c->row.flags & STORE_CIRCLE_BAD_PROPOSAL)) {
+			/* Remembered with the group, until the next commit clears the cache. */
+			c->row.flags |= STORE_CIRCLE_BAD_PROPOSAL;
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+				goto out;
+			}
 		}
 		break;
 	case MLS_GROUP_EVENT_COMMIT:
@@ -1824,8 +1829,12 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 		}
 		sx->rep->commits++;
 		sx->epoch_changed = true;
-		sx->proposals_seen = 0;
-		sx->proposals_ok = true;
+		if (c->row.flags & STORE_CIRCLE_BAD_PROPOSAL) {
+			c->row.flags &= ~STORE_CIRCLE_BAD_PROPOSAL;
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+				goto out;
+			}
+		}
 		if (ours) {
 			sx->confirmed_own = true;
 		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
@@ -2173,17 +2182,32 @@ static int self_update(struct engine *e, struct circle *c)
 	return r;
 }
 
+/* commit_proposals commits the proposals members sent this epoch (requests to leave). */
+static int commit_proposals(struct engine *e, struct circle *c)
+{
+	uint8_t *commit = NULL;
+	size_t commit_len = 0;
+	int r;
+
+	if ((r = mls_group_commit_proposals(c->g, &commit, &commit_len)) != HALQA_OK) {
+		return r;
+	}
+	r = send_commit(e, c, commit, commit_len, NULL, 0, NULL, 0);
+	free(commit);
+	return r;
+}
+
 int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		    struct engine_sync_report *rep)
 {
 	struct circle c;
 	struct sync_ctx sx;
+	struct roster ro;
 	int r = HALQA_OK;
 
 	memset(&c, 0, sizeof c);
 	memset(&sx, 0, sizeof sx);
 	sx.rep = rep;
-	sx.proposals_ok = true;
 	if ((r = circle_load(e, id, &c)) != HALQA_OK) {
 		return r;
 	}
@@ -2212,7 +2236,28 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		goto out;
 	}
 	/* A facilitator commits what members asked for (leaving), if the rules allow it. */
-	/* The sync inside one of our commits does no commits of its own. */
+	/*
+	 * A facilitator commits what members asked for (to leave), unless a
+	 * proposal this epoch breaks the roster rules: then none is committed.
+	 * The sync inside one of our commits makes no commits of its own.
+	 */
+	if (e->commit_depth == 0 && !(c.row.flags & STORE_CIRCLE_BAD_PROPOSAL) &&
+	    mls_group_num_proposals(c.g) > 0 && !mls_group_has_pending(c.g) &&
+	    roster_of(c.g, &ro) == HALQA_OK && roster_has(&ro, e->id->sign_pub)) {
+		int pr = commit_proposals(e, &c);
+
+		if (pr == HALQA_OK) {
+			rep->commits++;
+		}
+		circle_cleanup(&c);
+		if (pr != HALQA_OK && pr != HALQA_ERR_STALE && pr != HALQA_ERR_NOT_FOUND) {
+			r = pr;
+			goto out;
+		}
+		if ((r = circle_load(e, id, &c)) != HALQA_OK) {
+			goto out;
+		}
+	}
 	if (e->commit_depth == 0 && self_update_due(e, &c.row) && !mls_group_has_pending(c.g) &&
 	    !(c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
 		int ur = self_update(e, &c);
@@ -2392,5 +2437,74 @@ out:
 	store_outbox_list_free(items, num);
 	free(payload);
 	free(env_bytes);
+	return r;
+}
+/* ---- leaving ---- */
+
+int engine_circle_leave(struct engine *e, const char *circle)
+{
+	struct circle c;
+	struct roster ro;
+	struct wire_msg *req = NULL;
+	uint8_t *msg = NULL, hash[32];
+	size_t msg_len = 0;
+	int r = HALQA_OK;
+
+	memset(&c, 0, sizeof c);
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
+		if ((r = ready_circle(e, circle, &c, false)) != HALQA_OK) {
+			goto out;
+		}
+		if (roster_of(c.g, &ro) == HALQA_OK && roster_has(&ro, e->id->sign_pub) &&
+		    ro.num_keys == 1) {
+			r = engine_seterr(e, HALQA_ERR_DENIED,
+					  "the last facilitator cannot leave: name another first");
+			goto out;
+		}
+		if ((r = mls_group_propose_remove(c.g, mls_group_own_leaf(c.g), &msg, &msg_len)) !=
+		    HALQA_OK) {
+			engine_seterr(e, r, "cannot build the request to leave");
+			goto out;
+		}
+		hash_bytes(hash, msg, msg_len);
+		if ((r = store_begin(e->store)) != HALQA_OK) {
+			goto out;
+		}
+		if ((r = circle_save(e, &c)) != HALQA_OK ||
+		    (r = store_sent_add(e->store, c.row.circle_id, hash)) != HALQA_OK ||
+		    (r = store_commit(e->store)) != HALQA_OK) {
+			(void)store_rollback(e->store);
+			goto out;
+		}
+		wire_msg_init(req, WIRE_SEND, 0);
+		memcpy(req->u.send.circle_id, c.row.circle_id, WIRE_ID_LEN);
+		req->u.send.epoch = mls_group_epoch(c.g);
+		req->u.send.kind = WIRE_KIND_PROPOSAL;
+		randombytes_buf(req->u.send.client_msg_id, WIRE_ID_LEN);
+		req->u.send.payload.data = msg;
+		req->u.send.payload.len = msg_len;
+		if ((r = circle_cap(&c, req->u.send.cap)) != HALQA_OK) {
+			goto out;
+		}
+		r = call(e, req);
+		free(msg);
+		msg = NULL;
+		if (r != HALQA_ERR_STALE) {
+			break;
+		}
+		circle_cleanup(&c);
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	r = close_circle(e, &c, STORE_CIRCLE_LEFT, "we left the circle");
+out:
+	free(msg);
+	circle_cleanup(&c);
+	wire_msg_cleanup(req);
+	free(req);
 	return r;
 }

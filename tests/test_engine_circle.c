@@ -398,6 +398,62 @@ out:
 	eprof_free(mallory);
 }
 
+static void test_leave(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob"),
+		     *carol = eprof_new(&relay, "carol");
+	struct engine_sync_report rep;
+	struct engine_member *members = NULL;
+	struct store_circle row;
+	size_t num = 0;
+
+	if (alice == NULL || bob == NULL || carol == NULL ||
+	    circle_of_three(alice, bob, carol, "Leaving") != HALQA_OK) {
+		goto out;
+	}
+	CHECK_OK(eprof_say(carol, "Leaving", "goodbye", NULL));
+	CHECK_OK(engine_circle_leave(carol->e, "Leaving"));
+	CHECK_OK(engine_circle_find(carol->e, "Leaving", &row));
+	CHECK(row.flags & STORE_CIRCLE_LEFT);
+	CHECK_INT_EQ(eprof_count(carol, "Leaving"), 1); /* history kept */
+	CHECK_RC(eprof_say(carol, "Leaving", "one more", NULL), HALQA_ERR_DENIED);
+	/* Bob sees the request but is no facilitator: he does not commit it. */
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.commits, 0);
+	/* Alice's sync commits it. */
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Leaving", "goodbye"), 1);
+	CHECK_OK(engine_circle_members(alice->e, "Leaving", &members, &num));
+	CHECK_INT_EQ(num, 2);
+	free(members);
+	CHECK_OK(eprof_say(alice, "Leaving", "after carol left", NULL));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(eprof_has_text(bob, "Leaving", "after carol left"), 1);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Leaving", NULL));
+	CHECK_OK(engine_circle_members(bob->e, "Leaving", &members, &num));
+	CHECK_INT_EQ(num, 2);
+	free(members);
+	/* The last facilitator cannot leave; once bob is one too, she can. */
+	CHECK_RC(engine_circle_leave(alice->e, "Leaving"), HALQA_ERR_DENIED);
+	CHECK_OK(engine_circle_set_facilitator(alice->e, "Leaving", "bob", true));
+	CHECK_OK(engine_circle_leave(alice->e, "Leaving"));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.commits, 2);
+	CHECK_OK(engine_circle_members(bob->e, "Leaving", &members, &num));
+	CHECK_INT_EQ(num, 1);
+	if (num == 1) {
+		CHECK(members[0].self && members[0].facilitator);
+	}
+	free(members);
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+	eprof_free(carol);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -412,6 +468,7 @@ int main(void)
 	RUN(test_self_update);
 	RUN(test_keypackages);
 	RUN(test_roster_enforced);
+	RUN(test_leave);
 	relay_test_stop(&relay);
 	return harness_report();
 }

@@ -172,6 +172,7 @@ struct store_circle {
 #define STORE_CIRCLE_LEFT 0x1u    /* we asked to leave: closed locally */
 #define STORE_CIRCLE_REMOVED 0x2u /* a commit removed us */
 #define STORE_CIRCLE_BLOCKED 0x4u /* a refused commit: the group cannot go on */
+#define STORE_CIRCLE_BAD_PROPOSAL 0x8u /* a proposal this epoch breaks the roster rules */
 
 /*
  * store_circle_add adds a circle (name, id, created_at, cursor_id, flags and
