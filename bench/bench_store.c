@@ -849,23 +849,6 @@ static int store_search(struct store *s, const struct corpus *c, const struct qu
 	return r == HALQA_OK ? 0 : -1;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double pct_ms(uint64_t *s, size_t n, double p)
-{
-	size_t i;
-
-	qsort(s, n, sizeof s[0], cmp_u64);
-	i = (size_t)(p * (double)n + 0.999999);
-	i = i == 0 ? 0 : i - 1;
-	return (double)s[i < n ? i : n - 1] / 1e6;
-}
-
 /* The query mix: common and rare words of both scripts, two-word queries, a miss. */
 static size_t make_queries(struct query *qs, const struct corpus *c)
 {
@@ -981,11 +964,11 @@ static struct search_result search_all(struct target *t, const struct corpus *c,
 	sqlite3_progress_handler(t->db, 0, NULL, NULL);
 	res.cpu_ms_per_query = (cpu_now_s() - cpu) * 1e3 / (double)num_all;
 	for (size_t i = 0; i < num_q; i++) {
-		res.q_median_ms[i] = pct_ms(per_q[i], reps, 0.5);
+		res.q_median_ms[i] = bench_percentile_ms(per_q[i], reps, 0.5);
 		res.q_timed_out[i] = timed_out[i];
 	}
-	res.median_ms = pct_ms(all, num_all, 0.5);
-	res.p99_ms = pct_ms(all, num_all, 0.99);
+	res.median_ms = bench_percentile_ms(all, num_all, 0.5);
+	res.p99_ms = bench_percentile_ms(all, num_all, 0.99);
 	return res;
 }
 

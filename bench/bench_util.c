@@ -75,6 +75,25 @@ void bench_report_cpu(const char *name, double ns_per_op, double cpu_ns_per_op)
 	       cpu_ns_per_op / 1000.0);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double bench_percentile_ms(uint64_t *ns, size_t n, double p)
+{
+	size_t i = (size_t)(p * (double)n + 0.999999);
+
+	if (n == 0) {
+		return 0;
+	}
+	qsort(ns, n, sizeof ns[0], cmp_u64);
+	i = i == 0 ? 0 : i - 1;
+	return (double)ns[i < n ? i : n - 1] / 1e6;
+}
+
 void bench_print_load(const char *when)
 {
 	double load[3];

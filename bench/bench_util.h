@@ -37,6 +37,12 @@ void bench_report(const char *name, double ns_per_op);
 void bench_report_cpu(const char *name, double ns_per_op, double cpu_ns_per_op);
 
 /*
+ * bench_percentile_ms sorts the |n| nanosecond samples of |ns| in place and
+ * returns their |p| quantile (0 < p <= 1; the nearest rank) in ms.
+ */
+double bench_percentile_ms(uint64_t *ns, size_t n, double p);
+
+/*
  * bench_print_load prints the 1, 5 and 15-minute load averages, labelled
  * |when|, so every figure is recorded with how busy the machine was.
  */
