@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "halqa/card.h"
+#include "halqa/cmd_session.h"
 #include "halqa/identity.h"
 #include "halqa/profile.h"
 #include "halqa/relayaddr.h"
@@ -634,6 +635,16 @@ static int cmd_passwd(struct cli_ctx *c, int argc, char **argv)
 
 static int cmd_help(struct cli_ctx *c, int argc, char **argv);
 
+/* The session commands live in cmd_session.c; they run on the open profile. */
+static int cmd_session(struct cli_ctx *c, int argc, char **argv)
+{
+	if (cli_open_profile(c) != 0) {
+		return 1;
+	}
+	return cmd_session_main(c->store, c->id, current->name, current->sub, current->usage, argc,
+				argv);
+}
+
 static const struct command commands[] = {
 	{"init", NULL, cmd_init, "init --name NAME [--kdf-profile default|test]",
 	 "Create a profile: identity keys and an encrypted store. Refuses an existing "
@@ -654,6 +665,35 @@ static const struct command commands[] = {
 	{"passwd", NULL, cmd_passwd, "passwd [--new-passphrase-file F]",
 	 "Change the passphrase (re-keys the store). For scripts the new one may come from\n"
 	 "--new-passphrase-file or HALQA_NEW_PASSPHRASE."},
+	{"circle", "promote", cmd_session, "circle promote CIRCLE CONTACT",
+	 "Make CONTACT a facilitator of CIRCLE (facilitators only)."},
+	{"circle", "demote", cmd_session, "circle demote CIRCLE CONTACT",
+	 "Make CONTACT an ordinary member again; a circle keeps at least one facilitator."},
+	{"session", "schedule", cmd_session,
+	 "session schedule CIRCLE --title TEXT --at \"YYYY-MM-DD HH:MM\" [--tz Area/City]\n"
+	 "      --duration 90m [--every 1w|2w|4w|monthly] [--until DATE | --count N]\n"
+	 "      [--agenda TEXT] [--session-only]",
+	 "Schedule a session (facilitators only). Without --tz the time is in your zone.\n"
+	 "--session-only: messages sent while it runs are deleted everywhere when it ends."},
+	{"session", "edit", cmd_session,
+	 "session edit ID [--title T] [--at ...] [--tz Z] [--duration D] [--every E|none]\n"
+	 "      [--until DATE | --count N] [--agenda TEXT] [--session-only|--no-session-only]",
+	 "Change a session (facilitators only); ID is any unique prefix of its id."},
+	{"session", "cancel", cmd_session, "session cancel ID [--occurrence DATE]",
+	 "Cancel one occurrence (its date in the session's zone) or the whole series."},
+	{"session", "rsvp", cmd_session,
+	 "session rsvp ID yes|no|maybe [--occurrence DATE] [--note TEXT]",
+	 "Answer for the series or one occurrence; your latest answer counts."},
+	{"session", "show", cmd_session, "session show ID [--json]",
+	 "Show a session, its next occurrences and who answered what."},
+	{"session", "export", cmd_session, "session export ID|CIRCLE --ics FILE [--with-agenda]",
+	 "Write an iCalendar (RFC 5545) file (- for standard output). The agenda goes in\n"
+	 "only with --with-agenda."},
+	{"sessions", NULL, cmd_session, "sessions [CIRCLE] [--days N] [--json]",
+	 "List upcoming occurrences (default: 30 days) in your local time, with your RSVP."},
+	{"agenda", NULL, cmd_session, "agenda [--remind] [--json]",
+	 "Today and the next 7 days. --remind prints the reminders due now, once each\n"
+	 "(for cron or a systemd timer: see docs/USER.md)."},
 	{"help", NULL, cmd_help, "help [COMMAND]", "Show help."},
 };
 

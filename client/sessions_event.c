@@ -1,0 +1,160 @@
+/*
+ * sessions_event.c: the bridge from the circle engine's events to the
+ * session state (sessions.h). The engine authenticated the sender (an MLS
+ * member of the circle) and decoded the payload strictly; here the roster
+ * decides what that member may do, and the session-only rule runs on each
+ * stored message. See sessions_event.h for the contract with the engine.
+ */
+#include "halqa/sessions_event.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "halqa/log.h"
+
+static int64_t real_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int sessions_event_roster(struct engine *e, struct store *s, const uint8_t circle_id[STORE_ID_LEN],
+			  struct roster *out)
+{
+	struct store_circle c;
+	struct engine_member *members = NULL;
+	size_t num = 0, i;
+	int r;
+
+	memset(out, 0, sizeof *out);
+	if ((r = store_circle_get_by_id(s, circle_id, &c)) != HALQA_OK ||
+	    (r = engine_circle_members(e, c.name, &members, &num)) != HALQA_OK) {
+		return r;
+	}
+	for (i = 0; i < num; i++) {
+		if (members[i].facilitator &&
+		    (r = roster_add(out, members[i].identity)) != HALQA_OK && r != HALQA_ERR_EXISTS) {
+			goto out;
+		}
+	}
+	r = out->num_keys > 0 ? HALQA_OK : HALQA_ERR_INVALID;
+out:
+	free(members);
+	if (r != HALQA_OK) {
+		memset(out, 0, sizeof *out);
+	}
+	return r;
+}
+
+int sessions_event_record_members(struct engine *e, struct store *s,
+				  const uint8_t circle_id[STORE_ID_LEN])
+{
+	struct store_circle c;
+	struct engine_member *members = NULL;
+	uint8_t(*keys)[ROSTER_KEY_LEN] = NULL;
+	size_t num = 0, i;
+	int r;
+
+	if ((r = store_circle_get_by_id(s, circle_id, &c)) != HALQA_OK ||
+	    (r = engine_circle_members(e, c.name, &members, &num)) != HALQA_OK) {
+		return r;
+	}
+	if (num > 0 && (keys = calloc(num, sizeof *keys)) == NULL) {
+		free(members);
+		return HALQA_ERR_NOMEM;
+	}
+	for (i = 0; i < num; i++) {
+		memcpy(keys[i], members[i].identity, ROSTER_KEY_LEN);
+	}
+	r = sessions_members_record(s, circle_id, (const uint8_t(*)[ROSTER_KEY_LEN])keys, num);
+	free(keys);
+	free(members);
+	return r;
+}
+
+static int on_payload(struct sessions_event *se, const struct engine_event *ev)
+{
+	const struct session_message *m = ev->payload;
+	struct roster roster;
+	int r;
+
+	if (m == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	switch (m->kind) {
+	case SESSION_KIND_SCHEDULE:
+	case SESSION_KIND_EDIT:
+	case SESSION_KIND_CANCEL:
+	case SESSION_KIND_RSVP:
+		break;
+	case SESSION_KIND_CHECKIN:
+		if (m->u.checkin.step == SESSION_STEP_PASS) {
+			return HALQA_OK;
+		}
+		/* Only a facilitator runs a round (roster_may_schedule). */
+		if ((r = sessions_event_roster(se->engine, se->store, ev->circle_id, &roster)) !=
+		    HALQA_OK) {
+			return r;
+		}
+		return roster_may_schedule(&roster, ev->sender);
+	default:
+		return HALQA_OK;
+	}
+	if ((r = sessions_event_roster(se->engine, se->store, ev->circle_id, &roster)) == HALQA_OK) {
+		r = sessions_apply(se->store, ev->circle_id, ev->sender, &roster, ev->sent_at, m);
+	}
+	if (r == HALQA_OK) {
+		se->applied++;
+		/* Those here now have it; whoever joins later is sent it again. */
+		if (m->kind == SESSION_KIND_SCHEDULE &&
+		    sessions_event_record_members(se->engine, se->store, ev->circle_id) != HALQA_OK) {
+			halqa_log(HALQA_LOG_WARN, "sessions", "could not record the circle's members");
+		}
+	} else {
+		se->refused++;
+		halqa_log(HALQA_LOG_INFO, "sessions", "refused a session payload (kind %u): %s",
+			  (unsigned)m->kind, halqa_strerror(r));
+	}
+	return r;
+}
+
+void sessions_event_attach(struct sessions_event *se, struct store *store, struct engine *engine)
+{
+	memset(se, 0, sizeof *se);
+	se->store = store;
+	se->engine = engine;
+	engine_set_event_cb(engine, sessions_event_handle, se);
+}
+
+int sessions_event_handle(void *arg, const struct engine_event *ev)
+{
+	struct sessions_event *se = arg;
+	int64_t now;
+	int r = HALQA_OK, state = SESSIONS_MSG_NORMAL;
+
+	if (ev->type == ENGINE_EVENT_PAYLOAD) {
+		if ((r = on_payload(se, ev)) != HALQA_OK) {
+			return r;
+		}
+	} else if (ev->type == ENGINE_EVENT_MESSAGE) {
+		now = se->clock != NULL ? se->clock(se->clock_arg) : real_now_ms();
+		r = sessions_message_arrived(se->store, ev->circle_id, ev->sent_at, now, &state);
+		if (r != HALQA_OK) {
+			/* The message is stored; the next retention run retries the rule. */
+			halqa_log(HALQA_LOG_WARN, "sessions", "session-only check failed: %s",
+				  halqa_strerror(r));
+			r = HALQA_OK;
+		}
+		if (state == SESSIONS_MSG_DELETED) {
+			se->deleted++;
+			return HALQA_OK;
+		}
+	}
+	if (se->next != NULL) {
+		return se->next(se->next_arg, ev);
+	}
+	return r;
+}
