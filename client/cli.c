@@ -23,6 +23,7 @@
 #include <zmq.h>
 
 #include "halqa/card.h"
+#include "halqa/chat.h"
 #include "halqa/cmd_session.h"
 #include "halqa/identity.h"
 #include "halqa/profile.h"
@@ -633,6 +634,23 @@ static int cmd_passwd(struct cli_ctx *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_chat(struct cli_ctx *c, int argc, char **argv)
+{
+	char why[256];
+	int r;
+
+	if (argc != 1) {
+		return cli_usage();
+	}
+	if (cli_open_profile(c) != 0) {
+		return 1;
+	}
+	if ((r = chat_run(c->store, c->id, argv[0], why, sizeof why)) != HALQA_OK) {
+		return cli_fail("%s", why[0] != '\0' ? why : halqa_strerror(r));
+	}
+	return 0;
+}
+
 static int cmd_help(struct cli_ctx *c, int argc, char **argv);
 
 /* The session commands live in cmd_session.c; they run on the open profile. */
@@ -662,6 +680,10 @@ static const struct command commands[] = {
 	 "Show the safety number to compare with NAME out of band; --yes marks NAME verified\n"
 	 "once every digit matched."},
 	{"contact", "remove", cmd_contact_remove, "contact remove NAME", "Remove a contact."},
+	{"chat", NULL, cmd_chat, "chat CIRCLE",
+	 "Talk in CIRCLE interactively: messages appear as they arrive, what you type is sent\n"
+	 "(or waits in the outbox while the relay is away). /help inside lists the commands,\n"
+	 "check-in rounds included. Leave with /quit, Ctrl-D or Ctrl-C twice."},
 	{"passwd", NULL, cmd_passwd, "passwd [--new-passphrase-file F]",
 	 "Change the passphrase (re-keys the store). For scripts the new one may come from\n"
 	 "--new-passphrase-file or HALQA_NEW_PASSPHRASE."},
