@@ -24,6 +24,7 @@
 
 #include "halqa/card.h"
 #include "halqa/chat.h"
+#include "halqa/cli_engine.h"
 #include "halqa/cmd_session.h"
 #include "halqa/identity.h"
 #include "halqa/profile.h"
@@ -680,6 +681,33 @@ static const struct command commands[] = {
 	 "Show the safety number to compare with NAME out of band; --yes marks NAME verified\n"
 	 "once every digit matched."},
 	{"contact", "remove", cmd_contact_remove, "contact remove NAME", "Remove a contact."},
+	{"register", NULL, cli_cmd_register, "register [--invite CODE]",
+	 "Register this device with the relay (with an invite code from its operator) and\n"
+	 "publish the KeyPackages others need to add you to circles."},
+	{"circle", "create", cli_cmd_circle_create, "circle create NAME",
+	 "Create a circle; you become its facilitator."},
+	{"circle", "add", cli_cmd_circle_add, "circle add CIRCLE CONTACT...",
+	 "Add contacts to a circle (facilitators). They see it after their next sync."},
+	{"circle", "remove", cli_cmd_circle_remove, "circle remove CIRCLE CONTACT...",
+	 "Remove members (facilitators). They cannot read anything sent afterwards."},
+	{"circle", "leave", cli_cmd_circle_leave, "circle leave CIRCLE",
+	 "Leave a circle. Its history stays on this device."},
+	{"circle", "list", cli_cmd_circle_list, "circle list [--json]",
+	 "List your circles with their unread counts."},
+	{"circle", "members", cli_cmd_circle_members, "circle members CIRCLE [--json]",
+	 "List a circle's members: facilitators, verified or not, fingerprints.\n"
+	 "A member who is not your contact is shown by fingerprint (~12345 67890)."},
+	{"send", NULL, cli_cmd_send, "send CIRCLE [TEXT | -]",
+	 "Send a message (UTF-8, at most 16000 bytes). Without TEXT, or with -, the message\n"
+	 "is read from standard input. Offline, it waits in the outbox for the next sync."},
+	{"read", NULL, cli_cmd_read, "read CIRCLE [--last N | --all] [--json]",
+	 "Show the messages you have not read yet and mark them read; --last N shows the\n"
+	 "last N, --all the whole history."},
+	{"sync", NULL, cli_cmd_sync, "sync [--json]",
+	 "Fetch new messages and circles, send what waits in the outbox. Every circle or\n"
+	 "message command syncs first; this one only syncs (exit 1 if the relay is offline)."},
+	{"search", NULL, cli_cmd_search, "search QUERY [--circle CIRCLE] [--json]",
+	 "Search your history for messages holding every word of QUERY (newest first)."},
 	{"chat", NULL, cmd_chat, "chat CIRCLE",
 	 "Talk in CIRCLE interactively: messages appear as they arrive, what you type is sent\n"
 	 "(or waits in the outbox while the relay is away). /help inside lists the commands,\n"
