@@ -1,0 +1,124 @@
+/*
+ * test_cli_outbox.c: offline use and exactly-once delivery across a relay
+ * restart, through the real halqa binary. With the relay stopped, reading
+ * still shows the local history (and says it is offline), a message sent
+ * waits in the outbox, and `halqa sync` fails with one line. After the
+ * relay is back, the first sync sends the message; the receiver has it
+ * exactly once, and so does the sender's own history, however many syncs
+ * follow.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "harness.h"
+#include "support/cli_runner.h"
+#include "support/relay_client.h"
+
+static struct cli_runner cr;
+static struct relay_test relay;
+
+#define HALQA(who, ...) cli_runner_run(&cr, who, "pw-" who, NULL, 0, __VA_ARGS__, (char *)NULL)
+
+#define BEFORE     "Sent while the relay was up"
+#define WHILE_DOWN "Typed on the train, relay unreachable: رسالة"
+
+#define EXPECT_OK(call)                                                                            \
+	do {                                                                                       \
+		int st_ = (call);                                                                  \
+		if (st_ != 0) {                                                                    \
+			harness_fail(__FILE__, __LINE__, "%s exited %d; stderr:\n%s", #call, st_,  \
+			             cr.err ? cr.err : "");                                        \
+		}                                                                                  \
+	} while (0)
+
+static void expect(const char *buf, const char *want)
+{
+	if (buf == NULL || strstr(buf, want) == NULL) {
+		harness_fail(__FILE__, __LINE__, "output lacks \"%s\":\n%s", want, buf ? buf : "");
+	}
+}
+
+static void test_setup(void)
+{
+	CHECK_INT_EQ(cli_runner_profile(&cr, &relay, "amira", "Amira"), 0);
+	CHECK_INT_EQ(cli_runner_profile(&cr, &relay, "noor", "Noor"), 0);
+	CHECK_INT_EQ(cli_runner_introduce(&cr, "amira", "noor"), 0);
+	EXPECT_OK(HALQA("amira", "circle", "create", "Desk"));
+	EXPECT_OK(HALQA("amira", "circle", "add", "Desk", "noor"));
+	EXPECT_OK(HALQA("amira", "send", "Desk", BEFORE));
+	EXPECT_OK(HALQA("noor", "read", "Desk"));
+	expect(cr.out, BEFORE);
+}
+
+static void test_offline(void)
+{
+	CHECK_OK(relay_test_kill(&relay, SIGTERM));
+	/* Reading works from the local history. */
+	EXPECT_OK(HALQA("noor", "read", "Desk", "--all"));
+	expect(cr.out, BEFORE);
+	expect(cr.err, "offline");
+	/* Sending is kept in the outbox, and says so. */
+	EXPECT_OK(HALQA("amira", "send", "Desk", WHILE_DOWN));
+	expect(cr.out, "outbox");
+	/* A sync that cannot happen is a failure, told in one line. */
+	CHECK_INT_EQ(HALQA("amira", "sync"), 1);
+	expect(cr.err, "offline");
+	CHECK(cr.err != NULL && strchr(cr.err, '\n') == cr.err + cr.err_len - 1);
+	EXPECT_OK(HALQA("amira", "search", "train"));
+	expect(cr.out, WHILE_DOWN);
+}
+
+static void test_back_online_exactly_once(void)
+{
+	CHECK_OK(relay_test_restart(&relay));
+	EXPECT_OK(HALQA("amira", "sync"));
+	expect(cr.out, "1 sent from the outbox");
+	/* More syncs send nothing again. */
+	EXPECT_OK(HALQA("amira", "sync", "--json"));
+	expect(cr.out, "\"sent\":0");
+	expect(cr.out, "\"waiting\":0");
+	EXPECT_OK(HALQA("noor", "read", "Desk", "--json"));
+	CHECK_INT_EQ(cli_runner_count(cr.out, WHILE_DOWN), 1);
+	EXPECT_OK(HALQA("noor", "sync"));
+	EXPECT_OK(HALQA("noor", "read", "Desk", "--all", "--json"));
+	CHECK_INT_EQ(cli_runner_count(cr.out, WHILE_DOWN), 1);
+	CHECK_INT_EQ(cli_runner_count(cr.out, BEFORE), 1);
+	EXPECT_OK(HALQA("amira", "read", "Desk", "--all", "--json"));
+	CHECK_INT_EQ(cli_runner_count(cr.out, WHILE_DOWN), 1);
+	CHECK_INT_EQ(cli_runner_count(cr.out, "\"seq\":"), 2);
+}
+
+static void test_relay_restart_while_noor_away(void)
+{
+	/* A message stored by the relay survives its restart and reaches Noor once. */
+	EXPECT_OK(HALQA("amira", "send", "Desk", "kept across the restart"));
+	CHECK_OK(relay_test_restart(&relay));
+	EXPECT_OK(HALQA("noor", "read", "Desk", "--json"));
+	CHECK_INT_EQ(cli_runner_count(cr.out, "kept across the restart"), 1);
+	CHECK_INT_EQ(cli_runner_count(cr.out, "\"seq\":"), 1);
+}
+
+int main(void)
+{
+	/* Offline is noticed after this long instead of the default 10 s. */
+	setenv("HALQA_RELAY_TIMEOUT_MS", "1500", 1);
+	if (sodium_init() < 0 || cli_runner_init(&cr) != 0) {
+		return 1;
+	}
+	if (relay_test_start(&relay, NULL) != HALQA_OK) {
+		fprintf(stderr, "cannot start halqad\n");
+		cli_runner_cleanup(&cr);
+		return 1;
+	}
+	RUN(test_setup);
+	RUN(test_offline);
+	RUN(test_back_online_exactly_once);
+	RUN(test_relay_restart_while_noor_away);
+	relay_test_stop(&relay);
+	cli_runner_cleanup(&cr);
+	return harness_report();
+}
