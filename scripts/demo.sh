@@ -1,94 +1,227 @@
 #!/usr/bin/env bash
-# scripts/demo.sh: from a fresh Debian 12 machine to Halqa's main job.
+# scripts/demo.sh: Halqa's main job, on a fresh Debian 12 machine.
 #
-# Installs what is missing, builds, and runs what exists today. It says
-# plainly what is not there yet rather than pretending.
+# Installs what is missing, builds, starts a relay on loopback in a temp
+# directory, and plays a mentor (Amira) and two advocates (Noor, Samir):
+# they register, exchange contact cards, verify a safety number, talk in a
+# circle (in Arabic too), one catches up after being away, one is removed
+# and can read nothing said afterwards, the history is searched, and the
+# relay's files are checked for plaintext. Every command is shown as typed.
+# Exits non-zero on any failure; removes everything it made on the way out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fail() {
+  printf '\nDEMO FAILED: %s\n' "$*" >&2
+  exit 1
+}
 
 ./scripts/deps.sh
 echo "== building Halqa"
 cmake -S . -B build >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-echo "built: $(ls build/bin | tr '\n' ' ')"
-echo
-
-echo "== the MLS interop vectors Halqa passes today"
-for f in tests/vectors/mls/*.json; do
-  kind=$(basename "$f" .json)
-  ./build/bin/mls-vectors "$kind" "$f"
+BIN=$PWD/build/bin
+for b in halqad halqa; do
+  [ -x "$BIN/$b" ] || fail "build/bin/$b was not built"
 done
-echo
+echo "built: $(ls build/bin | grep -c .) programs in build/bin"
 
-if [ -x build/bin/halqad ]; then
-  echo "== a relay on loopback"
-  relay_dir=$(mktemp -d)
-  relay_pid=
-  stop_relay() {
-    if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then
-      kill -TERM "$relay_pid" 2>/dev/null || true
-      wait "$relay_pid" 2>/dev/null || true
-    fi
-    rm -rf "$relay_dir"
-  }
-  trap stop_relay EXIT
-  # A loopback port nobody listens on.
-  port=17400
-  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    port=$((port + 1))
-  done
-  echo "\$ halqad init --data DIR --listen tcp://127.0.0.1:$port"
-  ./build/bin/halqad init --data "$relay_dir/data" --listen "tcp://127.0.0.1:$port" 2>/dev/null
-  ./build/bin/halqad run --data "$relay_dir/data" 2>"$relay_dir/halqad.log" &
-  relay_pid=$!
-  for _ in $(seq 1 100); do
-    [ -S "$relay_dir/data/admin.sock" ] && break
-    sleep 0.05
-  done
-  echo "\$ halqad invite --data DIR --uses 2 --expires 1d"
-  ./build/bin/halqad invite --data "$relay_dir/data" --uses 2 --expires 1d 2>/dev/null
-  echo "\$ halqad status --data DIR"
-  ./build/bin/halqad status --data "$relay_dir/data"
-  echo
-
-  if [ -x build/bin/halqa ]; then
-    echo "== two advocates set up the client and exchange contact cards"
-    echo "   (test KDF profile: fast and INSECURE, for demos only)"
-    address=$(./build/bin/halqad address --data "$relay_dir/data" 2>/dev/null | grep '^halqa-relay:')
-    export HALQA_PASSPHRASE="demo passphrase, not a real one"
-    for who in Amira Noor; do
-      home="$relay_dir/$who"
-      echo "\$ halqa --home $who init --name $who --kdf-profile test"
-      ./build/bin/halqa --home "$home" init --name "$who" --kdf-profile test
-      ./build/bin/halqa --home "$home" relay set "$address" >/dev/null
-    done
-    card_amira=$(./build/bin/halqa --home "$relay_dir/Amira" whoami --json | sed -n 's/.*"card": *"\([^"]*\)".*/\1/p')
-    card_noor=$(./build/bin/halqa --home "$relay_dir/Noor" whoami --json | sed -n 's/.*"card": *"\([^"]*\)".*/\1/p')
-    echo "\$ halqa --home Amira whoami"
-    ./build/bin/halqa --home "$relay_dir/Amira" whoami
-    echo "\$ halqa --home Amira contact add noor CARD-OF-NOOR"
-    ./build/bin/halqa --home "$relay_dir/Amira" contact add noor "$card_noor"
-    ./build/bin/halqa --home "$relay_dir/Noor" contact add amira "$card_amira" >/dev/null
-    echo "\$ halqa --home Amira contact verify noor     # compare this number with Noor's, out of band"
-    ./build/bin/halqa --home "$relay_dir/Amira" contact verify noor || true
-    echo "\$ halqa --home Noor contact verify amira --yes"
-    ./build/bin/halqa --home "$relay_dir/Noor" contact verify amira --yes
-    echo "\$ halqa --home Noor contact list"
-    ./build/bin/halqa --home "$relay_dir/Noor" contact list
-    unset HALQA_PASSPHRASE
-    echo
+work=$(mktemp -d)
+relay_pid=
+cleanup() {
+  if [ -n "$relay_pid" ] && kill -0 "$relay_pid" 2>/dev/null; then
+    kill -TERM "$relay_pid" 2>/dev/null || true
+    wait "$relay_pid" 2>/dev/null || true
   fi
-  kill -TERM "$relay_pid"
-  wait "$relay_pid" || true
-  relay_pid=
-  echo "relay log:"
-  sed 's/^/  /' "$relay_dir/halqad.log"
-  stop_relay
-  trap - EXIT
-  echo
-fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo "== not there yet: circles and messages in the client."
-echo "   The MLS group layer they run on is built and tested (proto/mls_group.c,"
-echo "   tests/test_mls_group.c); the client's circle, send, read and chat commands"
-echo "   are the next step, and this demo will then run a live circle conversation."
+# A demo passphrase for all three; with --kdf-profile test it is cheap to
+# guess, which is why that profile exists only for tests and demos.
+export HALQA_PASSPHRASE="demo passphrase, not a real one"
+export NO_COLOR=1
+
+# as WHO halqa ARGS...: show the command as WHO would type it, run it in
+# WHO's profile (stdout line-buffered so warnings stay in place), and stop
+# the demo if it fails. refused WHO halqa ARGS...: the same for a command
+# that must fail.
+run_as() {
+  local expect=$1 who=$2 rc=0
+  shift 3 # expect, who and the word "halqa"
+  printf '\n[%s] $ halqa%s\n' "$who" "$(shown "$@")"
+  HALQA_HOME="$work/$who" stdbuf -oL "$BIN/halqa" "$@" >"$work/as.out" 2>&1 || rc=$?
+  sed 's/^/    /' "$work/as.out"
+  if [ "$expect" = ok ] && [ "$rc" -ne 0 ]; then
+    fail "halqa $* (as $who) exited $rc"
+  fi
+  if [ "$expect" = refused ] && [ "$rc" -eq 0 ]; then
+    fail "halqa $* (as $who) should have been refused"
+  fi
+}
+# shown ARGS...: the arguments as one would type them, quoted where needed.
+shown() {
+  local a
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./:@%+=,-]+$ ]]; then
+      printf ' %s' "$a"
+    else
+      printf ' "%s"' "${a//\"/\\\"}"
+    fi
+  done
+}
+as() { run_as ok "$@"; }
+refused() { run_as refused "$@"; }
+# quiet WHO ARGS...: run without showing (setup noise).
+quiet() {
+  local who=$1
+  shift
+  HALQA_HOME="$work/$who" "$BIN/halqa" "$@" >"$work/last.out" 2>&1 ||
+    fail "halqa $* (as $who): $(cat "$work/last.out")"
+}
+# capture WHO ARGS...: run and keep stdout in $out.
+capture() {
+  local who=$1
+  shift
+  out=$(HALQA_HOME="$work/$who" "$BIN/halqa" "$@" 2>"$work/last.err") ||
+    fail "halqa $* (as $who): $(cat "$work/last.err")"
+}
+
+echo
+echo "== a relay on loopback (halqad), invite-only"
+port=17400
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+  port=$((port + 1))
+done
+relay_dir="$work/relay"
+mkdir -p "$relay_dir"
+echo "\$ halqad init --data relay --listen tcp://127.0.0.1:$port"
+"$BIN/halqad" init --data "$relay_dir/data" --listen "tcp://127.0.0.1:$port" 2>/dev/null | sed 's/^/    /'
+"$BIN/halqad" run --data "$relay_dir/data" 2>"$relay_dir/halqad.log" &
+relay_pid=$!
+for _ in $(seq 1 200); do
+  [ -S "$relay_dir/data/admin.sock" ] && break
+  kill -0 "$relay_pid" 2>/dev/null || fail "halqad exited: $(cat "$relay_dir/halqad.log")"
+  sleep 0.05
+done
+address=$("$BIN/halqad" address --data "$relay_dir/data" 2>/dev/null | grep '^halqa-relay:') ||
+  fail "halqad printed no address line"
+
+echo
+echo "== Amira (a mentor), Noor and Samir (advocates) set up the client"
+echo "   (--kdf-profile test: fast and INSECURE, for demos only)"
+for who in amira noor samir; do
+  name="$(tr '[:lower:]' '[:upper:]' <<<"${who:0:1}")${who:1}"
+  code=$("$BIN/halqad" invite --data "$relay_dir/data" --uses 1 2>/dev/null | tail -n 1)
+  [ -n "$code" ] || fail "halqad invite printed no code"
+  if [ "$who" = amira ]; then
+    as amira halqa init --name "$name" --kdf-profile test
+    as amira halqa relay set "$address"
+    as amira halqa register --invite "$code"
+  else
+    quiet "$who" init --name "$name" --kdf-profile test
+    quiet "$who" relay set "$address"
+    quiet "$who" register --invite "$code"
+    echo "[$who] (the same three commands, with an invite code of their own)"
+  fi
+done
+
+echo
+echo "== contact cards, exchanged out of band (in person, or another channel)"
+as noor halqa whoami
+card() {
+  capture "$1" whoami --json
+  sed -n 's/.*"card":"\([^"]*\)".*/\1/p' <<<"$out"
+}
+card_amira=$(card amira)
+card_noor=$(card noor)
+card_samir=$(card samir)
+[ -n "$card_amira" ] && [ -n "$card_noor" ] && [ -n "$card_samir" ] || fail "no contact cards"
+c=q
+[ "${card_noor:30:1}" = q ] && c=p
+refused amira halqa contact add noor "${card_noor:0:30}$c${card_noor:31}"
+echo "    (one mistyped character: refused, cards carry a checksum)"
+as amira halqa contact add noor "$card_noor"
+quiet amira contact add samir "$card_samir"
+quiet noor contact add amira "$card_amira"
+quiet samir contact add amira "$card_amira"
+echo "[amira] \$ halqa contact add samir CARD; Noor and Samir add Amira the same way"
+
+echo
+echo "== Amira and Noor compare their safety number (on a call they trust)"
+as amira halqa contact verify noor
+capture amira contact verify noor
+sn_amira=$(sed -n '/Safety number/{n;p;n;p}' <<<"$out")
+capture noor contact verify amira
+sn_noor=$(sed -n '/Safety number/{n;p;n;p}' <<<"$out")
+[ -n "$sn_amira" ] && [ "$sn_amira" = "$sn_noor" ] || fail "the two safety numbers differ"
+echo "    (Noor's screen shows the same 60 digits)"
+as amira halqa contact verify noor --yes
+as noor halqa contact verify amira --yes
+
+circle="Court days"
+echo
+echo "== a circle: Amira creates it and adds both (Samir is not verified yet: she is warned)"
+as amira halqa circle create "$circle"
+as amira halqa circle add "$circle" noor samir
+echo
+echo "== both see the circle on their next sync; then Samir is in court all day, offline"
+as samir halqa sync
+as noor halqa circle list
+as amira halqa send "$circle" "Welcome both. Our first check-in is on Thursday."
+
+echo
+echo "== Noor reads, and answers in Arabic"
+as noor halqa read "$circle"
+as noor halqa send "$circle" "شكراً أميرة، سأكون هناك يوم الخميس"
+as amira halqa read "$circle"
+capture amira read "$circle" --all --json
+grep -qF "شكراً أميرة" <<<"$out" || fail "Amira did not get Noor's Arabic message"
+
+echo
+echo "== Samir comes back and catches up on everything said while he was away"
+as amira halqa send "$circle" "The hearing moved to 10:30, courtroom 4."
+as samir halqa circle list
+as samir halqa read "$circle"
+capture samir read "$circle" --all --json
+for text in "Welcome both" "شكراً أميرة" "courtroom 4"; do
+  grep -qF "$text" <<<"$out" || fail "Samir did not catch up on: $text"
+done
+
+echo
+echo "== Amira removes Samir; he cannot read what is said afterwards"
+as amira halqa circle remove "$circle" samir
+as amira halqa send "$circle" "Noor, the client's new address is in the shared folder."
+as samir halqa read "$circle" --all
+capture samir read "$circle" --all --json
+grep -qF "new address" <<<"$out" && fail "Samir read a message sent after his removal"
+capture noor read "$circle" --json
+grep -qF "new address" <<<"$out" || fail "Noor did not get the message after the removal"
+echo "    (Samir's history ends before his removal; Noor has the new message)"
+
+echo
+echo "== searching the encrypted history"
+as noor halqa search hearing
+as noor halqa search "أميرة" --circle "$circle"
+
+# === SESSIONS: schedule, RSVP and calendar export go here (helper "sessions"). ===
+
+echo
+echo "== what the relay holds: ciphertext only"
+kill -TERM "$relay_pid"
+wait "$relay_pid" || true
+relay_pid=
+ls -la "$relay_dir/data" | sed 's/^/    /'
+for text in "Welcome both" "Thursday" "شكراً أميرة" "courtroom 4" "new address" \
+  Amira Noor Samir; do
+  if grep -rqF -- "$text" "$relay_dir/data"; then
+    fail "the relay's files contain the plaintext \"$text\""
+  fi
+done
+echo "    none of the messages, nor the people's names, appear in the relay's files"
+
+echo
+echo "Done. Continue by hand in a profile of your own:"
+echo "    build/bin/halqa init --name YOU; halqa relay set ADDRESS; halqa register --invite CODE"
+echo "    halqa chat CIRCLE     # interactive: messages appear live as you type"
+echo "(see README.md and docs/USER.md)"
