@@ -2280,7 +2280,17 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		}
 	}
 	if (!(c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+		/*
+		 * The ACK only lets the relay delete what we read: a refusal
+		 * (a relay that numbered messages it does not have) is logged,
+		 * not an error of the sync; an unreachable relay is.
+		 */
 		r = ack_cursor(e, &c);
+		if (r != HALQA_OK && r != HALQA_ERR_NETWORK) {
+			halqa_log(HALQA_LOG_WARN, "engine", "the relay refused our cursor: %s",
+				  halqa_strerror(r));
+			r = HALQA_OK;
+		}
 	}
 out:
 	circle_cleanup(&c);

@@ -1,0 +1,114 @@
+/*
+ * test_engine_hostile.c: a member whose relay lies (support/hostile_relay:
+ * garbage frames, stray answers, fetched messages repeated, reversed,
+ * corrupted, or taken from another circle). Whatever it does, the member
+ * stores each genuine message once and nothing else, and does not crash.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "harness.h"
+#include "support/engine_steps.h"
+#include "support/hostile_relay.h"
+
+static struct relay_test relay;
+
+static void test_hostile_relay(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice");
+	struct eprof *bob = NULL;
+	struct hostile_relay *h = NULL;
+	struct relay_test fake;
+	struct engine_sync_report rep;
+	struct store_circle row;
+	char endpoint[64];
+	uint8_t key[32];
+
+	if (alice == NULL) {
+		return;
+	}
+	CHECK_OK(hostile_relay_start(&h, &relay, endpoint, key));
+	if (h == NULL) {
+		goto out;
+	}
+	/* Bob's relay is the liar; alice talks to the real one. */
+	fake = relay;
+	snprintf(fake.endpoint, sizeof fake.endpoint, "%s", endpoint);
+	memcpy(fake.server_pub, key, 32);
+	if ((bob = eprof_new(&fake, "bob")) == NULL) {
+		goto out;
+	}
+	/* Cards name the relay: bob's says the real one, as the relay is the same log. */
+	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", relay.endpoint));
+	CHECK_OK(eprof_meet(alice, bob));
+	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", endpoint));
+	CHECK_OK(engine_circle_create(alice->e, "A", NULL));
+	CHECK_OK(engine_circle_create(alice->e, "B", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "A", (const char *[]){"bob"}, 1));
+	CHECK_OK(engine_circle_add(alice->e, "B", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 2);
+
+	CHECK_OK(eprof_say(alice, "A", "a1", NULL));
+	CHECK_OK(eprof_say(alice, "A", "a2", NULL));
+	CHECK_OK(eprof_say(alice, "B", "b1", NULL));
+	hostile_relay_set_modes(h, HOSTILE_GARBAGE | HOSTILE_REPEAT | HOSTILE_REVERSE);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 3);
+	CHECK(rep.refused > 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "A", "a1"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "A", "a2"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "B", "b1"), 1);
+	CHECK_INT_EQ(eprof_count(bob, "A"), 2);
+	CHECK_INT_EQ(eprof_count(bob, "B"), 1);
+	/* The same again: replays of what was read are dropped. */
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK_INT_EQ(eprof_count(bob, "A"), 2);
+
+	/* Corrupted ciphertext: refused, nothing stored. */
+	CHECK_OK(eprof_say(alice, "A", "a4", NULL));
+	hostile_relay_set_modes(h, HOSTILE_CORRUPT);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK(rep.refused > 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "A", "a4"), 0);
+	CHECK_INT_EQ(eprof_count(bob, "A"), 2);
+	/* Messages of another circle delivered as this one's: refused. */
+	CHECK_OK(eprof_say(alice, "A", "a3", NULL));
+	CHECK_OK(eprof_say(alice, "B", "b2", NULL));
+	hostile_relay_set_modes(h, HOSTILE_FOREIGN);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 2);
+	CHECK(rep.refused > 0);
+	CHECK_INT_EQ(eprof_count(bob, "A"), 3);
+	CHECK_INT_EQ(eprof_count(bob, "B"), 2);
+	CHECK_INT_EQ(eprof_has_text(bob, "A", "b1"), 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "B", "a1"), 0);
+	/* a4 never arrived whole: a3 came with alice's counter one too far. */
+	CHECK_OK(engine_circle_find(bob->e, "A", &row));
+	CHECK_INT_EQ(row.gaps, 1);
+
+	hostile_relay_set_modes(h, 0);
+out:
+	eprof_free(bob);
+	eprof_free(alice);
+	hostile_relay_stop(h);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	if (relay_test_start(&relay, "--open") != HALQA_OK) {
+		fprintf(stderr, "cannot start halqad\n");
+		return 1;
+	}
+	RUN(test_hostile_relay);
+	relay_test_stop(&relay);
+	return harness_report();
+}
