@@ -74,6 +74,11 @@ void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
 void engine_set_timeout(struct engine *e, unsigned timeout_ms);
 
 /* engine_last_error: a one-line reason for the last failure; "" if none. Never NULL. */
+/*
+ * Added to the agreed API: engine_set_timeout (below); circles found by
+ * hex id too (engine_circle_find). A circle's state (left, removed,
+ * blocked and why, gaps seen) is in struct store_circle (store.h).
+ */
 const char *engine_last_error(const struct engine *e);
 
 /*
@@ -144,7 +149,10 @@ struct engine_member {
 HALQA_MUST_CHECK int engine_circle_members(struct engine *e, const char *circle,
 					   struct engine_member **out, size_t *out_num);
 
-/* engine_circle_find resolves a name to the stored circle. */
+/*
+ * engine_circle_find resolves a circle name (or, added: the circle id in
+ * 32 hex digits) to the stored circle. HALQA_ERR_NOT_FOUND if none.
+ */
 HALQA_MUST_CHECK int engine_circle_find(struct engine *e, const char *circle,
 					struct store_circle *out);
 
