@@ -818,7 +818,78 @@ static int discard_pending(struct engine *e, struct circle *c, const uint8_t com
 
 struct welcome_to {
 	uint8_t mailbox_id[ENGINE_ID_LEN];
+	uint8_t identity[ENGINE_KEY_LEN]; /* the new member's identity key, to seal the item to */
 };
+
+/*
+ * seal_item seals a Welcome mailbox item to one new member (libsodium's
+ * sealed box to the X25519 form of its Ed25519 identity key). The item
+ * names the circle; left readable, it would tell the relay which mailbox
+ * joined which circle, the social graph the relay must never hold. The
+ * Welcome inside is MLS-encrypted already; the seal hides the rest.
+ * |*out| is malloc'd.
+ */
+static int seal_item(uint8_t **out, size_t *out_len, const uint8_t *item, size_t item_len,
+		     const uint8_t identity[ENGINE_KEY_LEN])
+{
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+
+	*out = NULL;
+	*out_len = 0;
+	if (item_len > WIRE_MAX_PAYLOAD - crypto_box_SEALBYTES) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if (crypto_sign_ed25519_pk_to_curve25519(xpk, identity) != 0) {
+		return HALQA_ERR_INVALID;
+	}
+	if ((*out = malloc(item_len + crypto_box_SEALBYTES)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	if (crypto_box_seal(*out, item, item_len, xpk) != 0) {
+		free(*out);
+		*out = NULL;
+		return HALQA_ERR_CRYPTO;
+	}
+	*out_len = item_len + crypto_box_SEALBYTES;
+	return HALQA_OK;
+}
+
+/*
+ * open_item opens a sealed Welcome item addressed to us into |*out|
+ * (sodium_malloc'd; free with store_secret_free). HALQA_ERR_CRYPTO for
+ * anything not sealed to our identity (garbage, or for someone else).
+ */
+static int open_item(const struct engine *e, const uint8_t *data, size_t len, uint8_t **out,
+		     size_t *out_len)
+{
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES], xsk[crypto_box_SECRETKEYBYTES];
+	int r = HALQA_OK;
+
+	*out = NULL;
+	*out_len = 0;
+	if (len <= crypto_box_SEALBYTES) {
+		return HALQA_ERR_CRYPTO;
+	}
+	if (crypto_sign_ed25519_pk_to_curve25519(xpk, e->id->sign_pub) != 0 ||
+	    crypto_sign_ed25519_sk_to_curve25519(xsk, e->id->sign_sec) != 0) {
+		r = HALQA_ERR_CRYPTO;
+		goto out;
+	}
+	if ((*out = sodium_malloc(len - crypto_box_SEALBYTES)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	if (crypto_box_seal_open(*out, data, len, xpk, xsk) != 0) {
+		sodium_free(*out);
+		*out = NULL;
+		r = HALQA_ERR_CRYPTO;
+		goto out;
+	}
+	*out_len = len - crypto_box_SEALBYTES;
+out:
+	sodium_memzero(xsk, sizeof xsk);
+	return r;
+}
 
 /*
  * send_commit sends the pending commit |commit| of |c| (its Welcome, if
@@ -872,8 +943,15 @@ static int send_commit(struct engine *e, struct circle *c, const uint8_t *commit
 		r = store_sent_add(e->store, c->row.circle_id, hash);
 	}
 	for (size_t i = 0; r == HALQA_OK && item_bytes != NULL && i < num_to; i++) {
-		r = store_welcome_out_add(e->store, c->row.circle_id, to[i].mailbox_id, item_bytes,
-					  item_len);
+		uint8_t *sealed = NULL;
+		size_t sealed_len = 0;
+
+		r = seal_item(&sealed, &sealed_len, item_bytes, item_len, to[i].identity);
+		if (r == HALQA_OK) {
+			r = store_welcome_out_add(e->store, c->row.circle_id, to[i].mailbox_id,
+						  sealed, sealed_len);
+		}
+		free(sealed);
 	}
 	if (r != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
 		(void)store_rollback(e->store);
@@ -1046,6 +1124,7 @@ int engine_circle_add(struct engine *e, const char *circle, const char *const *n
 				goto out;
 			}
 			memcpy(to[i].mailbox_id, cd.mailbox_id, ENGINE_ID_LEN);
+			memcpy(to[i].identity, cd.identity_pub, ENGINE_KEY_LEN);
 		}
 		free(members);
 		members = NULL;
@@ -1318,8 +1397,8 @@ static int join_one(struct engine *e, const uint8_t *data, size_t len, uint8_t o
 	struct circle c;
 	struct store_circle existing;
 	struct roster ro;
-	uint8_t *kp_bytes = NULL, *priv_bytes = NULL, ref[MLS_HASH_LEN];
-	size_t kp_len = 0, priv_len = 0;
+	uint8_t *kp_bytes = NULL, *priv_bytes = NULL, *plain = NULL, ref[MLS_HASH_LEN];
+	size_t kp_len = 0, priv_len = 0, plain_len = 0;
 	int r, last_resort = 0;
 	bool found = false;
 
@@ -1327,7 +1406,8 @@ static int join_one(struct engine *e, const uint8_t *data, size_t len, uint8_t o
 	memset(&kp, 0, sizeof kp);
 	memset(&priv, 0, sizeof priv);
 	memset(&c, 0, sizeof c);
-	if ((r = envelope_welcome_decode(&item, data, len)) != HALQA_OK ||
+	if ((r = open_item(e, data, len, &plain, &plain_len)) != HALQA_OK ||
+	    (r = envelope_welcome_decode(&item, plain, plain_len)) != HALQA_OK ||
 	    (r = mls_message_decode_bytes(item.welcome, item.welcome_len, &msg)) != HALQA_OK) {
 		goto out;
 	}
@@ -1398,6 +1478,7 @@ out:
 	free(kp_bytes);
 	store_secret_free(priv_bytes, priv_len);
 	circle_cleanup(&c);
+	store_secret_free(plain, plain_len);
 	return r;
 }
 

@@ -213,12 +213,12 @@ wait "$relay_pid" || true
 relay_pid=
 ls -la "$relay_dir/data" | sed 's/^/    /'
 for text in "Welcome both" "Thursday" "شكراً أميرة" "courtroom 4" "new address" \
-  Amira Noor Samir; do
+  Amira Noor Samir "$circle"; do
   if grep -rqF -- "$text" "$relay_dir/data"; then
     fail "the relay's files contain the plaintext \"$text\""
   fi
 done
-echo "    none of the messages, nor the people's names, appear in the relay's files"
+echo "    none of the messages, the people's names or the circle's name appear in the relay's files"
 
 echo
 echo "Done. Continue by hand in a profile of your own:"

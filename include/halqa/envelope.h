@@ -15,7 +15,9 @@
  * decoded by session_decode, not here. The sender is not in the envelope:
  * MLS authenticates it (the leaf that signed the message).
  *
- * Welcome mailbox item (MAILBOX_PUT payload):
+ * Welcome mailbox item (what the engine seals to the new member with a
+ * libsodium sealed box before MAILBOX_PUT, so the relay never reads the
+ * circle's id or name):
  *     version u8 (1) | kind u8 (1 = welcome) | circle_id[16] | name<V>
  *     | welcome<V>
  * |name| is the circle's name as the facilitator gave it (strict UTF-8,
