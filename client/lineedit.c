@@ -200,6 +200,17 @@ static void render(struct lineedit *le)
 	char move[32];
 
 	avail = le->cols > le->prompt_w + 5 ? le->cols - 1 - le->prompt_w : 4;
+	/*
+	 * An edit left of the scroll point (a transposition, a recalled line)
+	 * can leave it inside a code point; printing from there would send the
+	 * terminal a broken UTF-8 sequence. Back it onto a character start.
+	 */
+	if (le->scroll > le->len) {
+		le->scroll = le->len;
+	}
+	while (le->scroll > 0 && ((uint8_t)le->line[le->scroll] & 0xc0u) == 0x80u) {
+		le->scroll--;
+	}
 	if (le->scroll > le->cur) {
 		le->scroll = step_left(le, le->cur);
 	}
