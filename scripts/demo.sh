@@ -106,6 +106,8 @@ for _ in $(seq 1 200); do
 done
 address=$("$BIN/halqad" address --data "$relay_dir/data" 2>/dev/null | grep '^halqa-relay:') ||
   fail "halqad printed no address line"
+echo "   the address line every client needs (endpoint and the relay's public key):"
+echo "    $address"
 
 echo
 echo "== Amira (a mentor), Noor and Samir (advocates) set up the client"
@@ -205,6 +207,12 @@ as noor halqa search hearing
 as noor halqa search "أميرة" --circle "$circle"
 
 # === SESSIONS: schedule, RSVP and calendar export go here (helper "sessions"). ===
+
+echo
+echo "== what the relay operator sees: live figures, no names, no text"
+echo "\$ halqad status --data relay"
+"$BIN/halqad" status --data "$relay_dir/data" 2>"$work/last.err" | sed 's/^/    /' ||
+  fail "halqad status: $(cat "$work/last.err")"
 
 echo
 echo "== what the relay holds: ciphertext only"
