@@ -731,6 +731,13 @@ int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void
 	/* Under a standing fault the request completes with it on the next loop turn. */
 	s->status = n->fault != HALQA_OK ? n->fault : HALQA_ERR_NETWORK;
 	n->num_pending++;
+	/*
+	 * A timer counts from the loop's cached "now", which is as old as the
+	 * loop's last wake-up: after a loop sat idle (between one-shot
+	 * commands, or while the caller blocked) a request would otherwise be
+	 * timed out before it is even sent. Read the clock afresh.
+	 */
+	uv_update_time(n->loop);
 	if (uv_timer_start(&s->timer, on_timer, n->fault != HALQA_OK ? 0 : timeout_ms, 0) != 0) {
 		s->id = 0;
 		n->num_pending--;
