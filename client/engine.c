@@ -12,7 +12,11 @@
  * loaded (mls_group_load), changed, and saved (mls_group_save) in the same
  * store transaction as what the change produced (a message, the relay
  * cursor, an outbox entry's ciphertext), so a crash can neither lose nor
- * repeat a message, nor reuse a ratchet key.
+ * repeat a message, nor reuse a ratchet key. Catching up, the application
+ * messages of one FETCH reply share one transaction and one save of the
+ * group at its end (struct batch): a group save and a commit per message
+ * cost a hundred times more than decrypting it. A proposal or commit ends
+ * the batch and is processed in a transaction of its own.
  *
  * Epochs and capabilities (DESIGN.md): the capability of epoch K is
  * MLS-Exporter("halqa relay capability", circle_id, 32). A sync reads each
@@ -234,9 +238,16 @@ static void on_net_event(void *arg, enum net_event ev)
 
 	if (ev == NET_EVENT_CONNECTED) {
 		e->connected_event = true;
+		e->relay_down = false;
 	} else if (ev == NET_EVENT_DISCONNECTED) {
 		e->disconnected_event = true;
+		e->relay_down = true;
 	}
+}
+
+bool engine_relay_down(const struct engine *e)
+{
+	return e->live && (e->net == NULL || (e->relay_down && !net_connected(e->net)));
 }
 
 static void on_net_push(void *arg, const struct wire_msg *push)
@@ -316,21 +327,31 @@ int engine_connect(struct engine *e)
  */
 static int call(struct engine *e, const struct wire_msg *req)
 {
+	unsigned timeout_ms = e->timeout_ms;
+	uint64_t now;
 	int r;
 
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
 	}
 	wire_msg_cleanup(e->reply);
-	/*
-	 * Our loop may have sat still for a while (between commands, or while
-	 * another profile's engine ran): refresh its clock, or the request's
-	 * timer, set from the stale time, would expire before it is sent.
-	 */
-	uv_update_time(&e->own_loop);
-	r = net_call(e->net, req, e->reply, e->timeout_ms);
+	if (e->deadline_ns != 0) {
+		/* The operation as a whole may take the timeout, not each of its requests. */
+		now = uv_hrtime();
+		if (now >= e->deadline_ns) {
+			return engine_seterr(e, HALQA_ERR_NETWORK, "%s",
+					     net_fault_text(HALQA_ERR_NETWORK));
+		}
+		if ((e->deadline_ns - now) / 1000000 < timeout_ms) {
+			timeout_ms = (unsigned)((e->deadline_ns - now) / 1000000) + 1;
+		}
+	}
+	r = net_call(e->net, req, e->reply, timeout_ms);
 	if (r == HALQA_OK) {
 		return r;
+	}
+	if (r == HALQA_ERR_NETWORK && !net_connected(e->net)) {
+		e->relay_down = true;
 	}
 	if (e->reply->type == WIRE_ERR) {
 		return engine_seterr(e, r, "the relay refused: %s",
@@ -988,6 +1009,10 @@ fail:
 	mls_group_commit_discard(c->g);
 out:
 	e->commit_depth--;
+	if (item_bytes != NULL) {
+		/* The plain item names the circle: only its sealed copies may leave memory. */
+		sodium_memzero(item_bytes, item_len);
+	}
 	free(item_bytes);
 	if (req != NULL) {
 		wire_msg_cleanup(req);
@@ -1989,6 +2014,193 @@ out:
 	return r;
 }
 
+/*
+ * A batch: the application messages of one FETCH reply, read in one store
+ * transaction that ends with the cursor and one save of the group, so the
+ * messages and the ratchet state that decrypted them commit together (a
+ * crash keeps both or neither). Anything else in the log (a proposal, a
+ * commit) first ends the batch and is then processed on its own by
+ * process_item: a commit may be refused by the roster rules, and the group
+ * then goes back to the state stored just before it.
+ */
+struct batch {
+	bool open;                        /* a store transaction is open */
+	struct engine_sync_report at_open; /* the report when it opened, for an abort */
+	struct engine_event *events;      /* MESSAGE events, given out after the commit */
+	size_t num_events;
+	size_t max_events;
+	struct mls_group_member *members; /* the epoch's members (an epoch's batch never changes them) */
+	size_t num_members;
+	bool have_members;
+};
+
+/* batch_abort rolls the batch back: the store, the group and the row as they were before it. */
+static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b)
+{
+	int r;
+
+	if (!b->open) {
+		return HALQA_OK;
+	}
+	(void)store_rollback(e->store);
+	b->open = false;
+	*sx->rep = b->at_open;
+	b->num_events = 0;
+	free(b->members);
+	b->members = NULL;
+	b->have_members = false;
+	/* The in-memory group ran ahead of the store: read both back. */
+	r = circle_reload(e, c);
+	return r != HALQA_OK ? r : HALQA_OK;
+}
+
+/* batch_commit ends the batch: the cursor and the group with its messages, then their events. */
+static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b)
+{
+	int r;
+
+	free(b->members);
+	b->members = NULL;
+	b->have_members = false;
+	if (!b->open) {
+		return HALQA_OK;
+	}
+	if ((r = store_circle_set_cursor(e->store, c->row.circle_id, c->row.relay_seq)) !=
+		    HALQA_OK ||
+	    (r = circle_save(e, c)) != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
+		(void)batch_abort(e, c, sx, b);
+		return r;
+	}
+	b->open = false;
+	for (size_t i = 0; i < b->num_events; i++) {
+		(void)engine_emit(e, &b->events[i]);
+	}
+	b->num_events = 0;
+	return HALQA_OK;
+}
+
+/*
+ * private_application says whether |msg| is framed as an application
+ * PrivateMessage (RFC 9420 6.3: version, wire format, group id, epoch,
+ * then the content type, which PrivateContentAAD authenticates). Only
+ * such a message may sit in an application slot of the log: anything
+ * else (a commit above all) would change the group in the middle of a
+ * batch, where it cannot be taken back.
+ */
+static bool private_application(const uint8_t *msg, size_t len)
+{
+	struct bytes_reader rd, group_id;
+	uint16_t version, wire_format;
+	uint64_t epoch;
+	uint8_t content_type;
+
+	bytes_reader_init(&rd, msg, len);
+	return bytes_get_u16(&rd, &version) == HALQA_OK && version == MLS_VERSION_MLS10 &&
+	       bytes_get_u16(&rd, &wire_format) == HALQA_OK &&
+	       wire_format == MLS_WIRE_PRIVATE_MESSAGE &&
+	       bytes_get_vec(&rd, &group_id, MLS_MAX_GROUP_ID) == HALQA_OK &&
+	       bytes_get_u64(&rd, &epoch) == HALQA_OK &&
+	       bytes_get_u8(&rd, &content_type) == HALQA_OK &&
+	       content_type == MLS_CONTENT_APPLICATION;
+}
+
+/* refused_item counts and logs message |seq| of |c| as refused (not stored). */
+static void refused_item(struct circle *c, struct sync_ctx *sx, uint64_t seq, int why)
+{
+	char fp[9];
+
+	halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
+	halqa_log(HALQA_LOG_WARN, "engine", "circle %s: message %llu refused: %s", fp,
+		  (unsigned long long)seq, halqa_strerror(why));
+	sx->rep->refused++;
+}
+
+/*
+ * batch_item handles application message |seq| inside batch |b| (opening
+ * it if needed): ours (echoed: its outbox entry goes), or another
+ * member's (decrypted, stored). A message that does not pass is refused
+ * alone, the batch goes on. A store failure rolls the whole batch back
+ * (group and row included) and is returned.
+ */
+static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b,
+		      uint64_t seq, const uint8_t *payload, size_t len)
+{
+	struct mls_group_event ev;
+	struct engine_event out_ev;
+	uint8_t hash[32], sender[ENGINE_KEY_LEN], msg_id[ENGINE_ID_LEN];
+	bool found = false, stored = false, refused = false;
+	int r, pr;
+
+	memset(&ev, 0, sizeof ev);
+	memset(&out_ev, 0, sizeof out_ev);
+	if (!b->open) {
+		if ((r = store_begin(e->store)) != HALQA_OK) {
+			return r;
+		}
+		b->open = true;
+		b->at_open = *sx->rep;
+	}
+	hash_bytes(hash, payload, len);
+	r = store_sent_take(e->store, c->row.circle_id, hash);
+	if (r == HALQA_OK) {
+		/* Our own message, echoed: done, and its outbox entry with it. */
+		if ((r = outbox_echo(e, c->row.circle_id, hash, msg_id, &found)) != HALQA_OK) {
+			goto fail;
+		}
+		goto advance;
+	}
+	if (r != HALQA_ERR_NOT_FOUND) {
+		goto fail;
+	}
+	if (!private_application(payload, len)) {
+		refused_item(c, sx, seq, HALQA_ERR_INVALID);
+		goto advance;
+	}
+	if (!b->have_members) {
+		if ((r = mls_group_members(c->g, &b->members, &b->num_members)) != HALQA_OK) {
+			goto fail;
+		}
+		b->have_members = true;
+	}
+	pr = mls_group_process(c->g, payload, len, &ev);
+	if (pr != HALQA_OK) {
+		refused_item(c, sx, seq, pr);
+		goto advance;
+	}
+	if (ev.type != MLS_GROUP_EVENT_APPLICATION) {
+		/* The content type is authenticated: an application frame holds application data. */
+		r = HALQA_ERR_INTERNAL;
+		goto fail;
+	}
+	if (ev.sender == UINT32_MAX ||
+	    leaf_identity(b->members, b->num_members, ev.sender, sender) != HALQA_OK) {
+		/* Not from a Halqa member we know. */
+		refused_item(c, sx, seq, HALQA_ERR_DENIED);
+		goto advance;
+	}
+	if ((r = store_application(e, c, ev.data, ev.data_len, sender, &out_ev, &stored,
+				   &refused)) != HALQA_OK) {
+		goto fail;
+	}
+	if (stored) {
+		sx->rep->received++;
+	}
+	if (refused) {
+		sx->rep->refused++;
+	}
+	if (out_ev.type != 0 && b->num_events < b->max_events) {
+		b->events[b->num_events++] = out_ev;
+	}
+advance:
+	c->row.relay_seq = seq;
+	mls_group_event_cleanup(&ev);
+	return HALQA_OK;
+fail:
+	mls_group_event_cleanup(&ev);
+	(void)batch_abort(e, c, sx, b);
+	return r;
+}
+
 /* ack_cursor tells the relay we have read up to our cursor (keeps it live). */
 static int ack_cursor(struct engine *e, struct circle *c)
 {
@@ -2031,12 +2243,17 @@ static void sort_items(uint16_t *order, uint16_t n, const struct wire_fetch_item
 static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 {
 	struct wire_msg *req;
+	struct batch b;
 	uint64_t epoch, first, last, prev_seq;
 	uint16_t order[WIRE_MAX_FETCH_COUNT];
 	bool closed;
 	int r = HALQA_OK;
 
-	if ((req = calloc(1, sizeof *req)) == NULL) {
+	memset(&b, 0, sizeof b);
+	b.max_events = WIRE_MAX_FETCH_COUNT;
+	if ((req = calloc(1, sizeof *req)) == NULL ||
+	    (b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
+		free(req);
 		return HALQA_ERR_NOMEM;
 	}
 	for (unsigned round = 0; round < ENGINE_MAX_FETCH_ROUNDS; round++) {
@@ -2086,12 +2303,20 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 				sx->rep->refused++;
 				continue;
 			}
-			r = process_item(e, c, sx, it->seq, it->kind, it->payload.data,
-					 it->payload.len);
-			if (mls_group_epoch(c->g) != epoch ||
+			if (it->kind == WIRE_KIND_APPLICATION) {
+				r = batch_item(e, c, sx, &b, it->seq, it->payload.data,
+					       it->payload.len);
+			} else if ((r = batch_commit(e, c, sx, &b)) == HALQA_OK) {
+				r = process_item(e, c, sx, it->seq, it->kind, it->payload.data,
+						 it->payload.len);
+			}
+			if (r != HALQA_OK || mls_group_epoch(c->g) != epoch ||
 			    (c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
 				break;
 			}
+		}
+		if (r == HALQA_OK) {
+			r = batch_commit(e, c, sx, &b);
 		}
 		if (r != HALQA_OK) {
 			break;
@@ -2114,6 +2339,10 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			break; /* no progress (deleted messages, or junk): as far as we can */
 		}
 	}
+	(void)batch_abort(e, c, sx, &b); /* only after a failure: a batch in flight is rolled back */
+	free(b.members);
+	sodium_memzero(b.events, b.max_events * sizeof *b.events);
+	free(b.events);
 	wire_msg_cleanup(req);
 	free(req);
 	return r;
@@ -2437,6 +2666,7 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	struct store_outbox *items = NULL;
 	uint8_t *payload = NULL, *env_bytes = NULL;
 	size_t payload_len = 0, env_len = 0, num = 0;
+	uint64_t outer_deadline;
 	int r;
 
 	if (out_msg_id != NULL) {
@@ -2505,8 +2735,23 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 		memcpy(out_msg_id, env.msg_id, ENGINE_ID_LEN);
 	}
 	/* Queued: from here on, failing to reach the relay is not an error. */
+	if (engine_relay_down(e)) {
+		/*
+		 * Live mode knows the relay is down: trying would only wait
+		 * out the timeout with the user's terminal stuck. The
+		 * reconnect flushes the outbox (engine_live.c).
+		 */
+		r = HALQA_OK;
+		goto out;
+	}
 	memset(&rep, 0, sizeof rep);
+	/* The whole attempt (sync, send) within one timeout, however many requests it takes. */
+	outer_deadline = e->deadline_ns;
+	if (outer_deadline == 0) {
+		e->deadline_ns = uv_hrtime() + (uint64_t)e->timeout_ms * 1000000;
+	}
 	r = engine_sync_one(e, row.circle_id, &rep);
+	e->deadline_ns = outer_deadline;
 	if (r != HALQA_OK) {
 		halqa_log(HALQA_LOG_INFO, "engine", "message queued: %s", halqa_strerror(r));
 	}

@@ -56,6 +56,15 @@ struct engine {
 	/* Connection state reported by the net's event callback. */
 	bool connected_event;
 	bool disconnected_event;
+	/*
+	 * The relay is known to be down: the connection dropped (or, in live
+	 * mode, has not come up yet) and no handshake completed since. Live
+	 * mode then queues sends without trying (engine_send) and waits for
+	 * the reconnect instead of blocking on requests that must time out.
+	 */
+	bool relay_down;
+	/* The end of the current operation's time (engine_send), uv_hrtime ns; 0: none. */
+	uint64_t deadline_ns;
 
 	/* Live mode. */
 	bool live;
@@ -78,6 +87,12 @@ int64_t engine_now(const struct engine *e);
 /* engine_seterr records a one-line reason for engine_last_error and returns |rc|. */
 int engine_seterr(struct engine *e, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * engine_relay_down says whether live mode knows the relay to be
+ * unreachable (see relay_down): then nothing is sent until it is back.
+ */
+bool engine_relay_down(const struct engine *e);
 
 /* engine_connect makes the relay connection if there is none. */
 HALQA_MUST_CHECK int engine_connect(struct engine *e);

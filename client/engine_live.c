@@ -28,6 +28,12 @@
 #define LIVE_BACKOFF_MAX_MS 30000
 #define LIVE_MAX_PUSH_ROUNDS 64
 
+/* mono_ms is a monotonic clock in ms for the backoff (a test's injected clock may stand still). */
+static int64_t mono_ms(void)
+{
+	return (int64_t)(uv_hrtime() / 1000000);
+}
+
 static bool live_wants(const struct engine *e, const uint8_t id[ENGINE_ID_LEN])
 {
 	return e->live_all || sodium_memcmp(e->live_circle, id, ENGINE_ID_LEN) == 0;
@@ -56,7 +62,6 @@ static int listen_one(struct engine *e, const struct store_circle *row)
 	}
 	if ((r = engine_connect(e)) == HALQA_OK) {
 		wire_msg_cleanup(e->reply);
-		uv_update_time(&e->own_loop);
 		r = net_call(e->net, req, e->reply, e->timeout_ms);
 	}
 	/* A closed epoch (stale) means a commit is waiting for us: read it, then listen again. */
@@ -137,7 +142,13 @@ static void live_turn(struct engine *e)
 			(void)engine_emit(e, &ev);
 		}
 	}
-	if (e->live_dirty && engine_now(e) >= e->live_retry_at) {
+	/*
+	 * While the relay is known to be down, nothing is tried: every
+	 * request would block the caller's loop for the whole timeout. The
+	 * handshake that brings it back makes the turn that LISTENs and
+	 * flushes.
+	 */
+	if (e->live_dirty && !engine_relay_down(e) && mono_ms() >= e->live_retry_at) {
 		r = engine_listen_all(e);
 		if (r == HALQA_OK) {
 			e->live_dirty = false;
@@ -148,7 +159,7 @@ static void live_turn(struct engine *e)
 			if (e->live_backoff_ms > LIVE_BACKOFF_MAX_MS) {
 				e->live_backoff_ms = LIVE_BACKOFF_MAX_MS;
 			}
-			e->live_retry_at = engine_now(e) + e->live_backoff_ms;
+			e->live_retry_at = mono_ms() + e->live_backoff_ms;
 			halqa_log(HALQA_LOG_INFO, "engine", "live: %s; retrying",
 				  halqa_strerror(r));
 		}
@@ -188,7 +199,7 @@ static void live_turn(struct engine *e)
 		uv_run(&e->own_loop, UV_RUN_NOWAIT);
 	}
 	e->in_live_turn = false;
-	live_schedule(e, e->live_dirty ? (int64_t)e->live_backoff_ms : -1);
+	live_schedule(e, e->live_dirty && !engine_relay_down(e) ? (int64_t)e->live_backoff_ms : -1);
 }
 
 static void on_live_poll(uv_poll_t *h, int status, int events)
@@ -280,6 +291,8 @@ int engine_live(struct engine *e, const char *circle)
 		e->lh = lh;
 	}
 	e->live = true;
+	/* Until the first handshake, the relay counts as down (engine_relay_down). */
+	e->relay_down = !net_connected(e->net);
 	e->live_dirty = true;
 	e->live_retry_at = 0;
 	e->live_backoff_ms = 0;

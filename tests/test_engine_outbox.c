@@ -162,15 +162,26 @@ static void test_live(void)
 	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 2, 5000));
 	CHECK_INT_EQ(eprof_has_text(bob, "Live", "live two"), 1);
 	/* The relay goes away; what bob types waits, and goes out when it is back. */
-	engine_set_timeout(bob->e, 1000);
 	CHECK_OK(relay_test_kill(&relay, SIGKILL));
+	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_OFFLINE], 1, 10000));
+	/*
+	 * Once live mode knows the relay is down, a send is queued without
+	 * trying it: with a request timeout far beyond the test's own time
+	 * limit, a send that tried would never return in time.
+	 */
+	engine_set_timeout(bob->e, 3600 * 1000);
 	CHECK_OK(eprof_say(bob, "Live", "typed offline", &sent));
 	CHECK(!sent);
+	CHECK_OK(eprof_say(bob, "Live", "typed offline, twice", &sent));
+	CHECK(!sent);
+	CHECK_INT_EQ(bob->events[ENGINE_EVENT_OUTBOX], 0);
 	CHECK_OK(relay_test_restart(&relay));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_OUTBOX], 1, 15000));
+	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_OUTBOX], 2, 15000));
+	CHECK(bob->events[ENGINE_EVENT_ONLINE] >= 2);
 	engine_set_timeout(bob->e, 5000);
 	CHECK_OK(eprof_sync(alice, &rep));
 	CHECK_INT_EQ(eprof_has_text(alice, "Live", "typed offline"), 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Live", "typed offline, twice"), 1);
 	/* And pushes flow again after the reconnect. */
 	CHECK_OK(eprof_say(alice, "Live", "live three", NULL));
 	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 3, 10000));

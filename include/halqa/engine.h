@@ -162,6 +162,11 @@ HALQA_MUST_CHECK int engine_circle_find(struct engine *e, const char *circle,
  * |out_msg_id| if not NULL) and tries to send it now. HALQA_OK means
  * stored in the outbox or sent: |*out_sent| (if not NULL) says which.
  * A chat message is also stored in our own history at once.
+ * The attempt to send (the sync before it included) takes at most the
+ * timeout (engine_set_timeout) as a whole. Added: in live mode, while the
+ * relay is known to be down (from ENGINE_EVENT_OFFLINE, or engine_live's
+ * start, until the connection is back), it only queues and returns at
+ * once (*out_sent false); live mode flushes the outbox on the reconnect.
  */
 HALQA_MUST_CHECK int engine_send(struct engine *e, const char *circle,
 				 const struct session_message *msg,

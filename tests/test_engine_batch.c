@@ -1,0 +1,236 @@
+/*
+ * test_engine_batch.c: a member catching up reads each FETCH reply as one
+ * batch (one store transaction, one save of the group at its end). A
+ * hostile message in the middle of a batch is refused alone: the genuine
+ * messages around it are stored, the group stays in step with the
+ * others, and what was stored survives a restart with nothing read twice.
+ * The hostile messages, sent straight to the relay with the circle's
+ * capability as a member could: bytes that are no MLS message, a genuine
+ * MLS application message whose content is no Halqa envelope, and a
+ * commit put in an application slot of the log (it must not move the
+ * group in the middle of a batch).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "halqa/mls_group.h"
+#include "harness.h"
+#include "support/engine_steps.h"
+#include "support/relay_steps.h"
+
+static struct relay_test relay;
+
+/* raw_send puts |payload| in |circle|'s log as alice's group's current epoch allows. */
+static int raw_send(struct relay_client *rc, struct eprof *alice, const char *circle,
+		    uint8_t kind, const uint8_t *payload, size_t len)
+{
+	struct store_circle row;
+	struct steps_circle ci;
+	struct mls_group *g = NULL;
+	struct wire_msg *m = calloc(1, sizeof *m);
+	uint64_t epoch;
+	int r;
+
+	memset(&ci, 0, sizeof ci);
+	if (m == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	if ((r = engine_circle_find(alice->e, circle, &row)) != HALQA_OK ||
+	    (r = eprof_group(alice, circle, &g)) != HALQA_OK) {
+		goto out;
+	}
+	epoch = mls_group_epoch(g);
+	memcpy(ci.id, row.circle_id, sizeof ci.id);
+	if ((r = mls_group_export(g, "halqa relay capability", row.circle_id, ENGINE_ID_LEN,
+				  ci.caps[epoch % 16], WIRE_CAP_LEN)) != HALQA_OK) {
+		goto out;
+	}
+	steps_send(m, &ci, epoch, kind, payload, len, NULL);
+	r = steps_call(rc, m, NULL);
+out:
+	mls_group_free(g);
+	sodium_memzero(&ci, sizeof ci);
+	free(m);
+	return r;
+}
+
+/*
+ * protect_not_envelope encrypts |text| (not a Halqa envelope) as alice in
+ * |circle| and keeps alice's ratchet moved on, as her own client would.
+ */
+static int protect_not_envelope(struct eprof *alice, const char *circle, uint8_t **out,
+				size_t *out_len)
+{
+	struct store_circle row;
+	struct mls_group *g = NULL;
+	uint8_t *state = NULL;
+	size_t state_len = 0;
+	const char text[] = "no envelope here";
+	int r;
+
+	if ((r = engine_circle_find(alice->e, circle, &row)) != HALQA_OK ||
+	    (r = eprof_group(alice, circle, &g)) != HALQA_OK ||
+	    (r = mls_group_protect(g, (const uint8_t *)text, sizeof text, out, out_len)) !=
+		    HALQA_OK ||
+	    (r = mls_group_save(g, &state, &state_len)) != HALQA_OK) {
+		goto out;
+	}
+	r = store_circle_state_put(alice->store, row.circle_id, state, state_len);
+out:
+	mls_group_state_free(state, state_len);
+	mls_group_free(g);
+	return r;
+}
+
+/* commit_bytes builds an update commit of alice's in |circle| without applying it anywhere. */
+static int commit_bytes(struct eprof *alice, const char *circle, uint8_t **out, size_t *out_len)
+{
+	struct mls_group *g = NULL;
+	int r;
+
+	if ((r = eprof_group(alice, circle, &g)) == HALQA_OK) {
+		r = mls_group_commit_update(g, out, out_len);
+	}
+	mls_group_free(g);
+	return r;
+}
+
+static void test_hostile_in_the_middle(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct relay_client *rc = NULL;
+	struct engine_sync_report rep;
+	struct wire_msg *m = calloc(1, sizeof *m);
+	uint8_t *mls = NULL, *commit = NULL, junk[200];
+	size_t mls_len = 0, commit_len = 0;
+	uint64_t epoch_a = 0, epoch_b = 0;
+	char text[64];
+
+	if (alice == NULL || bob == NULL || m == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_meet(alice, bob));
+	CHECK_OK(engine_circle_create(alice->e, "Batch", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Batch", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	/* A device that speaks to the relay directly, as any member's could. */
+	CHECK_OK(relay_test_client(&relay, &rc, NULL, NULL));
+	if (rc == NULL) {
+		goto out;
+	}
+	steps_register(m, "");
+	CHECK_OK(steps_call(rc, m, NULL));
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(text, sizeof text, "before %d", i);
+		CHECK_OK(eprof_say(alice, "Batch", text, NULL));
+	}
+	randombytes_buf(junk, sizeof junk);
+	CHECK_OK(raw_send(rc, alice, "Batch", WIRE_KIND_APPLICATION, junk, sizeof junk));
+	CHECK_OK(protect_not_envelope(alice, "Batch", &mls, &mls_len));
+	CHECK_OK(raw_send(rc, alice, "Batch", WIRE_KIND_APPLICATION, mls, mls_len));
+	CHECK_OK(commit_bytes(alice, "Batch", &commit, &commit_len));
+	CHECK_OK(raw_send(rc, alice, "Batch", WIRE_KIND_APPLICATION, commit, commit_len));
+	for (int i = 0; i < 5; i++) {
+		snprintf(text, sizeof text, "after %d", i);
+		CHECK_OK(eprof_say(alice, "Batch", text, NULL));
+	}
+
+	/* One sync, one FETCH reply of 13 messages: 10 stored, 3 refused alone. */
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 10);
+	CHECK_INT_EQ(rep.refused, 3);
+	CHECK_INT_EQ(rep.commits, 0);
+	CHECK_INT_EQ(eprof_count(bob, "Batch"), 10);
+	CHECK_INT_EQ(eprof_has_text(bob, "Batch", "before 0"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Batch", "before 4"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Batch", "after 0"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Batch", "after 4"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Batch", "no envelope here"), 0);
+	CHECK_INT_EQ(bob->events[ENGINE_EVENT_MESSAGE], 10);
+	/* The commit in an application slot moved nobody: all in the same epoch. */
+	CHECK_OK(eprof_same_epoch(alice, bob, "Batch", &epoch_a));
+	CHECK_INT_EQ(epoch_a, 1);
+
+	/* What the batch stored and the group it saved agree across a restart. */
+	CHECK_OK(eprof_reopen(bob));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_OK(eprof_say(alice, "Batch", "after the restart", NULL));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Batch", "after the restart"), 1);
+	CHECK_INT_EQ(eprof_count(bob, "Batch"), 11);
+	/* And bob's own ratchet, saved with the batch, still talks to alice. */
+	CHECK_OK(eprof_say(bob, "Batch", "bob after the batch", NULL));
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(eprof_has_text(alice, "Batch", "bob after the batch"), 1);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Batch", &epoch_b));
+	CHECK_INT_EQ(epoch_b, epoch_a);
+out:
+	free(mls);
+	free(commit);
+	free(m);
+	relay_client_free(rc);
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+/* A batch that spans a commit: the messages before it, the commit alone, the next epoch's. */
+static void test_batch_across_a_commit(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob"),
+		     *carol = eprof_new(&relay, "carol");
+	struct engine_sync_report rep;
+	uint64_t epoch = 0;
+
+	if (alice == NULL || bob == NULL || carol == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_meet(alice, bob));
+	CHECK_OK(eprof_meet(alice, carol));
+	CHECK_OK(engine_circle_create(alice->e, "Span", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Span", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_OK(eprof_say(alice, "Span", "epoch one a", NULL));
+	CHECK_OK(eprof_say(alice, "Span", "epoch one b", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Span", (const char *[]){"carol"}, 1));
+	CHECK_OK(eprof_say(alice, "Span", "epoch two a", NULL));
+	CHECK_OK(eprof_say(alice, "Span", "epoch two b", NULL));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 4);
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(bob->events[ENGINE_EVENT_MESSAGE], 4);
+	CHECK_INT_EQ(bob->events[ENGINE_EVENT_MEMBERS], 1);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Span", &epoch));
+	CHECK_INT_EQ(epoch, 2);
+	CHECK_OK(eprof_reopen(bob));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK_INT_EQ(eprof_count(bob, "Span"), 4);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+	eprof_free(carol);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	if (relay_test_start(&relay, "--open") != HALQA_OK) {
+		fprintf(stderr, "cannot start halqad\n");
+		return 1;
+	}
+	RUN(test_hostile_in_the_middle);
+	RUN(test_batch_across_a_commit);
+	relay_test_stop(&relay);
+	return harness_report();
+}
