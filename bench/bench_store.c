@@ -15,8 +15,9 @@
  *  - "store": the store API itself (store_open with a raw key, store_begin,
  *    store_message_add, store_commit, store_message_search);
  *  - "mirror/cipher": this file's copy of what store_message_add and
- *    store_message_search do (the same SQL text, a statement prepared per
- *    call, the same UTF-8 check and row copying), on the store's own
+ *    store_message_search do (the same SQL text, the insert's statements
+ *    kept prepared and the search's prepared per call, the same UTF-8
+ *    check and row copying), on the store's own
  *    connection (store_db): it shows the mirror costs what the store costs;
  *  - "mirror/plain": the same mirror on a file opened with the same
  *    library (libsqlcipher) but never keyed, which is plain SQLite 3.15.2,
@@ -364,11 +365,10 @@ static char tmpdir[DIR_LEN];
  * the "store" side measures store.c as it is unless --cache-kib is given.
  */
 static unsigned long opt_cache_kib;   /* 0: SQLite's default cache (2,000 KiB) */
-static bool opt_reuse;                /* mirror: one prepared INSERT for the run */
+static bool opt_reuse = true;         /* mirror: statements kept prepared, as store.c does */
 static bool opt_old_search;           /* mirror: the search before FTS drove it */
 static bool opt_plan;                 /* print the search statements' query plans */
-static bool opt_no_fts;               /* mirror: drop the trigger that indexes new rows */
-static bool opt_explicit_fts;         /* mirror: no trigger, one-row INSERT + FTS INSERT */
+static bool opt_no_fts;               /* mirror: do not index new rows */
 static bool opt_savepoint;            /* mirror: each message in a SAVEPOINT of its own */
 static uint64_t opt_budget_ms = 2000; /* a search past this is interrupted */
 static sqlite3_stmt *kept_insert;     /* with opt_reuse: the mirror's INSERT */
@@ -474,9 +474,6 @@ static void target_open(struct target *t, enum side side, const struct corpus *c
 		remove_db_files(schema_path);
 	}
 	sodium_memzero(key, sizeof key);
-	if ((opt_no_fts || opt_explicit_fts) && side != SIDE_STORE) {
-		exec_or_die(t->db, "DROP TRIGGER messages_ai");
-	}
 	if (opt_cache_kib > 0) {
 		char pragma[64];
 
@@ -558,7 +555,7 @@ static void target_close(struct target *t)
 	remove_db_files(t->path);
 }
 
-/* stmt_get prepares |sql|, or with --reuse returns the one kept in |*slot|. */
+/* stmt_get returns the statement kept in |*slot|, or with --prepare-each a new one. */
 static sqlite3_stmt *stmt_get(sqlite3 *db, sqlite3_stmt **slot, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -586,11 +583,10 @@ static void stmt_done(sqlite3_stmt *st)
 }
 
 /*
- * The mirror of store_message_add: check, prepare, bind, step, finalize.
- * With --explicit-fts it is what we propose instead: one row VALUES with
- * the circle's id from a subquery, and the full-text row inserted by a
- * second statement rather than by the AFTER INSERT trigger, so that
- * neither statement needs a statement journal (see README).
+ * The mirror of store_message_add: check, bind, step, reset: one row
+ * VALUES with the circle's id from a subquery, then the full-text row by a
+ * second one-row statement, so that neither needs a statement journal
+ * (see README). With --no-fts the second statement is left out.
  */
 static int mirror_add(sqlite3 *db, const struct corpus *c, const struct msg *m)
 {
@@ -605,13 +601,9 @@ static int mirror_add(sqlite3 *db, const struct corpus *c, const struct msg *m)
 		exec_or_die(db, "SAVEPOINT halqa_op");
 	}
 	st = stmt_get(db, &kept_insert,
-	              opt_explicit_fts
-	                  ? "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at,"
-	                    " body, flags) VALUES((SELECT id FROM circles WHERE circle_id = ?7),"
-	                    " ?1, ?2, ?3, ?4, ?5, ?6)"
-	                  : "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at,"
-	                    " body, flags) SELECT id, ?, ?, ?, ?, ?, ? FROM circles WHERE"
-	                    " circle_id = ?");
+	              "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at,"
+	              " body, flags) VALUES((SELECT id FROM circles WHERE circle_id = ?7),"
+	              " ?1, ?2, ?3, ?4, ?5, ?6)");
 	sqlite3_bind_blob(st, 1, m->msg_id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, c->senders[m->circle][m->sender], STORE_PUB_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, m->sent_at);
@@ -624,7 +616,7 @@ static int mirror_add(sqlite3 *db, const struct corpus *c, const struct msg *m)
 		rc = SQLITE_NOTFOUND;
 	}
 	stmt_done(st);
-	if (rc == SQLITE_DONE && opt_explicit_fts) {
+	if (rc == SQLITE_DONE && !opt_no_fts) {
 		st = stmt_get(db, &kept_fts, "INSERT INTO messages_fts(docid, body) VALUES(?, ?)");
 		sqlite3_bind_int64(st, 1, sqlite3_last_insert_rowid(db));
 		sqlite3_bind_text(st, 2, m->body, -1, SQLITE_STATIC);
@@ -998,7 +990,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_store [--messages N] [--batch N] [--rounds N]"
 	                " [--reps N] [--sides store,cipher,plain]\n"
-	                "       [--explicit-fts] [--reuse] [--savepoint] [--old-search]"
+	                "       [--prepare-each] [--savepoint] [--old-search]"
 	                " [--no-fts]\n"
 	                "       [--cache-kib N] [--budget-ms N] [--plan]\n");
 	exit(2);
@@ -1041,14 +1033,12 @@ int main(int argc, char **argv)
 			reps = (unsigned)arg_num(argv[++i], 0, 64);
 		} else if (strcmp(argv[i], "--cache-kib") == 0 && i + 1 < argc) {
 			opt_cache_kib = arg_num(argv[++i], 1, 4u * 1024 * 1024);
-		} else if (strcmp(argv[i], "--reuse") == 0) {
-			opt_reuse = true;
+		} else if (strcmp(argv[i], "--prepare-each") == 0) {
+			opt_reuse = false;
 		} else if (strcmp(argv[i], "--old-search") == 0) {
 			opt_old_search = true;
 		} else if (strcmp(argv[i], "--budget-ms") == 0 && i + 1 < argc) {
 			opt_budget_ms = arg_num(argv[++i], 1, 3600000);
-		} else if (strcmp(argv[i], "--explicit-fts") == 0) {
-			opt_explicit_fts = true;
 		} else if (strcmp(argv[i], "--savepoint") == 0) {
 			opt_savepoint = true;
 		} else if (strcmp(argv[i], "--no-fts") == 0) {

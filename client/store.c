@@ -13,7 +13,10 @@
  * many ran, and each runs in one transaction with its version bump.
  *
  * Full-text search is FTS4 with external content over messages.body (FTS5
- * is not compiled in), kept in step by triggers. FTS4 finds the words to
+ * is not compiled in). store_message_add indexes a new row with a second
+ * one-row statement rather than a trigger (a triggered INSERT costs a
+ * statement journal, which SQLCipher encrypts page by page); deletes and
+ * updates are kept in step by triggers. FTS4 finds the words to
  * unindex by reading the content row, so removal runs BEFORE the row goes
  * (the 'delete' command is FTS5's, and fails on FTS4 external content). User queries become a list
  * of double-quoted words, so FTS operators typed by a user (or pasted from a
@@ -36,8 +39,34 @@
 
 #include "halqa/log.h"
 
+/*
+ * Statements on the insert path, prepared once per connection and kept:
+ * preparing costs as much as running them (bench/README.md, bench_store).
+ * Reset and unbound after every use, so none holds a read transaction or
+ * a pointer into the caller's memory between calls.
+ */
+enum cached_stmt {
+	CACHED_MESSAGE_ADD,
+	CACHED_FTS_ADD,
+	NUM_CACHED
+};
+
+static const char *const cached_sql[NUM_CACHED] = {
+	/*
+	 * One row, VALUES: SQLite needs no statement journal for it, which
+	 * SQLCipher would encrypt page by page (INSERT ... SELECT did). An
+	 * unknown circle makes the subquery NULL and fails NOT NULL before
+	 * anything is written.
+	 */
+	[CACHED_MESSAGE_ADD] = "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at,"
+			       " body, flags) VALUES((SELECT id FROM circles WHERE circle_id = ?1),"
+			       " ?2, ?3, ?4, ?5, ?6, ?7)",
+	[CACHED_FTS_ADD] = "INSERT INTO messages_fts(docid, body) VALUES(?, ?)",
+};
+
 struct store {
 	sqlite3 *db;
+	sqlite3_stmt *cached[NUM_CACHED];
 };
 
 static const char *const migrations[] = {
@@ -103,6 +132,14 @@ static const char *const migrations[] = {
 	"CREATE TABLE welcome_out(id INTEGER PRIMARY KEY,"
 	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
 	" mailbox_id BLOB NOT NULL, item BLOB NOT NULL);",
+	/*
+	 * 3: store_message_add indexes the body itself with a one-row
+	 * INSERT. The trigger made every insert a triggered statement, which
+	 * SQLite gives a statement journal and SQLCipher then encrypted page
+	 * by page: seven page encryptions per message (bench/README.md).
+	 * The delete and update triggers stay; they are off the hot path.
+	 */
+	"DROP TRIGGER messages_ai;",
 };
 
 #define NUM_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -152,6 +189,29 @@ static int prepare(struct store *s, const char *sql, sqlite3_stmt **out)
 		return map_rc(sqlite3_extended_errcode(s->db));
 	}
 	return HALQA_OK;
+}
+
+/* cached_get returns statement |which|, preparing it on first use. */
+static int cached_get(struct store *s, enum cached_stmt which, sqlite3_stmt **out)
+{
+	int r;
+
+	if (s->cached[which] == NULL &&
+	    (r = prepare(s, cached_sql[which], &s->cached[which])) != HALQA_OK) {
+		*out = NULL;
+		return r;
+	}
+	*out = s->cached[which];
+	return HALQA_OK;
+}
+
+/* cached_put readies a kept statement for its next use; NULL is a no-op. */
+static void cached_put(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
 }
 
 /* step runs |st| once; HALQA_OK for a row or done (|*row| says which). */
@@ -397,6 +457,9 @@ void store_close(struct store *s)
 {
 	if (s == NULL) {
 		return;
+	}
+	for (size_t i = 0; i < NUM_CACHED; i++) {
+		sqlite3_finalize(s->cached[i]);
 	}
 	sqlite3_close_v2(s->db);
 	free(s);
@@ -1039,31 +1102,67 @@ int store_circle_remove(struct store *s, const uint8_t id[STORE_ID_LEN])
 
 int store_message_add(struct store *s, const struct store_message *m, int64_t *out_seq)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
+	sqlite3_stmt *row_st = NULL, *fts_st = NULL;
+	int64_t seq = 0;
+	int r, own_txn = 0, rc;
 
 	if ((r = text_check(m->body, STORE_MAX_BODY)) != HALQA_OK ||
-	    (r = prepare(s,
-			 "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at, body,"
-			 " flags) SELECT id, ?, ?, ?, ?, ?, ? FROM circles WHERE circle_id = ?",
-			 &st)) != HALQA_OK) {
+	    (r = cached_get(s, CACHED_MESSAGE_ADD, &row_st)) != HALQA_OK ||
+	    (r = cached_get(s, CACHED_FTS_ADD, &fts_st)) != HALQA_OK) {
+		return r;
+	}
+	/*
+	 * Alone, the row and its index entry commit together. Inside the
+	 * caller's transaction no SAVEPOINT: it would bring the statement
+	 * journal back. A duplicate id or an unknown circle fails in the
+	 * first statement before anything changes; only an I/O or memory
+	 * failure in the second could leave the row unindexed, and after
+	 * those SQLite may have rolled the caller's transaction back
+	 * anyway: the caller rolls back on any error.
+	 */
+	if (sqlite3_get_autocommit(s->db)) {
+		if ((r = exec(s, "BEGIN IMMEDIATE")) != HALQA_OK) {
+			return r;
+		}
+		own_txn = 1;
+	}
+	sqlite3_bind_blob(row_st, 1, m->circle_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(row_st, 2, m->msg_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(row_st, 3, m->sender, STORE_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(row_st, 4, m->sent_at);
+	sqlite3_bind_int64(row_st, 5, m->received_at);
+	sqlite3_bind_text(row_st, 6, m->body, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(row_st, 7, (int64_t)m->flags);
+	rc = sqlite3_step(row_st);
+	if (rc != SQLITE_DONE) {
+		rc = sqlite3_extended_errcode(s->db);
+		halqa_log(HALQA_LOG_DEBUG, "store", "message insert failed: %s",
+			  sqlite3_errstr(rc));
+		/* The circle subquery came back NULL: no such circle. */
+		r = rc == SQLITE_CONSTRAINT_NOTNULL ? HALQA_ERR_NOT_FOUND
+		    : rc == SQLITE_ROW		     ? HALQA_ERR_INTERNAL
+						     : map_rc(rc);
 		goto out;
 	}
-	sqlite3_bind_blob(st, 1, m->msg_id, STORE_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, m->sender, STORE_PUB_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, m->sent_at);
-	sqlite3_bind_int64(st, 4, m->received_at);
-	sqlite3_bind_text(st, 5, m->body, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (int64_t)m->flags);
-	sqlite3_bind_blob(st, 7, m->circle_id, STORE_ID_LEN, SQLITE_STATIC);
-	if ((r = run_changed(s, st)) != HALQA_OK) {
+	seq = sqlite3_last_insert_rowid(s->db);
+	sqlite3_bind_int64(fts_st, 1, seq);
+	sqlite3_bind_text(fts_st, 2, m->body, -1, SQLITE_STATIC);
+	if ((r = step_done(s, fts_st)) != HALQA_OK) {
 		goto out;
 	}
-	if (out_seq != NULL) {
-		*out_seq = sqlite3_last_insert_rowid(s->db);
+	if (own_txn) {
+		r = exec(s, "COMMIT");
+		own_txn = r != HALQA_OK;
 	}
 out:
-	sqlite3_finalize(st);
+	cached_put(row_st);
+	cached_put(fts_st);
+	if (own_txn) {
+		(void)exec(s, "ROLLBACK");
+	}
+	if (r == HALQA_OK && out_seq != NULL) {
+		*out_seq = seq;
+	}
 	return r;
 }
 

@@ -310,6 +310,28 @@ static int add_msg(struct store *s, uint8_t circlev, uint8_t idv, int64_t sent, 
 	return store_message_add(s, &m, seq);
 }
 
+/* fts_ok runs FTS4's own check that the index matches the messages table. */
+static int fts_ok(struct store *s)
+{
+	return sqlite3_exec(store_db(s),
+			    "INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')", NULL,
+			    NULL, NULL) == SQLITE_OK;
+}
+
+/* search_count returns how many messages |query| finds (all circles), or -1. */
+static long search_count(struct store *s, const char *query)
+{
+	struct store_message_list l;
+	long n;
+
+	if (store_message_search(s, query, NULL, 1000, &l) != HALQA_OK) {
+		return -1;
+	}
+	n = (long)l.num;
+	store_message_list_free(&l);
+	return n;
+}
+
 static void test_circles(void)
 {
 	struct store *s = fresh(11);
@@ -509,7 +531,7 @@ static void test_engine_tables(void)
 	int last_resort = -1, version = 0;
 
 	CHECK_OK(store_schema_version(s, &version));
-	CHECK_INT_EQ(version, 2);
+	CHECK_INT_EQ(version, STORE_SCHEMA_VERSION);
 	circle(&c, "C", 3);
 	memset(c.cursor_id, 0xc0, sizeof c.cursor_id);
 	c.updated_at = 1234;
@@ -615,6 +637,190 @@ static void test_engine_tables(void)
 	store_close(s);
 }
 
+/*
+ * The insert path inside a caller's transaction (the engine's batches): a
+ * refused message changes nothing and leaves the transaction usable, and
+ * every committed row is in the full-text index.
+ */
+static void test_message_batch(void)
+{
+	struct store *s = fresh(15);
+	struct store_circle c;
+	char body[64];
+	int64_t seq = 0, prev = 0;
+
+	circle(&c, "C", 1);
+	CHECK_OK(store_circle_add(s, &c));
+	CHECK_OK(store_begin(s));
+	for (int i = 0; i < 40; i++) {
+		snprintf(body, sizeof body, "batch word%d shared", i);
+		CHECK_OK(add_msg(s, 1, (uint8_t)(i + 1), i, body, &seq));
+		CHECK(seq > prev);
+		prev = seq;
+	}
+	CHECK_RC(add_msg(s, 1, 7, 99, "duplicate inside", NULL), HALQA_ERR_EXISTS);
+	CHECK_RC(add_msg(s, 8, 100, 99, "unknown circle inside", NULL), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(add_msg(s, 1, 200, 99, "after the refusals", NULL));
+	CHECK_OK(store_commit(s));
+	CHECK_INT_EQ(search_count(s, "shared"), 40);
+	CHECK_INT_EQ(search_count(s, "word17"), 1);
+	CHECK_INT_EQ(search_count(s, "duplicate"), 0);
+	CHECK_INT_EQ(search_count(s, "unknown"), 0);
+	CHECK_INT_EQ(search_count(s, "refusals"), 1);
+	CHECK(fts_ok(s));
+
+	/* Alone, a refusal leaves no transaction open behind it. */
+	CHECK_RC(add_msg(s, 1, 7, 99, "duplicate alone", NULL), HALQA_ERR_EXISTS);
+	CHECK_RC(add_msg(s, 8, 101, 99, "unknown alone", NULL), HALQA_ERR_NOT_FOUND);
+	CHECK(sqlite3_get_autocommit(store_db(s)));
+	CHECK_OK(add_msg(s, 1, 201, 99, "alone again", NULL));
+	CHECK_INT_EQ(search_count(s, "alone"), 1);
+
+	/* Removal through the delete trigger, of rows indexed without one. */
+	size_t deleted = 0;
+	CHECK_OK(store_message_delete_range(s, c.circle_id, 10, 20, &deleted));
+	CHECK_INT_EQ(deleted, 10);
+	CHECK_INT_EQ(search_count(s, "shared"), 30);
+	CHECK_INT_EQ(search_count(s, "word15"), 0);
+	CHECK(fts_ok(s));
+	store_close(s);
+}
+
+#define SENDER "x'5555555555555555555555555555555555555555555555555555555555555555'"
+
+/* The schema-2 DDL as that build wrote it, for the migration test. */
+static const char v2_schema[] =
+	"CREATE TABLE settings(name TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE identity(id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL,"
+	" blob BLOB NOT NULL);"
+	"CREATE TABLE contacts(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" identity_pub BLOB NOT NULL UNIQUE, card TEXT NOT NULL,"
+	" verified INTEGER NOT NULL DEFAULT 0, added_at INTEGER NOT NULL);"
+	"CREATE TABLE circles(id INTEGER PRIMARY KEY, circle_id BLOB NOT NULL UNIQUE,"
+	" name TEXT NOT NULL UNIQUE, group_state BLOB, relay_seq INTEGER NOT NULL DEFAULT 0,"
+	" read_marker INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);"
+	"CREATE TABLE messages(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" msg_id BLOB NOT NULL, sender BLOB NOT NULL, sent_at INTEGER NOT NULL,"
+	" received_at INTEGER NOT NULL, body TEXT NOT NULL, flags INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(circle, msg_id));"
+	"CREATE INDEX messages_by_time ON messages(circle, sent_at);"
+	"CREATE VIRTUAL TABLE messages_fts USING fts4(content=\"messages\", body,"
+	" tokenize=unicode61);"
+	"CREATE TRIGGER messages_bd BEFORE DELETE ON messages BEGIN"
+	" DELETE FROM messages_fts WHERE docid = old.seq; END;"
+	"CREATE TRIGGER messages_bu BEFORE UPDATE ON messages BEGIN"
+	" DELETE FROM messages_fts WHERE docid = old.seq; END;"
+	"CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
+	" INSERT INTO messages_fts(docid, body) VALUES(new.seq, new.body); END;"
+	"CREATE TRIGGER messages_ai AFTER INSERT ON messages BEGIN"
+	" INSERT INTO messages_fts(docid, body) VALUES(new.seq, new.body); END;"
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" client_msg_id BLOB NOT NULL UNIQUE, body TEXT NOT NULL, created_at INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0);"
+	"ALTER TABLE circles ADD COLUMN cursor_id BLOB;"
+	"ALTER TABLE circles ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE circles ADD COLUMN send_counter INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN sends_since_update INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN gaps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN payload BLOB;"
+	"ALTER TABLE outbox ADD COLUMN wire BLOB;"
+	"ALTER TABLE outbox ADD COLUMN wire_epoch INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE kp_privates(ref BLOB PRIMARY KEY, kp BLOB NOT NULL, priv BLOB NOT NULL,"
+	" last_resort INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+	"CREATE TABLE peer_counters("
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" sender BLOB NOT NULL, counter INTEGER NOT NULL, PRIMARY KEY(circle, sender));"
+	"CREATE TABLE seen_ids(circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" msg_id BLOB NOT NULL, PRIMARY KEY(circle, msg_id));"
+	"CREATE TABLE own_sent(circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" hash BLOB NOT NULL, PRIMARY KEY(circle, hash));"
+	"CREATE TABLE welcome_out(id INTEGER PRIMARY KEY,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" mailbox_id BLOB NOT NULL, item BLOB NOT NULL);"
+	"PRAGMA user_version = 2;";
+
+/* count_rows runs a count(*) statement on the store's connection; -1 on error. */
+static long count_rows(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long n = -1;
+
+	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		n = (long)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
+/*
+ * A store written by a schema-2 build (messages indexed by the old
+ * trigger) opens, migrates, keeps finding its old messages, indexes new
+ * ones once each, and removes old ones from the index.
+ */
+static void test_migrate_from_v2(void)
+{
+	uint8_t key[STORE_KEY_LEN];
+	struct store *s = NULL;
+	sqlite3 *db = NULL;
+	char spec[80];
+	int version = 0;
+	size_t deleted = 0;
+	struct store_circle c;
+
+	cleanup_files();
+	key_fill(key, 16);
+	memcpy(spec, "x'", 2);
+	sodium_bin2hex(spec + 2, 65, key, STORE_KEY_LEN);
+	memcpy(spec + 66, "'", 2);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_key(db, spec, 67) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "PRAGMA cipher_page_size = 4096; PRAGMA journal_mode = WAL", NULL,
+			   NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, v2_schema, NULL, NULL, NULL) == SQLITE_OK);
+	CHECK(sqlite3_exec(db,
+			   "INSERT INTO circles(id, circle_id, name, created_at)"
+			   " VALUES(1, x'01010101010101010101010101010101', 'Old', 1);"
+			   "INSERT INTO messages(circle, msg_id, sender, sent_at, received_at, body)"
+			   " VALUES(1, x'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', " SENDER ", 10, 11, 'an old archived letter'),"
+			   " (1, x'a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2', " SENDER ", 20, 21, 'another old note'),"
+			   " (1, x'a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3', " SENDER ", 30, 31, 'رسالة قديمة')",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+
+	CHECK_OK(store_open(&s, path, key, 0));
+	if (s == NULL) {
+		return;
+	}
+	CHECK_OK(store_schema_version(s, &version));
+	CHECK_INT_EQ(version, STORE_SCHEMA_VERSION);
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'"
+				   " AND name = 'messages_ai'"),
+		     0);
+	CHECK_INT_EQ(search_count(s, "old"), 2);
+	CHECK_INT_EQ(search_count(s, "قديمة"), 1);
+	CHECK_OK(add_msg(s, 1, 4, 40, "a new old-style note", NULL));
+	/* Indexed once: a leftover trigger would index it twice. */
+	CHECK_INT_EQ(search_count(s, "note"), 2);
+	CHECK(fts_ok(s));
+	circle(&c, "Old", 1);
+	CHECK_OK(store_message_delete_range(s, c.circle_id, 0, 25, &deleted));
+	CHECK_INT_EQ(deleted, 2);
+	CHECK_INT_EQ(search_count(s, "old"), 1);
+	CHECK_INT_EQ(search_count(s, "archived"), 0);
+	CHECK(fts_ok(s));
+	store_close(s);
+
+	/* And it reopens as a current store. */
+	CHECK_OK(store_open(&s, path, key, 0));
+	CHECK_INT_EQ(search_count(s, "note"), 1);
+	store_close(s);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -642,6 +848,8 @@ int main(void)
 	RUN(test_messages);
 	RUN(test_outbox);
 	RUN(test_engine_tables);
+	RUN(test_message_batch);
+	RUN(test_migrate_from_v2);
 	cleanup_files();
 	rmdir(dir);
 	return harness_report();
