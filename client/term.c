@@ -21,6 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "halqa/utf8.h"
 
 struct range {
@@ -159,6 +161,76 @@ int term_sanitize(char **out, size_t *out_len, const char *in, size_t in_len, un
 	*out = (char *)buf;
 	*out_len = o;
 	return HALQA_OK;
+}
+
+int term_wrap(char **out, size_t *out_len, const char *in, size_t in_len, unsigned cols,
+	      unsigned indent)
+{
+	char *safe = NULL, *buf = NULL;
+	size_t safe_len = 0, pos = 0, o = 0, w = 0, start;
+	uint32_t cp;
+	int r;
+
+	*out = NULL;
+	*out_len = 0;
+	if (indent > TERM_MAX_INDENT) {
+		return HALQA_ERR_ARG;
+	}
+	if (cols < 2) {
+		cols = 0; /* not even room for a wide character: no width limit */
+	} else if (cols < indent + 2) {
+		indent = 0;
+	}
+	if ((r = term_sanitize(&safe, &safe_len, in, in_len, TERM_NEWLINES)) != HALQA_OK) {
+		return r;
+	}
+	/* Each byte of |safe| yields itself, or a break (1 + indent bytes) and itself. */
+	if (safe_len > (SIZE_MAX - 1) / (2 + indent)) {
+		r = HALQA_ERR_TOO_LARGE;
+		goto out;
+	}
+	if ((buf = malloc(safe_len * (2 + indent) + 1)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	while (pos < safe_len) {
+		int cw;
+
+		start = pos;
+		if (utf8_decode((const uint8_t *)safe, safe_len, &pos, &cp) != HALQA_OK) {
+			r = HALQA_ERR_INTERNAL; /* term_sanitize gives strict UTF-8 only */
+			goto out;
+		}
+		cw = cp == '\n' ? 0 : term_cp_width(cp);
+		/* A row takes at least one character beyond its indent, so this always moves on. */
+		if (cp == '\n' || (cols != 0 && w + (size_t)cw > cols && w > indent)) {
+			buf[o++] = '\n';
+			memset(buf + o, ' ', indent);
+			o += indent;
+			w = indent;
+			if (cp == '\n') {
+				continue;
+			}
+		}
+		memcpy(buf + o, safe + start, pos - start);
+		o += pos - start;
+		w += (size_t)cw;
+	}
+	buf[o] = '\0';
+	*out = buf;
+	*out_len = o;
+	buf = NULL;
+	r = HALQA_OK;
+out:
+	if (buf != NULL) {
+		sodium_memzero(buf, o);
+		free(buf);
+	}
+	if (safe != NULL) {
+		sodium_memzero(safe, safe_len);
+		free(safe);
+	}
+	return r;
 }
 
 int term_color(int fd)

@@ -3,7 +3,8 @@
  * the screen, set the title, write the clipboard or open links; C1 CSI;
  * bidi overrides; invalid UTF-8), keeping honest text intact (Arabic,
  * Hebrew, mixed direction, combining marks, newlines when allowed), display
- * widths, and the NO_COLOR rule.
+ * widths, wrapping for the terminal (no received row at the left edge),
+ * and the NO_COLOR rule.
  */
 #include "halqa/term.h"
 
@@ -98,6 +99,89 @@ static void test_widths(void)
 	CHECK_INT_EQ(term_cp_width('A'), 1);
 }
 
+static void expect_wrap(const char *in, unsigned cols, unsigned indent, const char *want)
+{
+	char *out = NULL;
+	size_t out_len = 0;
+
+	CHECK_OK(term_wrap(&out, &out_len, in, strlen(in), cols, indent));
+	if (out == NULL) {
+		return;
+	}
+	if (strcmp(out, want) != 0) {
+		harness_fail(__FILE__, __LINE__, "wrap(\"%s\", %u, %u) gave \"%s\", want \"%s\"", in,
+			     cols, indent, out, want);
+	}
+	CHECK_INT_EQ(out_len, strlen(want));
+	free(out);
+}
+
+/* check_rows checks that no row of |s| is wider than |cols| and every later row is indented. */
+static void check_rows(const char *s, unsigned cols, unsigned indent)
+{
+	const char *row = s;
+
+	for (int first = 1;; first = 0) {
+		size_t len = strcspn(row, "\n");
+		CHECK(term_width(row, len) <= cols);
+		if (!first) {
+			CHECK(len >= indent && strspn(row, " ") >= indent);
+		}
+		if (row[len] == '\0') {
+			break;
+		}
+		row += len + 1;
+	}
+}
+
+static void test_wrap(void)
+{
+	char padded[200], *out = NULL;
+	size_t out_len = 0;
+
+	expect_wrap("short", 80, 4, "short");
+	expect_wrap("", 80, 4, "");
+	/* The text's own line breaks are indented; no width limit with 0 columns. */
+	expect_wrap("a\nb\n", 0, 4, "a\n    b\n    ");
+	expect_wrap("abcdefghij", 4, 0, "abcd\nefgh\nij");
+	expect_wrap("abcdefghij", 6, 2, "abcdef\n  ghij");
+	/* A wide character that does not fit goes to the next row whole. */
+	expect_wrap("abc漢字", 4, 0, "abc\n漢字");
+	/* A combining mark stays with its base at the edge. */
+	expect_wrap("abce\xcc\x81x", 4, 0, "abce\xcc\x81\nx");
+	/* Controls are made visible first, and measured as what is shown. */
+	expect_wrap("\x1b[2J", 4, 0, "\\x1b\n[2J");
+	/* Too narrow for the indent: no indent. */
+	expect_wrap("abcdef", 3, 4, "abc\ndef");
+	CHECK_RC(term_wrap(&out, &out_len, "x", 1, 80, TERM_MAX_INDENT + 1), HALQA_ERR_ARG);
+	CHECK(out == NULL);
+
+	/*
+	 * The spoof this stops: a body padded to the terminal's width so that
+	 * the terminal's own wrap starts "12:00 bob: ..." at the left edge.
+	 */
+	memset(padded, ' ', sizeof padded);
+	memcpy(padded, "12:00 eve: hi", 13);
+	memcpy(padded + 80, "12:01 bob: send me the file", 27);
+	padded[80 + 27] = '\0';
+	CHECK_OK(term_wrap(&out, &out_len, padded, strlen(padded), 80, 4));
+	if (out != NULL) {
+		CHECK(strstr(out, "\n12:01 bob") == NULL);
+		CHECK(strstr(out, "\n    12:01 bob") != NULL);
+		check_rows(out, 80, 4);
+		free(out);
+	}
+	/* Arabic, CJK and emoji across several widths keep every row within bounds. */
+	for (unsigned cols = 6; cols <= 40; cols += 7) {
+		const char *mixed = "مرحبا بكم 漢字漢字 \xf0\x9f\x98\x80 e\xcc\x81 line\nnext שלום";
+		CHECK_OK(term_wrap(&out, &out_len, mixed, strlen(mixed), cols, 4));
+		if (out != NULL) {
+			check_rows(out, cols, 4);
+			free(out);
+		}
+	}
+}
+
 static void test_color(void)
 {
 	setenv("NO_COLOR", "1", 1);
@@ -114,6 +198,7 @@ int main(void)
 	RUN(test_hostile);
 	RUN(test_nul_inside);
 	RUN(test_widths);
+	RUN(test_wrap);
 	RUN(test_color);
 	return harness_report();
 }

@@ -32,6 +32,25 @@
 HALQA_MUST_CHECK int term_sanitize(char **out, size_t *out_len, const char *in, size_t in_len,
 				   unsigned flags);
 
+/* Most columns term_wrap indents a continuation row by. */
+#define TERM_MAX_INDENT 16
+
+/*
+ * term_wrap is term_sanitize (newlines kept) laid out for a terminal
+ * |cols| wide: in |*out| (malloc'd, NUL-terminated, free with free()) and
+ * |*out_len|, rows separated by '\n', no row wider than |cols| columns
+ * (term_cp_width), and every row after the first, whether it follows a
+ * line break of the text or one we made, starting with |indent| spaces.
+ * So text from another member can never produce a row that starts at the
+ * left edge, where the terminal's own wrap of a padded line would let it
+ * pose as a line from someone else. |cols| 0 (or 1) breaks only at the
+ * text's own newlines; below |indent| + 2 columns there is no indent (no
+ * room for it and a wide character). HALQA_ERR_ARG for |indent| above
+ * TERM_MAX_INDENT, HALQA_ERR_NOMEM, HALQA_ERR_TOO_LARGE.
+ */
+HALQA_MUST_CHECK int term_wrap(char **out, size_t *out_len, const char *in, size_t in_len,
+			       unsigned cols, unsigned indent);
+
 /*
  * term_cp_width returns the columns a terminal gives code point |cp|: 0 for
  * combining marks and zero-width characters, 2 for East Asian wide and
