@@ -6,10 +6,13 @@
  * events are shown as they come), signal handles (SIGINT, SIGTERM, SIGHUP,
  * SIGWINCH) and a one-second timer (check-in turn timeouts, reminders
  * and session-only retention every few seconds). The engine runs its
- * relay requests on a loop of its own, so an engine call (a send, the
- * member list) blocks this loop until the relay answers or the engine's
- * timeout passes: with the relay away a send takes that long before it
- * settles for the outbox, which is why a typed line is shown first.
+ * relay requests on a loop of its own, so an engine call that talks to
+ * the relay blocks this loop until the relay answers or the engine's
+ * timeout passes. Sends are the calls the user makes all the time, so
+ * they must not wait on a relay that is away: between the engine's
+ * OFFLINE and ONLINE events engine_send only stores the line in the
+ * outbox and returns; we show it marked as queued, remember its id, and
+ * say so when ENGINE_EVENT_OUTBOX reports it sent after the reconnect.
  *
  * Display: every line shown goes through show(), which in tty mode prints
  * above the line being typed (lineedit_print_above) and otherwise writes a
@@ -36,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,11 +65,21 @@
 #define AGENDA_EVERY_S 5
 /* Room for one shown line: a long message plus its sender and time. */
 #define SHOW_MAX (LINEEDIT_MAX_LINE * 2 + 512)
+/* Columns every row after a shown line's first is indented by (term_wrap). */
+#define SHOW_INDENT 4
+/* Lines sent to the outbox whose delivery we report one by one. */
+#define CHAT_MAX_QUEUED 64
 
 enum input_kind {
 	INPUT_TTY = 1,
 	INPUT_PIPE = 2,
 	INPUT_FILE = 3,
+};
+
+struct chat_queued {
+	uint8_t msg_id[ENGINE_ID_LEN];
+	int64_t at; /* when it was typed, ms */
+	bool step;  /* a check-in step, not a typed line */
 };
 
 struct chat {
@@ -104,7 +118,14 @@ struct chat {
 
 	int64_t last_interrupt_ms;
 	bool offline_shown;
-	size_t queued;
+	unsigned cols; /* the terminal's width for term_wrap; 0 if output is no terminal */
+	/* What went to the outbox instead of the relay, until ENGINE_EVENT_OUTBOX says it went. */
+	struct chat_queued queued[CHAT_MAX_QUEUED];
+	size_t num_queued;
+	bool in_send; /* inside engine_send: its own OUTBOX events are not news */
+	/* The check-in clock stands still while we are offline (round_ms). */
+	int64_t offline_since_ms;
+	int64_t offline_total_ms;
 	bool quitting;
 	bool catching_up; /* the first sync: messages are shown from the store after it */
 	int rc;
@@ -121,6 +142,40 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * round_ms is the clock the check-in machine runs on: monotonic, and
+ * standing still while we are offline. A driver cut off from the relay
+ * cannot see the answers being sent, so it must not skip the members who
+ * give them; their turn goes on when we are back and the answers arrive.
+ */
+static int64_t round_ms(const struct chat *c)
+{
+	int64_t now = mono_ms();
+	int64_t off = c->offline_total_ms + (c->offline_since_ms != 0 ? now - c->offline_since_ms : 0);
+
+	return now - off;
+}
+
+static void set_offline(struct chat *c, bool offline)
+{
+	int64_t now = mono_ms();
+
+	if (offline && c->offline_since_ms == 0) {
+		c->offline_since_ms = now;
+	} else if (!offline && c->offline_since_ms != 0) {
+		c->offline_total_ms += now - c->offline_since_ms;
+		c->offline_since_ms = 0;
+	}
 }
 
 /* write_all writes to standard output, waiting out a non-blocking descriptor. */
@@ -159,23 +214,40 @@ static void flush_editor(struct chat *c)
 	lineedit_output_clear(c->le);
 }
 
-/* show_text shows one (possibly multi-line) text, made safe for the terminal. */
+/*
+ * show_text shows one (possibly multi-line) text, made safe for the
+ * terminal and wrapped to its width by term_wrap, which indents every row
+ * after the first: a row the terminal's own wrap would start at the left
+ * edge (a body padded to the width) cannot pass for a line of its own.
+ */
 static void show_text(struct chat *c, const char *text, size_t len)
 {
+	static const char cut[] = " [cut]";
 	char *safe = NULL;
 	size_t safe_len = 0;
 
+	if (term_wrap(&safe, &safe_len, text, len, c->cols, SHOW_INDENT) != HALQA_OK) {
+		return;
+	}
 	if (c->le != NULL) {
-		if (lineedit_print_above(c->le, text, len) == HALQA_OK) {
+		if (safe_len > LINEEDIT_MAX_ABOVE) {
+			/* Newline-heavy text grows in the wrap: show what fits, cut on a character. */
+			size_t end = LINEEDIT_MAX_ABOVE - sizeof cut;
+			while (end > 0 && ((uint8_t)safe[end] & 0xc0u) == 0x80u) {
+				end--;
+			}
+			memcpy(safe + end, cut, sizeof cut);
+			sodium_memzero(safe + end + sizeof cut - 1, safe_len - (end + sizeof cut - 1));
+			safe_len = end + sizeof cut - 1;
+		}
+		if (lineedit_print_above(c->le, safe, safe_len) == HALQA_OK) {
 			flush_editor(c);
 		}
-		return;
+	} else {
+		write_all((const uint8_t *)safe, safe_len);
+		write_all((const uint8_t *)"\n", 1);
 	}
-	if (term_sanitize(&safe, &safe_len, text, len, TERM_NEWLINES) != HALQA_OK) {
-		return;
-	}
-	write_all((const uint8_t *)safe, safe_len);
-	write_all((const uint8_t *)"\n", 1);
+	sodium_memzero(safe, safe_len);
 	free(safe);
 }
 
@@ -248,30 +320,16 @@ static void format_time(char out[32], int64_t ms)
 
 /*
  * show_message shows a stored message as "HH:MM name: text"; the body's
- * own line breaks are indented, so a body cannot pass for another line.
+ * own line breaks, like every row after the first, are indented
+ * (show_text), so a body cannot pass for another line.
  */
 static void show_message(struct chat *c, const struct store_message *m, const char *suffix)
 {
 	char name[STORE_MAX_NAME + 32], when[32];
-	const char *body = m->body != NULL ? m->body : "";
-	size_t o, blen = strlen(body);
 
 	member_name(c, m->sender, name, sizeof name);
 	format_time(when, m->sent_at);
-	o = (size_t)snprintf(c->show_buf, sizeof c->show_buf, "%s %s: ", when, name);
-	for (size_t i = 0; i < blen && o + 6 < sizeof c->show_buf; i++) {
-		c->show_buf[o++] = body[i];
-		if (body[i] == '\n') {
-			memcpy(c->show_buf + o, "    ", 4);
-			o += 4;
-		}
-	}
-	o += (size_t)snprintf(c->show_buf + o, sizeof c->show_buf - o, "%s", suffix);
-	if (o >= sizeof c->show_buf) {
-		o = sizeof c->show_buf - 1;
-	}
-	show_text(c, c->show_buf, o);
-	sodium_memzero(c->show_buf, o);
+	show(c, "%s %s: %s%s", when, name, m->body != NULL ? m->body : "", suffix);
 }
 
 static void show_list(struct chat *c, const struct store_message_list *l)
@@ -329,23 +387,62 @@ static void warn_unverified(struct chat *c)
 	}
 }
 
-/* send_payload sends c->msg to the circle; tells the user if it only went to the outbox. */
+/*
+ * send_payload sends c->msg to the circle. While the relay is away the
+ * engine keeps it in the outbox and returns at once (*out_sent false); we
+ * then remember its id, to say when ENGINE_EVENT_OUTBOX reports it sent.
+ */
 static int send_payload(struct chat *c, bool *out_sent)
 {
+	uint8_t msg_id[ENGINE_ID_LEN];
 	bool sent = false;
-	int rc = engine_send(c->engine, c->circle.name, &c->msg, NULL, &sent);
+	int rc;
 
+	c->in_send = true;
+	rc = engine_send(c->engine, c->circle.name, &c->msg, msg_id, &sent);
+	c->in_send = false;
 	if (rc == HALQA_ERR_NETWORK) {
 		rc = HALQA_OK; /* kept in the outbox: goes out on reconnect */
 		sent = false;
 	}
-	if (rc == HALQA_OK && !sent) {
-		c->queued++;
+	if (rc == HALQA_OK && !sent && c->num_queued < CHAT_MAX_QUEUED) {
+		struct chat_queued *q = &c->queued[c->num_queued++];
+		memcpy(q->msg_id, msg_id, ENGINE_ID_LEN);
+		q->at = now_ms();
+		q->step = c->msg.kind != SESSION_KIND_CHAT;
 	}
 	if (out_sent != NULL) {
 		*out_sent = sent;
 	}
 	return rc;
+}
+
+/* on_outbox_sent says which line that waited in the outbox has now gone out. */
+static void on_outbox_sent(struct chat *c, const struct engine_event *ev)
+{
+	char when[32];
+
+	for (size_t i = 0; i < c->num_queued; i++) {
+		struct chat_queued q = c->queued[i];
+		if (memcmp(q.msg_id, ev->msg_id, ENGINE_ID_LEN) != 0) {
+			continue;
+		}
+		c->queued[i] = c->queued[--c->num_queued];
+		if (q.step) {
+			show(c, "-- Sent from the outbox: a check-in step.");
+		} else {
+			format_time(when, q.at);
+			show(c, "-- Sent from the outbox: your message of %s.", when);
+		}
+		return;
+	}
+	/*
+	 * Not one we queued in this chat: an older one (queued by halqa send,
+	 * or before the chat opened), unless engine_send is flushing ours.
+	 */
+	if (!c->in_send) {
+		show(c, "-- Sent from the outbox: an earlier message.");
+	}
 }
 
 static void show_step(struct chat *c, const uint8_t sender[ENGINE_KEY_LEN],
@@ -395,15 +492,20 @@ static void send_steps(struct chat *c, const struct checkin_out *out)
 		show(c, "-- No answer from %s in time: their turn is skipped.", who);
 	}
 	for (size_t i = 0; i < out->num_steps; i++) {
+		bool sent = false;
+
 		memset(&c->msg, 0, sizeof c->msg);
 		c->msg.kind = SESSION_KIND_CHECKIN;
 		c->msg.u.checkin = out->steps[i];
-		if ((rc = send_payload(c, NULL)) != HALQA_OK) {
+		if ((rc = send_payload(c, &sent)) != HALQA_OK) {
 			show(c, "Could not send the check-in step: %s",
 			     engine_last_error(c->engine));
 			continue;
 		}
 		show_step(c, c->self, &out->steps[i]);
+		if (!sent) {
+			show(c, "-- (waiting in the outbox until the relay is back)");
+		}
 	}
 }
 
@@ -439,18 +541,26 @@ static void begin_quit(struct chat *c);
 
 static void show_help(struct chat *c)
 {
-	show(c, "Type a line to send it to the circle. Commands:\n"
-	        "  /members              who is in the circle (facilitators, verified)\n"
-	        "  /read [N]             the last N messages (default 20)\n"
-	        "  /search TEXT          search this circle's history\n"
-	        "  /checkin [--timeout S] [QUESTION]\n"
-	        "                        open a check-in round (facilitators)\n"
-	        "  /checkin-timeout S    default seconds before a silent turn is skipped\n"
-	        "  /pass                 pass your turn in a check-in round\n"
-	        "  /turn                 whose turn it is\n"
-	        "  /endround             close the check-in round (facilitators)\n"
-	        "  /quit                 leave (also Ctrl-D, or Ctrl-C twice)\n"
-	        "A line starting with // sends the text after the first /.");
+	/* One row each: show_text indents the rows after a text's first. */
+	static const char *const help[] = {
+	    "Type a line to send it to the circle. Commands:",
+	    "  /members              who is in the circle (facilitators, verified)",
+	    "  /read [N]             the last N messages (default 20)",
+	    "  /search TEXT          search this circle's history",
+	    "  /checkin [--timeout S] [QUESTION]",
+	    "                        open a check-in round (facilitators)",
+	    "  /checkin-timeout S    default seconds before a silent turn is skipped",
+	    "  /pass                 pass your turn in a check-in round",
+	    "  /turn                 whose turn it is",
+	    "  /endround             close the check-in round (facilitators)",
+	    "  /quit                 leave (also Ctrl-D, or Ctrl-C twice)",
+	    "A line starting with // sends the text after the first /.",
+	    "While the relay is away, what you send waits in the outbox and goes out when it is back.",
+	};
+
+	for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) {
+		show(c, "%s", help[i]);
+	}
 }
 
 static void cmd_members(struct chat *c)
@@ -574,7 +684,7 @@ static void cmd_checkin(struct chat *c, const char *arg)
 	}
 	randombytes_buf(round_id, sizeof round_id);
 	rc = checkin_open(&c->ck, &out, c->self, round_id, arg, (uint16_t)timeout,
-	                  (const uint8_t(*)[CHECKIN_KEY_LEN])keys, c->num_members, now_ms());
+	                  (const uint8_t(*)[CHECKIN_KEY_LEN])keys, c->num_members, round_ms(c));
 	free(keys);
 	if (rc == HALQA_ERR_DENIED) {
 		show(c, "Only a facilitator of this circle can open a check-in round.");
@@ -612,7 +722,7 @@ static void cmd_checkin_timeout(struct chat *c, const char *arg)
 static void cmd_pass(struct chat *c)
 {
 	struct checkin_out out;
-	int rc = checkin_pass(&c->ck, &out, c->self, now_ms());
+	int rc = checkin_pass(&c->ck, &out, c->self, round_ms(c));
 
 	if (rc == HALQA_ERR_NOT_FOUND) {
 		show(c, "No check-in round is open.");
@@ -675,25 +785,23 @@ static void send_text(struct chat *c, const char *text)
 		memcpy(c->msg.u.chat.round_id, c->ck.round_id, CHECKIN_ROUND_ID_LEN);
 	}
 	/*
-	 * Shown before the send: with the relay away, engine_send waits out its
-	 * timeout before it settles for the outbox.
+	 * While the relay is away the engine only stores the line in the
+	 * outbox and returns, so the send never holds up this loop for the
+	 * network; a line that went to the outbox is shown marked as queued.
 	 */
-	memset(&m, 0, sizeof m);
-	memcpy(m.sender, c->self, ENGINE_KEY_LEN);
-	m.sent_at = now_ms();
-	m.body = (char *)text;
-	show_message(c, &m, "");
 	rc = send_payload(c, &sent);
 	sodium_memzero(c->msg.u.chat.text, len);
 	if (rc != HALQA_OK) {
 		show(c, "-- Not sent: %s", engine_last_error(c->engine));
 		return;
 	}
-	if (!sent) {
-		show(c, "-- Waiting in the outbox: it is sent when the relay is back.");
-	}
+	memset(&m, 0, sizeof m);
+	memcpy(m.sender, c->self, ENGINE_KEY_LEN);
+	m.sent_at = now_ms();
+	m.body = (char *)text;
+	show_message(c, &m, sent ? "" : "  [queued: goes out when the relay is back]");
 	if (answer &&
-	    checkin_on_answer(&c->ck, &out, c->self, c->ck.round_id, now_ms()) == HALQA_OK) {
+	    checkin_on_answer(&c->ck, &out, c->self, c->ck.round_id, round_ms(c)) == HALQA_OK) {
 		send_steps(c, &out);
 	}
 }
@@ -781,12 +889,12 @@ static void on_message_event(struct chat *c, const struct engine_event *ev)
 	 */
 	if (p != NULL && p->kind == SESSION_KIND_CHAT) {
 		if (p->u.chat.in_round &&
-		    checkin_on_answer(&c->ck, &out, ev->sender, p->u.chat.round_id, now_ms()) ==
+		    checkin_on_answer(&c->ck, &out, ev->sender, p->u.chat.round_id, round_ms(c)) ==
 		        HALQA_OK) {
 			queue_steps(c, &out);
 		}
 	} else if (checkin_is_turn(&c->ck, ev->sender) &&
-	           checkin_on_answer(&c->ck, &out, ev->sender, c->ck.round_id, now_ms()) ==
+	           checkin_on_answer(&c->ck, &out, ev->sender, c->ck.round_id, round_ms(c)) ==
 	               HALQA_OK) {
 		queue_steps(c, &out);
 	}
@@ -888,7 +996,7 @@ static int on_payload_event(struct chat *c, const struct engine_event *ev)
 		return HALQA_OK; /* a round in another circle: not ours to show */
 	}
 	(void)refresh_members(c); /* the roster in force now */
-	rc = checkin_on_step(&c->ck, &out, ev->sender, &p->u.checkin, now_ms());
+	rc = checkin_on_step(&c->ck, &out, ev->sender, &p->u.checkin, round_ms(c));
 	if (rc == HALQA_ERR_DENIED) {
 		member_name(c, ev->sender, name, sizeof name);
 		show(c, "-- Refused a check-in step from %s: only a facilitator may send it.",
@@ -938,21 +1046,22 @@ static int on_event(void *arg, const struct engine_event *ev)
 		}
 		break;
 	case ENGINE_EVENT_OFFLINE:
+		set_offline(c, true);
 		if (!c->offline_shown) {
 			show(c, "-- Offline, reconnecting. What you type waits in the outbox.");
 			c->offline_shown = true;
 		}
 		break;
 	case ENGINE_EVENT_ONLINE:
+		set_offline(c, false);
 		if (c->offline_shown) {
 			show(c, "-- Back online.");
 			c->offline_shown = false;
 		}
 		break;
 	case ENGINE_EVENT_OUTBOX:
-		if (c->queued > 0) {
-			c->queued--;
-			show(c, "-- A message that was waiting in the outbox has been sent.");
+		if (ours) {
+			on_outbox_sent(c, ev);
 		}
 		break;
 	default:
@@ -1100,6 +1209,7 @@ static void on_signal(uv_signal_t *h, int signum)
 		if (c->input == INPUT_TTY && uv_tty_get_winsize(&c->tty, &cols, &rows) == 0 &&
 		    cols > 0) {
 			lineedit_set_cols(c->le, (unsigned)cols);
+			c->cols = (unsigned)cols;
 			if (lineedit_redraw(c->le) == HALQA_OK) {
 				flush_editor(c);
 			}
@@ -1168,7 +1278,7 @@ static void on_tick(uv_timer_t *t)
 	if (c->quitting) {
 		return;
 	}
-	if (checkin_tick(&c->ck, &out, now_ms()) == HALQA_OK &&
+	if (checkin_tick(&c->ck, &out, round_ms(c)) == HALQA_OK &&
 	    (out.num_steps > 0 || out.skipped)) {
 		send_steps(c, &out);
 	}
@@ -1233,6 +1343,7 @@ static void begin_quit(struct chat *c)
 static int setup_input(struct chat *c)
 {
 	uv_handle_type t = uv_guess_handle(STDIN_FILENO);
+	struct winsize ws;
 	int cols = 80, rows = 24;
 	char prompt[STORE_MAX_NAME + 8];
 
@@ -1250,6 +1361,7 @@ static int setup_input(struct chat *c)
 		if (uv_tty_get_winsize(&c->tty, &cols, &rows) != 0 || cols <= 0) {
 			cols = 80;
 		}
+		c->cols = (unsigned)cols;
 		snprintf(prompt, sizeof prompt, "%s> ", c->circle.name);
 		if (lineedit_new(&c->le, prompt, (unsigned)cols) != HALQA_OK ||
 		    uv_tty_set_mode(&c->tty, UV_TTY_MODE_RAW) != 0) {
@@ -1264,6 +1376,10 @@ static int setup_input(struct chat *c)
 	}
 	if ((c->pipe_line = malloc(PIPE_LINE_MAX + 1)) == NULL) {
 		return HALQA_ERR_NOMEM;
+	}
+	/* Input from a script, output to a terminal: still wrapped to its width. */
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+		c->cols = ws.ws_col;
 	}
 	if (t == UV_NAMED_PIPE || t == UV_TCP || t == UV_TTY) {
 		if (uv_pipe_init(&c->loop, &c->pipe, 0) != 0) {
@@ -1311,6 +1427,21 @@ static int setup_handles(struct chat *c)
 	return HALQA_OK;
 }
 
+/*
+ * load_relay_timeout applies HALQA_RELAY_TIMEOUT_MS, as the other commands
+ * do (cli_engine.c): how long a relay request may take before the relay
+ * counts as unreachable. Anything but 1..600000 is ignored.
+ */
+static void load_relay_timeout(struct chat *c)
+{
+	const char *env = getenv("HALQA_RELAY_TIMEOUT_MS");
+	unsigned long t;
+
+	if (env != NULL && (t = parse_count(env, 600000)) != 0) {
+		engine_set_timeout(c->engine, (unsigned)t);
+	}
+}
+
 static void load_timeout_setting(struct chat *c)
 {
 	char v[16];
@@ -1351,6 +1482,7 @@ static void show_opening(struct chat *c, const struct engine_sync_report *rep)
 	if (rep->offline) {
 		show(c, "-- Offline, reconnecting. What you type waits in the outbox.");
 		c->offline_shown = true;
+		set_offline(c, true);
 	}
 }
 
@@ -1396,6 +1528,7 @@ int chat_run(struct store *store, const struct identity *id, const char *circle,
 		rc = fail(c, rc, "cannot start the engine: %s", halqa_strerror(rc));
 		goto out;
 	}
+	load_relay_timeout(c);
 	if ((rc = engine_circle_find(c->engine, circle, &c->circle)) != HALQA_OK) {
 		rc = fail(c, rc, "no circle of that name (halqa circle list shows yours)");
 		goto out;
@@ -1420,7 +1553,8 @@ int chat_run(struct store *store, const struct identity *id, const char *circle,
 		goto out;
 	}
 	show_opening(c, &rep);
-	c->ticks = AGENDA_EVERY_S - 1; /* reminders due now show at the first tick */
+	/* Reminders due now show with the opening, before anything typed is read. */
+	run_agenda(c);
 	if ((rc = setup_handles(c)) != HALQA_OK || (rc = setup_input(c)) != HALQA_OK) {
 		rc = fail(c, rc, "cannot use standard input (a terminal, a pipe or a file)");
 		begin_quit(c);
