@@ -47,7 +47,7 @@
 #define STORE_MAX_WIRE (256u * 1024)      /* an MLS message or mailbox item (WIRE_MAX_PAYLOAD) */
 #define STORE_MAX_KP (16u * 1024)         /* a KeyPackage or its privates */
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
