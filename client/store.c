@@ -665,6 +665,89 @@ void store_secret_free(uint8_t *p, size_t len)
 	}
 }
 
+/*
+ * Row readers fill item |i| of a typed array |items| from a statement's
+ * current row, one per kind of row, so that the two fetch loops below
+ * serve every getter and list.
+ */
+typedef int (*row_reader)(sqlite3_stmt *st, void *items, size_t i);
+
+/*
+ * fetch_one runs |sql| with |name| (text) or else |key| (a |key_len|-byte
+ * blob) as its one parameter and reads the row into |out|, an array of
+ * one; HALQA_ERR_NOT_FOUND if there is none.
+ */
+static int fetch_one(struct store *s, const char *sql, const char *name, const uint8_t *key,
+		     size_t key_len, row_reader read, void *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r, row;
+
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	if (name != NULL) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_blob(st, 1, key, (int)key_len, SQLITE_STATIC);
+	}
+	if ((r = step(s, st, &row)) != HALQA_OK) {
+		goto out;
+	}
+	r = row ? read(st, out, 0) : HALQA_ERR_NOT_FOUND;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/*
+ * fetch_all reads every row of |sql| into a malloc'd array of
+ * |item_size|-byte items in |*out| (NULL when there is none; the caller
+ * frees it) and their number in |*num_out|.
+ */
+static int fetch_all(struct store *s, const char *sql, size_t item_size, row_reader read,
+		     void **out, size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	void *items = NULL, *grown;
+	size_t num = 0, cap = 0;
+	int r, row;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
+		goto out;
+	}
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (num == cap) {
+			cap = cap ? cap * 2 : 8;
+			if (cap > SIZE_MAX / item_size ||
+			    (grown = realloc(items, cap * item_size)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			items = grown;
+		}
+		if ((r = read(st, items, num)) != HALQA_OK) {
+			break;
+		}
+		num++;
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	*out = items;
+	*num_out = num;
+	items = NULL;
+out:
+	free(items);
+	sqlite3_finalize(st);
+	return r;
+}
+
 static int contact_validate(const struct store_contact *c)
 {
 	int r;
@@ -700,8 +783,9 @@ out:
 
 #define CONTACT_COLS "name, identity_pub, card, verified, added_at"
 
-static int contact_row(sqlite3_stmt *st, struct store_contact *out)
+static int contact_row(sqlite3_stmt *st, void *items, size_t i)
 {
+	struct store_contact *out = (struct store_contact *)items + i;
 	int r;
 
 	memset(out, 0, sizeof *out);
@@ -715,30 +799,6 @@ static int contact_row(sqlite3_stmt *st, struct store_contact *out)
 	return HALQA_OK;
 }
 
-/* contact_get runs |sql| with one bound text or key and reads one contact. */
-static int contact_get(struct store *s, const char *sql, const char *name, const uint8_t *key,
-		       struct store_contact *out)
-{
-	sqlite3_stmt *st = NULL;
-	int r, row;
-
-	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
-		goto out;
-	}
-	if (name != NULL) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_blob(st, 1, key, STORE_PUB_LEN, SQLITE_STATIC);
-	}
-	if ((r = step(s, st, &row)) != HALQA_OK) {
-		goto out;
-	}
-	r = row ? contact_row(st, out) : HALQA_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(st);
-	return r;
-}
-
 int store_contact_get_by_name(struct store *s, const char *name, struct store_contact *out)
 {
 	int r = text_check(name, STORE_MAX_NAME);
@@ -746,56 +806,24 @@ int store_contact_get_by_name(struct store *s, const char *name, struct store_co
 	if (r != HALQA_OK) {
 		return r == HALQA_ERR_TOO_LARGE ? HALQA_ERR_NOT_FOUND : r;
 	}
-	return contact_get(s, "SELECT " CONTACT_COLS " FROM contacts WHERE name = ?", name, NULL,
-			   out);
+	return fetch_one(s, "SELECT " CONTACT_COLS " FROM contacts WHERE name = ?", name, NULL, 0,
+			 contact_row, out);
 }
 
 int store_contact_get_by_key(struct store *s, const uint8_t key[STORE_PUB_LEN],
 			     struct store_contact *out)
 {
-	return contact_get(s, "SELECT " CONTACT_COLS " FROM contacts WHERE identity_pub = ?", NULL,
-			   key, out);
+	return fetch_one(s, "SELECT " CONTACT_COLS " FROM contacts WHERE identity_pub = ?", NULL,
+			 key, STORE_PUB_LEN, contact_row, out);
 }
 
 int store_contact_list(struct store *s, struct store_contact **out, size_t *num_out)
 {
-	sqlite3_stmt *st = NULL;
-	struct store_contact *items = NULL, *grown;
-	size_t num = 0, cap = 0;
-	int r, row;
+	void *items = NULL;
+	int r = fetch_all(s, "SELECT " CONTACT_COLS " FROM contacts ORDER BY name", sizeof **out,
+			  contact_row, &items, num_out);
 
-	*out = NULL;
-	*num_out = 0;
-	if ((r = prepare(s, "SELECT " CONTACT_COLS " FROM contacts ORDER BY name", &st)) !=
-	    HALQA_OK) {
-		goto out;
-	}
-	for (;;) {
-		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
-			break;
-		}
-		if (num == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
-				r = HALQA_ERR_NOMEM;
-				break;
-			}
-			items = grown;
-		}
-		if ((r = contact_row(st, &items[num])) != HALQA_OK) {
-			break;
-		}
-		num++;
-	}
-	if (r != HALQA_OK) {
-		goto out;
-	}
 	*out = items;
-	*num_out = num;
-	items = NULL;
-out:
-	free(items);
-	sqlite3_finalize(st);
 	return r;
 }
 
@@ -873,8 +901,9 @@ out:
 	" c.cursor_id, c.flags, c.reason, c.send_counter, c.sends_since_update, c.updated_at,"  \
 	" c.gaps"
 
-static int circle_row(sqlite3_stmt *st, struct store_circle *out)
+static int circle_row(sqlite3_stmt *st, void *items, size_t i)
 {
+	struct store_circle *out = (struct store_circle *)items + i;
 	int r;
 
 	memset(out, 0, sizeof *out);
@@ -901,29 +930,6 @@ static int circle_row(sqlite3_stmt *st, struct store_circle *out)
 	return HALQA_OK;
 }
 
-static int circle_get(struct store *s, const char *sql, const char *name, const uint8_t *id,
-		      struct store_circle *out)
-{
-	sqlite3_stmt *st = NULL;
-	int r, row;
-
-	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
-		goto out;
-	}
-	if (name != NULL) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
-	}
-	if ((r = step(s, st, &row)) != HALQA_OK) {
-		goto out;
-	}
-	r = row ? circle_row(st, out) : HALQA_ERR_NOT_FOUND;
-out:
-	sqlite3_finalize(st);
-	return r;
-}
-
 int store_circle_get_by_name(struct store *s, const char *name, struct store_circle *out)
 {
 	int r = text_check(name, STORE_MAX_NAME);
@@ -931,56 +937,24 @@ int store_circle_get_by_name(struct store *s, const char *name, struct store_cir
 	if (r != HALQA_OK) {
 		return r == HALQA_ERR_TOO_LARGE ? HALQA_ERR_NOT_FOUND : r;
 	}
-	return circle_get(s, "SELECT " CIRCLE_COLS " FROM circles c WHERE c.name = ?", name, NULL,
-			  out);
+	return fetch_one(s, "SELECT " CIRCLE_COLS " FROM circles c WHERE c.name = ?", name, NULL, 0,
+			 circle_row, out);
 }
 
 int store_circle_get_by_id(struct store *s, const uint8_t id[STORE_ID_LEN],
 			   struct store_circle *out)
 {
-	return circle_get(s, "SELECT " CIRCLE_COLS " FROM circles c WHERE c.circle_id = ?", NULL,
-			  id, out);
+	return fetch_one(s, "SELECT " CIRCLE_COLS " FROM circles c WHERE c.circle_id = ?", NULL, id,
+			 STORE_ID_LEN, circle_row, out);
 }
 
 int store_circle_list(struct store *s, struct store_circle **out, size_t *num_out)
 {
-	sqlite3_stmt *st = NULL;
-	struct store_circle *items = NULL, *grown;
-	size_t num = 0, cap = 0;
-	int r, row;
+	void *items = NULL;
+	int r = fetch_all(s, "SELECT " CIRCLE_COLS " FROM circles c ORDER BY c.name", sizeof **out,
+			  circle_row, &items, num_out);
 
-	*out = NULL;
-	*num_out = 0;
-	if ((r = prepare(s, "SELECT " CIRCLE_COLS " FROM circles c ORDER BY c.name", &st)) !=
-	    HALQA_OK) {
-		goto out;
-	}
-	for (;;) {
-		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
-			break;
-		}
-		if (num == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((grown = realloc(items, cap * sizeof *items)) == NULL) {
-				r = HALQA_ERR_NOMEM;
-				break;
-			}
-			items = grown;
-		}
-		if ((r = circle_row(st, &items[num])) != HALQA_OK) {
-			break;
-		}
-		num++;
-	}
-	if (r != HALQA_OK) {
-		goto out;
-	}
 	*out = items;
-	*num_out = num;
-	items = NULL;
-out:
-	free(items);
-	sqlite3_finalize(st);
 	return r;
 }
 
