@@ -31,11 +31,11 @@
  * checked on close (plain SQLite's header on the plain side only).
  *
  * Options beyond the sizes are what-if knobs used to find where the time
- * goes and to measure the changes README proposes for store.c: they alter
- * only the mirror (--cache-kib every connection), never what the "store"
- * side runs. A search running past --budget-ms (2 s) is interrupted
- * (sqlite3_progress_handler) and counted at the budget, because the
- * store's one-circle plan takes minutes at this size.
+ * goes (README, bench_store): they alter only the mirror (--cache-kib
+ * every connection), never what the "store" side runs. A search running
+ * past --budget-ms (2 s) is interrupted (sqlite3_progress_handler) and
+ * counted at the budget, because the old one-circle plan (--old-search)
+ * takes minutes at this size.
  */
 #include <errno.h>
 #include <stdbool.h>
