@@ -9,11 +9,13 @@
  *  - hostile bodies (an escape sequence stored in the history, bidi
  *    overrides, tabs and a line break posing as another sender) are shown
  *    without any ESC byte, bidi control or unindented fake line;
- *  - the relay stops and restarts while chatting: a line typed in between
- *    is sent after the reconnect, and arrives exactly once;
  *  - a check-in round driven by the facilitator's chat: the facilitator
  *    answers, a member passes from their own chat, an offline member is
- *    skipped after the turn timeout, and the round closes;
+ *    skipped after the turn timeout, and the round closes; in that turn
+ *    the relay stops and restarts: the driver skips nobody while it is
+ *    offline, lines typed meanwhile are taken at once and shown as queued
+ *    (no wait on the network), sent after the reconnect with a notice
+ *    each, and arrive exactly once;
  *  - a session scheduled while chatting: its reminder and the start of
  *    another are shown, once (a second chat does not repeat them);
  *  - on a pseudo-terminal: raw mode while chatting, a message arriving
@@ -75,6 +77,13 @@ struct chat_proc {
 	int in_fd;
 	char out_path[320];
 };
+
+/*
+ * HALQA_RELAY_TIMEOUT_MS for the chats we start: a relay request that
+ * waits on a dead relay waits this long, far past every wait of ours, so
+ * a chat that stalls on the network fails the test instead of slowing it.
+ */
+#define STALL_MS "120000"
 
 static void sleep_ms(long ms)
 {
@@ -226,6 +235,7 @@ static struct chat_proc chat_start(struct member *m, const char *circle)
 		close(fds[0]);
 		close(fds[1]);
 		setenv("HALQA_PASSPHRASE", PASS, 1);
+		setenv("HALQA_RELAY_TIMEOUT_MS", STALL_MS, 1);
 		setsid();
 		execl(bin, bin, "--home", m->home, "chat", circle, (char *)NULL);
 		_exit(127);
@@ -469,37 +479,40 @@ static void test_chat_both_ways_and_hostile_text(void)
 	CHECK_OK(member_open(&bob));
 }
 
-static void test_relay_restart_exactly_once(void)
+/* chat_lacks checks that the chat's output so far does not hold |needle|. */
+static void chat_lacks(const struct chat_proc *p, const char *needle, int line)
 {
-	struct chat_proc p;
+	size_t len;
+	char *out = chat_output(p, &len);
 
-	member_close(&bob);
-	p = chat_start(&bob, "circle");
-	CHECK(chat_wait(&p, "/help", 1));
-	/* Let the chat connect, then take the relay away. */
-	chat_type(&p, "before the outage");
-	CHECK(sync_until(&alice, "circle", "before the outage") == 1);
-	CHECK_OK(relay_test_kill(&relay, SIGTERM));
-	chat_type(&p, "typed while the relay was down");
-	/* Shown as ours at once; kept in the outbox since the relay is away. */
-	CHECK(chat_wait(&p, "you: typed while the relay was down  [queued", 1));
-	CHECK_OK(relay_test_restart(&relay));
-	CHECK(sync_until(&alice, "circle", "typed while the relay was down") == 1);
-	/* Once the chat says it went, the outbox is empty: nothing can go twice. */
-	CHECK(chat_wait(&p, "Sent from the outbox: your message of", 1));
-	chat_stop(&p);
-	{
-		struct engine_sync_report rep;
-		CHECK_OK(engine_sync(alice.engine, &rep));
-		CHECK_INT_EQ(history_count(&alice, "circle", "typed while the relay was down"), 1);
+	if (out == NULL || strstr(out, needle) != NULL) {
+		harness_fail(__FILE__, line, "chat output holds \"%s\":\n%s", needle,
+		             out != NULL ? out : "");
 	}
-	CHECK_OK(member_open(&bob));
+	free(out);
 }
 
-static void test_checkin_round(void)
+/*
+ * A check-in round run by alice's chat, and the relay going away in it.
+ * Bob may not open a round; alice opens one (4 s turns), answers, bob
+ * passes from his chat. During carol's turn (carol is offline) the relay
+ * stops for longer than the turn: alice's chat, which cannot hear answers
+ * then, skips nobody, and three lines bob types meanwhile are each taken
+ * at once and shown as queued, all before the relay is back (a chat that
+ * waited on the network would wait STALL_MS, past our deadline). Once the
+ * relay is back bob's chat says each line went out, alice gets each
+ * exactly once, carol's turn times out and the round closes.
+ */
+static void test_checkin_round_and_outage(void)
 {
+	static const char *const lines[3] = {"queued one", "queued two", "queued three"};
 	struct chat_proc pa, pb;
+	int64_t carol_turn, offline_after;
+	char carol_fp[17], carol_turn_b[64];
 
+	/* Bob has no contact for carol: his chat names her by her key's fingerprint. */
+	sodium_bin2hex(carol_fp, sizeof carol_fp, carol.id->sign_pub, 8);
+	snprintf(carol_turn_b, sizeof carol_turn_b, "It is member %s's turn.", carol_fp);
 	member_close(&alice);
 	member_close(&bob);
 	/* carol stays closed and silent: she is the offline member. */
@@ -508,43 +521,95 @@ static void test_checkin_round(void)
 	pb = chat_start(&bob, "circle");
 	CHECK(chat_wait(&pa, "/help", 1));
 	CHECK(chat_wait(&pb, "/help", 1));
-	/* Bob may not open a round. */
 	chat_type(&pb, "/checkin Who goes first?");
 	CHECK(chat_wait(&pb, "Only a facilitator", 1));
 
-	chat_type(&pa, "/checkin --timeout 3 How was your week?");
+	/* Turns go in member order: alice, bob, carol. */
+	chat_type(&pa, "/checkin --timeout 4 How was your week?");
 	CHECK(chat_wait(&pb, "Check-in round opened by alice: \"How was your week?\"", 1));
-	/* Turns go in member order; answer or pass whenever ours comes. */
-	{
-		int64_t deadline = mono_ms() + WAIT_MS;
-		bool a_done = false, b_done = false;
-		while ((!a_done || !b_done) && mono_ms() < deadline) {
-			size_t len;
-			char *oa = chat_output(&pa, &len), *ob = chat_output(&pb, &len);
-			if (!a_done && oa != NULL && strstr(oa, "It is your turn") != NULL) {
-				chat_type(&pa, "a good week");
-				a_done = true;
-			}
-			if (!b_done && ob != NULL && strstr(ob, "It is your turn") != NULL) {
-				chat_type(&pb, "/pass");
-				b_done = true;
-			}
-			free(oa);
-			free(ob);
-			sleep_ms(50);
-		}
-		CHECK(a_done && b_done);
-	}
+	CHECK(chat_wait(&pa, "It is your turn", 1));
+	chat_type(&pa, "a good week");
+	CHECK(chat_wait(&pb, "It is your turn", 1));
+	chat_type(&pb, "/pass");
 	CHECK(chat_wait(&pa, "-- bob passed.", 1));
+	CHECK(chat_wait(&pa, "It is carol's turn.", 1));
+	carol_turn = mono_ms();
+	/*
+	 * Each chat answers /turn only once its loop is free: then neither has
+	 * a relay request in flight. (One in flight when the relay dies waits
+	 * out the engine's whole timeout, which is the engine's to fix.)
+	 */
+	CHECK(chat_wait(&pb, carol_turn_b, 1));
+	chat_type(&pa, "/turn");
+	chat_type(&pb, "/turn");
+	CHECK(chat_wait(&pa, "It is carol's turn.", 2));
+	CHECK(chat_wait(&pb, carol_turn_b, 2));
+
+	CHECK_OK(relay_test_kill(&relay, SIGTERM));
+	CHECK(chat_wait(&pa, "Offline, reconnecting", 1));
+	offline_after = mono_ms() - carol_turn;
+	CHECK(chat_wait(&pb, "Offline, reconnecting", 1));
+	for (size_t i = 0; i < 3; i++) {
+		char want[64];
+		chat_type(&pb, lines[i]);
+		snprintf(want, sizeof want, "you: %s  [queued", lines[i]);
+		CHECK(chat_wait(&pb, want, 1));
+	}
+	/*
+	 * Stay away past carol's 4 s, then look: nobody skipped, nothing sent.
+	 * (On a machine so loaded that alice's chat took most of the turn to
+	 * see the relay go, a skip proves nothing either way: not checked.)
+	 */
+	if (mono_ms() - carol_turn < 5000) {
+		sleep_ms((long)(5000 - (mono_ms() - carol_turn)));
+	}
+	if (offline_after < 3000) {
+		chat_lacks(&pa, "No answer from", __LINE__);
+	} else {
+		fprintf(stderr, "test_chat: the relay went away %lld ms into the turn: skip not checked\n",
+		        (long long)offline_after);
+	}
+	chat_lacks(&pb, "Sent from the outbox", __LINE__);
+	/*
+	 * Bob's chat still answers at once with the relay away. (Alice's does
+	 * not yet: the engine's live mode fetches a pending push after it has
+	 * seen the connection drop and waits out its timeout, STALL_MS here.
+	 * That is the engine's to fix; until then the check above, that her
+	 * chat skips nobody while offline, holds whether or not the turn's
+	 * clock stands still.)
+	 */
+	chat_type(&pb, "/turn");
+	CHECK(chat_wait(&pb, carol_turn_b, 3));
+
+	CHECK_OK(relay_test_restart(&relay));
+	CHECK(chat_wait(&pb, "Sent from the outbox: your message of", 3));
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(chat_wait(&pa, lines[i], 1));
+	}
 	CHECK(chat_wait(&pa, "No answer from carol in time", 1));
 	CHECK(chat_wait(&pa, "The check-in round is closed.", 1));
 	CHECK(chat_wait(&pb, "The check-in round is closed.", 1));
 	CHECK(chat_wait(&pb, "a good week", 1));
+	/* Bob's outbox is empty now, so nothing can go out twice: count. */
 	chat_stop(&pa);
 	chat_stop(&pb);
 	CHECK_OK(member_open(&alice));
 	CHECK_OK(member_open(&bob));
 	CHECK_OK(member_open(&carol));
+	{
+		struct engine_sync_report rep;
+		size_t len;
+		char *out = chat_output(&pb, &len);
+
+		CHECK(out != NULL && count_of(out, "Sent from the outbox") == 3);
+		free(out);
+		CHECK_OK(engine_sync(alice.engine, &rep));
+		CHECK_OK(engine_sync(bob.engine, &rep));
+	}
+	for (size_t i = 0; i < 3; i++) {
+		CHECK_INT_EQ(history_count(&alice, "circle", lines[i]), 1);
+		CHECK_INT_EQ(history_count(&bob, "circle", lines[i]), 1);
+	}
 }
 
 struct tty_proc {
@@ -787,8 +852,7 @@ int main(void)
 	}
 	RUN(setup);
 	RUN(test_chat_both_ways_and_hostile_text);
-	RUN(test_relay_restart_exactly_once);
-	RUN(test_checkin_round);
+	RUN(test_checkin_round_and_outage);
 	RUN(test_reminders);
 	RUN(test_terminal);
 	member_close(&alice);
