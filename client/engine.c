@@ -1289,16 +1289,15 @@ int engine_circle_set_facilitator(struct engine *e, const char *circle, const ch
 
 	memset(&c, 0, sizeof c);
 	memset(&exts, 0, sizeof exts);
-	if (name == NULL) {
-		return HALQA_ERR_ARG;
-	}
 	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
 		if ((r = ready_circle(e, circle, &c, true)) != HALQA_OK ||
 		    (r = roster_of(c.g, &ro)) != HALQA_OK) {
 			goto out;
 		}
 		key = e->id->sign_pub;
-		if (store_contact_get_by_name(e->store, name, &ct) == HALQA_OK) {
+		if (name == NULL) {
+			/* Ourselves: a facilitator stepping down (roster_remove keeps the last). */
+		} else if (store_contact_get_by_name(e->store, name, &ct) == HALQA_OK) {
 			key = ct.identity_pub;
 		} else {
 			r = engine_seterr(e, HALQA_ERR_NOT_FOUND, "no contact of that name");

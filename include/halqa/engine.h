@@ -133,6 +133,8 @@ HALQA_MUST_CHECK int engine_circle_leave(struct engine *e, const char *circle);
 /*
  * engine_circle_set_facilitator adds (|on|) or removes a facilitator in
  * the circle's roster (a GroupContextExtensions commit). Facilitators only.
+ * |name| NULL names ourselves (added: a facilitator steps down; the last
+ * one cannot, HALQA_ERR_DENIED).
  */
 HALQA_MUST_CHECK int engine_circle_set_facilitator(struct engine *e, const char *circle,
 						   const char *name, bool on);
