@@ -12,9 +12,12 @@
  */
 #include "halqa/cli_engine.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "halqa/term.h"
 #include "halqa/utf8.h"
@@ -165,9 +168,62 @@ static int check_contacts(struct cli_ctx *c, char **names, size_t num)
 	return 0;
 }
 
+/*
+ * is_facilitator sets |*out| to whether the member of |circle| with
+ * identity |key| (NULL: ourselves) is in its roster.
+ */
+static int is_facilitator(struct cli_engine *ce, const char *circle, const uint8_t *key, bool *out)
+{
+	struct engine_member *m = NULL;
+	size_t num = 0;
+	int r;
+
+	*out = false;
+	if ((r = engine_circle_members(ce->e, circle, &m, &num)) != HALQA_OK) {
+		return r;
+	}
+	for (size_t i = 0; i < num; i++) {
+		if (key == NULL ? m[i].self
+		                : sodium_memcmp(m[i].identity, key, ENGINE_KEY_LEN) == 0) {
+			*out = m[i].facilitator;
+		}
+	}
+	free(m);
+	return HALQA_OK;
+}
+
+/*
+ * demote_leaving takes the facilitators among the contacts |names| out of
+ * the roster of |circle| before they are removed, so no one outside the
+ * circle stays listed as its facilitator (were they added again, they
+ * would come back with the role). The group API commits a removal and a
+ * roster change separately, so this is a commit of its own, made first:
+ * if the removal then fails, they are demoted members, never facilitators
+ * outside the circle.
+ */
+static int demote_leaving(struct cli_engine *ce, const char *circle, char **names, size_t num)
+{
+	struct store_contact sc;
+	bool fac;
+	int r;
+
+	for (size_t i = 0; i < num; i++) {
+		if ((r = store_contact_get_by_name(ce->store, names[i], &sc)) != HALQA_OK ||
+		    (r = is_facilitator(ce, circle, sc.identity_pub, &fac)) != HALQA_OK) {
+			return r;
+		}
+		if (fac && (r = engine_circle_set_facilitator(ce->e, circle, names[i], false)) !=
+		               HALQA_OK) {
+			return r;
+		}
+	}
+	return HALQA_OK;
+}
+
 /* add_or_remove runs circle add (|add|) or circle remove. */
 static int add_or_remove(struct cli_ctx *c, int argc, char **argv, int add)
 {
+	struct store_circle sc;
 	struct cli_engine ce;
 	size_t num;
 	int r, rc;
@@ -191,7 +247,7 @@ static int add_or_remove(struct cli_ctx *c, int argc, char **argv, int add)
 	}
 	if (add) {
 		r = engine_circle_add(ce.e, argv[0], (const char *const *)(argv + 1), num);
-	} else {
+	} else if ((r = demote_leaving(&ce, argv[0], argv + 1, num)) == HALQA_OK) {
 		r = engine_circle_remove(ce.e, argv[0], (const char *const *)(argv + 1), num);
 	}
 	if (r != HALQA_OK) {
@@ -201,6 +257,10 @@ static int add_or_remove(struct cli_ctx *c, int argc, char **argv, int add)
 		return rc;
 	}
 	if (add) {
+		/* The newcomers get the circle's sessions on their first sync. */
+		if (engine_circle_find(ce.e, argv[0], &sc) == HALQA_OK) {
+			cli_engine_catch_up(&ce, sc.circle_id);
+		}
 		printf("Added ");
 		put_list(stdout, (const char *const *)(argv + 1), num);
 		printf(" to ");
@@ -233,6 +293,7 @@ int cli_cmd_circle_remove(struct cli_ctx *c, int argc, char **argv)
 int cli_cmd_circle_leave(struct cli_ctx *c, int argc, char **argv)
 {
 	struct cli_engine ce;
+	bool fac = false;
 	int r, rc;
 
 	if (argc != 1 || argv[0][0] == '-') {
@@ -242,7 +303,21 @@ int cli_cmd_circle_leave(struct cli_ctx *c, int argc, char **argv)
 		cli_engine_close(&ce);
 		return rc;
 	}
-	r = engine_circle_leave(ce.e, argv[0]);
+	/*
+	 * A facilitator who leaves steps down first (a roster commit), so the
+	 * roster never names someone outside the circle; the last one cannot
+	 * (roster_remove), and engine_circle_leave says why.
+	 */
+	r = HALQA_OK;
+	if (is_facilitator(&ce, argv[0], NULL, &fac) == HALQA_OK && fac) {
+		r = engine_circle_set_facilitator(ce.e, argv[0], NULL, false);
+		if (r == HALQA_ERR_DENIED) {
+			r = HALQA_OK; /* the last facilitator: engine_circle_leave refuses with why */
+		}
+	}
+	if (r == HALQA_OK) {
+		r = engine_circle_leave(ce.e, argv[0]);
+	}
 	if (r != HALQA_OK) {
 		rc = cli_engine_fail(&ce, "cannot leave the circle", r);
 	} else {
@@ -419,9 +494,7 @@ int cli_cmd_sync(struct cli_ctx *c, int argc, char **argv)
 		cli_engine_close(&ce);
 		return rc;
 	}
-	memset(&rep, 0, sizeof rep);
-	r = engine_sync(ce.e, &rep);
-	cli_engine_notices(c, &ce);
+	r = cli_engine_sync(&ce, &rep);
 	if (r != HALQA_OK) {
 		rc = cli_engine_fail(&ce, "sync failed", r);
 		cli_engine_close(&ce);

@@ -5,16 +5,23 @@
  *
  * Reaching the relay is best effort: a command that shows local data goes
  * on without it and says so, because an advocate must be able to reread a
- * circle offline. Whatever the engine says went wrong is sanitized before
+ * circle offline. Every sync runs with the session handler first in the
+ * engine's event chain (it applies schedules, edits, cancellations and
+ * RSVPs, and the session-only rule on each message, then hands every event
+ * on to ours), so `halqa sync`, `read` or `send` apply what facilitators
+ * sent just as the session commands do. Whatever the engine says went wrong is sanitized before
  * it is printed: its reasons may quote names other members chose.
  */
 #include "halqa/cli_engine.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
+#include "halqa/sessions.h"
 #include "halqa/term.h"
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
@@ -70,7 +77,7 @@ int cli_engine_fail(const struct cli_engine *ce, const char *what, int r)
 }
 
 /* event_cb only records: it runs inside the engine's sync, where printing names would need the
- * store. */
+ * store. It is the next link after the session handler (sessions_event.h). */
 static int event_cb(void *arg, const struct engine_event *ev)
 {
 	struct cli_engine *ce = arg;
@@ -86,14 +93,14 @@ static int event_cb(void *arg, const struct engine_event *ev)
 	return HALQA_OK;
 }
 
-void cli_engine_notices(struct cli_ctx *c, struct cli_engine *ce)
+void cli_engine_notices(struct cli_engine *ce)
 {
 	struct store_circle sc;
 	size_t shown =
 	    ce->num_notices < CLI_ENGINE_MAX_NOTICES ? ce->num_notices : CLI_ENGINE_MAX_NOTICES;
 
 	for (size_t i = 0; i < shown; i++) {
-		if (store_circle_get_by_id(c->store, ce->notices[i].circle_id, &sc) != HALQA_OK) {
+		if (store_circle_get_by_id(ce->store, ce->notices[i].circle_id, &sc) != HALQA_OK) {
 			snprintf(sc.name, sizeof sc.name, "(a circle no longer stored)");
 		}
 		if (ce->notices[i].type == ENGINE_EVENT_REMOVED &&
@@ -115,7 +122,111 @@ void cli_engine_notices(struct cli_ctx *c, struct cli_engine *ce)
 	ce->num_notices = 0;
 }
 
-int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags)
+static int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The test clock runs on from the injected instant, so waits still end. */
+int64_t cli_engine_now_ms(const struct cli_engine *ce)
+{
+	if (ce->test_now != 0) {
+		return ce->test_now + (real_ms() - ce->test_base);
+	}
+	return real_ms();
+}
+
+static int64_t clock_cb(void *arg)
+{
+	return cli_engine_now_ms(arg);
+}
+
+/* test_clock reads $HALQA_TEST_NOW_MS; refused unless HALQA_TESTING=1. */
+static int test_clock(struct cli_engine *ce)
+{
+	const char *v = getenv("HALQA_TEST_NOW_MS"), *t = getenv("HALQA_TESTING");
+	char *end = NULL;
+	long long ms;
+
+	if (v == NULL || v[0] == '\0') {
+		return 0;
+	}
+	if (t == NULL || strcmp(t, "1") != 0) {
+		return cli_fail("HALQA_TEST_NOW_MS is for tests only and needs HALQA_TESTING=1");
+	}
+	errno = 0;
+	ms = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || ms < SESSION_UTC_MIN * 1000 ||
+	    ms > SESSION_UTC_MAX * 1000) {
+		return cli_fail("HALQA_TEST_NOW_MS is not a time in Unix milliseconds");
+	}
+	ce->test_now = ms;
+	ce->test_base = real_ms();
+	return 0;
+}
+
+int cli_engine_sync(struct cli_engine *ce, struct engine_sync_report *rep)
+{
+	size_t refused = ce->events.refused, cleared = 0;
+	int r, sr;
+
+	memset(rep, 0, sizeof *rep);
+	r = engine_sync(ce->e, rep);
+	cli_engine_notices(ce);
+	if (ce->events.refused > refused) {
+		fprintf(stderr, "halqa: refused %zu session message(s) that broke the rules\n",
+		        ce->events.refused - refused);
+	}
+	if ((sr = sessions_retention_run(ce->store, cli_engine_now_ms(ce), &cleared)) != HALQA_OK) {
+		fprintf(stderr, "halqa: warning: cannot clear session-only messages: %s\n",
+		        halqa_strerror(sr));
+	}
+	if (r != HALQA_OK || rep->offline) {
+		return r;
+	}
+	cli_engine_catch_up(ce, NULL);
+	return r;
+}
+
+void cli_engine_catch_up(struct cli_engine *ce, const uint8_t *circle_id)
+{
+	struct store_circle *circles = NULL, one;
+	size_t num = 0, sent = 0;
+	int r;
+
+	if (circle_id != NULL) {
+		if (store_circle_get_by_id(ce->store, circle_id, &one) != HALQA_OK) {
+			return;
+		}
+		circles = &one;
+		num = 1;
+	} else if (store_circle_list(ce->store, &circles, &num) != HALQA_OK) {
+		return;
+	}
+	for (size_t i = 0; i < num; i++) {
+		r = sessions_event_catch_up(&ce->events, circles[i].circle_id,
+		                            cli_engine_now_ms(ce), &sent);
+		if (r != HALQA_OK) {
+			fputs("halqa: warning: could not send the sessions of ", stderr);
+			cli_put_text(stderr, circles[i].name);
+			fprintf(stderr, " to new members (%s); the next command tries again\n",
+			        halqa_strerror(r));
+		} else if (sent > 0) {
+			fprintf(stderr, "halqa: sent %zu session(s) of ", sent);
+			cli_put_text(stderr, circles[i].name);
+			fputs(" again for members who joined since\n", stderr);
+		}
+	}
+	if (circles != &one) {
+		free(circles);
+	}
+}
+
+int cli_engine_start(struct cli_engine *ce, struct store *store, const struct identity *id,
+                     unsigned flags)
 {
 	char why[512], *end;
 	const char *env;
@@ -123,17 +234,30 @@ int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags)
 	int r;
 
 	memset(ce, 0, sizeof *ce);
-	if (cli_open_profile(c) != 0) {
+	ce->store = store;
+	ce->id = id;
+	if (test_clock(ce) != 0) {
 		return 1;
+	}
+	if ((r = sessions_init(store)) != HALQA_OK) {
+		return cli_fail("cannot open the session tables: %s", halqa_strerror(r));
 	}
 	if (uv_loop_init(&ce->loop) != 0) {
 		return cli_fail("cannot start the event loop");
 	}
 	ce->loop_ready = true;
-	if ((r = engine_new(&ce->e, c->store, c->id, &ce->loop)) != HALQA_OK) {
+	if ((r = engine_new(&ce->e, store, id, &ce->loop)) != HALQA_OK) {
 		return cli_fail("cannot start the circle engine: %s", halqa_strerror(r));
 	}
-	engine_set_event_cb(ce->e, event_cb, ce);
+	if (ce->test_now != 0) {
+		engine_set_clock(ce->e, clock_cb, ce);
+	}
+	/* Session payloads first; the rest of the events go on to event_cb. */
+	sessions_event_attach(&ce->events, store, ce->e);
+	ce->events.clock = clock_cb;
+	ce->events.clock_arg = ce;
+	ce->events.next = event_cb;
+	ce->events.next_arg = ce;
 	/* How long to wait for the relay before calling it offline (scripts, tests). */
 	if ((env = getenv("HALQA_RELAY_TIMEOUT_MS")) != NULL) {
 		timeout = strtoul(env, &end, 10);
@@ -144,8 +268,7 @@ int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags)
 	if ((flags & CLI_ENGINE_SYNC) == 0) {
 		return 0;
 	}
-	r = engine_sync(ce->e, &ce->rep);
-	cli_engine_notices(c, ce);
+	r = cli_engine_sync(ce, &ce->rep);
 	if (r == HALQA_OK && !ce->rep.offline) {
 		ce->synced = true;
 		return 0;
@@ -161,6 +284,15 @@ int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags)
 	        (flags & CLI_ENGINE_LOCAL) ? ": showing local history" : "");
 	memset(&ce->rep, 0, sizeof ce->rep);
 	return 0;
+}
+
+int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags)
+{
+	memset(ce, 0, sizeof *ce);
+	if (cli_open_profile(c) != 0) {
+		return 1;
+	}
+	return cli_engine_start(ce, c->store, c->id, flags);
 }
 
 void cli_engine_hex(char *out, const uint8_t *in, size_t len)

@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "halqa/session.h"
+#include "halqa/sessions.h"
 #include "halqa/term.h"
 
 /* Messages fetched from the store per page while reading a long backlog. */
@@ -222,6 +223,51 @@ struct show {
 	int64_t max_seq;
 };
 
+/*
+ * is_notice: a line this client wrote itself (sessions.h: "the session's
+ * messages were cleared"), told by its flag and all-zero sender; no member
+ * can send one, as every received message has a member's key as sender.
+ */
+static int is_notice(const struct store_message *m)
+{
+	static const uint8_t zero[STORE_PUB_LEN];
+
+	return (m->flags & SESSIONS_MSG_NOTICE) != 0 &&
+	       sodium_memcmp(m->sender, zero, STORE_PUB_LEN) == 0;
+}
+
+/* show_notice prints a notice as a system line ("-- text --"), in JSON with "system":true. */
+static void show_notice(struct show *s, const struct store_message *m, const char *circle)
+{
+	char when[32];
+
+	if (s->json) {
+		printf("%s{", s->shown ? "," : "");
+		if (circle != NULL) {
+			printf("\"circle\":");
+			cli_json_string(stdout, circle);
+			printf(",");
+		}
+		printf("\"seq\":%lld,\"system\":true,\"sender\":null,\"sent_at\":%lld,"
+		       "\"received_at\":%lld,\"text\":",
+		       (long long)m->seq, (long long)m->sent_at, (long long)m->received_at);
+		cli_json_string(stdout, m->body);
+		printf("}");
+		s->shown++;
+		return;
+	}
+	format_time(when, m->sent_at);
+	printf("%s  ", when);
+	if (circle != NULL) {
+		cli_put_text(stdout, circle);
+		printf(" | ");
+	}
+	printf("-- ");
+	put_body(stdout, m->body, 4);
+	printf(" --\n");
+	s->shown++;
+}
+
 /* show_message prints one message, with its circle's name if |circle| is not NULL. */
 static void show_message(struct show *s, const struct store_message *m, const char *circle)
 {
@@ -232,6 +278,10 @@ static void show_message(struct show *s, const struct store_message *m, const ch
 
 	if (m->seq > s->max_seq) {
 		s->max_seq = m->seq;
+	}
+	if (is_notice(m)) {
+		show_notice(s, m, circle);
+		return;
 	}
 	if (s->json) {
 		cli_engine_hex(hex, m->msg_id, ENGINE_ID_LEN);

@@ -32,6 +32,7 @@
 
 #include "halqa/agenda.h"
 #include "halqa/cli.h"
+#include "halqa/cli_engine.h"
 #include "halqa/engine.h"
 #include "halqa/ics.h"
 #include "halqa/recur.h"
@@ -49,12 +50,8 @@ struct run {
 	struct store *store;
 	const struct identity *id;
 	const char *usage;
-	uv_loop_t loop;
-	int loop_ready;
-	struct engine *engine;
-	struct sessions_event events;
-	int64_t test_now;   /* HALQA_TEST_NOW_MS, or 0 */
-	int64_t test_base;  /* the real clock when test_now was read */
+	struct cli_engine ce;   /* the engine, its loop, the session handler, the clock */
+	struct engine *engine;  /* ce.e once started */
 	char zone[SESSION_ZONE_MAX + 1]; /* the viewer's zone */
 	const char *zone_from;           /* where it came from, for the output */
 	int json;
@@ -92,49 +89,10 @@ static void put_text(const char *s, unsigned flags)
 	free(safe);
 }
 
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The test clock runs on from the injected instant, so waits still end. */
+/* now_ms is the command's clock (the test clock under HALQA_TEST_NOW_MS). */
 static int64_t now_ms(const struct run *u)
 {
-	if (u->test_now != 0) {
-		return u->test_now + (real_ms() - u->test_base);
-	}
-	return real_ms();
-}
-
-static int64_t engine_clock(void *arg)
-{
-	return now_ms(arg);
-}
-
-/* test_clock reads HALQA_TEST_NOW_MS; refused unless HALQA_TESTING=1. */
-static int test_clock(struct run *u)
-{
-	const char *v = getenv("HALQA_TEST_NOW_MS"), *t = getenv("HALQA_TESTING");
-	char *end = NULL;
-	long long ms;
-
-	if (v == NULL || v[0] == '\0') {
-		return 0;
-	}
-	if (t == NULL || strcmp(t, "1") != 0) {
-		return fail("HALQA_TEST_NOW_MS is for tests only and needs HALQA_TESTING=1");
-	}
-	errno = 0;
-	ms = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0' || ms < SESSION_UTC_MIN * 1000 || ms > SESSION_UTC_MAX * 1000) {
-		return fail("HALQA_TEST_NOW_MS is not a time in Unix milliseconds");
-	}
-	u->test_now = ms;
-	u->test_base = real_ms();
-	return 0;
+	return cli_engine_now_ms(&u->ce);
 }
 
 /* zone_from_path takes the zone name after ".../zoneinfo/" in |p|. */
@@ -374,71 +332,27 @@ static void circle_name(struct run *u, const uint8_t id[STORE_ID_LEN], char out[
 
 static int engine_fail(struct run *u, const char *what, int r)
 {
-	const char *why = u->engine != NULL ? engine_last_error(u->engine) : "";
-
-	return fail("%s: %s", what, why[0] != '\0' ? why : halqa_strerror(r));
+	return cli_engine_fail(&u->ce, what, r);
 }
 
-static void catch_up_newcomers(struct run *u);
-
-/* start opens the engine, syncs (applying what arrived) and runs the retention. */
+/*
+ * start opens the engine and syncs through cli_engine_start: what arrived
+ * is applied, the session-only retention runs, newcomers get the sessions.
+ */
 static int start(struct run *u)
 {
-	struct engine_sync_report rep;
-	int r, online;
-
-	if (test_clock(u) != 0) {
+	viewer_zone(u);
+	if (cli_engine_start(&u->ce, u->store, u->id, CLI_ENGINE_SYNC | CLI_ENGINE_LOCAL) != 0) {
 		return 1;
 	}
-	viewer_zone(u);
-	if ((r = sessions_init(u->store)) != HALQA_OK) {
-		return fail("cannot open the session tables: %s", halqa_strerror(r));
-	}
-	if (uv_loop_init(&u->loop) != 0) {
-		return fail("cannot start the event loop");
-	}
-	u->loop_ready = 1;
-	if ((r = engine_new(&u->engine, u->store, u->id, &u->loop)) != HALQA_OK) {
-		return fail("cannot start the circle engine: %s", halqa_strerror(r));
-	}
-	if (u->test_now != 0) {
-		engine_set_clock(u->engine, engine_clock, u);
-	}
-	sessions_event_attach(&u->events, u->store, u->engine);
-	u->events.clock = engine_clock;
-	u->events.clock_arg = u;
-	memset(&rep, 0, sizeof rep);
-	r = engine_sync(u->engine, &rep);
-	online = r == HALQA_OK && !rep.offline;
-	if (r != HALQA_OK) {
-		fprintf(stderr, "halqa: sync failed (%s): showing local state\n",
-			engine_last_error(u->engine)[0] ? engine_last_error(u->engine)
-						       : halqa_strerror(r));
-	} else if (rep.offline) {
-		fprintf(stderr, "halqa: offline: showing local state\n");
-	}
-	if (u->events.refused > 0) {
-		fprintf(stderr, "halqa: refused %zu session message(s) that broke the rules\n",
-			u->events.refused);
-	}
-	if ((r = sessions_retention_run(u->store, now_ms(u), NULL)) != HALQA_OK) {
-		return fail("cannot clear session-only messages: %s", halqa_strerror(r));
-	}
-	if (online) {
-		catch_up_newcomers(u);
-	}
+	u->engine = u->ce.e;
 	return 0;
 }
 
 static void finish(struct run *u)
 {
-	engine_free(u->engine);
+	cli_engine_close(&u->ce);
 	u->engine = NULL;
-	if (u->loop_ready) {
-		(void)uv_run(&u->loop, UV_RUN_NOWAIT);
-		(void)uv_loop_close(&u->loop);
-		u->loop_ready = 0;
-	}
 }
 
 /* find_circle resolves a circle name (or id) the user typed. */
@@ -521,137 +435,6 @@ static int send_apply(struct run *u, const struct store_circle *c, const struct 
 		fprintf(stderr, "halqa: warning: could not record the circle's members\n");
 	}
 	return 0;
-}
-
-/* live says whether |e| still has an occurrence ending after |now|. */
-static int live(const struct sessions_entry *e, int64_t now)
-{
-	struct recur_occurrence occ[1];
-	size_t n = 0;
-	int r;
-
-	if (e->cancelled) {
-		return 0;
-	}
-	r = recur_expand(occ, 1, &n, &e->sched, e->cancelled_dates, e->num_cancelled, now,
-			 SESSION_UTC_MAX);
-	return (r == HALQA_OK || r == HALQA_ERR_LIMIT) && n > 0;
-}
-
-/*
- * resend_circle sends circle |c|'s live sessions again (schedule, then its
- * cancelled occurrences), for members who joined after they were sent.
- */
-static int resend_circle(struct run *u, const struct store_circle *c, struct sessions_entry *list,
-			 size_t num, size_t *out_sent)
-{
-	struct session_message m;
-	int64_t now = now_ms(u) / 1000;
-	size_t i, k;
-	int r;
-
-	*out_sent = 0;
-	for (i = 0; i < num; i++) {
-		if (!live(&list[i], now)) {
-			continue;
-		}
-		memset(&m, 0, sizeof m);
-		m.kind = SESSION_KIND_SCHEDULE;
-		m.u.schedule = list[i].sched;
-		m.u.schedule.sequence = 0;
-		if ((r = engine_send(u->engine, c->name, &m, NULL, NULL)) != HALQA_OK) {
-			return r;
-		}
-		for (k = 0; k < list[i].num_cancelled; k++) {
-			memset(&m, 0, sizeof m);
-			m.kind = SESSION_KIND_CANCEL;
-			memcpy(m.u.cancel.id, list[i].sched.id, SESSION_ID_LEN);
-			m.u.cancel.sequence = list[i].sched.sequence;
-			m.u.cancel.occurrence = list[i].cancelled_dates[k];
-			if ((r = engine_send(u->engine, c->name, &m, NULL, NULL)) != HALQA_OK) {
-				return r;
-			}
-		}
-		(*out_sent)++;
-	}
-	return HALQA_OK;
-}
-
-/*
- * catch_up_newcomers: a member who joined never saw the schedules sent
- * before. For each circle we facilitate whose members changed since its
- * sessions were last sent, send them again (a no-op for those who have
- * them) and record the members. Failures only warn: the next command
- * tries again.
- */
-static void catch_up_newcomers(struct run *u)
-{
-	struct store_circle *circles = NULL;
-	struct sessions_entry *list = NULL;
-	struct engine_member *members = NULL;
-	uint8_t(*keys)[ROSTER_KEY_LEN] = NULL;
-	size_t num_circles = 0, num_list = 0, num_members = 0, fresh = 0, sent = 0, i, k;
-	int me_fac, r;
-
-	if (store_circle_list(u->store, &circles, &num_circles) != HALQA_OK) {
-		return;
-	}
-	for (i = 0; i < num_circles; i++) {
-		free(list);
-		free(members);
-		free(keys);
-		list = NULL;
-		members = NULL;
-		keys = NULL;
-		if (sessions_list(u->store, circles[i].circle_id, &list, &num_list) != HALQA_OK ||
-		    num_list == 0 ||
-		    engine_circle_members(u->engine, circles[i].name, &members, &num_members) !=
-			    HALQA_OK ||
-		    num_members == 0 || (keys = calloc(num_members, sizeof *keys)) == NULL) {
-			continue;
-		}
-		me_fac = 0;
-		for (k = 0; k < num_members; k++) {
-			memcpy(keys[k], members[k].identity, ROSTER_KEY_LEN);
-			me_fac |= members[k].self && members[k].facilitator;
-		}
-		if (!me_fac ||
-		    sessions_members_newcomers(u->store, circles[i].circle_id,
-					       (const uint8_t(*)[ROSTER_KEY_LEN])keys, num_members,
-					       &fresh) != HALQA_OK ||
-		    fresh == 0) {
-			continue;
-		}
-		if ((r = resend_circle(u, &circles[i], list, num_list, &sent)) != HALQA_OK) {
-			fprintf(stderr, "halqa: warning: could not send the sessions to new members: %s\n",
-				halqa_strerror(r));
-			continue;
-		}
-		if (sessions_members_record(u->store, circles[i].circle_id,
-					    (const uint8_t(*)[ROSTER_KEY_LEN])keys,
-					    num_members) != HALQA_OK) {
-			continue;
-		}
-		if (sent > 0) {
-			fprintf(stderr, "halqa: sent %zu session(s) of ", sent);
-			fflush(stderr);
-			{
-				char *safe = NULL;
-				size_t len = 0;
-
-				if (term_sanitize(&safe, &len, circles[i].name, strlen(circles[i].name),
-						  0) == HALQA_OK) {
-					fwrite(safe, 1, len, stderr);
-				}
-				free(safe);
-			}
-			fprintf(stderr, " again for members who joined since\n");
-		}
-	}
-	free(list);
-	free(members);
-	free(keys);
-	free(circles);
 }
 
 static void say_queued(int sent)
@@ -1513,6 +1296,9 @@ static int cmd_agenda(struct run *u, int argc, char **argv)
 
 static int cmd_role(struct run *u, int argc, char **argv, bool on)
 {
+	struct store_circle c;
+	struct roster roster;
+	bool self;
 	int r;
 
 	if (argc != 2) {
@@ -1521,7 +1307,23 @@ static int cmd_role(struct run *u, int argc, char **argv, bool on)
 	if (start(u) != 0) {
 		return 1;
 	}
-	r = engine_circle_set_facilitator(u->engine, argv[0], argv[1], on);
+	/* "me": a facilitator steps down (or, promoting, is told it is one already). */
+	self = strcmp(argv[1], "me") == 0;
+	if (self && !on) {
+		if (find_circle(u, argv[0], &c) != 0) {
+			return 1;
+		}
+		if (sessions_event_roster(u->engine, u->store, c.circle_id, &roster) == HALQA_OK &&
+		    !roster_has(&roster, u->id->sign_pub)) {
+			return fail("you are not a facilitator of this circle: nothing to step down "
+				    "from");
+		}
+	}
+	r = engine_circle_set_facilitator(u->engine, argv[0], self ? NULL : argv[1], on);
+	if (r == HALQA_ERR_DENIED && !on && self) {
+		return fail("you are the last facilitator of this circle and cannot step down: "
+			    "promote another member first (halqa circle promote CIRCLE CONTACT)");
+	}
 	if (r == HALQA_ERR_DENIED && !on) {
 		return engine_fail(u, "cannot demote (only a facilitator can, and a circle keeps at "
 				      "least one facilitator)",
@@ -1536,8 +1338,12 @@ static int cmd_role(struct run *u, int argc, char **argv, bool on)
 	if (r != HALQA_OK) {
 		return engine_fail(u, on ? "cannot promote" : "cannot demote", r);
 	}
-	put_text(argv[1], 0);
-	printf(on ? " is now a facilitator of " : " is no longer a facilitator of ");
+	if (self) {
+		printf(on ? "You are a facilitator of " : "You are no longer a facilitator of ");
+	} else {
+		put_text(argv[1], 0);
+		printf(on ? " is now a facilitator of " : " is no longer a facilitator of ");
+	}
 	put_text(argv[0], 0);
 	printf("\n");
 	return 0;

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "halqa/log.h"
+#include "halqa/recur.h"
 
 static int64_t real_now_ms(void)
 {
@@ -155,6 +156,135 @@ int sessions_event_handle(void *arg, const struct engine_event *ev)
 	}
 	if (se->next != NULL) {
 		return se->next(se->next_arg, ev);
+	}
+	return r;
+}
+
+/* live says whether |e| still has an occurrence ending after |now| (UTC seconds). */
+static int live(const struct sessions_entry *e, int64_t now)
+{
+	struct recur_occurrence occ[1];
+	size_t n = 0;
+	int r;
+
+	if (e->cancelled) {
+		return 0;
+	}
+	r = recur_expand(occ, 1, &n, &e->sched, e->cancelled_dates, e->num_cancelled, now,
+			 SESSION_UTC_MAX);
+	return (r == HALQA_OK || r == HALQA_ERR_LIMIT) && n > 0;
+}
+
+/*
+ * resend_circle sends circle |c|'s live sessions again: each as a schedule
+ * (sequence 0, as a schedule must be, with the fields as edited), then its
+ * cancelled occurrences. Members who have it ignore the repeat.
+ */
+static int resend_circle(struct sessions_event *se, const struct store_circle *c,
+			 const struct sessions_entry *list, size_t num, int64_t now_ms,
+			 size_t *out_sent)
+{
+	struct session_message m;
+	size_t i, k;
+	int r;
+
+	*out_sent = 0;
+	for (i = 0; i < num; i++) {
+		if (!live(&list[i], now_ms / 1000)) {
+			continue;
+		}
+		memset(&m, 0, sizeof m);
+		m.kind = SESSION_KIND_SCHEDULE;
+		m.u.schedule = list[i].sched;
+		m.u.schedule.sequence = 0;
+		if ((r = engine_send(se->engine, c->name, &m, NULL, NULL)) != HALQA_OK) {
+			return r;
+		}
+		for (k = 0; k < list[i].num_cancelled; k++) {
+			memset(&m, 0, sizeof m);
+			m.kind = SESSION_KIND_CANCEL;
+			memcpy(m.u.cancel.id, list[i].sched.id, SESSION_ID_LEN);
+			m.u.cancel.sequence = list[i].sched.sequence;
+			m.u.cancel.occurrence = list[i].cancelled_dates[k];
+			if ((r = engine_send(se->engine, c->name, &m, NULL, NULL)) != HALQA_OK) {
+				return r;
+			}
+		}
+		(*out_sent)++;
+	}
+	return HALQA_OK;
+}
+
+/* catch_up_one handles circle |c| for sessions_event_catch_up. */
+static int catch_up_one(struct sessions_event *se, const struct store_circle *c, int64_t now_ms,
+			size_t *out_sent)
+{
+	struct sessions_entry *list = NULL;
+	struct engine_member *members = NULL;
+	uint8_t(*keys)[ROSTER_KEY_LEN] = NULL;
+	size_t num_list = 0, num_members = 0, fresh = 0, k;
+	bool me_fac = false;
+	int r;
+
+	*out_sent = 0;
+	if (c->flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+		return HALQA_OK;
+	}
+	if ((r = sessions_list(se->store, c->circle_id, &list, &num_list)) != HALQA_OK ||
+	    num_list == 0) {
+		goto out;
+	}
+	if ((r = engine_circle_members(se->engine, c->name, &members, &num_members)) != HALQA_OK) {
+		goto out;
+	}
+	if (num_members == 0) {
+		goto out;
+	}
+	if ((keys = calloc(num_members, sizeof *keys)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (k = 0; k < num_members; k++) {
+		memcpy(keys[k], members[k].identity, ROSTER_KEY_LEN);
+		me_fac |= members[k].self && members[k].facilitator;
+	}
+	if (!me_fac) {
+		goto out;
+	}
+	if ((r = sessions_members_newcomers(se->store, c->circle_id,
+					    (const uint8_t(*)[ROSTER_KEY_LEN])keys, num_members,
+					    &fresh)) != HALQA_OK ||
+	    fresh == 0) {
+		goto out;
+	}
+	if ((r = resend_circle(se, c, list, num_list, now_ms, out_sent)) != HALQA_OK) {
+		goto out;
+	}
+	r = sessions_members_record(se->store, c->circle_id,
+				    (const uint8_t(*)[ROSTER_KEY_LEN])keys, num_members);
+out:
+	free(list);
+	free(members);
+	free(keys);
+	return r;
+}
+
+int sessions_event_catch_up(struct sessions_event *se, const uint8_t circle_id[STORE_ID_LEN],
+			    int64_t now_ms, size_t *out_sent)
+{
+	struct store_circle c;
+	size_t sent = 0;
+	int r;
+
+	if (out_sent != NULL) {
+		*out_sent = 0;
+	}
+	if ((r = store_circle_get_by_id(se->store, circle_id, &c)) != HALQA_OK) {
+		return r;
+	}
+	r = catch_up_one(se, &c, now_ms, &sent);
+	if (out_sent != NULL) {
+		*out_sent = sent;
 	}
 	return r;
 }

@@ -129,6 +129,16 @@ static int run(const char *home, const char *now_ms, ...)
 		}                                                                          \
 	} while (0)
 
+static size_t count_of(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle)) {
+		n++;
+	}
+	return n;
+}
+
 /* card_of reads the card from whoami --json. */
 static void card_of(const char *home, char *out, size_t cap)
 {
@@ -245,6 +255,28 @@ static int history_has(const char *home, const char *text)
 	}
 	store_message_list_free(&l);
 	store_close(d.store);
+	return found;
+}
+
+/* stored_title says whether |home| has stored a session titled |title| (no command run). */
+static int stored_title(const char *home, const char *title)
+{
+	struct store *st = NULL;
+	struct sessions_entry *list = NULL;
+	size_t num = 0;
+	int found = 0;
+
+	if (profile_open(&st, home, PASS, strlen(PASS)) != HALQA_OK) {
+		harness_fail(__FILE__, __LINE__, "cannot open %s", home);
+		return -1;
+	}
+	if (sessions_list(st, NULL, &list, &num) == HALQA_OK) {
+		for (size_t i = 0; i < num; i++) {
+			found |= strcmp(list[i].sched.title, title) == 0;
+		}
+	}
+	free(list);
+	store_close(st);
 	return found;
 }
 
@@ -418,11 +450,66 @@ static void test_roles(void)
 	HAS(err_buf, "only a facilitator");
 }
 
+/*
+ * Every command that syncs applies session payloads, not only the session
+ * commands: `halqa sync` and `halqa read` store what Amira schedules and
+ * edits, and a plain `halqa send` after them still works.
+ */
+static void test_sync_applies(void)
+{
+	char id[33] = "";
+	const char *p;
+
+	CHECK_INT_EQ(run(home_a, T_MORNING, "session", "schedule", "peers", "--title",
+			 "Case clinic", "--at", "2030-02-04 10:00", "--tz", "Europe/Berlin",
+			 "--duration", "1h", NULL),
+		     0);
+	CHECK_INT_EQ(stored_title(home_n, "Case clinic"), 0);
+	CHECK_INT_EQ(run(home_n, T_MORNING, "sync", NULL), 0);
+	CHECK_INT_EQ(stored_title(home_n, "Case clinic"), 1);
+	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", "--days", "60", "--json", NULL), 0);
+	if ((p = strstr(out_buf, "Case clinic")) != NULL) {
+		while (p > out_buf && strncmp(p, "\"id\":\"", 6) != 0) {
+			p--;
+		}
+		if (strncmp(p, "\"id\":\"", 6) == 0) {
+			snprintf(id, sizeof id, "%.32s", p + 6);
+		}
+	}
+	CHECK_INT_EQ(strlen(id), 32);
+	CHECK_INT_EQ(run(home_a, T_MORNING, "session", "edit", id, "--title", "Case clinic (room 2)",
+			 NULL),
+		     0);
+	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", NULL), 0);
+	CHECK_INT_EQ(stored_title(home_s, "Case clinic (room 2)"), 1);
+	CHECK_INT_EQ(run(home_n, T_MORNING, "read", "peers", NULL), 0);
+	CHECK_INT_EQ(stored_title(home_n, "Case clinic (room 2)"), 1);
+	/* The CLI's own events still flow after the session handler. */
+	CHECK_INT_EQ(run(home_n, T_MORNING, "send", "peers", "after the clinic moved", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_MORNING, "read", "peers", NULL), 0);
+	HAS(out_buf, "after the clinic moved");
+	CHECK_INT_EQ(run(home_a, T_MORNING, "session", "cancel", id, NULL), 0);
+	CHECK_INT_EQ(run(home_n, T_MORNING, "sync", NULL), 0);
+}
+
+/* A facilitator steps down with "me" while another remains; the last one cannot. */
+static void test_step_down(void)
+{
+	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "promote", "peers", "Noor", NULL), 0);
+	CHECK_INT_EQ(run(home_n, T_MORNING, "circle", "demote", "peers", "me", NULL), 0);
+	HAS(out_buf, "You are no longer a facilitator of peers");
+	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "members", "peers", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "demote", "peers", "me", NULL), 1);
+	HAS(err_buf, "you are the last facilitator of this circle and cannot step down");
+	CHECK_INT_EQ(run(home_n, T_MORNING, "circle", "demote", "peers", "me", NULL), 1);
+	HAS(err_buf, "you are not a facilitator of this circle");
+}
+
 /* Layla joins after the sessions were scheduled: Amira's next command sends them again. */
 static void test_newcomer(void)
 {
 	char card_a[700], card_l[700];
-	const char *const layla[] = {"Layla"};
 	struct direct d;
 
 	make_profile(home_l, "Layla");
@@ -435,18 +522,16 @@ static void test_newcomer(void)
 		CHECK_OK(engine_register(d.engine, NULL));
 	}
 	direct_close(&d);
-	CHECK_OK(direct_open(&d, home_a, START_MS - 8 * 3600 * 1000));
-	if (d.engine != NULL) {
-		CHECK_OK(engine_circle_add(d.engine, "peers", layla, 1));
-	}
-	direct_close(&d);
-	CHECK_INT_EQ(run(home_l, T_MORNING, "sessions", NULL), 0);
-	HAS(out_buf, "Nothing scheduled");
-	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", NULL), 0);
+	/* `halqa circle add` sends the live sessions right after its commit. */
+	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "add", "peers", "Layla", NULL), 0);
 	HAS(err_buf, "sent 2 session(s) of peers again");
 	/* A second command sends nothing more. */
 	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", NULL), 0);
 	LACKS(err_buf, "again");
+	/* Layla's first sync (a plain `halqa sync`) brings them, the edit and the cancellation. */
+	CHECK_INT_EQ(run(home_l, T_MORNING, "sync", NULL), 0);
+	CHECK_INT_EQ(stored_title(home_l, "Check-in between court days"), 1);
+	CHECK_INT_EQ(stored_title(home_l, "Case clinic (room 2)"), 0);
 	CHECK_INT_EQ(run(home_l, T_MORNING, "sessions", "--days", "60", NULL), 0);
 	HAS(out_buf, "Check-in between court days");
 	HAS(out_buf, "Noor's mentoring hour");
@@ -478,6 +563,24 @@ static void test_last_facilitator(void)
 		free(m);
 	}
 	direct_close(&d);
+}
+
+/*
+ * A facilitator who is removed leaves the roster too: added again, Layla
+ * comes back as a member, not as a facilitator.
+ */
+static void test_removed_facilitator(void)
+{
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "promote", "peers", "Layla", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 2);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "remove", "peers", "Layla", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "add", "peers", "Layla", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(count_of(out_buf, "\"name\":"), 4);
 }
 
 static icalproperty *first_prop(icalcomponent *c, icalproperty_kind k)
@@ -587,6 +690,13 @@ static void test_session_only(void)
 	/* And the sender's own copy goes too. */
 	CHECK_INT_EQ(run(home_a, T_AFTER, "sessions", NULL), 0);
 	CHECK_INT_EQ(history_has(home_a, "docket number 4711"), 0);
+	/* The notice reads as a system line, not as a stranger's message. */
+	CHECK_INT_EQ(run(home_s, T_AFTER, "read", "peers", "--all", NULL), 0);
+	HAS(out_buf, "-- " SESSIONS_NOTICE_TEXT " --");
+	LACKS(out_buf, "~");
+	CHECK_INT_EQ(run(home_s, T_AFTER, "read", "peers", "--all", "--json", NULL), 0);
+	HAS(out_buf, "\"system\":true,\"sender\":null");
+	CHECK_INT_EQ(count_of(out_buf, "\"system\":true"), 1);
 }
 
 static void test_clock_guard(void)
@@ -646,11 +756,14 @@ int main(void)
 	RUN(test_edit_cancel);
 	RUN(test_forged_schedule);
 	RUN(test_roles);
+	RUN(test_sync_applies);
+	RUN(test_step_down);
 	RUN(test_newcomer);
 	RUN(test_export);
 	RUN(test_session_only);
 	RUN(test_clock_guard);
 	RUN(test_last_facilitator);
+	RUN(test_removed_facilitator);
 	relay_test_stop(&relay);
 	{
 		char cmd[400];

@@ -31,6 +31,7 @@
 #include "halqa/cli.h"
 #include "halqa/engine.h"
 #include "halqa/safety.h"
+#include "halqa/sessions_event.h"
 
 /* cli_engine_open flags. */
 #define CLI_ENGINE_SYNC  0x1u /* run engine_sync before the command */
@@ -46,6 +47,11 @@ struct cli_engine {
 	uv_loop_t loop;
 	bool loop_ready;
 	struct engine *e;
+	struct store *store;          /* borrowed from the profile */
+	const struct identity *id;    /* borrowed */
+	struct sessions_event events; /* the session handler, first in the event chain */
+	int64_t test_now;             /* $HALQA_TEST_NOW_MS (tests), or 0 */
+	int64_t test_base;            /* the real clock when test_now was read */
 	struct engine_sync_report rep; /* the first sync's report (zeroed if none ran) */
 	bool synced;                   /* the sync ran and reached the relay */
 	/* Circles joined (JOINED) or lost (REMOVED) during syncs, told on stderr. */
@@ -63,17 +69,52 @@ struct cli_engine {
  * cli_engine_open opens the profile of |c| (cli_open_profile), makes an
  * engine on a loop of |ce|'s own and, with CLI_ENGINE_SYNC, syncs. A sync
  * that fails or finds the relay unreachable prints one line on stderr and
- * is not an error. Circles the sync joined or lost are told on stderr
+ * is not an error. Every sync runs through cli_engine_sync, with the
+ * session handler (sessions_event.h) registered, so what members
+ * scheduled or answered is applied by any command that syncs. Circles the sync joined or lost are told on stderr
  * ("you joined the circle X", "you were removed from X"). Returns 0, or 1 after printing why (the
  * command's exit status); |ce| must be closed with cli_engine_close in both cases.
  */
 int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags);
 
 /*
+ * cli_engine_start is cli_engine_open on a profile the caller opened:
+ * |store| and |id| are borrowed and must outlive |ce|. Returns 0, or 1
+ * after printing why.
+ */
+int cli_engine_start(struct cli_engine *ce, struct store *store, const struct identity *id,
+                     unsigned flags);
+
+/*
+ * cli_engine_sync runs engine_sync into |rep| and what follows every sync:
+ * the circles joined or lost are told, the session payloads that were
+ * refused are counted on stderr, the session-only retention runs, and the
+ * sessions of circles we facilitate are sent again to members who joined
+ * since they were sent (sessions_event_catch_up). Returns engine_sync's
+ * result; what follows it only warns.
+ */
+HALQA_MUST_CHECK int cli_engine_sync(struct cli_engine *ce, struct engine_sync_report *rep);
+
+/*
+ * cli_engine_catch_up runs sessions_event_catch_up for circle |circle_id|
+ * (NULL: every circle) and says on stderr, per circle, how many sessions
+ * were sent again, or why they could not be (a warning: the next command
+ * that syncs tries again).
+ */
+void cli_engine_catch_up(struct cli_engine *ce, const uint8_t *circle_id);
+
+/*
+ * cli_engine_now_ms is the command's clock in Unix milliseconds: the real
+ * one, or, with HALQA_TESTING=1 and HALQA_TEST_NOW_MS set, a clock that
+ * runs on from that instant (the engine and the session handler use it).
+ */
+int64_t cli_engine_now_ms(const struct cli_engine *ce);
+
+/*
  * cli_engine_notices prints on stderr, once, the circles joined or lost
  * since the last call (cli_engine_open calls it after its sync).
  */
-void cli_engine_notices(struct cli_ctx *c, struct cli_engine *ce);
+void cli_engine_notices(struct cli_engine *ce);
 
 /* cli_engine_close frees the engine and closes the loop; safe on a zeroed or failed |ce|. */
 void cli_engine_close(struct cli_engine *ce);

@@ -70,4 +70,18 @@ HALQA_MUST_CHECK int sessions_event_roster(struct engine *e, struct store *s,
 HALQA_MUST_CHECK int sessions_event_record_members(struct engine *e, struct store *s,
 						   const uint8_t circle_id[STORE_ID_LEN]);
 
+/*
+ * sessions_event_catch_up brings members who joined after the sessions of
+ * circle |circle_id| were sent up to date: if we facilitate the circle and
+ * its members are not all in the set sessions_members_record recorded, it
+ * sends again every session still live at |now_ms| (the schedule as it
+ * stands, edits included, then its cancelled occurrences; a no-op for
+ * members who have them) and records the members. The number of sessions
+ * sent goes to |*out_sent| (may be NULL). Nothing is sent for a circle we
+ * left or were removed from, or one without sessions.
+ */
+HALQA_MUST_CHECK int sessions_event_catch_up(struct sessions_event *se,
+					     const uint8_t circle_id[STORE_ID_LEN], int64_t now_ms,
+					     size_t *out_sent);
+
 #endif
