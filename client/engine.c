@@ -1784,6 +1784,8 @@ static int store_application(struct engine *e, struct circle *c, const uint8_t *
 			goto out;
 		}
 		ev->type = ENGINE_EVENT_MESSAGE;
+		ev->in_round = msg->u.chat.in_round != 0;
+		memcpy(ev->round_id, msg->u.chat.round_id, SESSION_ROUND_ID_LEN);
 		*stored = true;
 		goto out;
 	}

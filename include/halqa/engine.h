@@ -194,6 +194,9 @@ struct engine_event {
 	int64_t sent_at;                      /* MESSAGE, PAYLOAD: sender's clock, ms */
 	uint8_t msg_id[ENGINE_ID_LEN];        /* MESSAGE, PAYLOAD, OUTBOX */
 	const struct session_message *payload; /* PAYLOAD: borrowed during the call */
+	/* Added: MESSAGE, a check-in answer (the chat payload's round tag; the store keeps only text). */
+	bool in_round;
+	uint8_t round_id[SESSION_ROUND_ID_LEN];
 };
 
 /*
