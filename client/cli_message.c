@@ -15,6 +15,7 @@
  */
 #include "halqa/cli_engine.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "halqa/checkin_log.h"
 #include "halqa/session.h"
 #include "halqa/sessions.h"
 #include "halqa/term.h"
@@ -268,11 +270,16 @@ static void show_notice(struct show *s, const struct store_message *m, const cha
 	s->shown++;
 }
 
-/* show_message prints one message, with its circle's name if |circle| is not NULL. */
-static void show_message(struct show *s, const struct store_message *m, const char *circle)
+/*
+ * show_message prints one message, with its circle's name if |circle| is
+ * not NULL; |round| (NULL: none) is the check-in round it answers: the
+ * line is indented under the round's heading, and --json gets "round".
+ */
+static void show_message(struct show *s, const struct store_message *m, const char *circle,
+                         const struct checkin_log_round *round)
 {
 	char label[CLI_ENGINE_LABEL_LEN], when[32], hex[2 * ENGINE_ID_LEN + 1];
-	char fp[SAFETY_FP_STR_LEN];
+	char fp[SAFETY_FP_STR_LEN], rhex[2 * SESSION_ROUND_ID_LEN + 1];
 	int known = cli_engine_label(s->c, label, m->sender);
 	int self = strcmp(label, "you") == 0 && known;
 
@@ -292,7 +299,18 @@ static void show_message(struct show *s, const struct store_message *m, const ch
 			cli_json_string(stdout, circle);
 			printf(",");
 		}
-		printf("\"seq\":%lld,\"id\":\"%s\",\"sender\":", (long long)m->seq, hex);
+		printf("\"seq\":%lld,\"id\":\"%s\",", (long long)m->seq, hex);
+		if (round != NULL) {
+			cli_engine_hex(rhex, round->round_id, SESSION_ROUND_ID_LEN);
+			printf("\"round\":{\"id\":\"%s\",\"question\":", rhex);
+			if (round->known) {
+				cli_json_string(stdout, round->question);
+			} else {
+				printf("null");
+			}
+			printf("},");
+		}
+		printf("\"sender\":");
 		if (known) {
 			cli_json_string(stdout, self ? s->c->name : label);
 		} else {
@@ -308,7 +326,7 @@ static void show_message(struct show *s, const struct store_message *m, const ch
 		return;
 	}
 	format_time(when, m->sent_at);
-	printf("%s  ", when);
+	printf("%s%s  ", round != NULL ? "  " : "", when);
 	if (circle != NULL) {
 		cli_put_text(stdout, circle);
 		printf(" | ");
@@ -321,9 +339,79 @@ static void show_message(struct show *s, const struct store_message *m, const ch
 		fputs("\033[0m", stdout);
 	}
 	printf(": ");
-	put_body(stdout, m->body, 4);
+	put_body(stdout, m->body, round != NULL ? 6 : 4);
 	printf("\n");
 	s->shown++;
+}
+
+/* show_round_heading prints the line a round's answers are grouped under (not in --json). */
+static void show_round_heading(struct show *s, const struct checkin_log_round *round)
+{
+	char label[CLI_ENGINE_LABEL_LEN];
+
+	if (s->json) {
+		return;
+	}
+	printf("-- check-in");
+	if (round->known && round->question[0] != '\0') {
+		printf(": ");
+		put_body(stdout, round->question, 4);
+	}
+	if (round->known) {
+		(void)cli_engine_label(s->c, label, round->opener);
+		printf(" (asked by ");
+		cli_put_text(stdout, label);
+		printf(")");
+	}
+	printf(" --\n");
+}
+
+/*
+ * show_page prints a page of circle |circle_id|'s history in order, except
+ * that check-in answers are grouped: the first answer of a round brings
+ * its heading and every later answer of that round on the page with it.
+ * Without memory for the grouping the page is printed in plain order.
+ */
+static void show_page(struct show *s, const uint8_t circle_id[STORE_ID_LEN],
+                      const struct store_message_list *list)
+{
+	struct checkin_log_round *rounds = NULL;
+	bool *tagged = NULL, *done = NULL;
+	size_t i, j;
+
+	if (list->num > 0 && ((rounds = calloc(list->num, sizeof *rounds)) == NULL ||
+	                      (tagged = calloc(list->num, sizeof *tagged)) == NULL ||
+	                      (done = calloc(list->num, sizeof *done)) == NULL)) {
+		for (i = 0; i < list->num; i++) {
+			show_message(s, &list->items[i], NULL, NULL);
+		}
+		goto out;
+	}
+	for (i = 0; i < list->num; i++) {
+		tagged[i] = checkin_log_get(s->c->store, circle_id, list->items[i].msg_id,
+		                            &rounds[i]) == HALQA_OK;
+	}
+	for (i = 0; i < list->num; i++) {
+		if (done[i]) {
+			continue;
+		}
+		if (!tagged[i]) {
+			show_message(s, &list->items[i], NULL, NULL);
+			continue;
+		}
+		show_round_heading(s, &rounds[i]);
+		for (j = i; j < list->num; j++) {
+			if (tagged[j] && !done[j] &&
+			    memcmp(rounds[j].round_id, rounds[i].round_id, SESSION_ROUND_ID_LEN) == 0) {
+				show_message(s, &list->items[j], NULL, &rounds[j]);
+				done[j] = true;
+			}
+		}
+	}
+out:
+	free(rounds);
+	free(tagged);
+	free(done);
 }
 
 int cli_cmd_read(struct cli_ctx *c, int argc, char **argv)
@@ -380,8 +468,8 @@ int cli_cmd_read(struct cli_ctx *c, int argc, char **argv)
 	}
 	if (last > 0) {
 		r = store_message_list_after(c->store, sc.circle_id, 0, last, 1, &list);
-		for (size_t i = 0; r == HALQA_OK && i < list.num; i++) {
-			show_message(&s, &list.items[i], NULL);
+		if (r == HALQA_OK) {
+			show_page(&s, sc.circle_id, &list);
 		}
 		store_message_list_free(&list);
 	} else {
@@ -390,9 +478,9 @@ int cli_cmd_read(struct cli_ctx *c, int argc, char **argv)
 		do {
 			r = store_message_list_after(c->store, sc.circle_id, after, READ_PAGE, 0,
 			                             &list);
-			for (size_t i = 0; r == HALQA_OK && i < list.num; i++) {
-				show_message(&s, &list.items[i], NULL);
-				after = list.items[i].seq;
+			if (r == HALQA_OK && list.num > 0) {
+				show_page(&s, sc.circle_id, &list);
+				after = list.items[list.num - 1].seq;
 			}
 			r = r == HALQA_OK && list.num == READ_PAGE ? 1 : r;
 			store_message_list_free(&list);
@@ -486,7 +574,7 @@ int cli_cmd_search(struct cli_ctx *c, int argc, char **argv)
 		if (store_circle_get_by_id(c->store, list.items[i].circle_id, &mc) != HALQA_OK) {
 			snprintf(mc.name, sizeof mc.name, "?");
 		}
-		show_message(&s, &list.items[i], mc.name);
+		show_message(&s, &list.items[i], mc.name, NULL);
 	}
 	if (s.json) {
 		printf("]\n");

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "halqa/checkin_log.h"
 #include "halqa/log.h"
 #include "halqa/recur.h"
 
@@ -97,10 +98,19 @@ static int on_payload(struct sessions_event *se, const struct engine_event *ev)
 		}
 		/* Only a facilitator runs a round (roster_may_schedule). */
 		if ((r = sessions_event_roster(se->engine, se->store, ev->circle_id, &roster)) !=
-		    HALQA_OK) {
+			    HALQA_OK ||
+		    (r = roster_may_schedule(&roster, ev->sender)) != HALQA_OK) {
 			return r;
 		}
-		return roster_may_schedule(&roster, ev->sender);
+		if (m->u.checkin.step == SESSION_STEP_OPEN &&
+		    (r = checkin_log_round(se->store, ev->circle_id, m->u.checkin.round_id,
+					   ev->sender, m->u.checkin.question, ev->sent_at)) !=
+			    HALQA_OK) {
+			/* The step itself is valid: losing the question only loses a heading. */
+			halqa_log(HALQA_LOG_WARN, "sessions", "could not log a check-in round: %s",
+				  halqa_strerror(r));
+		}
+		return HALQA_OK;
 	default:
 		return HALQA_OK;
 	}
@@ -152,6 +162,14 @@ int sessions_event_handle(void *arg, const struct engine_event *ev)
 		if (state == SESSIONS_MSG_DELETED) {
 			se->deleted++;
 			return HALQA_OK;
+		}
+		if (ev->in_round &&
+		    (r = checkin_log_answer(se->store, ev->circle_id, ev->msg_id, ev->round_id)) !=
+			    HALQA_OK) {
+			/* The message is stored; it is shown, only not grouped. */
+			halqa_log(HALQA_LOG_WARN, "sessions", "could not log a check-in answer: %s",
+				  halqa_strerror(r));
+			r = HALQA_OK;
 		}
 	}
 	if (se->next != NULL) {

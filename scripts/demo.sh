@@ -5,7 +5,8 @@
 # directory, and plays a mentor (Amira) and two advocates (Noor, Samir):
 # they register, exchange contact cards, verify a safety number, talk in a
 # circle (in Arabic too), one catches up after being away, one is removed
-# and can read nothing said afterwards, the history is searched, and the
+# and can read nothing said afterwards, the history is searched, a weekly
+# session is scheduled, answered and exported to a calendar file, and the
 # relay's files are checked for plaintext. Every command is shown as typed.
 # Exits non-zero on any failure; removes everything it made on the way out.
 set -euo pipefail
@@ -206,7 +207,27 @@ echo "== searching the encrypted history"
 as noor halqa search hearing
 as noor halqa search "أميرة" --circle "$circle"
 
-# === SESSIONS: schedule, RSVP and calendar export go here (helper "sessions"). ===
+echo
+echo "== a weekly session: Amira schedules it, Noor answers and puts it in her calendar"
+day=$(date -d "+3 days" +%Y-%m-%d)
+as amira halqa session schedule "$circle" --title "Court-day check-in" --at "$day 18:00" \
+  --tz Europe/Berlin --duration 90m --every 1w --count 6 \
+  --agenda "Round of news; the week's hearings"
+capture amira sessions --json
+sid=$(sed -n 's/.*"id":"\([0-9a-f]\{32\}\)".*/\1/p' <<<"$out" | head -n 1)
+[ -n "$sid" ] || fail "halqa sessions --json showed no session id"
+as noor halqa sessions
+as noor halqa session rsvp "${sid:0:8}" yes --note "I'll bring the docket"
+as amira halqa agenda
+as amira halqa session show "${sid:0:8}"
+capture amira session show "$sid" --json
+grep -qF "docket" <<<"$out" || fail "Amira does not see Noor's answer"
+as noor halqa session export "${sid:0:8}" --ics "$work/court-day.ics"
+echo "[noor] \$ grep -E '^(SUMMARY|DTSTART|DURATION|RRULE|SEQUENCE)' court-day.ics"
+grep -E '^(SUMMARY|DTSTART|DURATION|RRULE|SEQUENCE)' "$work/court-day.ics" | sed 's/^/    /'
+grep -q '^RRULE:FREQ=WEEKLY' "$work/court-day.ics" || fail "the calendar file has no weekly rule"
+grep -q "^DTSTART;TZID=Europe/Berlin:${day//-/}T180000" "$work/court-day.ics" ||
+  fail "the calendar file does not start at 18:00 Berlin time"
 
 echo
 echo "== what the relay operator sees: live figures, no names, no text"
@@ -221,7 +242,7 @@ wait "$relay_pid" || true
 relay_pid=
 ls -la "$relay_dir/data" | sed 's/^/    /'
 for text in "Welcome both" "Thursday" "شكراً أميرة" "courtroom 4" "new address" \
-  Amira Noor Samir "$circle"; do
+  "Court-day check-in" "docket" Amira Noor Samir "$circle"; do
   if grep -rqF -- "$text" "$relay_dir/data"; then
     fail "the relay's files contain the plaintext \"$text\""
   fi

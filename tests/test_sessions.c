@@ -4,7 +4,7 @@
  * stale edit, absurd fields, dates that are no occurrence), nothing
  * stored on refusal, RSVP ordering, id prefixes, listings, and
  * session-only retention (deletion after the end, the notice, the index,
- * a late arrival deleted at once).
+ * a late arrival deleted at once), and the check-in tags (checkin_log).
  */
 #include "halqa/sessions.h"
 
@@ -16,6 +16,7 @@
 
 #include <sqlcipher/sqlite3.h>
 
+#include "halqa/checkin_log.h"
 #include "halqa/recur.h"
 #include "harness.h"
 
@@ -540,6 +541,41 @@ static void test_schema_upgrade(void)
 	store_close(s);
 }
 
+/* Check-in tags: first OPEN and first tag win, per circle; a bad question is refused. */
+static void test_checkin_log(void)
+{
+	struct store *s = fresh();
+	struct checkin_log_round got;
+	uint8_t round[SESSION_ROUND_ID_LEN], other[SESSION_ROUND_ID_LEN], msg[STORE_ID_LEN];
+	char big[SESSION_QUESTION_MAX + 2];
+
+	if (s == NULL) {
+		return;
+	}
+	memset(round, 0x41, sizeof round);
+	memset(other, 0x42, sizeof other);
+	memset(msg, 0x51, sizeof msg);
+	CHECK_INT_EQ(checkin_log_get(s, circle_a, msg, &got), HALQA_ERR_NOT_FOUND);
+	CHECK_OK(checkin_log_answer(s, circle_a, msg, round));
+	CHECK_OK(checkin_log_get(s, circle_a, msg, &got));
+	CHECK(!got.known && memcmp(got.round_id, round, sizeof round) == 0);
+	CHECK_OK(checkin_log_round(s, circle_a, round, fac, "How was your week?", 1000));
+	CHECK_OK(checkin_log_round(s, circle_a, round, fac2, "rewritten", 2000));
+	CHECK_OK(checkin_log_answer(s, circle_a, msg, other));
+	CHECK_OK(checkin_log_get(s, circle_a, msg, &got));
+	CHECK(got.known && strcmp(got.question, "How was your week?") == 0);
+	CHECK(memcmp(got.opener, fac, sizeof fac) == 0 && got.opened_at == 1000);
+	CHECK(memcmp(got.round_id, round, sizeof round) == 0);
+	/* The same message id in another circle is another message. */
+	CHECK_INT_EQ(checkin_log_get(s, circle_b, msg, &got), HALQA_ERR_NOT_FOUND);
+	memset(big, 'q', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	CHECK_INT_EQ(checkin_log_round(s, circle_a, other, fac, big, 0), HALQA_ERR_INVALID);
+	CHECK_INT_EQ(checkin_log_round(s, circle_a, other, fac, "bad\x1b[2J", 0),
+		     HALQA_ERR_INVALID);
+	store_close(s);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -571,6 +607,7 @@ int main(void)
 	RUN(test_retention);
 	RUN(test_schema_newer);
 	RUN(test_newcomers);
+	RUN(test_checkin_log);
 	RUN(test_schema_upgrade);
 	remove_files();
 	rmdir(dir);

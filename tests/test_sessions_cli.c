@@ -492,6 +492,68 @@ static void test_sync_applies(void)
 	CHECK_INT_EQ(run(home_n, T_MORNING, "sync", NULL), 0);
 }
 
+/* direct_send sends |m| into "peers" from |home| at |now|. */
+static void direct_send(const char *home, int64_t now, const struct session_message *m)
+{
+	struct direct d;
+
+	CHECK_OK(direct_open(&d, home, now));
+	if (d.engine != NULL) {
+		CHECK_OK(engine_send(d.engine, "peers", m, NULL, NULL));
+	}
+	direct_close(&d);
+}
+
+/*
+ * A check-in round as `halqa chat` runs it (OPEN, answers tagged with the
+ * round): Samir's `halqa read` shows the answers together under the
+ * question, the message sent between them after the group.
+ */
+static void test_checkin_read(void)
+{
+	struct session_message m;
+	uint8_t round[SESSION_ROUND_ID_LEN];
+	int64_t t = START_MS - 8 * 3600 * 1000;
+	const char *head, *a1, *a2, *other;
+
+	randombytes_buf(round, sizeof round);
+	memset(&m, 0, sizeof m);
+	m.kind = SESSION_KIND_CHECKIN;
+	memcpy(m.u.checkin.round_id, round, sizeof round);
+	m.u.checkin.step = SESSION_STEP_OPEN;
+	strcpy(m.u.checkin.question, "How was your week?");
+	m.u.checkin.turn_timeout_s = 60;
+	direct_send(home_a, t, &m);
+	memset(&m, 0, sizeof m);
+	m.kind = SESSION_KIND_CHAT;
+	m.u.chat.in_round = 1;
+	memcpy(m.u.chat.round_id, round, sizeof round);
+	strcpy(m.u.chat.text, "a long week in court");
+	direct_send(home_n, t + 1000, &m);
+	direct_chat(home_n, t + 2000, "who has the docket?");
+	strcpy(m.u.chat.text, "a quiet week");
+	direct_send(home_a, t + 3000, &m);
+	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", NULL), 0);
+	head = strstr(out_buf, "-- check-in: How was your week? (asked by Amira) --");
+	a1 = strstr(out_buf, "Noor: a long week in court");
+	a2 = strstr(out_buf, "Amira: a quiet week");
+	other = strstr(out_buf, "Noor: who has the docket?");
+	CHECK(head != NULL && a1 != NULL && a2 != NULL && other != NULL);
+	if (head != NULL && a1 != NULL && a2 != NULL && other != NULL) {
+		CHECK(head < a1 && a1 < a2 && a2 < other);
+	}
+	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", "--last", "3", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(out_buf, "\"question\":\"How was your week?\""), 2);
+	/* A tag naming a round no facilitator opened: grouped, but under no question. */
+	randombytes_buf(round, sizeof round);
+	memcpy(m.u.chat.round_id, round, sizeof round);
+	strcpy(m.u.chat.text, "my own round");
+	direct_send(home_n, t + 4000, &m);
+	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", NULL), 0);
+	HAS(out_buf, "-- check-in --");
+	LACKS(out_buf, "asked by");
+}
+
 /* A facilitator steps down with "me" while another remains; the last one cannot. */
 static void test_step_down(void)
 {
@@ -757,6 +819,7 @@ int main(void)
 	RUN(test_forged_schedule);
 	RUN(test_roles);
 	RUN(test_sync_applies);
+	RUN(test_checkin_read);
 	RUN(test_step_down);
 	RUN(test_newcomer);
 	RUN(test_export);

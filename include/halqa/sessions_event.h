@@ -9,8 +9,10 @@
  *   facilitator flags from engine_circle_members); a refusal is returned
  *   to the engine, which counts the message as refused. A check-in OPEN,
  *   TURN or END from a non-facilitator is refused the same way; other
- *   check-in steps pass.
- * - ENGINE_EVENT_MESSAGE: the session-only rule (sessions_message_arrived).
+ *   check-in steps pass. An OPEN's round and question are logged
+ *   (checkin_log_round).
+ * - ENGINE_EVENT_MESSAGE: the session-only rule (sessions_message_arrived);
+ *   a message tagged as a check-in answer is logged (checkin_log_answer).
  *   The engine has no code to drop a message before it is stored, so a
  *   message of an occurrence that is already over is deleted right after
  *   it was stored, in the same sync.
