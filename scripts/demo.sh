@@ -223,8 +223,9 @@ as amira halqa session show "${sid:0:8}"
 capture amira session show "$sid" --json
 grep -qF "docket" <<<"$out" || fail "Amira does not see Noor's answer"
 as noor halqa session export "${sid:0:8}" --ics "$work/court-day.ics"
-echo "[noor] \$ grep -E '^(SUMMARY|DTSTART|DURATION|RRULE|SEQUENCE)' court-day.ics"
-grep -E '^(SUMMARY|DTSTART|DURATION|RRULE|SEQUENCE)' "$work/court-day.ics" | sed 's/^/    /'
+echo "    (the event in court-day.ics, after its VTIMEZONE; any calendar program imports it)"
+tr -d '\r' <"$work/court-day.ics" | sed -n '/^BEGIN:VEVENT/,/^END:VEVENT/p' |
+  grep -E '^(SUMMARY|DTSTART|DURATION|RRULE|SEQUENCE)' | sed 's/^/    /'
 grep -q '^RRULE:FREQ=WEEKLY' "$work/court-day.ics" || fail "the calendar file has no weekly rule"
 grep -q "^DTSTART;TZID=Europe/Berlin:${day//-/}T180000" "$work/court-day.ics" ||
   fail "the calendar file does not start at 18:00 Berlin time"

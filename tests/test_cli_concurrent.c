@@ -119,7 +119,10 @@ static void test_two_facilitators_commit_at_once(void)
 	EXPECT_OK(HALQA("amira", "circle", "add", "Pair", "noor"));
 	promote("amira", "Pair", "noor");
 	EXPECT_OK(HALQA("noor", "circle", "members", "Pair", "--json"));
-	CHECK_INT_EQ(cli_runner_count(cr.out, "\"facilitator\":true"), 2);
+	if (cli_runner_count(cr.out, "\"facilitator\":true") != 2) {
+		harness_fail(__FILE__, __LINE__, "noor sees %zu facilitators; stdout:\n%s\nstderr:\n%s",
+		             cli_runner_count(cr.out, "\"facilitator\":true"), cr.out, cr.err);
+	}
 
 	/* Both commit for the same epoch; one of them must retry. */
 	CHECK_INT_EQ(cli_runner_start(&cr, &a, "amira", "pw-amira", "circle", "add", "Pair",
