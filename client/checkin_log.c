@@ -23,26 +23,18 @@ static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS checkin_answers(circle BLOB NOT NULL, msg BLOB NOT NULL,"
 	" round BLOB NOT NULL, PRIMARY KEY(circle, msg));";
 
-static int map_rc(sqlite3 *db, int rc)
+/* db_err turns a failed SQLite call's |rc| into ours (the detail only to the debug log). */
+static int db_err(sqlite3 *db, int rc)
 {
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return HALQA_OK;
-	case SQLITE_NOMEM:
-		return HALQA_ERR_NOMEM;
-	default:
-		halqa_log(HALQA_LOG_DEBUG, "checkin", "sqlite: %s", sqlite3_errmsg(db));
-		return HALQA_ERR_IO;
-	}
+	halqa_log(HALQA_LOG_DEBUG, "checkin", "sqlite: %s", sqlite3_errmsg(db));
+	return (rc & 0xff) == SQLITE_NOMEM ? HALQA_ERR_NOMEM : HALQA_ERR_IO;
 }
 
 int checkin_log_init(struct store *s)
 {
 	sqlite3 *db = store_db(s);
 	char v[16];
-	int r;
+	int r, rc;
 
 	r = store_setting_get(s, CHECKIN_LOG_SETTING_SCHEMA, v, sizeof v);
 	if (r == HALQA_OK) {
@@ -52,15 +44,17 @@ int checkin_log_init(struct store *s)
 	if (r != HALQA_ERR_NOT_FOUND) {
 		return r;
 	}
-	if ((r = map_rc(db, sqlite3_exec(db, "SAVEPOINT checkin_init", NULL, NULL, NULL))) !=
-	    HALQA_OK) {
-		return r;
+	if ((rc = sqlite3_exec(db, "SAVEPOINT checkin_init", NULL, NULL, NULL)) != SQLITE_OK) {
+		return db_err(db, rc);
 	}
-	if ((r = map_rc(db, sqlite3_exec(db, schema_sql, NULL, NULL, NULL))) == HALQA_OK) {
+	if ((rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL)) != SQLITE_OK) {
+		r = db_err(db, rc);
+	} else {
 		r = store_setting_set(s, CHECKIN_LOG_SETTING_SCHEMA, CHECKIN_LOG_SCHEMA_VERSION);
 	}
 	if (r == HALQA_OK) {
-		return map_rc(db, sqlite3_exec(db, "RELEASE checkin_init", NULL, NULL, NULL));
+		rc = sqlite3_exec(db, "RELEASE checkin_init", NULL, NULL, NULL);
+		return rc == SQLITE_OK ? HALQA_OK : db_err(db, rc);
 	}
 	(void)sqlite3_exec(db, "ROLLBACK TO checkin_init; RELEASE checkin_init", NULL, NULL, NULL);
 	return r;
@@ -77,8 +71,8 @@ static int insert(struct store *s, const char *sql, const void *const *blobs, co
 	if ((r = checkin_log_init(s)) != HALQA_OK) {
 		return r;
 	}
-	if ((r = map_rc(db, sqlite3_prepare_v2(db, sql, -1, &st, NULL))) != HALQA_OK) {
-		return r;
+	if ((r = sqlite3_prepare_v2(db, sql, -1, &st, NULL)) != SQLITE_OK) {
+		return db_err(db, r);
 	}
 	for (i = 0; i < num; i++) {
 		sqlite3_bind_blob(st, i + 1, blobs[i], lens[i], SQLITE_STATIC);
@@ -88,7 +82,7 @@ static int insert(struct store *s, const char *sql, const void *const *blobs, co
 		sqlite3_bind_int64(st, i + 2, num_val);
 	}
 	r = sqlite3_step(st);
-	r = r == SQLITE_DONE ? HALQA_OK : map_rc(db, r == SQLITE_ROW ? SQLITE_ERROR : r);
+	r = r == SQLITE_DONE ? HALQA_OK : db_err(db, r);
 	sqlite3_finalize(st);
 	return r;
 }
@@ -138,13 +132,12 @@ int checkin_log_get(struct store *s, const uint8_t circle_id[STORE_ID_LEN],
 	if ((r = checkin_log_init(s)) != HALQA_OK) {
 		return r;
 	}
-	if ((r = map_rc(db, sqlite3_prepare_v2(
-				   db,
-				   "SELECT a.round, r.opener, r.question, r.opened_at FROM "
-				   "checkin_answers a LEFT JOIN checkin_rounds r ON r.circle = "
-				   "a.circle AND r.round = a.round WHERE a.circle = ? AND a.msg = ?",
-				   -1, &st, NULL))) != HALQA_OK) {
-		return r;
+	if ((rc = sqlite3_prepare_v2(db,
+				     "SELECT a.round, r.opener, r.question, r.opened_at FROM "
+				     "checkin_answers a LEFT JOIN checkin_rounds r ON r.circle = "
+				     "a.circle AND r.round = a.round WHERE a.circle = ? AND a.msg = ?",
+				     -1, &st, NULL)) != SQLITE_OK) {
+		return db_err(db, rc);
 	}
 	sqlite3_bind_blob(st, 1, circle_id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, msg_id, STORE_ID_LEN, SQLITE_STATIC);
@@ -154,7 +147,7 @@ int checkin_log_get(struct store *s, const uint8_t circle_id[STORE_ID_LEN],
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		r = map_rc(db, rc);
+		r = db_err(db, rc);
 		goto out;
 	}
 	/* Rows are ours, but a damaged store must give an error, not a wrong grouping. */

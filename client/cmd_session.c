@@ -721,10 +721,48 @@ out:
 	return rc;
 }
 
+/*
+ * open_live runs start and resolves session |prefix| for a cancel or an
+ * answer naming the occurrence on |date| (|when| as typed; NULL: the
+ * series): refused, saying |cancelled_msg|, if the series is cancelled, or
+ * if the date is no occurrence. |*e| (malloc'd, the caller frees it even
+ * on failure) and the session's circle |*c| are filled. Returns 0 or 1.
+ */
+static int open_live(struct run *u, const char *prefix, const char *when,
+		     const struct session_date *date, const char *cancelled_msg,
+		     struct sessions_entry **e, struct store_circle *c)
+{
+	struct sessions_occurrence occ;
+
+	if (start(u) != 0 || find_session(u, prefix, e) != 0) {
+		return 1;
+	}
+	if ((*e)->cancelled) {
+		return fail("%s", cancelled_msg);
+	}
+	if (when != NULL && sessions_occurrence_at(*e, date, &occ) != HALQA_OK) {
+		return fail("the session has no occurrence on %s", when);
+	}
+	return session_circle(u, *e, c);
+}
+
+/* say_done prints |verb|, "|lead|DATE of " for one occurrence, the quoted title, the outbox note. */
+static void say_done(const char *verb, const char *lead, const char *when, const char *title,
+		     int sent)
+{
+	fputs(verb, stdout);
+	if (when != NULL) {
+		printf("%s%s of ", lead, when);
+	}
+	printf("\"");
+	put_text(title, 0);
+	printf("\"\n");
+	say_queued(sent);
+}
+
 static int cmd_cancel(struct run *u, int argc, char **argv)
 {
 	struct sessions_entry *e = NULL;
-	struct sessions_occurrence occ;
 	struct session_message m;
 	struct store_circle c;
 	struct roster roster;
@@ -742,18 +780,9 @@ static int cmd_cancel(struct run *u, int argc, char **argv)
 	if (when != NULL && !parse_date(when, &m.u.cancel.occurrence)) {
 		return fail("--occurrence takes the date YYYY-MM-DD (in the session's zone)");
 	}
-	if (start(u) != 0 || find_session(u, argv[0], &e) != 0) {
-		goto out;
-	}
-	if (e->cancelled) {
-		rc = fail("that session is already cancelled");
-		goto out;
-	}
-	if (when != NULL && sessions_occurrence_at(e, &m.u.cancel.occurrence, &occ) != HALQA_OK) {
-		rc = fail("the session has no occurrence on %s", when);
-		goto out;
-	}
-	if (session_circle(u, e, &c) != 0 || must_facilitate(u, c.circle_id, &roster, "cancel") != 0) {
+	if (open_live(u, argv[0], when, &m.u.cancel.occurrence, "that session is already cancelled",
+		      &e, &c) != 0 ||
+	    must_facilitate(u, c.circle_id, &roster, "cancel") != 0) {
 		goto out;
 	}
 	memcpy(m.u.cancel.id, e->sched.id, SESSION_ID_LEN);
@@ -761,14 +790,7 @@ static int cmd_cancel(struct run *u, int argc, char **argv)
 	if (send_apply(u, &c, &roster, &m, &sent) != 0) {
 		goto out;
 	}
-	printf("Cancelled ");
-	if (when != NULL) {
-		printf("the occurrence on %s of ", when);
-	}
-	printf("\"");
-	put_text(e->sched.title, 0);
-	printf("\"\n");
-	say_queued(sent);
+	say_done("Cancelled ", "the occurrence on ", when, e->sched.title, sent);
 	rc = 0;
 out:
 	free(e);
@@ -778,11 +800,11 @@ out:
 static int cmd_rsvp(struct run *u, int argc, char **argv)
 {
 	struct sessions_entry *e = NULL;
-	struct sessions_occurrence occ;
 	struct session_message m;
 	struct store_circle c;
 	struct roster roster;
 	const char *when = NULL, *note = NULL;
+	char verb[32];
 	int sent = 0, rc = 1, r;
 
 	if (argc < 2) {
@@ -815,18 +837,8 @@ static int cmd_rsvp(struct run *u, int argc, char **argv)
 	if (note != NULL && copy_field(m.u.rsvp.note, SESSION_NOTE_MAX, note, "note", 1) != 0) {
 		return 1;
 	}
-	if (start(u) != 0 || find_session(u, argv[0], &e) != 0) {
-		goto out;
-	}
-	if (e->cancelled) {
-		rc = fail("that session was cancelled");
-		goto out;
-	}
-	if (when != NULL && sessions_occurrence_at(e, &m.u.rsvp.occurrence, &occ) != HALQA_OK) {
-		rc = fail("the session has no occurrence on %s", when);
-		goto out;
-	}
-	if (session_circle(u, e, &c) != 0) {
+	if (open_live(u, argv[0], when, &m.u.rsvp.occurrence, "that session was cancelled", &e,
+		      &c) != 0) {
 		goto out;
 	}
 	if ((r = sessions_event_roster(u->engine, u->store, c.circle_id, &roster)) != HALQA_OK) {
@@ -837,14 +849,8 @@ static int cmd_rsvp(struct run *u, int argc, char **argv)
 	if (send_apply(u, &c, &roster, &m, &sent) != 0) {
 		goto out;
 	}
-	printf("Answered %s for ", argv[1]);
-	if (when != NULL) {
-		printf("%s of ", when);
-	}
-	printf("\"");
-	put_text(e->sched.title, 0);
-	printf("\"\n");
-	say_queued(sent);
+	snprintf(verb, sizeof verb, "Answered %s for ", argv[1]);
+	say_done(verb, "", when, e->sched.title, sent);
 	rc = 0;
 out:
 	free(e);

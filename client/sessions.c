@@ -465,27 +465,45 @@ static int apply_edit(sqlite3 *db, const uint8_t circle_id[STORE_ID_LEN],
 	return r;
 }
 
+/*
+ * own_live_entry loads session |id| of circle |circle_id| into |old| for a
+ * cancel or an answer naming |occurrence| (unless |whole_series|):
+ * HALQA_ERR_STALE if |sequence| (>= 0; -1: not versioned) is below the
+ * stored one, HALQA_ERR_INVALID for a cancelled series or a date that is
+ * no occurrence, own_entry's errors otherwise.
+ */
+static int own_live_entry(sqlite3 *db, const uint8_t circle_id[STORE_ID_LEN],
+			  const uint8_t id[SESSION_ID_LEN], int64_t sequence, int whole_series,
+			  const struct session_date *occurrence, struct sessions_entry *old)
+{
+	struct sessions_occurrence occ;
+	int r;
+
+	if ((r = own_entry(db, circle_id, id, old)) != HALQA_OK) {
+		return r;
+	}
+	if (sequence >= 0 && sequence < (int64_t)old->sched.sequence) {
+		return HALQA_ERR_STALE;
+	}
+	if (old->cancelled ||
+	    (!whole_series && sessions_occurrence_at(old, occurrence, &occ) != HALQA_OK)) {
+		return HALQA_ERR_INVALID;
+	}
+	return HALQA_OK;
+}
+
 static int apply_cancel(sqlite3 *db, const uint8_t circle_id[STORE_ID_LEN],
 			const uint8_t sender[ROSTER_KEY_LEN], int64_t sent_at,
 			const struct session_cancel *c, struct sessions_entry *old)
 {
-	struct sessions_occurrence occ;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = own_entry(db, circle_id, c->id, old)) != HALQA_OK) {
+	if ((r = own_live_entry(db, circle_id, c->id, c->sequence, c->whole_series, &c->occurrence,
+				old)) != HALQA_OK) {
 		return r;
 	}
-	if (c->sequence < old->sched.sequence) {
-		return HALQA_ERR_STALE;
-	}
-	if (old->cancelled) {
-		return HALQA_ERR_INVALID;
-	}
 	if (!c->whole_series) {
-		if (sessions_occurrence_at(old, &c->occurrence, &occ) != HALQA_OK) {
-			return HALQA_ERR_INVALID;
-		}
 		if (old->num_cancelled >= SESSIONS_CANCELLED_MAX) {
 			return HALQA_ERR_LIMIT;
 		}
@@ -524,18 +542,12 @@ static int apply_rsvp(sqlite3 *db, const uint8_t circle_id[STORE_ID_LEN],
 		      const uint8_t sender[ROSTER_KEY_LEN], int64_t sent_at,
 		      const struct session_rsvp *a, struct sessions_entry *old)
 {
-	struct sessions_occurrence occ;
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = own_entry(db, circle_id, a->id, old)) != HALQA_OK) {
+	if ((r = own_live_entry(db, circle_id, a->id, -1, a->whole_series, &a->occurrence, old)) !=
+	    HALQA_OK) {
 		return r;
-	}
-	if (old->cancelled) {
-		return HALQA_ERR_INVALID;
-	}
-	if (!a->whole_series && sessions_occurrence_at(old, &a->occurrence, &occ) != HALQA_OK) {
-		return HALQA_ERR_INVALID;
 	}
 	/*
 	 * The latest answer counts: an older one arriving late changes nothing.

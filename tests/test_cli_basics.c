@@ -7,91 +7,47 @@
  * failure exits non-zero with one line on stderr and leaves the files
  * byte for byte as they were.
  */
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "support/cli_runner.h"
 
 #define RELAY                                                                                      \
 	"halqa-relay:tcp://127.0.0.1:7400#"                                                        \
 	"5be8be2fa3483211aafbf91ee171b7223a7439392424d04883e6b2212b617133"
 
-static char bin[512], tmp[256], home_a[300], home_b[300];
-static char out_buf[8192], err_buf[8192];
-
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, cap - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
+static char tmp[256], home_a[300], home_b[300];
+static struct cli_runner cr;
 
 /*
- * run executes halqa with the NULL-terminated arguments, the passphrase
- * |pass| in HALQA_PASSPHRASE (unset if NULL), and returns its exit status;
- * stdout and stderr land in out_buf and err_buf.
+ * run executes halqa with the NULL-terminated arguments (each test names
+ * --home itself), the passphrase |pass| in HALQA_PASSPHRASE (unset if
+ * NULL), and returns its exit status; the output is in cr.out and cr.err.
  */
 static int run(const char *pass, ...)
 {
-	char *argv[32], out_path[300], err_path[300];
 	va_list ap;
-	int argc = 0, status = -1;
-	pid_t pid;
+	int st;
 
-	argv[argc++] = bin;
 	va_start(ap, pass);
-	while (argc < 31 && (argv[argc] = va_arg(ap, char *)) != NULL) {
-		argc++;
-	}
+	st = cli_runner_vrun(&cr, NULL, pass, NULL, 0, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	snprintf(out_path, sizeof out_path, "%s/out", tmp);
-	snprintf(err_path, sizeof err_path, "%s/err", tmp);
-	pid = fork();
-	if (pid == 0) {
-		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int n = open("/dev/null", O_RDONLY);
-		dup2(o, 1);
-		dup2(e, 2);
-		dup2(n, 0);
-		if (pass != NULL) {
-			setenv("HALQA_PASSPHRASE", pass, 1);
-		} else {
-			unsetenv("HALQA_PASSPHRASE");
-		}
-		unsetenv("HALQA_HOME");
-		setsid(); /* no controlling terminal: a prompt must fail, not hang */
-		execv(bin, argv);
-		_exit(127);
-	}
-	if (pid > 0) {
-		waitpid(pid, &status, 0);
-	}
-	slurp(out_path, out_buf, sizeof out_buf);
-	slurp(err_path, err_buf, sizeof err_buf);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return st;
 }
 
 /* one_line checks that stderr is exactly one line mentioning |want|. */
 static void expect_one_line(const char *want)
 {
-	char *nl = strchr(err_buf, '\n');
+	char *nl = strchr(cr.err, '\n');
 
 	CHECK(nl != NULL && nl[1] == '\0');
-	if (strstr(err_buf, want) == NULL) {
-		harness_fail(__FILE__, __LINE__, "stderr \"%s\" lacks \"%s\"", err_buf, want);
+	if (strstr(cr.err, want) == NULL) {
+		harness_fail(__FILE__, __LINE__, "stderr \"%s\" lacks \"%s\"", cr.err, want);
 	}
 }
 
@@ -130,21 +86,8 @@ static void write_file(const char *path, const uint8_t *data, size_t len)
 /* card_of extracts the card from `whoami --json` output into |out|. */
 static void card_of(const char *home, const char *pass, char *out, size_t cap)
 {
-	const char *p, *q;
-
-	out[0] = '\0';
 	CHECK_INT_EQ(run(pass, "--home", home, "whoami", "--json", NULL), 0);
-	p = strstr(out_buf, "\"card\":\"");
-	if (p == NULL) {
-		harness_fail(__FILE__, __LINE__, "no card in %s", out_buf);
-		return;
-	}
-	p += 8;
-	q = strchr(p, '"');
-	if (q != NULL && (size_t)(q - p) < cap) {
-		memcpy(out, p, (size_t)(q - p));
-		out[q - p] = '\0';
-	}
+	(void)cli_runner_card_in(&cr, out, cap);
 }
 
 static void test_init_and_whoami(void)
@@ -155,7 +98,7 @@ static void test_init_and_whoami(void)
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "init", "--name", "Amina", "--kdf-profile",
 			 "test", NULL),
 		     0);
-	CHECK(strstr(out_buf, "Your fingerprint:") != NULL);
+	CHECK(strstr(cr.out, "Your fingerprint:") != NULL);
 	CHECK(stat(home_a, &sb) == 0 && (sb.st_mode & 0777) == 0700);
 	snprintf(path, sizeof path, "%s/store.db", home_a);
 	CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
@@ -167,9 +110,9 @@ static void test_init_and_whoami(void)
 		     1);
 	expect_one_line("already holds a profile");
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "whoami", NULL), 0);
-	CHECK(strstr(out_buf, "Amina") != NULL && strstr(out_buf, "set the relay first") != NULL);
+	CHECK(strstr(cr.out, "Amina") != NULL && strstr(cr.out, "set the relay first") != NULL);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "whoami", "--json", NULL), 0);
-	CHECK(strstr(out_buf, "\"card\":null") != NULL);
+	CHECK(strstr(cr.out, "\"card\":null") != NULL);
 	/* Bad names and a bad relay line. */
 	CHECK_INT_EQ(run("x", "--home", home_b, "init", "--name", "a\x1b[2J", NULL), 1);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "relay", "set", "tcp://1.2.3.4:7400", NULL),
@@ -189,7 +132,7 @@ static void test_init_and_whoami(void)
 	expect_one_line("not a relay address");
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "relay", "set", RELAY, NULL), 0);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "whoami", NULL), 0);
-	CHECK(strstr(out_buf, "halqa-card:") != NULL);
+	CHECK(strstr(cr.out, "halqa-card:") != NULL);
 }
 
 static void test_contacts(void)
@@ -217,16 +160,16 @@ static void test_contacts(void)
 	expect_one_line("already exists");
 
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "list", "--json", NULL), 0);
-	CHECK(strncmp(out_buf, "[{\"name\":\"Layla\",\"verified\":false,\"fingerprint\":\"", 49) ==
+	CHECK(strncmp(cr.out, "[{\"name\":\"Layla\",\"verified\":false,\"fingerprint\":\"", 49) ==
 	      0);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "verify", "Layla", NULL), 0);
-	CHECK(strstr(out_buf, "Safety number") != NULL && strstr(out_buf, "--yes") != NULL);
+	CHECK(strstr(cr.out, "Safety number") != NULL && strstr(cr.out, "--yes") != NULL);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "list", NULL), 0);
-	CHECK(strstr(out_buf, "unverified") != NULL);
+	CHECK(strstr(cr.out, "unverified") != NULL);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "verify", "Layla", "--yes", NULL),
 		     0);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "list", "--json", NULL), 0);
-	CHECK(strstr(out_buf, "\"verified\":true") != NULL);
+	CHECK(strstr(cr.out, "\"verified\":true") != NULL);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "verify", "Nobody", NULL), 1);
 	expect_one_line("no such contact");
 
@@ -239,18 +182,18 @@ static void test_contacts(void)
 			     0);
 		CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "verify", "Layla", NULL),
 			     0);
-		if ((p = strstr(out_buf, "sides):\n")) != NULL) {
+		if ((p = strstr(cr.out, "sides):\n")) != NULL) {
 			snprintf(num_a, sizeof num_a, "%.75s", p + 8);
 		}
 		CHECK_INT_EQ(run("pass-b", "--home", home_b, "contact", "verify", "Amina", NULL),
 			     0);
-		CHECK(num_a[0] != '\0' && strstr(out_buf, num_a) != NULL);
+		CHECK(num_a[0] != '\0' && strstr(cr.out, num_a) != NULL);
 	}
 
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "remove", "Layla", NULL), 0);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "remove", "Layla", NULL), 1);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "list", "--json", NULL), 0);
-	CHECK(strcmp(out_buf, "[]\n") == 0);
+	CHECK(strcmp(cr.out, "[]\n") == 0);
 }
 
 static int files_same(const char *home, uint8_t **db, size_t *db_len, uint8_t **kdf,
@@ -361,12 +304,12 @@ static void test_passwd_and_help(void)
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "whoami", NULL), 1);
 	expect_one_line("wrong passphrase");
 	CHECK_INT_EQ(run("pass-a2", "--home", home_a, "whoami", NULL), 0);
-	CHECK(strstr(out_buf, "Amina") != NULL);
+	CHECK(strstr(cr.out, "Amina") != NULL);
 
 	CHECK_INT_EQ(run(NULL, "help", NULL), 0);
-	CHECK(strstr(out_buf, "contact verify NAME") != NULL);
+	CHECK(strstr(cr.out, "contact verify NAME") != NULL);
 	CHECK_INT_EQ(run(NULL, "contact", "--help", NULL), 0);
-	CHECK(strstr(out_buf, "usage: halqa contact add") != NULL);
+	CHECK(strstr(cr.out, "usage: halqa contact add") != NULL);
 	CHECK_INT_EQ(run(NULL, "frobnicate", NULL), 2);
 	CHECK_INT_EQ(run(NULL, "contact", NULL), 2);
 	CHECK_INT_EQ(run(NULL, "--home", home_a, "init", NULL), 2);
@@ -374,31 +317,25 @@ static void test_passwd_and_help(void)
 
 int main(void)
 {
-	const char *dir = getenv("HALQA_BIN_DIR"), *t = getenv("TMPDIR");
+	int rc;
 
-	if (dir == NULL) {
-		fprintf(stderr, "HALQA_BIN_DIR is not set (run through ctest)\n");
+	if (cli_runner_init(&cr) != 0) {
 		return 1;
 	}
-	snprintf(bin, sizeof bin, "%s/halqa", dir);
-	snprintf(tmp, sizeof tmp, "%s/halqa-cli-XXXXXX", t ? t : "/tmp");
-	if (mkdtemp(tmp) == NULL) {
-		return 1;
-	}
+	snprintf(tmp, sizeof tmp, "%s", cr.root);
 	snprintf(home_a, sizeof home_a, "%s/a", tmp);
 	snprintf(home_b, sizeof home_b, "%s/b/nested", tmp);
 	RUN(test_init_and_whoami);
 	RUN(test_contacts);
 	RUN(test_refusals_leave_files);
 	RUN(test_passwd_and_help);
-	if (harness_report() == 0) {
-		char cmd[400];
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-		if (system(cmd) != 0) {
-			return 1;
-		}
-		return 0;
+	rc = harness_report();
+	if (rc == 0) {
+		cli_runner_cleanup(&cr);
+	} else {
+		fprintf(stderr, "files kept in %s\n", tmp);
+		free(cr.out);
+		free(cr.err);
 	}
-	fprintf(stderr, "files kept in %s\n", tmp);
-	return 1;
+	return rc;
 }

@@ -12,12 +12,10 @@
  * deletes them on arrival. Time is injected with HALQA_TEST_NOW_MS (with
  * HALQA_TESTING=1) in the binaries and engine_set_clock here.
  */
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libical/ical.h>
@@ -30,13 +28,14 @@
 #include "halqa/session.h"
 #include "halqa/sessions.h"
 #include "harness.h"
+#include "support/cli_runner.h"
 #include "support/relay_client.h"
 
 #define PASS "pass-sessions"
 
-static char bin[512], tmp[256];
+static char tmp[256];
 static char home_a[300], home_n[300], home_s[300], home_l[300];
-static char out_buf[65536], err_buf[16384];
+static struct cli_runner cr;
 static struct relay_test relay;
 static char session_id[33];
 
@@ -46,72 +45,29 @@ static char session_id[33];
 #define T_AFTER "1894042800000"      /* 2030-01-07 19:00 UTC = 20:00 Berlin */
 #define START_MS INT64_C(1894035600000) /* 2030-01-07 17:00 UTC */
 
-static void slurp(const char *path, char *buf, size_t cap)
-{
-	FILE *f = fopen(path, "rb");
-	size_t n = 0;
-
-	if (f != NULL) {
-		n = fread(buf, 1, cap - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
 /*
- * run executes halqa --home |home| ARGS... (NULL-terminated) at the test
- * time |now_ms| (NULL: the real clock) and returns its exit status.
+ * run executes halqa --home |home| ARGS... (NULL-terminated; |home| is a
+ * profile under the runner's root) in Europe/Berlin at the test time
+ * |now_ms| (NULL: the real clock) and returns its exit status; the output
+ * is in cr.out and cr.err.
  */
 static int run(const char *home, const char *now_ms, ...)
 {
-	char *argv[40], out_path[300], err_path[300];
 	va_list ap;
-	int argc = 0, status = -1;
-	pid_t pid;
+	int st;
 
-	argv[argc++] = bin;
-	argv[argc++] = (char *)"--home";
-	argv[argc++] = (char *)home;
+	if (cli_runner_setenv(&cr, "HALQA_TEST_NOW_MS", now_ms) != 0 ||
+	    cli_runner_setenv(&cr, "HALQA_TESTING", now_ms != NULL ? "1" : NULL) != 0) {
+		return -1;
+	}
 	va_start(ap, now_ms);
-	while (argc < 39 && (argv[argc] = va_arg(ap, char *)) != NULL) {
-		argc++;
-	}
+	st = cli_runner_vrun(&cr, strrchr(home, '/') + 1, PASS, NULL, 0, ap);
 	va_end(ap);
-	argv[argc] = NULL;
-	snprintf(out_path, sizeof out_path, "%s/out", tmp);
-	snprintf(err_path, sizeof err_path, "%s/err", tmp);
-	pid = fork();
-	if (pid == 0) {
-		int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int n = open("/dev/null", O_RDONLY);
-
-		dup2(o, 1);
-		dup2(e, 2);
-		dup2(n, 0);
-		setenv("HALQA_PASSPHRASE", PASS, 1);
-		setenv("TZ", "Europe/Berlin", 1);
-		unsetenv("HALQA_HOME");
-		if (now_ms != NULL) {
-			setenv("HALQA_TEST_NOW_MS", now_ms, 1);
-			setenv("HALQA_TESTING", "1", 1);
-		} else {
-			unsetenv("HALQA_TEST_NOW_MS");
-		}
-		setsid();
-		execv(bin, argv);
-		_exit(127);
+	if (st != 0) {
+		fprintf(stderr, "  [halqa in %s] exit %d; stderr: %s", strrchr(home, '/') + 1, st,
+			cr.err != NULL ? cr.err : "");
 	}
-	if (pid > 0) {
-		waitpid(pid, &status, 0);
-	}
-	slurp(out_path, out_buf, sizeof out_buf);
-	slurp(err_path, err_buf, sizeof err_buf);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "  [%s %s] exit %d; stderr: %s", argv[3], argc > 4 ? argv[4] : "",
-			WIFEXITED(status) ? WEXITSTATUS(status) : -1, err_buf);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return st;
 }
 
 #define HAS(buf, s)                                                                        \
@@ -142,20 +98,8 @@ static size_t count_of(const char *hay, const char *needle)
 /* card_of reads the card from whoami --json. */
 static void card_of(const char *home, char *out, size_t cap)
 {
-	const char *p, *q;
-
-	out[0] = '\0';
 	CHECK_INT_EQ(run(home, NULL, "whoami", "--json", NULL), 0);
-	if ((p = strstr(out_buf, "\"card\":\"")) == NULL) {
-		harness_fail(__FILE__, __LINE__, "no card in %s", out_buf);
-		return;
-	}
-	p += 8;
-	q = strchr(p, '"');
-	if (q != NULL && (size_t)(q - p) < cap) {
-		memcpy(out, p, (size_t)(q - p));
-		out[q - p] = '\0';
-	}
+	(void)cli_runner_card_in(&cr, out, cap);
 }
 
 static void make_profile(const char *home, const char *name)
@@ -343,18 +287,18 @@ static void test_schedule_and_rsvp(void)
 			 "--duration", "90m", "--every", "1w", "--count", "4", "--agenda",
 			 "Round of news\nCase review", "--session-only", NULL),
 		     0);
-	HAS(out_buf, "Scheduled");
+	HAS(cr.out, "Scheduled");
 	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", "--json", NULL), 0);
-	if ((p = strstr(out_buf, "\"id\":\"")) != NULL && strlen(p) > 38) {
+	if ((p = strstr(cr.out, "\"id\":\"")) != NULL && strlen(p) > 38) {
 		memcpy(session_id, p + 6, 32);
 		session_id[32] = '\0';
 	}
 	CHECK_INT_EQ(strlen(session_id), 32);
 	/* Noor and Samir see it, in their own time (TZ=Europe/Berlin here). */
 	CHECK_INT_EQ(run(home_n, T_MORNING, "sessions", NULL), 0);
-	HAS(out_buf, "Court-day check-in");
-	HAS(out_buf, "Mon 2030-01-07 18:00-19:30");
-	HAS(out_buf, "session-only");
+	HAS(cr.out, "Court-day check-in");
+	HAS(cr.out, "Mon 2030-01-07 18:00-19:30");
+	HAS(cr.out, "session-only");
 	CHECK_INT_EQ(run(home_n, T_MORNING, "session", "rsvp", session_id, "yes", "--note",
 			 "I'll bring the docket", NULL),
 		     0);
@@ -366,11 +310,11 @@ static void test_schedule_and_rsvp(void)
 			 "2030-01-15", NULL),
 		     1);
 	CHECK_INT_EQ(run(home_a, T_MORNING, "session", "show", session_id, NULL), 0);
-	HAS(out_buf, "Noor: yes (series) \"I'll bring the docket\"");
-	HAS(out_buf, "Samir: no (2030-01-14)");
-	HAS(out_buf, "Round of news");
+	HAS(cr.out, "Noor: yes (series) \"I'll bring the docket\"");
+	HAS(cr.out, "Samir: no (2030-01-14)");
+	HAS(cr.out, "Round of news");
 	CHECK_INT_EQ(run(home_s, T_MORNING, "sessions", "--json", NULL), 0);
-	HAS(out_buf, "\"date\":\"2030-01-14\",\"session_only\":true,\"rsvp\":\"no\"");
+	HAS(cr.out, "\"date\":\"2030-01-14\",\"session_only\":true,\"rsvp\":\"no\"");
 }
 
 static void test_edit_cancel(void)
@@ -383,14 +327,14 @@ static void test_edit_cancel(void)
 		     0);
 	/* Noor cannot edit or cancel: her command refuses. */
 	CHECK_INT_EQ(run(home_n, T_MORNING, "session", "cancel", session_id, NULL), 1);
-	HAS(err_buf, "only a facilitator");
+	HAS(cr.err, "only a facilitator");
 	CHECK_INT_EQ(run(home_s, T_MORNING, "sessions", "--days", "60", NULL), 0);
-	HAS(out_buf, "Check-in between court days");
-	HAS(out_buf, "Mon 2030-01-14 18:00");
-	LACKS(out_buf, "2030-01-21");
-	HAS(out_buf, "Mon 2030-01-28 18:00");
+	HAS(cr.out, "Check-in between court days");
+	HAS(cr.out, "Mon 2030-01-14 18:00");
+	LACKS(cr.out, "2030-01-21");
+	HAS(cr.out, "Mon 2030-01-28 18:00");
 	CHECK_INT_EQ(run(home_s, T_MORNING, "session", "show", session_id, "--json", NULL), 0);
-	HAS(out_buf, "\"sequence\":2");
+	HAS(cr.out, "\"sequence\":2");
 }
 
 /* A non-facilitator's schedule, sent past the command's own check, is refused by the others. */
@@ -417,15 +361,15 @@ static void test_forged_schedule(void)
 	}
 	direct_close(&d);
 	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", "--days", "60", NULL), 0);
-	LACKS(out_buf, "Forged meeting");
-	HAS(err_buf, "refused 1 session message");
+	LACKS(cr.out, "Forged meeting");
+	HAS(cr.err, "refused 1 session message");
 	CHECK_INT_EQ(run(home_s, T_MORNING, "sessions", "--days", "60", NULL), 0);
-	LACKS(out_buf, "Forged meeting");
+	LACKS(cr.out, "Forged meeting");
 	/* The command itself refuses for a member. */
 	CHECK_INT_EQ(run(home_n, T_MORNING, "session", "schedule", "peers", "--title", "Mine",
 			 "--at", "2030-02-01 12:00", "--duration", "1h", NULL),
 		     1);
-	HAS(err_buf, "only a facilitator");
+	HAS(cr.err, "only a facilitator");
 }
 
 static void test_roles(void)
@@ -433,21 +377,21 @@ static void test_roles(void)
 	/* Only a facilitator changes roles. */
 	CHECK_INT_EQ(run(home_n, T_MORNING, "circle", "promote", "peers", "Samir", NULL), 1);
 	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "promote", "peers", "Noor", NULL), 0);
-	HAS(out_buf, "is now a facilitator");
+	HAS(cr.out, "is now a facilitator");
 	CHECK_INT_EQ(run(home_n, T_MORNING, "session", "schedule", "peers", "--title",
 			 "Noor's mentoring hour", "--at", "2030-01-09 12:30", "--tz",
 			 "Asia/Kolkata", "--duration", "1h", NULL),
 		     0);
 	CHECK_INT_EQ(run(home_s, T_MORNING, "sessions", NULL), 0);
-	HAS(out_buf, "Noor's mentoring hour");
+	HAS(cr.out, "Noor's mentoring hour");
 	/* 12:30 in Kolkata (+05:30) is 08:00 in Berlin (+01:00). */
-	HAS(out_buf, "Wed 2030-01-09 08:00-09:00");
+	HAS(cr.out, "Wed 2030-01-09 08:00-09:00");
 	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "demote", "peers", "Noor", NULL), 0);
-	HAS(out_buf, "no longer a facilitator");
+	HAS(cr.out, "no longer a facilitator");
 	CHECK_INT_EQ(run(home_n, T_MORNING, "session", "schedule", "peers", "--title", "Again",
 			 "--at", "2030-02-01 12:00", "--duration", "1h", NULL),
 		     1);
-	HAS(err_buf, "only a facilitator");
+	HAS(cr.err, "only a facilitator");
 }
 
 /*
@@ -468,8 +412,8 @@ static void test_sync_applies(void)
 	CHECK_INT_EQ(run(home_n, T_MORNING, "sync", NULL), 0);
 	CHECK_INT_EQ(stored_title(home_n, "Case clinic"), 1);
 	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", "--days", "60", "--json", NULL), 0);
-	if ((p = strstr(out_buf, "Case clinic")) != NULL) {
-		while (p > out_buf && strncmp(p, "\"id\":\"", 6) != 0) {
+	if ((p = strstr(cr.out, "Case clinic")) != NULL) {
+		while (p > cr.out && strncmp(p, "\"id\":\"", 6) != 0) {
 			p--;
 		}
 		if (strncmp(p, "\"id\":\"", 6) == 0) {
@@ -487,7 +431,7 @@ static void test_sync_applies(void)
 	/* The CLI's own events still flow after the session handler. */
 	CHECK_INT_EQ(run(home_n, T_MORNING, "send", "peers", "after the clinic moved", NULL), 0);
 	CHECK_INT_EQ(run(home_a, T_MORNING, "read", "peers", NULL), 0);
-	HAS(out_buf, "after the clinic moved");
+	HAS(cr.out, "after the clinic moved");
 	CHECK_INT_EQ(run(home_a, T_MORNING, "session", "cancel", id, NULL), 0);
 	CHECK_INT_EQ(run(home_n, T_MORNING, "sync", NULL), 0);
 }
@@ -534,24 +478,24 @@ static void test_checkin_read(void)
 	strcpy(m.u.chat.text, "a quiet week");
 	direct_send(home_a, t + 3000, &m);
 	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", NULL), 0);
-	head = strstr(out_buf, "-- check-in: How was your week? (asked by Amira) --");
-	a1 = strstr(out_buf, "Noor: a long week in court");
-	a2 = strstr(out_buf, "Amira: a quiet week");
-	other = strstr(out_buf, "Noor: who has the docket?");
+	head = strstr(cr.out, "-- check-in: How was your week? (asked by Amira) --");
+	a1 = strstr(cr.out, "Noor: a long week in court");
+	a2 = strstr(cr.out, "Amira: a quiet week");
+	other = strstr(cr.out, "Noor: who has the docket?");
 	CHECK(head != NULL && a1 != NULL && a2 != NULL && other != NULL);
 	if (head != NULL && a1 != NULL && a2 != NULL && other != NULL) {
 		CHECK(head < a1 && a1 < a2 && a2 < other);
 	}
 	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", "--last", "3", "--json", NULL), 0);
-	CHECK_INT_EQ(count_of(out_buf, "\"question\":\"How was your week?\""), 2);
+	CHECK_INT_EQ(count_of(cr.out, "\"question\":\"How was your week?\""), 2);
 	/* A tag naming a round no facilitator opened: grouped, but under no question. */
 	randombytes_buf(round, sizeof round);
 	memcpy(m.u.chat.round_id, round, sizeof round);
 	strcpy(m.u.chat.text, "my own round");
 	direct_send(home_n, t + 4000, &m);
 	CHECK_INT_EQ(run(home_s, T_MORNING, "read", "peers", NULL), 0);
-	HAS(out_buf, "-- check-in --");
-	LACKS(out_buf, "asked by");
+	HAS(cr.out, "-- check-in --");
+	LACKS(cr.out, "asked by");
 }
 
 /* A facilitator steps down with "me" while another remains; the last one cannot. */
@@ -559,13 +503,13 @@ static void test_step_down(void)
 {
 	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "promote", "peers", "Noor", NULL), 0);
 	CHECK_INT_EQ(run(home_n, T_MORNING, "circle", "demote", "peers", "me", NULL), 0);
-	HAS(out_buf, "You are no longer a facilitator of peers");
+	HAS(cr.out, "You are no longer a facilitator of peers");
 	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "members", "peers", "--json", NULL), 0);
-	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 1);
 	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "demote", "peers", "me", NULL), 1);
-	HAS(err_buf, "you are the last facilitator of this circle and cannot step down");
+	HAS(cr.err, "you are the last facilitator of this circle and cannot step down");
 	CHECK_INT_EQ(run(home_n, T_MORNING, "circle", "demote", "peers", "me", NULL), 1);
-	HAS(err_buf, "you are not a facilitator of this circle");
+	HAS(cr.err, "you are not a facilitator of this circle");
 }
 
 /* Layla joins after the sessions were scheduled: Amira's next command sends them again. */
@@ -586,23 +530,23 @@ static void test_newcomer(void)
 	direct_close(&d);
 	/* `halqa circle add` sends the live sessions right after its commit. */
 	CHECK_INT_EQ(run(home_a, T_MORNING, "circle", "add", "peers", "Layla", NULL), 0);
-	HAS(err_buf, "sent 2 session(s) of peers again");
+	HAS(cr.err, "sent 2 session(s) of peers again");
 	/* A second command sends nothing more. */
 	CHECK_INT_EQ(run(home_a, T_MORNING, "sessions", NULL), 0);
-	LACKS(err_buf, "again");
+	LACKS(cr.err, "again");
 	/* Layla's first sync (a plain `halqa sync`) brings them, the edit and the cancellation. */
 	CHECK_INT_EQ(run(home_l, T_MORNING, "sync", NULL), 0);
 	CHECK_INT_EQ(stored_title(home_l, "Check-in between court days"), 1);
 	CHECK_INT_EQ(stored_title(home_l, "Case clinic (room 2)"), 0);
 	CHECK_INT_EQ(run(home_l, T_MORNING, "sessions", "--days", "60", NULL), 0);
-	HAS(out_buf, "Check-in between court days");
-	HAS(out_buf, "Noor's mentoring hour");
-	HAS(out_buf, "Mon 2030-01-28 18:00");
-	LACKS(out_buf, "2030-01-21");
+	HAS(cr.out, "Check-in between court days");
+	HAS(cr.out, "Noor's mentoring hour");
+	HAS(cr.out, "Mon 2030-01-28 18:00");
+	LACKS(cr.out, "2030-01-21");
 	/* For those who had them the copies change nothing and are not refusals. */
 	CHECK_INT_EQ(run(home_s, T_MORNING, "sessions", "--days", "60", NULL), 0);
-	LACKS(err_buf, "refused");
-	HAS(out_buf, "Check-in between court days");
+	LACKS(cr.err, "refused");
+	HAS(cr.out, "Check-in between court days");
 }
 
 /* Amira is the only facilitator again: she cannot step down or leave without handing over. */
@@ -635,14 +579,14 @@ static void test_removed_facilitator(void)
 {
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "promote", "peers", "Layla", NULL), 0);
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
-	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 2);
+	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 2);
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "remove", "peers", "Layla", NULL), 0);
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
-	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 1);
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "add", "peers", "Layla", NULL), 0);
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
-	CHECK_INT_EQ(count_of(out_buf, "\"facilitator\":true"), 1);
-	CHECK_INT_EQ(count_of(out_buf, "\"name\":"), 4);
+	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(count_of(cr.out, "\"name\":"), 4);
 }
 
 static icalproperty *first_prop(icalcomponent *c, icalproperty_kind k)
@@ -724,8 +668,8 @@ static void test_export(void)
 	icalcomponent_free(cal);
 	/* Without --with-agenda nothing private goes in. */
 	CHECK_INT_EQ(run(home_a, T_MORNING, "session", "export", "peers", "--ics", "-", NULL), 0);
-	HAS(out_buf, "BEGIN:VCALENDAR");
-	LACKS(out_buf, "Case review");
+	HAS(cr.out, "BEGIN:VCALENDAR");
+	LACKS(cr.out, "Case review");
 	free(text);
 }
 
@@ -738,7 +682,7 @@ static void test_session_only(void)
 	CHECK_INT_EQ(history_has(home_n, "docket number 4711"), 1);
 	/* Noor's reminders: the session has started. */
 	CHECK_INT_EQ(run(home_n, T_DURING, "agenda", "--remind", NULL), 0);
-	HAS(out_buf, "has started");
+	HAS(cr.out, "has started");
 	/* After the end, Noor's next command clears it and says so. */
 	CHECK_INT_EQ(run(home_n, T_AFTER, "agenda", NULL), 0);
 	CHECK_INT_EQ(history_has(home_n, "docket number 4711"), 0);
@@ -754,57 +698,33 @@ static void test_session_only(void)
 	CHECK_INT_EQ(history_has(home_a, "docket number 4711"), 0);
 	/* The notice reads as a system line, not as a stranger's message. */
 	CHECK_INT_EQ(run(home_s, T_AFTER, "read", "peers", "--all", NULL), 0);
-	HAS(out_buf, "-- " SESSIONS_NOTICE_TEXT " --");
-	LACKS(out_buf, "~");
+	HAS(cr.out, "-- " SESSIONS_NOTICE_TEXT " --");
+	LACKS(cr.out, "~");
 	CHECK_INT_EQ(run(home_s, T_AFTER, "read", "peers", "--all", "--json", NULL), 0);
-	HAS(out_buf, "\"system\":true,\"sender\":null");
-	CHECK_INT_EQ(count_of(out_buf, "\"system\":true"), 1);
+	HAS(cr.out, "\"system\":true,\"sender\":null");
+	CHECK_INT_EQ(count_of(cr.out, "\"system\":true"), 1);
 }
 
 static void test_clock_guard(void)
 {
-	char *argv[] = {bin, (char *)"--home", home_a, (char *)"agenda", NULL};
-	char err_path[300];
-	int status = -1;
-	pid_t pid;
-
-	snprintf(err_path, sizeof err_path, "%s/err", tmp);
-	pid = fork();
-	if (pid == 0) {
-		int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int o = open("/dev/null", O_WRONLY);
-
-		dup2(o, 1);
-		dup2(e, 2);
-		setenv("HALQA_PASSPHRASE", PASS, 1);
-		setenv("HALQA_TEST_NOW_MS", T_AFTER, 1);
-		unsetenv("HALQA_TESTING");
-		execv(bin, argv);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
-	slurp(err_path, err_buf, sizeof err_buf);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	HAS(err_buf, "HALQA_TESTING=1");
+	/* The test clock without HALQA_TESTING=1 is refused. */
+	CHECK_INT_EQ(cli_runner_setenv(&cr, "HALQA_TEST_NOW_MS", T_AFTER), 0);
+	CHECK_INT_EQ(cli_runner_setenv(&cr, "HALQA_TESTING", NULL), 0);
+	CHECK_INT_EQ(cli_runner_run(&cr, "amira", PASS, NULL, 0, "agenda", (char *)NULL), 1);
+	HAS(cr.err, "HALQA_TESTING=1");
 }
 
 int main(void)
 {
-	const char *bindir = getenv("HALQA_BIN_DIR"), *t = getenv("TMPDIR");
-
-	if (bindir == NULL || sodium_init() < 0) {
-		fprintf(stderr, "HALQA_BIN_DIR not set\n");
+	if (sodium_init() < 0 || cli_runner_init(&cr) != 0 ||
+	    cli_runner_setenv(&cr, "TZ", "Europe/Berlin") != 0) {
 		return 1;
 	}
-	snprintf(bin, sizeof bin, "%s/halqa", bindir);
-	snprintf(tmp, sizeof tmp, "%s/halqa-sesscli-XXXXXX", t ? t : "/tmp");
-	if (mkdtemp(tmp) == NULL) {
-		return 1;
-	}
-	snprintf(home_a, sizeof home_a, "%s/amira", tmp);
-	snprintf(home_n, sizeof home_n, "%s/noor", tmp);
-	snprintf(home_s, sizeof home_s, "%s/samir", tmp);
-	snprintf(home_l, sizeof home_l, "%s/layla", tmp);
+	snprintf(tmp, sizeof tmp, "%s", cr.root);
+	cli_runner_home(&cr, "amira", home_a, sizeof home_a);
+	cli_runner_home(&cr, "noor", home_n, sizeof home_n);
+	cli_runner_home(&cr, "samir", home_s, sizeof home_s);
+	cli_runner_home(&cr, "layla", home_l, sizeof home_l);
 	if (relay_test_start(&relay, "--open") != HALQA_OK) {
 		fprintf(stderr, "cannot start halqad\n");
 		return 1;
@@ -828,13 +748,6 @@ int main(void)
 	RUN(test_last_facilitator);
 	RUN(test_removed_facilitator);
 	relay_test_stop(&relay);
-	{
-		char cmd[400];
-
-		snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-		if (system(cmd) != 0) {
-			fprintf(stderr, "could not remove %s\n", tmp);
-		}
-	}
+	cli_runner_cleanup(&cr);
 	return harness_report();
 }

@@ -158,6 +158,13 @@ static pid_t spawn(struct cli_runner *r, struct cli_job *job, const char *who, c
 		}
 		unsetenv("HALQA_HOME");
 		setenv("NO_COLOR", "1", 1);
+		for (size_t i = 0; i < r->num_env; i++) {
+			if (r->env[i].unset) {
+				unsetenv(r->env[i].name);
+			} else {
+				setenv(r->env[i].name, r->env[i].value, 1);
+			}
+		}
 		setsid();
 		execv(r->bin, argv);
 		_exit(127);
@@ -182,17 +189,45 @@ static int finish(struct cli_runner *r, struct cli_job *job)
 	return r->status;
 }
 
+int cli_runner_vrun(struct cli_runner *r, const char *who, const char *pass, const char *input,
+                    size_t input_len, va_list ap)
+{
+	struct cli_job job;
+
+	memset(&job, 0, sizeof job);
+	job.pid = spawn(r, &job, who, pass, input, input_len, ap);
+	return finish(r, &job);
+}
+
 int cli_runner_run(struct cli_runner *r, const char *who, const char *pass, const char *input,
                    size_t input_len, ...)
 {
-	struct cli_job job;
 	va_list ap;
+	int st;
 
-	memset(&job, 0, sizeof job);
 	va_start(ap, input_len);
-	job.pid = spawn(r, &job, who, pass, input, input_len, ap);
+	st = cli_runner_vrun(r, who, pass, input, input_len, ap);
 	va_end(ap);
-	return finish(r, &job);
+	return st;
+}
+
+int cli_runner_setenv(struct cli_runner *r, const char *name, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < r->num_env && strcmp(r->env[i].name, name) != 0; i++) {
+	}
+	if (i == CLI_RUNNER_MAX_ENV || strlen(name) >= sizeof r->env[i].name ||
+	    (value != NULL && strlen(value) >= sizeof r->env[i].value)) {
+		return -1;
+	}
+	snprintf(r->env[i].name, sizeof r->env[i].name, "%s", name);
+	snprintf(r->env[i].value, sizeof r->env[i].value, "%s", value != NULL ? value : "");
+	r->env[i].unset = value == NULL;
+	if (i == r->num_env) {
+		r->num_env++;
+	}
+	return 0;
 }
 
 int cli_runner_start(struct cli_runner *r, struct cli_job *job, const char *who, const char *pass,
@@ -274,10 +309,25 @@ int cli_runner_profile(struct cli_runner *r, struct relay_test *t, const char *w
 	return 0;
 }
 
+int cli_runner_card_in(struct cli_runner *r, char *out, size_t out_len)
+{
+	const char *p, *q;
+
+	out[0] = '\0';
+	p = r->out != NULL ? strstr(r->out, "\"card\":\"") : NULL;
+	q = p != NULL ? strchr(p + 8, '"') : NULL;
+	if (q == NULL || (size_t)(q - p - 8) >= out_len) {
+		harness_fail(__FILE__, __LINE__, "no card in %s", r->out != NULL ? r->out : "");
+		return -1;
+	}
+	memcpy(out, p + 8, (size_t)(q - p - 8));
+	out[q - p - 8] = '\0';
+	return 0;
+}
+
 int cli_runner_card(struct cli_runner *r, const char *who, char *out, size_t out_len)
 {
 	char pass[80];
-	const char *p, *q;
 
 	out[0] = '\0';
 	snprintf(pass, sizeof pass, "pw-%s", who);
@@ -285,15 +335,7 @@ int cli_runner_card(struct cli_runner *r, const char *who, char *out, size_t out
 	         "whoami", who) != 0) {
 		return -1;
 	}
-	p = strstr(r->out, "\"card\":\"");
-	q = p != NULL ? strchr(p + 8, '"') : NULL;
-	if (q == NULL || (size_t)(q - p - 8) >= out_len) {
-		harness_fail(__FILE__, __LINE__, "no card for %s in %s", who, r->out);
-		return -1;
-	}
-	memcpy(out, p + 8, (size_t)(q - p - 8));
-	out[q - p - 8] = '\0';
-	return 0;
+	return cli_runner_card_in(r, out, out_len);
 }
 
 int cli_runner_introduce(struct cli_runner *r, const char *a, const char *b)

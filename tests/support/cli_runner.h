@@ -11,12 +11,14 @@
 #ifndef HALQA_TESTS_CLI_RUNNER_H
 #define HALQA_TESTS_CLI_RUNNER_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
 #define CLI_RUNNER_MAX_OUTPUT (4u * 1024 * 1024)
 #define CLI_RUNNER_MAX_ARGS   32
 #define CLI_RUNNER_MAX_JOBS   8
+#define CLI_RUNNER_MAX_ENV    8
 
 struct cli_runner {
 	char bin[512];  /* the halqa binary */
@@ -26,6 +28,13 @@ struct cli_runner {
 	size_t out_len, err_len;
 	int status; /* its exit status (-1 if it died of a signal) */
 	unsigned serial;
+	/* Variables set (value NULL: unset) in every child, after the defaults. */
+	struct {
+		char name[64];
+		char value[256];
+		int unset;
+	} env[CLI_RUNNER_MAX_ENV];
+	size_t num_env;
 };
 
 /* A run started in the background (cli_runner_start), for concurrency tests. */
@@ -56,6 +65,17 @@ void cli_runner_home(const struct cli_runner *r, const char *name, char *out, si
 int cli_runner_run(struct cli_runner *r, const char *who, const char *pass, const char *input,
                    size_t input_len, ...);
 
+/* cli_runner_vrun is cli_runner_run with the arguments in |ap|. */
+int cli_runner_vrun(struct cli_runner *r, const char *who, const char *pass, const char *input,
+                    size_t input_len, va_list ap);
+
+/*
+ * cli_runner_setenv sets |name| to |value| (NULL: unsets it) in the
+ * children of later runs, replacing an earlier setting of |name|. Returns
+ * 0, or -1 when the table is full or a string too long.
+ */
+int cli_runner_setenv(struct cli_runner *r, const char *name, const char *value);
+
 /* cli_runner_start starts the same in the background; cli_runner_finish waits and captures. */
 int cli_runner_start(struct cli_runner *r, struct cli_job *job, const char *who, const char *pass,
                      ...);
@@ -78,6 +98,8 @@ int cli_runner_address(char *out, size_t out_len, const struct relay_test *t);
 int cli_runner_profile(struct cli_runner *r, struct relay_test *t, const char *who,
                        const char *name);
 int cli_runner_card(struct cli_runner *r, const char *who, char *out, size_t out_len);
+/* cli_runner_card_in copies the card from the last run's output (whoami --json) into |out|. */
+int cli_runner_card_in(struct cli_runner *r, char *out, size_t out_len);
 int cli_runner_introduce(struct cli_runner *r, const char *a, const char *b);
 
 /* cli_runner_count returns how many times |needle| occurs in |hay|. */
