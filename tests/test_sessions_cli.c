@@ -572,8 +572,8 @@ static void test_last_facilitator(void)
 }
 
 /*
- * A facilitator who is removed leaves the roster too: added again, Layla
- * comes back as a member, not as a facilitator.
+ * A facilitator who is removed, or leaves, leaves the roster too: added
+ * again, they come back as members, not as facilitators.
  */
 static void test_removed_facilitator(void)
 {
@@ -587,6 +587,17 @@ static void test_removed_facilitator(void)
 	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
 	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 1);
 	CHECK_INT_EQ(count_of(cr.out, "\"name\":"), 4);
+	/* A facilitator who leaves steps down first; back again, Noor is a member. */
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "promote", "peers", "Noor", NULL), 0);
+	CHECK_INT_EQ(run(home_n, T_AFTER, "circle", "leave", "peers", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "sync", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(cr.out, "\"name\":"), 3);
+	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 1);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "add", "peers", "Noor", NULL), 0);
+	CHECK_INT_EQ(run(home_a, T_AFTER, "circle", "members", "peers", "--json", NULL), 0);
+	CHECK_INT_EQ(count_of(cr.out, "\"name\":"), 4);
+	CHECK_INT_EQ(count_of(cr.out, "\"facilitator\":true"), 1);
 }
 
 static icalproperty *first_prop(icalcomponent *c, icalproperty_kind k)
