@@ -19,6 +19,7 @@
  * 1 failure, 2 usage error.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -27,7 +28,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zmq.h>
 
 #include "halqa/admin.h"
 #include "halqa/log.h"
@@ -67,7 +67,7 @@ static void usage(FILE *f)
 		"  invite  [--data DIR] [--uses N] [--expires DURATION]\n"
 		"          print a new invite code (default: 1 use, expires in 7d)\n"
 		"  address [--data DIR]            print the relay address line again\n"
-		"  ban KEY [--data DIR]            refuse the device KEY (Z85, 40 characters)\n"
+		"  ban KEY [--data DIR]            refuse the device KEY (64 hex digits; Z85 also taken)\n"
 		"  unban KEY [--data DIR]          lift that ban\n"
 		"  admin LINE... [--data DIR]      send one admin-socket line (status, sweep;\n"
 		"                                  clock advance DURATION with run --test-clock)\n"
@@ -506,19 +506,22 @@ static int cmd_ban(const struct args *a, int ban)
 {
 	char dir[RELAY_CONFIG_PATH_MAX], path[RELAY_CONFIG_PATH_MAX];
 	char line[ADMIN_LINE_MAX], out[ADMIN_REPLY_MAX];
+	char hex[2 * 32 + 1];
 	struct spool *sp = NULL;
 	uint8_t key[32];
 	int rc;
 
-	if (strlen(a->key) != 40 || zmq_z85_decode(key, a->key) == NULL) {
-		fprintf(stderr, "halqad: a device key is 40 characters of Z85\n");
+	if (relay_keys_parse_device(a->key, key) != HALQA_OK) {
+		fprintf(stderr, "halqad: a device key is 64 hex digits (or 40 characters of Z85)\n");
 		return HALQA_ERR_ARG;
 	}
 	if ((rc = data_dir(a, dir, sizeof dir)) != HALQA_OK ||
 	    (rc = relay_config_path(path, sizeof path, dir, ADMIN_SOCKET_NAME)) != HALQA_OK) {
 		return rc;
 	}
-	snprintf(line, sizeof line, "%s %s", ban ? "ban" : "unban", a->key);
+	/* The admin line carries the canonical form, whichever the operator typed. */
+	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+	snprintf(line, sizeof line, "%s %s", ban ? "ban" : "unban", hex);
 	rc = admin_query(path, line, out, sizeof out, 5000);
 	if (rc == HALQA_OK) {
 		if (strncmp(out, "ok", 2) != 0) {
@@ -571,6 +574,26 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd = argv[1];
+	if (strcmp(cmd, "run") == 0) {
+		/*
+		 * Until relay_run has its handlers in place, a stop signal would
+		 * kill us with the default action, possibly while the spool is
+		 * being opened or recovered. Blocked, it stays pending and
+		 * relay_run takes it as soon as it can stop cleanly. Threads
+		 * started from here on (libzmq's, libuv's) inherit the mask, so
+		 * the signal cannot be handed to one of them instead.
+		 */
+		sigset_t stop;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGHUP);
+		if (pthread_sigmask(SIG_BLOCK, &stop, NULL) != 0) {
+			fprintf(stderr, "halqad: cannot block the stop signals\n");
+			return 1;
+		}
+	}
 	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
 		usage(stdout);
 		return 0;

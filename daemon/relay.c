@@ -40,6 +40,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -630,7 +631,7 @@ static void admin_status(struct relay *r, char *out, size_t out_len)
 }
 
 /*
- * admin_ban bans or unbans a device key (Z85) in the spool and in memory:
+ * admin_ban bans or unbans a device key (hex, or Z85) in the spool and in memory:
  * new connections are refused by ZAP, and frames on a connection it already
  * has are dropped unanswered from now on.
  */
@@ -642,7 +643,7 @@ static void admin_ban(struct relay *r, const char *line, char *out, size_t out_l
 	struct relay_device *d;
 	int rc;
 
-	if (strlen(text) != 40 || zmq_z85_decode(key, text) == NULL) {
+	if (relay_keys_parse_device(text, key) != HALQA_OK) {
 		snprintf(out, out_len, "error bad key\n");
 		return;
 	}
@@ -930,6 +931,22 @@ int relay_run(struct relay *r)
 	    uv_signal_start(&r->sig_int, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&r->sig_hup, on_signal, SIGHUP) != 0) {
 		return HALQA_ERR_IO;
+	}
+	/*
+	 * halqad blocks these from its first instruction (main.c); with the
+	 * handlers in place one that arrived during startup is delivered now
+	 * and stops the loop on its first turn.
+	 */
+	{
+		sigset_t stop;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGHUP);
+		if (pthread_sigmask(SIG_UNBLOCK, &stop, NULL) != 0) {
+			return HALQA_ERR_IO;
+		}
 	}
 	if ((rc = sock_start(r, &r->zap)) != HALQA_OK ||
 	    (rc = sock_start(r, &r->monitor)) != HALQA_OK ||

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "halqa/log.h"
 #include "halqa/wire.h"
@@ -625,4 +626,22 @@ int relay_keys_address_line(char *out, size_t out_len, const char *endpoint, con
 		return HALQA_ERR_TOO_LARGE;
 	}
 	return HALQA_OK;
+}
+
+int relay_keys_parse_device(const char *text, uint8_t key[32])
+{
+	size_t len = strnlen(text, 65), bin_len = 0;
+
+	sodium_memzero(key, 32);
+	if (len == 64) {
+		/* sodium_hex2bin stops at the first non-hex digit: all 64 must be used. */
+		if (sodium_hex2bin(key, 32, text, len, NULL, &bin_len, NULL) == 0 &&
+		    bin_len == 32) {
+			return HALQA_OK;
+		}
+	} else if (len == 40 && zmq_z85_decode(key, text) != NULL) {
+		return HALQA_OK;
+	}
+	sodium_memzero(key, 32);
+	return HALQA_ERR_MALFORMED;
 }

@@ -153,12 +153,17 @@ static void test_open_mode(void)
 	steps_stop(&t);
 }
 
+/*
+ * test_ban: `halqad ban KEY` takes the device key in hex (the spelling of
+ * the address line) or in Z85, through the running relay and, with none
+ * running, straight into the spool.
+ */
 static void test_ban(void)
 {
 	struct relay_test t = {0};
 	struct relay_client *c = NULL, *other = NULL;
 	uint8_t pub[32], sec[32];
-	char z85[41], cmd[128];
+	char z85[41], hex[65], cmd[160];
 	int status = -1;
 
 	if (relay_test_start(&t, NULL) != HALQA_OK) {
@@ -171,7 +176,8 @@ static void test_ban(void)
 	relay_client_public_key(c, pub);
 	relay_client_secret_key(c, sec);
 	zmq_z85_encode(z85, pub, 32);
-	snprintf(cmd, sizeof cmd, "ban %s", z85);
+	sodium_bin2hex(hex, sizeof hex, pub, 32);
+	snprintf(cmd, sizeof cmd, "ban %s", hex);
 	CHECK_OK(relay_test_command(&t, cmd, NULL, 0, &status));
 	CHECK_INT_EQ(status, 0);
 
@@ -185,6 +191,7 @@ static void test_ban(void)
 	/* Others are unaffected. */
 	CHECK_OK(steps_call(other, &req, NULL));
 
+	/* The Z85 spelling names the same device. */
 	snprintf(cmd, sizeof cmd, "unban %s", z85);
 	CHECK_OK(relay_test_command(&t, cmd, NULL, 0, &status));
 	CHECK_INT_EQ(status, 0);
@@ -194,6 +201,32 @@ static void test_ban(void)
 
 	CHECK_OK(relay_test_command(&t, "ban nonsense", NULL, 0, &status));
 	CHECK(status != 0);
+	/* One digit short of a key is refused, not padded. */
+	hex[63] = '\0';
+	snprintf(cmd, sizeof cmd, "ban %s", hex);
+	CHECK_OK(relay_test_command(&t, cmd, NULL, 0, &status));
+	CHECK(status != 0);
+	CHECK_OK(steps_call(c, &req, NULL));
+	/* The same through the admin socket line. */
+	snprintf(cmd, sizeof cmd, "admin ban %s", hex);
+	CHECK_OK(relay_test_command(&t, cmd, NULL, 0, &status));
+	CHECK(status != 0);
+	sodium_bin2hex(hex, sizeof hex, pub, 32);
+
+	/* With no relay running the ban goes into the spool and holds on restart. */
+	relay_client_free(c);
+	c = NULL;
+	CHECK_OK(relay_test_kill(&t, SIGTERM));
+	snprintf(cmd, sizeof cmd, "ban %s", hex);
+	CHECK_OK(relay_test_command(&t, cmd, NULL, 0, &status));
+	CHECK_INT_EQ(status, 0);
+	CHECK_OK(relay_test_restart(&t));
+	CHECK_OK(relay_test_client(&t, &c, pub, sec));
+	CHECK_RC(relay_client_ok(c, &req, &rep, NULL, 500), HALQA_ERR_NETWORK);
+	relay_client_free(other);
+	other = NULL;
+	CHECK_OK(relay_test_client(&t, &other, NULL, NULL));
+	CHECK_OK(steps_call(other, &req, NULL));
 out:
 	sodium_memzero(sec, sizeof sec);
 	relay_client_free(c);

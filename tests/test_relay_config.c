@@ -7,6 +7,7 @@
 #include "halqa/relay_config.h"
 
 #include <sodium.h>
+#include <zmq.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,57 @@ static void test_keys(void)
 	CHECK_RC(relay_keys_load(path, sec, pub2), HALQA_ERR_NOT_FOUND);
 }
 
+/* The operator's spellings of a device key: hex as in the address line, or Z85. */
+static void test_device_key_parse(void)
+{
+	uint8_t key[32], got[32], zero[32] = {0};
+	char hex[65], upper[65], z85[41], text[80];
+
+	randombytes_buf(key, sizeof key);
+	sodium_bin2hex(hex, sizeof hex, key, sizeof key);
+	CHECK(zmq_z85_encode(z85, key, sizeof key) != NULL);
+	for (size_t i = 0; i < 65; i++) {
+		upper[i] = (char)(hex[i] >= 'a' && hex[i] <= 'f' ? hex[i] - 'a' + 'A' : hex[i]);
+	}
+
+	CHECK_OK(relay_keys_parse_device(hex, got));
+	CHECK_MEM_EQ(got, 32, key, 32);
+	CHECK_OK(relay_keys_parse_device(upper, got));
+	CHECK_MEM_EQ(got, 32, key, 32);
+	CHECK_OK(relay_keys_parse_device(z85, got));
+	CHECK_MEM_EQ(got, 32, key, 32);
+
+	/* Wrong lengths, either side of each accepted one. */
+	memcpy(text, hex, 63);
+	text[63] = '\0';
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	CHECK_MEM_EQ(got, 32, zero, 32);
+	snprintf(text, sizeof text, "%s0", hex);
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	snprintf(text, sizeof text, "%s ", hex);
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	memcpy(text, z85, 39);
+	text[39] = '\0';
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	snprintf(text, sizeof text, "%sA", z85);
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	CHECK_RC(relay_keys_parse_device("", got), HALQA_ERR_MALFORMED);
+
+	/* A non-hex digit anywhere in 64 characters, e.g. the last. */
+	memcpy(text, hex, 65);
+	text[63] = 'g';
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	CHECK_MEM_EQ(got, 32, zero, 32);
+	text[63] = hex[63];
+	text[0] = ':';
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	/* 40 characters outside Z85's alphabet. */
+	memcpy(text, z85, 41);
+	text[20] = '~';
+	CHECK_RC(relay_keys_parse_device(text, got), HALQA_ERR_MALFORMED);
+	CHECK_MEM_EQ(got, 32, zero, 32);
+}
+
 static void test_default_dir(void)
 {
 	char out[512];
@@ -197,6 +249,7 @@ int main(void)
 	RUN(test_values_applied);
 	RUN(test_bad_files_keep_config);
 	RUN(test_keys);
+	RUN(test_device_key_parse);
 	RUN(test_default_dir);
 	rmdir(tmp);
 	return harness_report();

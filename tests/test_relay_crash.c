@@ -27,6 +27,9 @@
  * relay must exit with status 0 (relay_test_kill gives it 20 s, then
  * SIGKILLs it, which fails the test) after a graceful stop, and the same
  * checks hold: nothing acknowledged lost, nothing stored twice.
+ *
+ * Before both, SIGTERM lands during startup (see test_sigterm_at_startup):
+ * halqad must stop cleanly then too.
  */
 #include <signal.h>
 #include <stdint.h>
@@ -522,11 +525,73 @@ static void test_sigterm_during_burst(void)
 	stop_during_burst(SIGTERM, 3);
 }
 
+/* count_in_log counts the lines of the daemon's log that contain |needle|. */
+static int count_in_log(const struct relay_test *t, const char *needle)
+{
+	char line[1024];
+	int n = 0;
+	FILE *f = fopen(t->log_path, "r");
+
+	if (f == NULL) {
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		n += strstr(line, needle) != NULL;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * test_sigterm_at_startup: a stop signal that arrives while halqad is still
+ * starting (opening and recovering the spool, binding) must give a clean
+ * stop, not the default action's death. The daemon is started with the
+ * stop signals blocked by the test, so the signal is sent at a known point
+ * (before halqad's main even runs) whatever the machine's speed; then
+ * SIGTERM comes 0 to 20 ms later, at some point of the startup. Each run
+ * must end with exit status 0 and the log line of a graceful stop, and
+ * the relay must start and serve normally afterwards.
+ */
+static void test_sigterm_at_startup(void)
+{
+	struct relay_test t;
+	struct relay_client *c = NULL;
+	struct wire_msg ping;
+	int stops;
+
+	if (relay_test_start(&t, "--open") != HALQA_OK) {
+		harness_fail(__FILE__, __LINE__, "halqad did not start");
+		return;
+	}
+	CHECK_OK(relay_test_kill(&t, SIGTERM));
+	CHECK(WIFEXITED(t.last_status) && WEXITSTATUS(t.last_status) == 0);
+	stops = count_in_log(&t, "stopped: last turn committed");
+	CHECK_INT_EQ(stops, 1);
+	for (int i = 0; i < 6 && !harness_current_failed; i++) {
+		CHECK_OK(relay_test_spawn_unready(&t, 1));
+		usleep((unsigned)i * 4000);
+		CHECK_OK(relay_test_kill(&t, SIGTERM));
+		if (!WIFEXITED(t.last_status) || WEXITSTATUS(t.last_status) != 0) {
+			harness_fail(__FILE__, __LINE__,
+				     "SIGTERM %d ms into startup: halqad ended with status %d", i * 4,
+				     t.last_status);
+		}
+		CHECK_INT_EQ(count_in_log(&t, "stopped: last turn committed"), stops + 1 + i);
+	}
+	CHECK_OK(relay_test_restart(&t));
+	CHECK_OK(relay_test_client(&t, &c, NULL, NULL));
+	wire_msg_init(&ping, WIRE_PING, 1);
+	CHECK_OK(relay_client_ok(c, &ping, NULL, NULL, TIMEOUT_MS));
+	relay_client_free(c);
+	relay_test_stop(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
 		return 1;
 	}
+	RUN(test_sigterm_at_startup);
 	RUN(test_kill9_during_burst);
 	RUN(test_sigterm_during_burst);
 	return harness_report();

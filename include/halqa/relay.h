@@ -69,7 +69,10 @@ HALQA_MUST_CHECK int relay_new(struct relay **out, const struct relay_options *o
 
 /*
  * relay_run runs the loop until SIGTERM or SIGINT, then commits, sends what
- * it can, and returns HALQA_OK. HALQA_ERR_ARG in offline mode.
+ * it can, and returns HALQA_OK. HALQA_ERR_ARG in offline mode. Once its
+ * handlers are installed it unblocks SIGTERM, SIGINT and SIGHUP in the
+ * calling thread (halqad blocks them before startup, so one that arrives
+ * early waits for a clean stop instead of killing the process).
  */
 HALQA_MUST_CHECK int relay_run(struct relay *r);
 

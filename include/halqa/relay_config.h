@@ -144,4 +144,13 @@ HALQA_MUST_CHECK int relay_keys_load(const char *path, uint8_t sec[32], uint8_t 
 HALQA_MUST_CHECK int relay_keys_address_line(char *out, size_t out_len, const char *endpoint,
 					     const uint8_t pub[32]);
 
+/*
+ * relay_keys_parse_device reads a device's CURVE public key as an operator
+ * types it: 64 hex digits (the spelling of the relay address line; either
+ * case), or 40 characters of Z85 (ZeroMQ's own spelling). The two cannot
+ * be confused: they differ in length. Surrounding text is not trimmed.
+ * HALQA_ERR_MALFORMED for anything else; |key| is then zeroed.
+ */
+HALQA_MUST_CHECK int relay_keys_parse_device(const char *text, uint8_t key[32]);
+
 #endif

@@ -597,9 +597,13 @@ static int halqad_path(char *out, size_t out_len)
 /*
  * spawn runs argv with stdout to |stdout_fd| (-1: the log) and stderr to
  * the log (or inherited with HALQA_TEST_RELAY_LOG). The child dies with us.
+ * With |block_stop| the child starts with SIGTERM, SIGINT and SIGHUP
+ * blocked, as if they had arrived before its main().
  */
-static int spawn(struct relay_test *t, char *const argv[], int stdout_fd, pid_t *out_pid)
+static int spawn(struct relay_test *t, char *const argv[], int stdout_fd, int block_stop,
+		 pid_t *out_pid)
 {
+	sigset_t stop, old_mask;
 	int inherit = getenv("HALQA_TEST_RELAY_LOG") != NULL;
 	pid_t parent = getpid(), pid;
 	int log_fd;
@@ -609,8 +613,20 @@ static int spawn(struct relay_test *t, char *const argv[], int stdout_fd, pid_t 
 	if (log_fd < 0) {
 		return HALQA_ERR_IO;
 	}
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
 	fflush(NULL);
+	/* Blocked across fork, so a kill() right after it cannot come first. */
+	if (block_stop && pthread_sigmask(SIG_BLOCK, &stop, &old_mask) != 0) {
+		close(log_fd);
+		return HALQA_ERR_IO;
+	}
 	pid = fork();
+	if (pid != 0 && block_stop) {
+		pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+	}
 	if (pid < 0) {
 		close(log_fd);
 		return HALQA_ERR_IO;
@@ -624,6 +640,7 @@ static int spawn(struct relay_test *t, char *const argv[], int stdout_fd, pid_t 
 		    (!inherit && dup2(log_fd, 2) < 0)) {
 			_exit(127);
 		}
+		/* The mask inherited from fork survives exec; pending signals stay pending. */
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -699,7 +716,7 @@ static int run_capture(struct relay_test *t, char *const argv[], char *out, size
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		return HALQA_ERR_IO;
 	}
-	rc = spawn(t, argv, fds[1], &pid);
+	rc = spawn(t, argv, fds[1], 0, &pid);
 	close(fds[1]);
 	if (rc != HALQA_OK) {
 		close(fds[0]);
@@ -835,7 +852,7 @@ static int wait_ready(struct relay_test *t)
 	return rc;
 }
 
-static int start_run(struct relay_test *t)
+static int spawn_run(struct relay_test *t, int block_stop)
 {
 	struct argv_buf a;
 	char bin[512];
@@ -843,8 +860,25 @@ static int start_run(struct relay_test *t)
 	int rc;
 
 	if ((rc = halqad_path(bin, sizeof bin)) != HALQA_OK ||
-	    (rc = build_argv(&a, bin, fixed, t->extra_args)) != HALQA_OK ||
-	    (rc = spawn(t, a.argv, -1, &t->pid)) != HALQA_OK) {
+	    (rc = build_argv(&a, bin, fixed, t->extra_args)) != HALQA_OK) {
+		return rc;
+	}
+	return spawn(t, a.argv, -1, block_stop, &t->pid);
+}
+
+int relay_test_spawn_unready(struct relay_test *t, int block_stop)
+{
+	if (t->pid > 0) {
+		return HALQA_ERR_INVALID;
+	}
+	return spawn_run(t, block_stop);
+}
+
+static int start_run(struct relay_test *t)
+{
+	int rc;
+
+	if ((rc = spawn_run(t, 0)) != HALQA_OK) {
 		return rc;
 	}
 	if ((rc = wait_ready(t)) != HALQA_OK) {

@@ -182,6 +182,17 @@ HALQA_MUST_CHECK int relay_test_kill(struct relay_test *t, int sig);
 HALQA_MUST_CHECK int relay_test_restart(struct relay_test *t);
 
 /*
+ * relay_test_spawn_unready starts `halqad run` on the directory of a
+ * stopped relay_test, as relay_test_restart does, but returns at once
+ * without waiting for PING: for signals that land during startup. With
+ * |block_stop| the daemon starts with SIGTERM, SIGINT and SIGHUP blocked
+ * (inherited across exec), as if they had arrived before its main().
+ * HALQA_ERR_INVALID if the daemon still runs, HALQA_ERR_IO if it cannot
+ * be started.
+ */
+HALQA_MUST_CHECK int relay_test_spawn_unready(struct relay_test *t, int block_stop);
+
+/*
  * relay_test_command runs `halqad <args> --data DIR` (args space-separated,
  * e.g. "invite --uses 3") to completion, capturing up to |out_len|-1 bytes
  * of its stdout into |out| (NUL-terminated; |out| may be NULL) and its exit
