@@ -54,6 +54,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,6 +88,10 @@
 static uint64_t g_window = 8;
 /* The halqad executable (--halqad); default: next to this one. */
 static char g_halqad[PATH_MAX];
+/* --smaps DIR: the target's /proc/PID/smaps at each idle reading is copied there. */
+static const char *g_smaps_dir;
+/* --fsync-probe: time a 4 KiB write + fdatasync on the relay's disk every 10 ms. */
+static bool g_fsync_probe;
 
 enum target {
 	TARGET_BARE,
@@ -137,6 +142,12 @@ struct load_result {
 	double p99_us;
 	double max_us;
 	long peak_rss_kib;
+	/* --fsync-probe: fdatasync latency on the relay's disk during the run */
+	size_t probe_count;
+	double probe_p50_us;
+	double probe_p90_us;
+	double probe_p99_us;
+	double probe_max_us;
 };
 
 struct gen {
@@ -1001,11 +1012,99 @@ static void relay_join(struct gen *g)
  * |rate| payloads per second in total, evenly spaced, still never more than
  * the window in flight (a backlog is skipped, never burst).
  */
+/*
+ * The fsync probe: a thread that, while a relay run is measured, rewrites
+ * 4 KiB of a file in the relay's data directory (same file system) and
+ * times its fdatasync, every 10 ms. It shows what this disk's syncs cost at
+ * the very moment the relay's commits pay them, so a latency figure can be
+ * set against the disk's own. It adds 100 small syncs/s to the disk's load.
+ */
+#define PROBE_MAX 4096
+#define PROBE_PERIOD_NS 10000000u
+
+struct fsync_probe {
+	pthread_t thread;
+	int fd;
+	uint64_t start_ns;
+	uint64_t end_ns;
+	size_t n;
+	uint32_t us[PROBE_MAX];
+};
+
+static void *probe_main(void *arg)
+{
+	struct fsync_probe *p = arg;
+	struct timespec period = {0, PROBE_PERIOD_NS};
+	uint8_t block[4096];
+	uint64_t now;
+
+	memset(block, 0x5a, sizeof block);
+	while ((now = bench_now_ns()) < p->end_ns && p->n < PROBE_MAX) {
+		if (now >= p->start_ns) {
+			uint64_t t0 = bench_now_ns(), dt;
+
+			block[0]++;
+			if (pwrite(p->fd, block, sizeof block, 0) != (ssize_t)sizeof block ||
+			    fdatasync(p->fd) != 0) {
+				break;
+			}
+			dt = (bench_now_ns() - t0) / 1000u;
+			p->us[p->n++] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+		}
+		nanosleep(&period, NULL);
+	}
+	return NULL;
+}
+
+static struct fsync_probe *probe_start(const struct gen *g)
+{
+	char path[PATH_MAX + 32];
+	struct fsync_probe *p;
+
+	if (!g_fsync_probe || g->target != TARGET_RELAY) {
+		return NULL;
+	}
+	p = calloc(1, sizeof *p);
+	if (p == NULL) {
+		die("calloc");
+	}
+	snprintf(path, sizeof path, "%s/fsync-probe", g->data_dir);
+	p->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (p->fd < 0) {
+		die("open fsync probe");
+	}
+	p->start_ns = g->win_start;
+	p->end_ns = g->win_end;
+	if (pthread_create(&p->thread, NULL, probe_main, p) != 0) {
+		die("pthread_create");
+	}
+	return p;
+}
+
+static void probe_finish(struct fsync_probe *p, struct load_result *res)
+{
+	if (p == NULL) {
+		return;
+	}
+	pthread_join(p->thread, NULL);
+	close(p->fd);
+	res->probe_count = p->n;
+	if (p->n > 0) {
+		qsort(p->us, p->n, sizeof p->us[0], cmp_u32);
+		res->probe_p50_us = p->us[p->n / 2];
+		res->probe_p90_us = p->us[(p->n * 9) / 10];
+		res->probe_p99_us = p->us[(p->n * 99) / 100];
+		res->probe_max_us = p->us[p->n - 1];
+	}
+	free(p);
+}
+
 static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 		     struct load_result *res)
 {
 	uint64_t t0 = bench_now_ns(), interval = 0, now, ingress0 = 0;
 	bool in_window = false;
+	struct fsync_probe *probe;
 
 	memset(res, 0, sizeof *res);
 	res->samples = malloc(MAX_SAMPLES * sizeof *res->samples);
@@ -1015,6 +1114,7 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 	g->res = res;
 	g->win_start = t0 + (uint64_t)(warm_s * 1e9);
 	g->win_end = g->win_start + (uint64_t)(run_s * 1e9);
+	probe = probe_start(g);
 	if (rate > 0) {
 		interval = (uint64_t)(1e9 * (double)g->num_devs / rate);
 	}
@@ -1074,6 +1174,7 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 		res->accepted = __atomic_load_n(&g->shared->ingress, __ATOMIC_RELAXED) - ingress0;
 	}
 	res->peak_rss_kib = read_status_kib(g->target_pid, "VmHWM");
+	probe_finish(probe, res);
 	finish_latency(res);
 	free(res->samples);
 	res->samples = NULL;
@@ -1118,6 +1219,12 @@ static void print_load(const char *target, const char *run, const struct load_re
 	       target, run, r->sent / r->seconds, r->accepted / r->seconds,
 	       r->delivered / r->seconds, r->p50_us / 1000, r->p99_us / 1000, r->max_us / 1000,
 	       r->peak_rss_kib);
+	if (r->probe_count > 0) {
+		printf("%-6s %-16s disk: %zu fdatasyncs of 4 KiB during the run, p50 %.2f ms  "
+		       "p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+		       "", "", r->probe_count, r->probe_p50_us / 1000, r->probe_p90_us / 1000,
+		       r->probe_p99_us / 1000, r->probe_max_us / 1000);
+	}
 	if (r->stalls != 0 || r->behind != 0 || r->send_errors != 0) {
 		printf("%-6s %-16s stalled windows %llu, paced sends skipped %llu, SEND errors %llu "
 		       "(last: %s)\n",
@@ -1192,6 +1299,31 @@ static void print_loadavg(const char *when)
  */
 #define IDLE_PER_WORKER 4000
 
+/* copy_smaps keeps the target's memory map, mapping by mapping, for a look at where it goes. */
+static void copy_smaps(pid_t pid, const char *name, size_t n)
+{
+	char src[64], dst[PATH_MAX], buf[65536];
+	FILE *in, *out;
+	size_t got;
+
+	snprintf(src, sizeof src, "/proc/%ld/smaps", (long)pid);
+	snprintf(dst, sizeof dst, "%s/smaps-%s-%zu.txt", g_smaps_dir, name, n);
+	in = fopen(src, "r");
+	out = fopen(dst, "w");
+	while (in != NULL && out != NULL && (got = fread(buf, 1, sizeof buf, in)) > 0) {
+		fwrite(buf, 1, got, out);
+	}
+	if (in == NULL || out == NULL) {
+		fprintf(stderr, "bench_relay: cannot copy %s to %s\n", src, dst);
+	}
+	if (in != NULL) {
+		fclose(in);
+	}
+	if (out != NULL) {
+		fclose(out);
+	}
+}
+
 /*
  * idle_worker connects devices [first, first + n) to the target |g| names
  * and completes one round trip on each, then reports on |ready_fd| and
@@ -1265,6 +1397,9 @@ static void bench_idle(enum target t, bool zap, size_t n, const char *tmpdir, lo
 	/* Let the handshakes' transient buffers go back before reading. */
 	usleep(500000);
 	*rss = read_status_kib(g.target_pid, "VmRSS");
+	if (g_smaps_dir != NULL) {
+		copy_smaps(g.target_pid, t == TARGET_RELAY ? "relay" : zap ? "bare+zap" : "bare", n);
+	}
 	printf("%-8s idle %6zu devices  VmRSS %8ld KiB (empty %ld KiB, %.1f KiB per connection)\n",
 	       t == TARGET_RELAY ? "relay" : zap ? "bare+zap" : "bare", n, *rss, *base,
 	       (double)(*rss - *base) / (double)n);
@@ -1284,7 +1419,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench_relay [--bare-only | --relay-only] [--no-load] [--rounds N] [--devices N]\n"
 		"                   [--seconds S] [--warmup S] [--rate R] [--window W]\n"
-		"                   [--idle N[,N...]] [--halqad PATH]\n"
+		"                   [--idle N[,N...]] [--halqad PATH] [--smaps DIR] [--fsync-probe]\n"
 		"  --rounds N    load rounds, bare and relay alternating; medians reported (default 3)\n"
 		"  --devices N   devices in the load runs, circles of 10 (default 100)\n"
 		"  --seconds S   measured seconds per load run (default 5)\n"
@@ -1292,7 +1427,10 @@ static void usage(void)
 		"  --rate R      paced run at R sends/s in total, 0 to skip (default 10000)\n"
 		"  --window W    sends in flight per device when saturating (default 8)\n"
 		"  --idle LIST   idle-connection counts (default 1000,10000; 0 to skip)\n"
-		"  --halqad PATH the relay (default: halqad next to this program)\n");
+		"  --halqad PATH the relay (default: halqad next to this program)\n"
+		"  --smaps DIR   copy each target's /proc/PID/smaps at each idle reading to DIR\n"
+		"  --fsync-probe time a 4 KiB write + fdatasync on the relay's disk every 10 ms\n"
+		"                during each measured relay run\n");
 	exit(2);
 }
 
@@ -1317,6 +1455,10 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			o->relay_only = true;
 			continue;
 		}
+		if (strcmp(a, "--fsync-probe") == 0) {
+			g_fsync_probe = true;
+			continue;
+		}
 		if (strcmp(a, "--no-load") == 0) {
 			o->no_load = true;
 			continue;
@@ -1337,6 +1479,8 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			o->rate = strtod(v, NULL);
 		} else if (strcmp(a, "--window") == 0) {
 			g_window = strtoul(v, NULL, 10);
+		} else if (strcmp(a, "--smaps") == 0) {
+			g_smaps_dir = v;
 		} else if (strcmp(a, "--halqad") == 0) {
 			snprintf(g_halqad, sizeof g_halqad, "%s", v);
 		} else if (strcmp(a, "--idle") == 0) {

@@ -649,6 +649,40 @@ static int spawn(struct relay_test *t, char *const argv[], int stdout_fd, int bl
 	return HALQA_OK;
 }
 
+static void print_log(const struct relay_test *t);
+
+/*
+ * dump_stacks prints every thread's stack of a daemon that does not exit
+ * (gdb in batch mode, when installed), so that a rare hang in a stop can
+ * be attributed from the test's output alone. HALQA_TEST_NO_GDB skips it.
+ */
+static void dump_stacks(pid_t pid)
+{
+	char pid_text[32];
+	pid_t g;
+	int status;
+
+	if (getenv("HALQA_TEST_NO_GDB") != NULL || access("/usr/bin/gdb", X_OK) != 0) {
+		return;
+	}
+	snprintf(pid_text, sizeof pid_text, "%ld", (long)pid);
+	fflush(NULL);
+	g = fork();
+	if (g < 0) {
+		return;
+	}
+	if (g == 0) {
+		if (dup2(2, 1) < 0) {
+			_exit(127);
+		}
+		execl("/usr/bin/gdb", "gdb", "-p", pid_text, "-batch", "-nx", "-ex",
+		      "thread apply all bt", (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(g, &status, 0) < 0 && errno == EINTR) {
+	}
+}
+
 /* wait_exit waits up to |timeout_ms| for the daemon, then kills it. */
 static void wait_exit(struct relay_test *t, int timeout_ms)
 {
@@ -666,6 +700,8 @@ static void wait_exit(struct relay_test *t, int timeout_ms)
 		}
 		if (now_ms() >= deadline) {
 			fprintf(stderr, "relay_test: halqad did not exit, killing it\n");
+			print_log(t);
+			dump_stacks(t->pid);
 			kill(t->pid, SIGKILL);
 			while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR) {
 			}
