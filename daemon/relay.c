@@ -971,6 +971,18 @@ int relay_run(struct relay *r)
 	return HALQA_OK;
 }
 
+/* drain_monitor discards every monitor event already queued for us. */
+static void drain_monitor(struct relay *r)
+{
+	char sink[256];
+
+	if (r->monitor.zs == NULL) {
+		return;
+	}
+	while (zmq_recv(r->monitor.zs, sink, sizeof sink, ZMQ_DONTWAIT) >= 0) {
+	}
+}
+
 static void close_cb(uv_handle_t *h)
 {
 	(void)h;
@@ -1012,11 +1024,25 @@ void relay_free(struct relay *r)
 		uv_run(&r->loop, UV_RUN_DEFAULT);
 		(void)uv_loop_close(&r->loop);
 	}
+	if (r->router.zs != NULL) {
+		/*
+		 * Stop the monitor before closing our end of it. libzmq's I/O
+		 * thread sends each event with a blocking send, holding the
+		 * monitor's lock; once our PAIR is gone (or its pipe is full)
+		 * that send never returns, and zmq_socket_monitor(NULL) waits
+		 * for the lock for ever. An event that fell in that window (a
+		 * peer connecting or leaving during the stop) hung halqad at
+		 * exit: the rare "status 9" of the SIGTERM tests (gdb: the I/O
+		 * thread in zmq_msg_send, the main thread here). Draining first
+		 * leaves the pipe room for what the I/O thread still emits.
+		 */
+		drain_monitor(r);
+		zmq_socket_monitor(r->router.zs, NULL, 0);
+	}
 	if (r->monitor.zs != NULL) {
 		zmq_close(r->monitor.zs);
 	}
 	if (r->router.zs != NULL) {
-		zmq_socket_monitor(r->router.zs, NULL, 0);
 		zmq_close(r->router.zs);
 	}
 	if (r->zap.zs != NULL) {

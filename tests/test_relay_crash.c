@@ -64,6 +64,7 @@ struct msg {
 	uint8_t cmid[WIRE_ID_LEN];
 	int seen;
 	uint64_t seen_seq;
+	int late; /* first stored by a retry, so after messages sent later */
 };
 
 static uint64_t g_rng;
@@ -193,7 +194,7 @@ static size_t verify(struct world *w, int complete)
 {
 	struct wire_msg req, rep;
 	uint64_t from = 1, prev_seq = 0;
-	uint64_t last_n[NUM_SENDERS];
+	uint64_t last_n[NUM_SENDERS], last_seq[NUM_SENDERS] = {0};
 	size_t fetched = 0;
 	uint8_t buf[1100];
 
@@ -259,11 +260,30 @@ static size_t verify(struct world *w, int complete)
 					     "sender %u message %u acknowledged as seq %llu, stored at %llu",
 					     s, n, (unsigned long long)m->seq, (unsigned long long)it->seq);
 			}
+			/*
+			 * A sender's messages keep the order it sent them in, except
+			 * those first stored by retry(): a message lost with the killed
+			 * relay's connection is stored only when retried, after later
+			 * ones that did get through. (Those can be many: under load the
+			 * old socket reconnects to the restarted relay and sends the
+			 * rest of its queue before reconnect_all replaces it.)
+			 */
+			if (m->late) {
+				continue;
+			}
 			if (last_n[s] != UINT64_MAX && n < last_n[s]) {
-				harness_fail(__FILE__, __LINE__, "sender %u: message %u stored after %llu",
-					     s, n, (unsigned long long)last_n[s]);
+				harness_fail(__FILE__, __LINE__,
+					     "sender %u: message %u (seq %llu, %s) stored after %llu "
+					     "(seq %llu, %s)",
+					     s, n, (unsigned long long)it->seq,
+					     m->state == MSG_ACKED ? "acknowledged" : "unacknowledged",
+					     (unsigned long long)last_n[s],
+					     (unsigned long long)last_seq[s],
+					     g_msgs[s][last_n[s]].state == MSG_ACKED ? "acknowledged"
+										  : "unacknowledged");
 			}
 			last_n[s] = n;
+			last_seq[s] = it->seq;
 		}
 		if (rep.u.ok.u.fetch.num_msgs == 0 || prev_seq >= rep.u.ok.u.fetch.last_seq) {
 			break;
@@ -356,6 +376,7 @@ static void retry(struct world *w)
 				CHECK_INT_EQ(rep.u.ok.u.send.duplicate, 1);
 			} else {
 				CHECK_INT_EQ(rep.u.ok.u.send.duplicate, 0);
+				m->late = 1;
 			}
 			if (m->state == MSG_ACKED) {
 				CHECK_INT_EQ(rep.u.ok.u.send.seq, m->seq);
@@ -588,6 +609,8 @@ static void test_sigterm_at_startup(void)
 
 int main(void)
 {
+	/* Line by line, so that progress and failures (stderr) interleave in order in a log file. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (sodium_init() < 0) {
 		return 1;
 	}
