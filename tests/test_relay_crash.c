@@ -578,7 +578,7 @@ static void test_sigterm_at_startup(void)
 	struct relay_test t;
 	struct relay_client *c = NULL;
 	struct wire_msg ping;
-	int stops;
+	int stops, log_in_file;
 
 	if (relay_test_start(&t, "--open") != HALQA_OK) {
 		harness_fail(__FILE__, __LINE__, "halqad did not start");
@@ -586,8 +586,12 @@ static void test_sigterm_at_startup(void)
 	}
 	CHECK_OK(relay_test_kill(&t, SIGTERM));
 	CHECK(WIFEXITED(t.last_status) && WEXITSTATUS(t.last_status) == 0);
+	/* With HALQA_TEST_RELAY_LOG the log goes to our stderr: only statuses are checked. */
+	log_in_file = getenv("HALQA_TEST_RELAY_LOG") == NULL;
 	stops = count_in_log(&t, "stopped: last turn committed");
-	CHECK_INT_EQ(stops, 1);
+	if (log_in_file) {
+		CHECK_INT_EQ(stops, 1);
+	}
 	for (int i = 0; i < 6 && !harness_current_failed; i++) {
 		CHECK_OK(relay_test_spawn_unready(&t, 1));
 		usleep((unsigned)i * 4000);
@@ -597,7 +601,9 @@ static void test_sigterm_at_startup(void)
 				     "SIGTERM %d ms into startup: halqad ended with status %d", i * 4,
 				     t.last_status);
 		}
-		CHECK_INT_EQ(count_in_log(&t, "stopped: last turn committed"), stops + 1 + i);
+		if (log_in_file) {
+			CHECK_INT_EQ(count_in_log(&t, "stopped: last turn committed"), stops + 1 + i);
+		}
 	}
 	CHECK_OK(relay_test_restart(&t));
 	CHECK_OK(relay_test_client(&t, &c, NULL, NULL));
