@@ -61,6 +61,7 @@
 
 #define ENGINE_TIMEOUT_MS 10000
 #define ENGINE_CAP_LABEL "halqa relay capability"
+#define ENGINE_NEWCOMER_LABEL "halqa newcomer cursor"
 #define ENGINE_RETRIES 4           /* stale-epoch retries of one operation */
 #define ENGINE_MAX_FETCH_ROUNDS 100000 /* FETCH calls in one circle sync, at most */
 #define ENGINE_KP_LIFETIME_S (180LL * 24 * 3600)
@@ -123,6 +124,24 @@ static int circle_cap(const struct circle *c, uint8_t cap[WIRE_CAP_LEN])
 {
 	return mls_group_export(c->g, ENGINE_CAP_LABEL, c->row.circle_id, ENGINE_ID_LEN, cap,
 				WIRE_CAP_LEN);
+}
+
+/*
+ * newcomer_cursor derives the relay cursor id of the member at |leaf| who
+ * joined in |g|'s current epoch: MLS-Exporter("halqa newcomer cursor",
+ * leaf as 4 bytes, 16). The member who added it and the newcomer both
+ * know it from the epoch's secrets; the relay, without them, cannot tell
+ * it from a random id or tie it to either device.
+ */
+static int newcomer_cursor(const struct mls_group *g, uint32_t leaf, uint8_t out[ENGINE_ID_LEN])
+{
+	uint8_t ctx[4];
+
+	ctx[0] = (uint8_t)(leaf >> 24);
+	ctx[1] = (uint8_t)(leaf >> 16);
+	ctx[2] = (uint8_t)(leaf >> 8);
+	ctx[3] = (uint8_t)leaf;
+	return mls_group_export(g, ENGINE_NEWCOMER_LABEL, ctx, sizeof ctx, out, ENGINE_ID_LEN);
 }
 
 static int group_load_bytes(struct mls_group **out, const uint8_t *state, size_t len)
@@ -1422,7 +1441,8 @@ static int join_one(struct engine *e, const uint8_t *data, size_t len, uint8_t o
 	struct store_circle existing;
 	struct roster ro;
 	uint8_t *kp_bytes = NULL, *priv_bytes = NULL, *plain = NULL, ref[MLS_HASH_LEN];
-	size_t kp_len = 0, priv_len = 0, plain_len = 0;
+	const uint8_t *gid = NULL;
+	size_t kp_len = 0, priv_len = 0, plain_len = 0, gid_len = 0;
 	int r, last_resort = 0;
 	bool found = false;
 
@@ -1472,13 +1492,27 @@ static int join_one(struct engine *e, const uint8_t *data, size_t len, uint8_t o
 				&kp, &priv, NULL)) != HALQA_OK) {
 		goto out;
 	}
+	/*
+	 * The item's circle id names the log we will read and the group we
+	 * store: it must be the group's own id, or an item could make us
+	 * follow (and file the group under) another circle's id.
+	 */
+	mls_group_id(c.g, &gid, &gid_len);
+	if (gid_len != ENGINE_ID_LEN || sodium_memcmp(gid, item.circle_id, ENGINE_ID_LEN) != 0) {
+		halqa_log(HALQA_LOG_WARN, "engine", "a Welcome names another circle than its group");
+		r = HALQA_ERR_INVALID;
+		goto out;
+	}
 	/* A circle without a valid roster has no facilitator to follow: refused. */
 	if ((r = roster_of(c.g, &ro)) != HALQA_OK) {
 		r = HALQA_ERR_INVALID;
 		goto out;
 	}
 	memcpy(c.row.circle_id, item.circle_id, ENGINE_ID_LEN);
-	randombytes_buf(c.row.cursor_id, sizeof c.row.cursor_id);
+	/* The cursor the member who added us made for us at the commit (newcomer_acks). */
+	if ((r = newcomer_cursor(c.g, mls_group_own_leaf(c.g), c.row.cursor_id)) != HALQA_OK) {
+		goto out;
+	}
 	c.row.created_at = engine_now(e);
 	c.row.updated_at = c.row.created_at;
 	if ((r = unique_name(e, item.name, c.row.name)) != HALQA_OK) {
@@ -1597,7 +1631,12 @@ struct sync_ctx {
 	struct engine_sync_report *rep;
 	bool confirmed_own;  /* our pending commit was confirmed: post its Welcomes */
 	bool epoch_changed;
+	/* The leaves our confirmed commit added, whose relay cursors we make (newcomer_acks). */
+	uint32_t *added;
+	size_t num_added;
+	uint64_t added_seq; /* the commit's place in the log */
 };
+
 
 /* block_circle marks |c| blocked with |reason| (its own transaction). */
 static int close_circle(struct engine *e, struct circle *c, uint32_t flag, const char *reason)
@@ -1819,6 +1858,78 @@ out:
 }
 
 /*
+ * note_added records in |sx| the leaves of |c|'s group (just moved on by
+ * our own commit at |seq|) whose members were not in |old|: the members
+ * that commit added.
+ */
+static int note_added(const struct circle *c, struct sync_ctx *sx,
+		      const struct mls_group_member *old, size_t num_old, uint64_t seq)
+{
+	struct mls_group_member *now = NULL;
+	size_t num_now = 0;
+	int r;
+
+	free(sx->added);
+	sx->added = NULL;
+	sx->num_added = 0;
+	if ((r = mls_group_members(c->g, &now, &num_now)) != HALQA_OK) {
+		return r;
+	}
+	if (num_now > 0 && (sx->added = calloc(num_now, sizeof *sx->added)) == NULL) {
+		free(now);
+		return HALQA_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < num_now; i++) {
+		if (!member_in(&now[i], old, num_old)) {
+			sx->added[sx->num_added++] = now[i].leaf;
+		}
+	}
+	sx->added_seq = seq;
+	free(now);
+	return HALQA_OK;
+}
+
+/*
+ * newcomer_acks makes the relay cursors of the members our commit just
+ * added, at the commit's place in the log, with the new epoch's
+ * capability. Without them the relay could delete the epoch's first
+ * messages before a newcomer's first sync: it keeps a message only while
+ * some live cursor has not read it, and the newcomer has none yet. Best
+ * effort: a newcomer whose cursor could not be made is where it was before
+ * (it reads what is still there).
+ */
+static void newcomer_acks(struct engine *e, struct circle *c, struct sync_ctx *sx)
+{
+	struct wire_msg *req;
+	int r = HALQA_OK;
+
+	if (sx->num_added == 0) {
+		return;
+	}
+	if ((req = calloc(1, sizeof *req)) != NULL) {
+		for (size_t i = 0; i < sx->num_added && r == HALQA_OK; i++) {
+			wire_msg_init(req, WIRE_ACK, 0);
+			memcpy(req->u.ack.circle_id, c->row.circle_id, WIRE_ID_LEN);
+			req->u.ack.seq = sx->added_seq;
+			if ((r = newcomer_cursor(c->g, sx->added[i], req->u.ack.cursor_id)) ==
+				    HALQA_OK &&
+			    (r = circle_cap(c, req->u.ack.cap)) == HALQA_OK) {
+				r = call(e, req);
+			}
+		}
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	if (r != HALQA_OK) {
+		halqa_log(HALQA_LOG_INFO, "engine", "a newcomer's cursor was not made: %s",
+			  halqa_strerror(r));
+	}
+	free(sx->added);
+	sx->added = NULL;
+	sx->num_added = 0;
+}
+
+/*
  * process_item handles message |seq| of the circle's log: ours (skipped,
  * or our pending commit confirmed), or another member's (decrypted,
  * checked, stored). The group, the cursor and what the message produced
@@ -1944,6 +2055,9 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 		}
 		if (ours) {
 			sx->confirmed_own = true;
+			if ((r = note_added(c, sx, members, num_members, seq)) != HALQA_OK) {
+				goto out;
+			}
 		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
 			/* Another's commit discarded ours: its Welcomes will never be valid. */
 			goto out;
@@ -2323,6 +2437,8 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			break;
 		}
 		if (mls_group_epoch(c->g) != epoch) {
+			/* Our commit's newcomers get their cursors while its epoch is the current one. */
+			newcomer_acks(e, c, sx);
 			continue; /* a commit moved us on: read the next epoch */
 		}
 		if (c->row.relay_seq >= last) {
@@ -2532,11 +2648,14 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		if (c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
 			goto out;
 		}
-		if (sx.confirmed_own) {
-			sx.confirmed_own = false;
-			if ((r = post_welcomes(e, id)) != HALQA_OK) {
-				goto out;
-			}
+		/*
+		 * The Welcomes of a commit of ours go once the relay has it (no
+		 * longer pending): at its confirmation, or at a later sync if
+		 * posting failed then (they wait in welcome_out until posted).
+		 */
+		sx.confirmed_own = false;
+		if (!mls_group_has_pending(c.g) && (r = post_welcomes(e, id)) != HALQA_OK) {
+			goto out;
 		}
 		r = flush_outbox(e, &c, rep);
 		if (r != HALQA_ERR_STALE) {
@@ -2604,6 +2723,7 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		}
 	}
 out:
+	free(sx.added);
 	circle_cleanup(&c);
 	return r;
 }

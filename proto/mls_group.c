@@ -2007,6 +2007,12 @@ uint64_t mls_group_epoch(const struct mls_group *g)
 	return g->cur.gc.epoch;
 }
 
+void mls_group_id(const struct mls_group *g, const uint8_t **out, size_t *out_len)
+{
+	*out = g->cur.gc.group_id.data;
+	*out_len = g->cur.gc.group_id.len;
+}
+
 void mls_group_epoch_authenticator(const struct mls_group *g, uint8_t out[MLS_HASH_LEN])
 {
 	memcpy(out, g->cur.ks->epoch_authenticator, MLS_HASH_LEN);

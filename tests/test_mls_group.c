@@ -109,6 +109,16 @@ static void test_end_to_end(void)
 	}
 	same_epoch(&a, &b);
 	same_epoch(&a, &c);
+	/* The joiner learns the group id from the Welcome's GroupContext. */
+	{
+		const uint8_t *id = NULL;
+		size_t id_len = 0;
+
+		mls_group_id(c.g, &id, &id_len);
+		CHECK_MEM_EQ(id, id_len, gid, sizeof gid - 1);
+		mls_group_id(a.g, &id, &id_len);
+		CHECK_MEM_EQ(id, id_len, gid, sizeof gid - 1);
+	}
 	CHECK_INT_EQ(mls_group_num_members(b.g), 3);
 	CHECK_OK(mls_group_members(c.g, &list, &num));
 	CHECK_INT_EQ(num, 3);

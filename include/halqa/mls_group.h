@@ -296,6 +296,13 @@ HALQA_MUST_CHECK int mls_group_protect(struct mls_group *g, const uint8_t *pt, s
 /* mls_group_epoch returns the current epoch. */
 uint64_t mls_group_epoch(const struct mls_group *g);
 
+/*
+ * mls_group_id points |*out| at the group id (borrowed from |g|, valid
+ * while |g| is) and sets |*out_len|: what a joiner checks against the
+ * group it was told it joins.
+ */
+void mls_group_id(const struct mls_group *g, const uint8_t **out, size_t *out_len);
+
 /* mls_group_epoch_authenticator copies the epoch authenticator (RFC 9420 8.7). */
 void mls_group_epoch_authenticator(const struct mls_group *g, uint8_t out[MLS_HASH_LEN]);
 
