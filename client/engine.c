@@ -2468,55 +2468,23 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 /* ---- sending ---- */
 
 /*
- * send_entry sends one outbox entry: the ciphertext already built for
- * this epoch (byte for byte, so the relay's idempotent SEND sees a retry),
- * or a new one, stored with the group before it leaves.
+ * send_wire sends |wire|, outbox entry |o|'s ciphertext for |epoch|
+ * (already stored with the group), and settles the entry by the answer:
+ * removed once the relay has it; counted as an attempt otherwise.
+ * |resent_elsewhere|: an earlier ciphertext of the entry went out under
+ * another epoch.
  */
-static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o,
-		      struct engine_sync_report *rep)
+static int send_wire(struct engine *e, struct circle *c, const struct store_outbox *o,
+		     const uint8_t *wire, size_t wire_len, uint64_t epoch, bool resent_elsewhere,
+		     struct engine_sync_report *rep)
 {
 	struct wire_msg *req = NULL;
 	struct engine_event ev;
 	struct envelope env;
-	uint8_t *wire = NULL, hash[32];
-	size_t wire_len = 0;
-	uint64_t epoch = mls_group_epoch(c->g);
-	bool resent_elsewhere;
 	int r;
 
-	if (o->payload == NULL) {
-		/* An entry from before schema 2 cannot be sent: drop it, say so. */
-		halqa_log(HALQA_LOG_WARN, "engine", "an outbox entry without payload was dropped");
-		return store_outbox_remove(e->store, o->client_msg_id);
-	}
-	resent_elsewhere = o->wire != NULL && o->wire_epoch != epoch;
-	if (o->wire != NULL && o->wire_epoch == epoch) {
-		wire = o->wire;
-		wire_len = o->wire_len;
-		o->wire = NULL;
-	} else {
-		if ((r = mls_group_protect(c->g, o->payload, o->payload_len, &wire, &wire_len)) !=
-		    HALQA_OK) {
-			return engine_seterr(e, r, "cannot encrypt the message");
-		}
-		hash_bytes(hash, wire, wire_len);
-		if ((r = store_begin(e->store)) != HALQA_OK) {
-			goto out;
-		}
-		if ((r = circle_save(e, c)) != HALQA_OK ||
-		    (r = store_outbox_set_wire(e->store, o->client_msg_id, wire, wire_len, epoch)) !=
-			    HALQA_OK ||
-		    (r = store_sent_add(e->store, c->row.circle_id, hash)) != HALQA_OK ||
-		    (r = store_commit(e->store)) != HALQA_OK) {
-			(void)store_rollback(e->store);
-			/* The ratchet moved in memory only: read the stored group back. */
-			(void)circle_reload(e, c);
-			goto out;
-		}
-	}
 	if ((req = calloc(1, sizeof *req)) == NULL) {
-		r = HALQA_ERR_NOMEM;
-		goto out;
+		return HALQA_ERR_NOMEM;
 	}
 	wire_msg_init(req, WIRE_SEND, 0);
 	memcpy(req->u.send.circle_id, c->row.circle_id, WIRE_ID_LEN);
@@ -2560,11 +2528,77 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 	}
 	(void)engine_emit(e, &ev);
 out:
-	free(wire);
-	if (req != NULL) {
-		wire_msg_cleanup(req);
-		free(req);
+	wire_msg_cleanup(req);
+	free(req);
+	return r;
+}
+
+/*
+ * protect_entry encrypts outbox entry |o| for the group's epoch and
+ * writes what that changed (the group, the entry's ciphertext, the hash
+ * we will know its echo by) inside the caller's transaction. |*out| is
+ * malloc'd.
+ */
+static int protect_entry(struct engine *e, struct circle *c, const struct store_outbox *o,
+			 uint8_t **out, size_t *out_len)
+{
+	uint8_t hash[32];
+	int r;
+
+	if ((r = mls_group_protect(c->g, o->payload, o->payload_len, out, out_len)) != HALQA_OK) {
+		return engine_seterr(e, r, "cannot encrypt the message");
 	}
+	hash_bytes(hash, *out, *out_len);
+	if ((r = circle_save(e, c)) != HALQA_OK ||
+	    (r = store_outbox_set_wire(e->store, o->client_msg_id, *out, *out_len,
+				       mls_group_epoch(c->g))) != HALQA_OK ||
+	    (r = store_sent_add(e->store, c->row.circle_id, hash)) != HALQA_OK) {
+		free(*out);
+		*out = NULL;
+		*out_len = 0;
+	}
+	return r;
+}
+
+/*
+ * send_entry sends one outbox entry: the ciphertext already built for
+ * this epoch (byte for byte, so the relay's idempotent SEND sees a retry),
+ * or a new one, stored with the group before it leaves.
+ */
+static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o,
+		      struct engine_sync_report *rep)
+{
+	uint8_t *wire = NULL;
+	size_t wire_len = 0;
+	uint64_t epoch = mls_group_epoch(c->g);
+	bool resent_elsewhere;
+	int r;
+
+	if (o->payload == NULL) {
+		/* An entry from before schema 2 cannot be sent: drop it, say so. */
+		halqa_log(HALQA_LOG_WARN, "engine", "an outbox entry without payload was dropped");
+		return store_outbox_remove(e->store, o->client_msg_id);
+	}
+	resent_elsewhere = o->wire != NULL && o->wire_epoch != epoch;
+	if (o->wire != NULL && o->wire_epoch == epoch) {
+		wire = o->wire;
+		wire_len = o->wire_len;
+		o->wire = NULL;
+	} else {
+		if ((r = store_begin(e->store)) != HALQA_OK) {
+			return r;
+		}
+		if ((r = protect_entry(e, c, o, &wire, &wire_len)) != HALQA_OK ||
+		    (r = store_commit(e->store)) != HALQA_OK) {
+			(void)store_rollback(e->store);
+			/* The ratchet moved in memory only: read the stored group back. */
+			(void)circle_reload(e, c);
+			goto out;
+		}
+	}
+	r = send_wire(e, c, o, wire, wire_len, epoch, resent_elsewhere, rep);
+out:
+	free(wire);
 	return r;
 }
 
@@ -2785,11 +2819,14 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	struct envelope env;
 	struct engine_sync_report rep;
 	struct store_outbox *items = NULL;
-	uint8_t *payload = NULL, *env_bytes = NULL;
-	size_t payload_len = 0, env_len = 0, num = 0;
-	uint64_t outer_deadline;
+	struct circle c;
+	uint8_t *payload = NULL, *env_bytes = NULL, *wire = NULL;
+	size_t payload_len = 0, env_len = 0, num = 0, wire_len = 0;
+	uint64_t outer_deadline, epoch = 0;
+	bool fast = false;
 	int r;
 
+	memset(&c, 0, sizeof c);
 	if (out_msg_id != NULL) {
 		memset(out_msg_id, 0, ENGINE_ID_LEN);
 	}
@@ -2829,6 +2866,23 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	o.payload_len = env_len;
 	row.send_counter++;
 	row.sends_since_update++;
+	/*
+	 * The fast way, when nothing older waits in this circle's outbox:
+	 * encrypt now, in the transaction that queues the message, and send
+	 * without reading the circle first. The SEND names our epoch; if a
+	 * commit closed it, the relay says stale and the slow way (read the
+	 * circle, then send again for the new epoch) follows. Reading what
+	 * others wrote is the next sync's work, or live mode's on the push.
+	 */
+	if (!engine_relay_down(e) &&
+	    store_outbox_list(e->store, row.circle_id, &items, &num) == HALQA_OK && num == 0 &&
+	    circle_load(e, row.circle_id, &c) == HALQA_OK) {
+		fast = true;
+		epoch = mls_group_epoch(c.g);
+	}
+	store_outbox_list_free(items, num);
+	items = NULL;
+	num = 0;
 	if ((r = store_begin(e->store)) != HALQA_OK) {
 		goto out;
 	}
@@ -2848,6 +2902,9 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 		if ((r = store_message_add(e->store, &m, NULL)) != HALQA_OK) {
 			goto rollback;
 		}
+	}
+	if (fast && (r = protect_entry(e, &c, &o, &wire, &wire_len)) != HALQA_OK) {
+		goto rollback;
 	}
 	if ((r = store_commit(e->store)) != HALQA_OK) {
 		goto rollback;
@@ -2871,7 +2928,14 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	if (outer_deadline == 0) {
 		e->deadline_ns = uv_hrtime() + (uint64_t)e->timeout_ms * 1000000;
 	}
-	r = engine_sync_one(e, row.circle_id, &rep);
+	r = HALQA_ERR_STALE;
+	if (fast) {
+		r = send_wire(e, &c, &o, wire, wire_len, epoch, false, &rep);
+	}
+	if (r == HALQA_ERR_STALE) {
+		circle_cleanup(&c);
+		r = engine_sync_one(e, row.circle_id, &rep);
+	}
 	e->deadline_ns = outer_deadline;
 	if (r != HALQA_OK) {
 		halqa_log(HALQA_LOG_INFO, "engine", "message queued: %s", halqa_strerror(r));
@@ -2891,7 +2955,9 @@ rollback:
 	(void)store_rollback(e->store);
 	engine_seterr(e, r, "cannot queue the message");
 out:
+	circle_cleanup(&c);
 	store_outbox_list_free(items, num);
+	free(wire);
 	free(payload);
 	free(env_bytes);
 	return r;

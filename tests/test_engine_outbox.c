@@ -77,7 +77,12 @@ static void test_outbox_across_restart(void)
 	engine_set_timeout(alice->e, 5000);
 	CHECK_OK(eprof_sync(alice, &rep));
 	CHECK(!rep.offline);
-	CHECK_INT_EQ(rep.sent, 1);
+	/*
+	 * Sent by this sync, or already: the SEND that timed out may sit in
+	 * ZeroMQ's queue and reach the relay once it is back; its echo then
+	 * settles the entry. Either way, once.
+	 */
+	CHECK(rep.sent <= 1);
 	CHECK_INT_EQ(rep.waiting, 0);
 	CHECK_OK(eprof_sync(bob, &rep));
 	CHECK_INT_EQ(rep.received, 1);
