@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include <zmq.h>
 
 #include "halqa/ratelimit.h"
 #include "halqa/relay.h"
@@ -68,11 +69,16 @@ struct relay_map_entry *relay_map_next(const struct relay_map *m, struct relay_m
 /*
  * An encoded frame, shared: a push fanned out to N listeners is encoded
  * once and referenced N times. Loop thread only, so the count is plain.
+ * The bytes live in a ZeroMQ message (|msg|; |data| points into it), so
+ * each send hands libzmq a zmq_msg_copy that shares the buffer (libzmq's
+ * own count is atomic: its I/O thread drops the copies) instead of a fresh
+ * allocation and copy per recipient.
  */
 struct relay_frame {
 	uint32_t refs;
 	size_t len;
-	uint8_t data[];
+	const uint8_t *data;
+	zmq_msg_t msg;
 };
 
 /*

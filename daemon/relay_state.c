@@ -22,6 +22,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 #include "halqa/log.h"
 #include "relay_int.h"
@@ -668,20 +669,30 @@ void relay_listen_drop_circle(struct relay *r, const uint8_t circle_id[WIRE_ID_L
 
 struct relay_frame *relay_frame_new(const uint8_t *data, size_t len)
 {
-	struct relay_frame *f = malloc(sizeof *f + len);
+	struct relay_frame *f = malloc(sizeof *f);
 
 	if (f == NULL) {
 		return NULL;
 	}
+	if (zmq_msg_init_size(&f->msg, len) != 0) {
+		free(f);
+		return NULL;
+	}
 	f->refs = 1;
 	f->len = len;
-	memcpy(f->data, data, len);
+	/* Short messages live inside |msg| itself, so take the pointer from
+	 * the frame's own copy, which does not move. */
+	f->data = zmq_msg_data(&f->msg);
+	if (len > 0) {
+		memcpy(zmq_msg_data(&f->msg), data, len);
+	}
 	return f;
 }
 
 void relay_frame_unref(struct relay_frame *f)
 {
 	if (f != NULL && --f->refs == 0) {
+		zmq_msg_close(&f->msg);
 		free(f);
 	}
 }
