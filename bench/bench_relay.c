@@ -88,6 +88,9 @@
 static uint64_t g_window = 8;
 /* The halqad executable (--halqad); default: next to this one. */
 static char g_halqad[PATH_MAX];
+/* --halqad-b: a second relay binary run after the first in every round (A/B). */
+static char g_halqad_b[PATH_MAX];
+static const char *g_relay_name = "relay";
 /* --smaps DIR: the target's /proc/PID/smaps at each idle reading is copied there. */
 static const char *g_smaps_dir;
 /* --fsync-probe: time a 4 KiB write + fdatasync on the relay's disk every 10 ms. */
@@ -1250,7 +1253,7 @@ static void start_target(struct gen *g, const char *tmpdir)
 static void bench_load(enum target t, const struct opts *o, const char *tmpdir, struct figures *f,
 		       bool saturate, double rate)
 {
-	const char *name = t == TARGET_BARE ? "bare" : "relay";
+	const char *name = t == TARGET_BARE ? "bare" : g_relay_name;
 	struct gen g;
 	char run[32];
 
@@ -1419,7 +1422,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: bench_relay [--bare-only | --relay-only] [--no-load] [--rounds N] [--devices N]\n"
 		"                   [--seconds S] [--warmup S] [--rate R] [--window W]\n"
-		"                   [--idle N[,N...]] [--halqad PATH] [--smaps DIR] [--fsync-probe]\n"
+		"                   [--idle N[,N...]] [--halqad PATH] [--halqad-b PATH] [--smaps DIR]\n"
+		"                   [--fsync-probe]\n"
 		"  --rounds N    load rounds, bare and relay alternating; medians reported (default 3)\n"
 		"  --devices N   devices in the load runs, circles of 10 (default 100)\n"
 		"  --seconds S   measured seconds per load run (default 5)\n"
@@ -1428,6 +1432,8 @@ static void usage(void)
 		"  --window W    sends in flight per device when saturating (default 8)\n"
 		"  --idle LIST   idle-connection counts (default 1000,10000; 0 to skip)\n"
 		"  --halqad PATH the relay (default: halqad next to this program)\n"
+		"  --halqad-b PATH a second relay, run as \"relayB\" right after the first in\n"
+		"                every load round (an A/B comparison under the same load)\n"
 		"  --smaps DIR   copy each target's /proc/PID/smaps at each idle reading to DIR\n"
 		"  --fsync-probe time a 4 KiB write + fdatasync on the relay's disk every 10 ms\n"
 		"                during each measured relay run\n");
@@ -1483,6 +1489,8 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 			g_smaps_dir = v;
 		} else if (strcmp(a, "--halqad") == 0) {
 			snprintf(g_halqad, sizeof g_halqad, "%s", v);
+		} else if (strcmp(a, "--halqad-b") == 0) {
+			snprintf(g_halqad_b, sizeof g_halqad_b, "%s", v);
 		} else if (strcmp(a, "--idle") == 0) {
 			char *end;
 
@@ -1593,6 +1601,9 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	static struct figures bare[MAX_ROUNDS], relay[MAX_ROUNDS], bare_zap;
 	struct load_result bs[MAX_ROUNDS], bp[MAX_ROUNDS], rs[MAX_ROUNDS], rp[MAX_ROUNDS];
+	struct load_result rbs[MAX_ROUNDS], rbp[MAX_ROUNDS];
+	static struct figures relay_b[MAX_ROUNDS];
+	char halqad_a[PATH_MAX];
 	char tmpdir[] = "/tmp/bench_relay.XXXXXX";
 	static struct figures half_bare, half_relay;
 	char cmd[600], run[32], half_run[32] = "";
@@ -1633,6 +1644,16 @@ int main(int argc, char **argv)
 			rs[r] = relay[r].sat;
 			rp[r] = relay[r].paced;
 		}
+		if (do_relay && g_halqad_b[0] != '\0') {
+			memcpy(halqad_a, g_halqad, sizeof halqad_a);
+			memcpy(g_halqad, g_halqad_b, sizeof g_halqad);
+			g_relay_name = "relayB";
+			bench_load(TARGET_RELAY, &o, tmpdir, &relay_b[r], true, o.rate);
+			rbs[r] = relay_b[r].sat;
+			rbp[r] = relay_b[r].paced;
+			memcpy(g_halqad, halqad_a, sizeof g_halqad);
+			g_relay_name = "relay";
+		}
 	}
 	if (!o.no_load) {
 		snprintf(run, sizeof run, "paced %.0f/s", o.rate);
@@ -1646,6 +1667,12 @@ int main(int argc, char **argv)
 			print_medians("relay", "saturating", rs, o.rounds);
 			if (o.rate > 0) {
 				print_medians("relay", run, rp, o.rounds);
+			}
+		}
+		if (do_relay && g_halqad_b[0] != '\0') {
+			print_medians("relayB", "saturating", rbs, o.rounds);
+			if (o.rate > 0) {
+				print_medians("relayB", run, rbp, o.rounds);
 			}
 		}
 	}
