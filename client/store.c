@@ -49,6 +49,11 @@
 enum cached_stmt {
 	CACHED_MESSAGE_ADD,
 	CACHED_FTS_ADD,
+	CACHED_SEEN_ADD,
+	CACHED_COUNTER_GET,
+	CACHED_COUNTER_SET,
+	CACHED_SENT_FIND,
+	CACHED_SENT_DELETE,
 	NUM_CACHED
 };
 
@@ -63,6 +68,26 @@ static const char *const cached_sql[NUM_CACHED] = {
 			       " body, flags) VALUES((SELECT id FROM circles WHERE circle_id = ?1),"
 			       " ?2, ?3, ?4, ?5, ?6, ?7)",
 	[CACHED_FTS_ADD] = "INSERT INTO messages_fts(docid, body) VALUES(?, ?)",
+	/*
+	 * The catch-up path runs these once per message received. The same
+	 * rule: one-row VALUES with the circle as a subquery (NULL, so NOT
+	 * NULL fails, for an unknown circle), not INSERT ... SELECT.
+	 */
+	[CACHED_SEEN_ADD] = "INSERT INTO seen_ids(circle, msg_id) VALUES((SELECT id FROM circles"
+			    " WHERE circle_id = ?1), ?2)",
+	[CACHED_COUNTER_GET] = "SELECT counter FROM peer_counters WHERE circle = (SELECT id FROM"
+			       " circles WHERE circle_id = ?1) AND sender = ?2",
+	/*
+	 * REPLACE on a table with a foreign key is a multi-write statement
+	 * (it may delete), so it still has a statement journal: the engine
+	 * writes a sender's counter once per batch, not per message.
+	 */
+	[CACHED_COUNTER_SET] = "INSERT OR REPLACE INTO peer_counters(circle, sender, counter)"
+			       " VALUES((SELECT id FROM circles WHERE circle_id = ?1), ?2, ?3)",
+	/* Most messages are not ours: a read finds that without a write statement. */
+	[CACHED_SENT_FIND] = "SELECT o.rowid FROM own_sent o JOIN circles c ON c.id = o.circle"
+			     " WHERE c.circle_id = ?1 AND o.hash = ?2",
+	[CACHED_SENT_DELETE] = "DELETE FROM own_sent WHERE rowid = ?1",
 };
 
 struct store {
@@ -1735,19 +1760,35 @@ int store_counter_get(struct store *s, const uint8_t id[STORE_ID_LEN],
 	int r, row;
 
 	*out = 0;
-	if ((r = prepare(s,
-			 "SELECT p.counter FROM peer_counters p JOIN circles c ON c.id = p.circle"
-			 " WHERE c.circle_id = ? AND p.sender = ?",
-			 &st)) != HALQA_OK) {
-		goto out;
+	if ((r = cached_get(s, CACHED_COUNTER_GET, &st)) != HALQA_OK) {
+		return r;
 	}
 	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, sender, STORE_PUB_LEN, SQLITE_STATIC);
 	if ((r = step(s, st, &row)) == HALQA_OK && row) {
 		*out = (uint64_t)sqlite3_column_int64(st, 0);
 	}
-out:
-	sqlite3_finalize(st);
+	cached_put(st);
+	return r;
+}
+
+/*
+ * cached_insert runs kept one-row INSERT |st| (bound by the caller) and
+ * resets it: HALQA_ERR_NOT_FOUND when the circle subquery came back NULL
+ * (no such circle), HALQA_ERR_EXISTS for a duplicate key.
+ */
+static int cached_insert(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st), r = HALQA_OK;
+
+	if (rc != SQLITE_DONE) {
+		rc = sqlite3_extended_errcode(s->db);
+		halqa_log(HALQA_LOG_DEBUG, "store", "insert failed: %s", sqlite3_errstr(rc));
+		r = rc == SQLITE_CONSTRAINT_NOTNULL ? HALQA_ERR_NOT_FOUND
+		    : rc == SQLITE_ROW		     ? HALQA_ERR_INTERNAL
+						     : map_rc(rc);
+	}
+	cached_put(st);
 	return r;
 }
 
@@ -1760,73 +1801,73 @@ int store_counter_set(struct store *s, const uint8_t id[STORE_ID_LEN],
 	if (counter > INT64_MAX) {
 		return HALQA_ERR_TOO_LARGE;
 	}
-	if ((r = prepare(s,
-			 "INSERT OR REPLACE INTO peer_counters(circle, sender, counter)"
-			 " SELECT id, ?, ? FROM circles WHERE circle_id = ?",
-			 &st)) != HALQA_OK) {
-		goto out;
+	if ((r = cached_get(s, CACHED_COUNTER_SET, &st)) != HALQA_OK) {
+		return r;
 	}
-	sqlite3_bind_blob(st, 1, sender, STORE_PUB_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)counter);
-	sqlite3_bind_blob(st, 3, id, STORE_ID_LEN, SQLITE_STATIC);
-	r = run_changed(s, st);
-out:
-	sqlite3_finalize(st);
-	return r;
-}
-
-/*
- * circle_blob_row inserts or deletes a (circle, blob) row in one of the
- * small tables; HALQA_ERR_NOT_FOUND if it changed nothing, unless |any|.
- */
-static int circle_blob_row_any(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN],
-			       const uint8_t *blob, size_t blob_len, int any)
-{
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
-		goto out;
-	}
-	sqlite3_bind_blob(st, 1, blob, (int)blob_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
-	r = any ? step_done(s, st) : run_changed(s, st);
-out:
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int circle_blob_row(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN],
-			   const uint8_t *blob, size_t blob_len)
-{
-	return circle_blob_row_any(s, sql, id, blob, blob_len, 0);
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, sender, STORE_PUB_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)counter);
+	return cached_insert(s, st);
 }
 
 int store_seen_add(struct store *s, const uint8_t id[STORE_ID_LEN],
 		   const uint8_t msg_id[STORE_ID_LEN])
 {
-	return circle_blob_row(s,
-			       "INSERT INTO seen_ids(circle, msg_id) SELECT id, ?1 FROM circles"
-			       " WHERE circle_id = ?2",
-			       id, msg_id, STORE_ID_LEN);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = cached_get(s, CACHED_SEEN_ADD, &st)) != HALQA_OK) {
+		return r;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, msg_id, STORE_ID_LEN, SQLITE_STATIC);
+	return cached_insert(s, st);
 }
 
 int store_sent_add(struct store *s, const uint8_t id[STORE_ID_LEN],
 		   const uint8_t hash[STORE_HASH_LEN])
 {
-	return circle_blob_row_any(s,
-				   "INSERT OR IGNORE INTO own_sent(circle, hash) SELECT id, ?1 FROM"
-				   " circles WHERE circle_id = ?2",
-				   id, hash, STORE_HASH_LEN, 1);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if ((r = prepare(s,
+			 "INSERT OR IGNORE INTO own_sent(circle, hash) SELECT id, ?1 FROM"
+			 " circles WHERE circle_id = ?2",
+			 &st)) == HALQA_OK) {
+		sqlite3_bind_blob(st, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+		r = step_done(s, st);
+	}
+	sqlite3_finalize(st);
+	return r;
 }
 
 int store_sent_take(struct store *s, const uint8_t id[STORE_ID_LEN],
 		    const uint8_t hash[STORE_HASH_LEN])
 {
-	return circle_blob_row(s,
-			       "DELETE FROM own_sent WHERE hash = ?1 AND circle = (SELECT id FROM"
-			       " circles WHERE circle_id = ?2)",
-			       id, hash, STORE_HASH_LEN);
+	sqlite3_stmt *find = NULL, *del = NULL;
+	int64_t rowid = 0;
+	int r, row = 0;
+
+	if ((r = cached_get(s, CACHED_SENT_FIND, &find)) != HALQA_OK) {
+		return r;
+	}
+	sqlite3_bind_blob(find, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(find, 2, hash, STORE_HASH_LEN, SQLITE_STATIC);
+	if ((r = step(s, find, &row)) == HALQA_OK && row) {
+		rowid = sqlite3_column_int64(find, 0);
+	}
+	cached_put(find);
+	if (r != HALQA_OK || !row) {
+		return r != HALQA_OK ? r : HALQA_ERR_NOT_FOUND;
+	}
+	if ((r = cached_get(s, CACHED_SENT_DELETE, &del)) != HALQA_OK) {
+		return r;
+	}
+	sqlite3_bind_int64(del, 1, rowid);
+	r = run_changed(s, del);
+	cached_put(del);
+	return r;
 }
 
 int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN],
