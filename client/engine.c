@@ -1756,15 +1756,82 @@ static int check_commit(const struct mls_group *g, const struct roster *old_ro,
 	return r;
 }
 
-/* store_application stores (or hands over) one decrypted envelope, inside the transaction. */
+/*
+ * The senders' last envelope counters during a batch: read from the store
+ * on a sender's first message, kept here, and written once each when the
+ * batch commits (counters_flush), inside its transaction. A REPLACE per
+ * message cost more than storing the message itself (bench/README.md).
+ */
+#define COUNTERS_MAX 64
+
+struct counters {
+	struct {
+		uint8_t sender[ENGINE_KEY_LEN];
+		uint64_t last;
+		bool dirty;
+	} v[COUNTERS_MAX];
+	size_t num;
+};
+
+/*
+ * counter_slot finds |sender| in |cc|, reading its counter from the store
+ * on first use; NULL in |*out| when |cc| is full (the caller goes to the
+ * store directly).
+ */
+static int counter_slot(struct engine *e, struct circle *c, struct counters *cc,
+			const uint8_t sender[ENGINE_KEY_LEN], size_t *out)
+{
+	int r;
+
+	for (size_t i = 0; i < cc->num; i++) {
+		if (memcmp(cc->v[i].sender, sender, ENGINE_KEY_LEN) == 0) {
+			*out = i;
+			return HALQA_OK;
+		}
+	}
+	*out = SIZE_MAX;
+	if (cc->num == COUNTERS_MAX) {
+		return HALQA_OK;
+	}
+	if ((r = store_counter_get(e->store, c->row.circle_id, sender, &cc->v[cc->num].last)) !=
+	    HALQA_OK) {
+		return r;
+	}
+	memcpy(cc->v[cc->num].sender, sender, ENGINE_KEY_LEN);
+	cc->v[cc->num].dirty = false;
+	*out = cc->num++;
+	return HALQA_OK;
+}
+
+/* counters_flush writes the counters |cc| moved on and empties it. */
+static int counters_flush(struct engine *e, struct circle *c, struct counters *cc)
+{
+	int r = HALQA_OK;
+
+	for (size_t i = 0; i < cc->num && r == HALQA_OK; i++) {
+		if (cc->v[i].dirty) {
+			r = store_counter_set(e->store, c->row.circle_id, cc->v[i].sender,
+					      cc->v[i].last);
+		}
+	}
+	cc->num = 0;
+	return r;
+}
+
+/*
+ * store_application stores (or hands over) one decrypted envelope, inside
+ * the transaction. With |cc| (a batch) the sender's counter is read and
+ * moved on there; without it, in the store.
+ */
 static int store_application(struct engine *e, struct circle *c, const uint8_t *pt, size_t pt_len,
-			     const uint8_t sender[ENGINE_KEY_LEN], struct engine_event *ev,
-			     bool *stored, bool *refused)
+			     const uint8_t sender[ENGINE_KEY_LEN], struct counters *cc,
+			     struct engine_event *ev, bool *stored, bool *refused)
 {
 	struct envelope env;
 	struct session_message *msg = NULL;
 	struct store_message m;
 	uint64_t last = 0;
+	size_t slot = SIZE_MAX;
 	int r;
 
 	*stored = false;
@@ -1782,8 +1849,13 @@ static int store_application(struct engine *e, struct circle *c, const uint8_t *
 		r = HALQA_OK;
 		goto out;
 	}
-	if (r != HALQA_OK || (r = store_counter_get(e->store, c->row.circle_id, sender, &last)) !=
-				     HALQA_OK) {
+	if (r != HALQA_OK ||
+	    (cc != NULL && (r = counter_slot(e, c, cc, sender, &slot)) != HALQA_OK)) {
+		goto out;
+	}
+	if (slot != SIZE_MAX) {
+		last = cc->v[slot].last;
+	} else if ((r = store_counter_get(e->store, c->row.circle_id, sender, &last)) != HALQA_OK) {
 		goto out;
 	}
 	if (env.counter > last + 1 && last != 0) {
@@ -1797,8 +1869,12 @@ static int store_application(struct engine *e, struct circle *c, const uint8_t *
 			goto out;
 		}
 	}
-	if (env.counter > last &&
-	    (r = store_counter_set(e->store, c->row.circle_id, sender, env.counter)) != HALQA_OK) {
+	if (env.counter > last && slot != SIZE_MAX) {
+		cc->v[slot].last = env.counter;
+		cc->v[slot].dirty = true;
+	} else if (env.counter > last &&
+		   (r = store_counter_set(e->store, c->row.circle_id, sender, env.counter)) !=
+			   HALQA_OK) {
 		goto out;
 	}
 	memset(ev, 0, sizeof *ev);
@@ -2011,8 +2087,8 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 			sx->rep->refused++;
 			goto advance;
 		}
-		if ((r = store_application(e, c, ev.data, ev.data_len, sender, &out_ev, &stored,
-					   &refused)) != HALQA_OK) {
+		if ((r = store_application(e, c, ev.data, ev.data_len, sender, NULL, &out_ev,
+					   &stored, &refused)) != HALQA_OK) {
 			goto out;
 		}
 		if (stored) {
@@ -2147,6 +2223,7 @@ struct batch {
 	struct mls_group_member *members; /* the epoch's members (an epoch's batch never changes them) */
 	size_t num_members;
 	bool have_members;
+	struct counters counters; /* the senders' counters, written at the commit */
 };
 
 /* batch_abort rolls the batch back: the store, the group and the row as they were before it. */
@@ -2161,6 +2238,7 @@ static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, 
 	b->open = false;
 	*sx->rep = b->at_open;
 	b->num_events = 0;
+	b->counters.num = 0;
 	free(b->members);
 	b->members = NULL;
 	b->have_members = false;
@@ -2180,7 +2258,8 @@ static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	if (!b->open) {
 		return HALQA_OK;
 	}
-	if ((r = store_circle_set_cursor(e->store, c->row.circle_id, c->row.relay_seq)) !=
+	if ((r = counters_flush(e, c, &b->counters)) != HALQA_OK ||
+	    (r = store_circle_set_cursor(e->store, c->row.circle_id, c->row.relay_seq)) !=
 		    HALQA_OK ||
 	    (r = circle_save(e, c)) != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
 		(void)batch_abort(e, c, sx, b);
@@ -2293,8 +2372,8 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 		refused_item(c, sx, seq, HALQA_ERR_DENIED);
 		goto advance;
 	}
-	if ((r = store_application(e, c, ev.data, ev.data_len, sender, &out_ev, &stored,
-				   &refused)) != HALQA_OK) {
+	if ((r = store_application(e, c, ev.data, ev.data_len, sender, &b->counters, &out_ev,
+				   &stored, &refused)) != HALQA_OK) {
 		goto fail;
 	}
 	if (stored) {
