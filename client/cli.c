@@ -446,6 +446,11 @@ static int cmd_contact_add(struct cli_ctx *c, int argc, char **argv)
 	if (check_name(argv[0]) != 0) {
 		return 1;
 	}
+	if (strcmp(argv[0], "me") == 0) {
+		/* Circle commands read "me" as yourself (circle demote CIRCLE me). */
+		return cli_fail("\"me\" stands for yourself in circle commands; give the contact "
+			    "another name");
+	}
 	/* A card wrapped by a mail client may arrive as several words. */
 	text[0] = '\0';
 	for (int i = 1; i < argc; i++) {
@@ -717,8 +722,9 @@ static const struct command commands[] = {
 	 "--new-passphrase-file or HALQA_NEW_PASSPHRASE."},
 	{"circle", "promote", cmd_session, "circle promote CIRCLE CONTACT",
 	 "Make CONTACT a facilitator of CIRCLE (facilitators only)."},
-	{"circle", "demote", cmd_session, "circle demote CIRCLE CONTACT",
-	 "Make CONTACT an ordinary member again; a circle keeps at least one facilitator."},
+	{"circle", "demote", cmd_session, "circle demote CIRCLE CONTACT|me",
+	 "Make CONTACT an ordinary member again; \"me\" steps down yourself. A circle keeps\n"
+	 "at least one facilitator."},
 	{"session", "schedule", cmd_session,
 	 "session schedule CIRCLE --title TEXT --at \"YYYY-MM-DD HH:MM\" [--tz Area/City]\n"
 	 "      --duration 90m [--every 1w|2w|4w|monthly] [--until DATE | --count N]\n"

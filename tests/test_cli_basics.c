@@ -155,6 +155,9 @@ static void test_contacts(void)
 	typo[mid] = typo[mid] == 'a' ? 'b' : 'a';
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "add", "Layla", typo, NULL), 1);
 	expect_one_line("checksum");
+	/* "me" means yourself in circle commands: no contact may take it. */
+	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "add", "me", card_b, NULL), 1);
+	expect_one_line("stands for yourself");
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "add", "Layla", card_b, NULL), 0);
 	CHECK_INT_EQ(run("pass-a", "--home", home_a, "contact", "add", "Again", card_b, NULL), 1);
 	expect_one_line("already exists");
