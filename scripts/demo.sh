@@ -107,7 +107,8 @@ for _ in $(seq 1 200); do
 done
 address=$("$BIN/halqad" address --data "$relay_dir/data" 2>/dev/null | grep '^halqa-relay:') ||
   fail "halqad printed no address line"
-echo "   the address line every client needs (endpoint and the relay's public key):"
+echo "\$ halqad run --data relay &       # in the background, logging to stderr"
+echo "\$ halqad address --data relay     # the line to give clients: endpoint and public key"
 echo "    $address"
 
 echo
