@@ -77,6 +77,67 @@ int sessions_event_record_members(struct engine *e, struct store *s,
 	return r;
 }
 
+/*
+ * on_checkin_step checks check-in step |st| from |sender| in |circle_id|
+ * against the roster (only a facilitator runs a round: roster_may_schedule)
+ * and logs an OPEN's round. A step that passed is valid even if the log
+ * fails: losing the question only loses a heading, so that only warns.
+ */
+static int on_checkin_step(struct sessions_event *se, const uint8_t circle_id[STORE_ID_LEN],
+			   const uint8_t sender[SESSION_MEMBER_KEY_LEN],
+			   const struct session_checkin *st, int64_t sent_at)
+{
+	struct roster roster;
+	int r;
+
+	if (st->step == SESSION_STEP_PASS) {
+		return HALQA_OK;
+	}
+	if ((r = sessions_event_roster(se->engine, se->store, circle_id, &roster)) != HALQA_OK ||
+	    (r = roster_may_schedule(&roster, sender)) != HALQA_OK) {
+		return r;
+	}
+	if (st->step == SESSION_STEP_OPEN &&
+	    (r = checkin_log_round(se->store, circle_id, st->round_id, sender, st->question,
+				   sent_at)) != HALQA_OK) {
+		halqa_log(HALQA_LOG_WARN, "sessions", "could not log a check-in round: %s",
+			  halqa_strerror(r));
+	}
+	return HALQA_OK;
+}
+
+/* log_answer logs message |msg_id| as an answer in round |round_id|; a failure is only warned. */
+static int log_answer(struct sessions_event *se, const uint8_t circle_id[STORE_ID_LEN],
+		      const uint8_t msg_id[STORE_ID_LEN],
+		      const uint8_t round_id[SESSION_ROUND_ID_LEN])
+{
+	int r = checkin_log_answer(se->store, circle_id, msg_id, round_id);
+
+	if (r != HALQA_OK) {
+		/* The message is stored; it is shown, only not grouped. */
+		halqa_log(HALQA_LOG_WARN, "sessions", "could not log a check-in answer: %s",
+			  halqa_strerror(r));
+	}
+	return r;
+}
+
+int sessions_event_checkin_sent(struct sessions_event *se, const uint8_t circle_id[STORE_ID_LEN],
+				const uint8_t self[SESSION_MEMBER_KEY_LEN],
+				const uint8_t msg_id[STORE_ID_LEN], int64_t sent_at,
+				const struct session_message *m)
+{
+	if (m == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	if (m->kind == SESSION_KIND_CHECKIN) {
+		return on_checkin_step(se, circle_id, self, &m->u.checkin, sent_at);
+	}
+	if (m->kind == SESSION_KIND_CHAT && m->u.chat.in_round && msg_id != NULL) {
+		return log_answer(se, circle_id, msg_id, m->u.chat.round_id);
+	}
+	return HALQA_ERR_ARG;
+}
+
 static int on_payload(struct sessions_event *se, const struct engine_event *ev)
 {
 	const struct session_message *m = ev->payload;
@@ -93,24 +154,7 @@ static int on_payload(struct sessions_event *se, const struct engine_event *ev)
 	case SESSION_KIND_RSVP:
 		break;
 	case SESSION_KIND_CHECKIN:
-		if (m->u.checkin.step == SESSION_STEP_PASS) {
-			return HALQA_OK;
-		}
-		/* Only a facilitator runs a round (roster_may_schedule). */
-		if ((r = sessions_event_roster(se->engine, se->store, ev->circle_id, &roster)) !=
-			    HALQA_OK ||
-		    (r = roster_may_schedule(&roster, ev->sender)) != HALQA_OK) {
-			return r;
-		}
-		if (m->u.checkin.step == SESSION_STEP_OPEN &&
-		    (r = checkin_log_round(se->store, ev->circle_id, m->u.checkin.round_id,
-					   ev->sender, m->u.checkin.question, ev->sent_at)) !=
-			    HALQA_OK) {
-			/* The step itself is valid: losing the question only loses a heading. */
-			halqa_log(HALQA_LOG_WARN, "sessions", "could not log a check-in round: %s",
-				  halqa_strerror(r));
-		}
-		return HALQA_OK;
+		return on_checkin_step(se, ev->circle_id, ev->sender, &m->u.checkin, ev->sent_at);
 	default:
 		return HALQA_OK;
 	}
@@ -146,8 +190,15 @@ int sessions_event_handle(void *arg, const struct engine_event *ev)
 	int64_t now;
 	int r = HALQA_OK, state = SESSIONS_MSG_NORMAL;
 
+	se->verdict = HALQA_OK;
 	if (ev->type == ENGINE_EVENT_PAYLOAD) {
 		if ((r = on_payload(se, ev)) != HALQA_OK) {
+			/* |next| hears of it (to say so), but cannot overrule the refusal. */
+			se->verdict = r;
+			if (se->next != NULL) {
+				(void)se->next(se->next_arg, ev);
+			}
+			se->verdict = HALQA_OK;
 			return r;
 		}
 	} else if (ev->type == ENGINE_EVENT_MESSAGE) {
@@ -163,13 +214,8 @@ int sessions_event_handle(void *arg, const struct engine_event *ev)
 			se->deleted++;
 			return HALQA_OK;
 		}
-		if (ev->in_round &&
-		    (r = checkin_log_answer(se->store, ev->circle_id, ev->msg_id, ev->round_id)) !=
-			    HALQA_OK) {
-			/* The message is stored; it is shown, only not grouped. */
-			halqa_log(HALQA_LOG_WARN, "sessions", "could not log a check-in answer: %s",
-				  halqa_strerror(r));
-			r = HALQA_OK;
+		if (ev->in_round) {
+			(void)log_answer(se, ev->circle_id, ev->msg_id, ev->round_id);
 		}
 	}
 	if (se->next != NULL) {

@@ -17,7 +17,14 @@
  *   message of an occurrence that is already over is deleted right after
  *   it was stored, in the same sync.
  * Every event then goes on to |next| (if set), except a message that was
- * just deleted, so the interactive mode can show what is left.
+ * just deleted, so the interactive mode can show what is left. A refused
+ * payload goes on too, with |verdict| set to the refusal, so the
+ * interactive mode can say that a forged step was refused; the refusal is
+ * returned to the engine whatever |next| returns.
+ *
+ * The engine does not hand our own messages back: a client that sends a
+ * check-in OPEN or an answer itself records it with
+ * sessions_event_checkin_sent, the same way as one that arrives.
  */
 #ifndef HALQA_SESSIONS_EVENT_H
 #define HALQA_SESSIONS_EVENT_H
@@ -35,6 +42,8 @@ struct sessions_event {
 	void *clock_arg;
 	engine_event_cb next; /* NULL: none */
 	void *next_arg;
+	/* For |next|, during the call: HALQA_OK, or the refusal of the payload it is handed. */
+	int verdict;
 	/* Counters for the caller's summary. */
 	size_t applied;  /* session payloads stored */
 	size_t refused;  /* session payloads refused */
@@ -55,6 +64,25 @@ void sessions_event_attach(struct sessions_event *se, struct store *store, struc
  * payload, HALQA_OK otherwise (or what |next| returns).
  */
 int sessions_event_handle(void *arg, const struct engine_event *ev);
+
+/*
+ * sessions_event_checkin_sent records a check-in message we sent ourselves
+ * to circle |circle_id| (|self| is our identity key) as
+ * sessions_event_handle records one from another member: for a
+ * SESSION_KIND_CHECKIN step, the roster must name |self| as a facilitator
+ * (HALQA_ERR_DENIED otherwise, HALQA_ERR_INVALID for a circle without
+ * facilitators) for an OPEN, TURN or END, and an OPEN's round and question
+ * are logged with |sent_at| (ms) as its time; a PASS needs nothing. For a
+ * SESSION_KIND_CHAT message tagged with a round, message |msg_id| (the id
+ * engine_send gave it) is logged as an answer. HALQA_ERR_ARG for anything
+ * else; the store's error if logging failed (the message is sent all the
+ * same: it only shows ungrouped).
+ */
+HALQA_MUST_CHECK int sessions_event_checkin_sent(struct sessions_event *se,
+						 const uint8_t circle_id[STORE_ID_LEN],
+						 const uint8_t self[SESSION_MEMBER_KEY_LEN],
+						 const uint8_t msg_id[STORE_ID_LEN], int64_t sent_at,
+						 const struct session_message *m);
 
 /*
  * sessions_event_roster builds in |*out| the roster of circle |circle_id|
