@@ -20,13 +20,21 @@
  * check-in questions) can never drive the terminal. A message's extra
  * lines are indented so that a body cannot fake a line from someone else.
  *
+ * Engine events go first through the session handler (sessions_event.h),
+ * as in every command that syncs: it applies session payloads under the
+ * roster, runs the session-only rule on each stored message and logs
+ * check-in rounds and answers for `halqa read`; then on_event here shows
+ * what is left. What we send ourselves the engine does not hand back, so
+ * send_payload records our own round OPEN and answers the same way
+ * (sessions_event_checkin_sent).
+ *
  * Check-in rounds run on checkin.h: our /checkin opens one and makes this
  * client its driver; steps from others go through checkin_on_step, which
  * refuses forgeries (the engine then counts the message as refused). A
  * line typed while it is our turn is our answer, sent tagged with the
- * round. The engine's MESSAGE events carry no payload (the store keeps
- * the text only), so a driver takes the first message of the member whose
- * turn it is as their answer, and uses the tag only when an event has it.
+ * round. A driver takes a message tagged with the round as its sender's
+ * answer, and an untagged one from the member whose turn it is too (sent
+ * with `halqa send`, say: it moves the round on, but is not grouped).
  * Steps the machine asks for inside an engine callback are sent on the
  * next loop turn: the engine may be inside its store transaction there.
  */
@@ -53,6 +61,7 @@
 #include "halqa/log.h"
 #include "halqa/session.h"
 #include "halqa/sessions.h"
+#include "halqa/sessions_event.h"
 #include "halqa/term.h"
 
 /* A second ^C within this window quits. */
@@ -87,6 +96,7 @@ struct chat {
 	struct store *store;
 	const struct identity *id;
 	struct engine *engine;
+	struct sessions_event se; /* the session handler, first in the engine's event chain */
 	struct store_circle circle;
 	uint8_t self[ENGINE_KEY_LEN];
 
@@ -114,7 +124,6 @@ struct chat {
 	struct checkin ck;
 	uint16_t checkin_timeout_s;
 	unsigned ticks;
-	struct roster roster;
 
 	int64_t last_interrupt_ms;
 	bool offline_shown;
@@ -368,7 +377,6 @@ static int refresh_members(struct chat *c)
 		}
 	}
 	checkin_set_roster(&c->ck, &r);
-	c->roster = r;
 	return HALQA_OK;
 }
 
@@ -384,6 +392,28 @@ static void warn_unverified(struct chat *c)
 		     "Warning: %zu member%s of this circle %s not verified: compare safety numbers "
 		     "with halqa contact verify NAME.",
 		     unverified, unverified == 1 ? "" : "s", unverified == 1 ? "is" : "are");
+	}
+}
+
+/*
+ * record_sent logs our own round OPEN or answer in c->msg (message
+ * |msg_id|) for `halqa read`, as the session handler logs those of others.
+ * A failure only means the round shows ungrouped there.
+ */
+static void record_sent(struct chat *c, const uint8_t msg_id[ENGINE_ID_LEN])
+{
+	int rc;
+
+	if (!(c->msg.kind == SESSION_KIND_CHAT && c->msg.u.chat.in_round) &&
+	    !(c->msg.kind == SESSION_KIND_CHECKIN && c->msg.u.checkin.step == SESSION_STEP_OPEN)) {
+		return;
+	}
+	rc = sessions_event_checkin_sent(&c->se, c->circle.circle_id, c->self, msg_id, now_ms(),
+	                                 &c->msg);
+	if (rc != HALQA_OK) {
+		halqa_log(HALQA_LOG_WARN, "chat", "our check-in %s is not logged: %s",
+		          c->msg.kind == SESSION_KIND_CHAT ? "answer" : "round",
+		          halqa_strerror(rc));
 	}
 }
 
@@ -404,6 +434,10 @@ static int send_payload(struct chat *c, bool *out_sent)
 	if (rc == HALQA_ERR_NETWORK) {
 		rc = HALQA_OK; /* kept in the outbox: goes out on reconnect */
 		sent = false;
+	}
+	/* Queued or sent, it is ours now: an id of zeros means it never got one. */
+	if (rc == HALQA_OK && !sodium_is_zero(msg_id, ENGINE_ID_LEN)) {
+		record_sent(c, msg_id);
 	}
 	if (rc == HALQA_OK && !sent && c->num_queued < CHAT_MAX_QUEUED) {
 		struct chat_queued *q = &c->queued[c->num_queued++];
@@ -858,17 +892,9 @@ static void on_message_event(struct chat *c, const struct engine_event *ev)
 {
 	struct store_message_list l = {0};
 	struct checkin_out out;
-	const struct session_message *p = ev->payload;
 
-	int state = SESSIONS_MSG_NORMAL;
-
-	/* A message of a session-only occurrence that is already over goes at once. */
-	if (sessions_message_arrived(c->store, ev->circle_id, ev->sent_at, now_ms(), &state) !=
-	    HALQA_OK) {
-		halqa_log(HALQA_LOG_WARN, "chat", "session-only check failed");
-	}
-	if (c->catching_up || state == SESSIONS_MSG_DELETED ||
-	    memcmp(ev->circle_id, c->circle.circle_id, ENGINE_ID_LEN) != 0) {
+	/* A message deleted on arrival (session-only, its occurrence over) never gets here. */
+	if (c->catching_up || memcmp(ev->circle_id, c->circle.circle_id, ENGINE_ID_LEN) != 0) {
 		return;
 	}
 	if (memcmp(ev->sender, c->self, ENGINE_KEY_LEN) == 0) {
@@ -883,14 +909,10 @@ static void on_message_event(struct chat *c, const struct engine_event *ev)
 	show_message(c, &l.items[0], "");
 	mark_read(c, ev->seq);
 	store_message_list_free(&l);
-	/*
-	 * An answer: the tag when the engine hands us the payload; else the
-	 * message of the member whose turn it is.
-	 */
-	if (p != NULL && p->kind == SESSION_KIND_CHAT) {
-		if (p->u.chat.in_round &&
-		    checkin_on_answer(&c->ck, &out, ev->sender, p->u.chat.round_id, round_ms(c)) ==
-		        HALQA_OK) {
+	/* An answer: a message tagged with the round; else one from the member whose turn it is. */
+	if (ev->in_round) {
+		if (checkin_on_answer(&c->ck, &out, ev->sender, ev->round_id, round_ms(c)) ==
+		    HALQA_OK) {
 			queue_steps(c, &out);
 		}
 	} else if (checkin_is_turn(&c->ck, ev->sender) &&
@@ -900,59 +922,22 @@ static void on_message_event(struct chat *c, const struct engine_event *ev)
 	}
 }
 
-/* circle_roster reads the facilitators of circle |id| (ours is kept up to date). */
-static int circle_roster(struct chat *c, const uint8_t id[ENGINE_ID_LEN], struct roster *out)
-{
-	struct store_circle sc;
-	struct engine_member *m = NULL;
-	size_t n = 0;
-	int rc;
-
-	memset(out, 0, sizeof *out);
-	if (memcmp(id, c->circle.circle_id, ENGINE_ID_LEN) == 0) {
-		if ((rc = refresh_members(c)) == HALQA_OK) {
-			*out = c->roster;
-		}
-		return rc;
-	}
-	if ((rc = store_circle_get_by_id(c->store, id, &sc)) != HALQA_OK ||
-	    (rc = engine_circle_members(c->engine, sc.name, &m, &n)) != HALQA_OK) {
-		return rc;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (m[i].facilitator && roster_add(out, m[i].identity) != HALQA_OK) {
-			break;
-		}
-	}
-	free(m);
-	return HALQA_OK;
-}
-
 /*
- * on_session_payload applies a schedule, edit, cancellation or RSVP
- * (sessions.h checks the sender's role and refuses what breaks the rules;
- * the engine then counts the message as refused) and says what happened.
+ * on_session_payload says what a schedule, edit, cancellation or RSVP the
+ * session handler applied changed. (A refused one is not news: the engine
+ * counts it as refused.)
  */
 static int on_session_payload(struct chat *c, const struct engine_event *ev)
 {
 	const struct session_message *p = ev->payload;
 	char name[STORE_MAX_NAME + 32];
-	struct roster r;
-	int rc;
 
-	if (p->kind == SESSION_KIND_CHAT) {
+	if (c->se.verdict != HALQA_OK) {
 		return HALQA_OK;
 	}
-	if ((rc = circle_roster(c, ev->circle_id, &r)) != HALQA_OK) {
-		return rc;
-	}
-	rc = sessions_apply(c->store, ev->circle_id, ev->sender, &r, ev->sent_at, p);
-	if (rc == HALQA_OK) {
-		c->ticks = AGENDA_EVERY_S - 1; /* a reminder it makes due shows at the next tick */
-	}
-	if (rc != HALQA_OK || c->catching_up ||
-	    memcmp(ev->circle_id, c->circle.circle_id, ENGINE_ID_LEN) != 0) {
-		return rc;
+	c->ticks = AGENDA_EVERY_S - 1; /* a reminder it makes due shows at the next tick */
+	if (c->catching_up || memcmp(ev->circle_id, c->circle.circle_id, ENGINE_ID_LEN) != 0) {
+		return HALQA_OK;
 	}
 	member_name(c, ev->sender, name, sizeof name);
 	switch (p->kind) {
@@ -995,8 +980,15 @@ static int on_payload_event(struct chat *c, const struct engine_event *ev)
 	if (memcmp(ev->circle_id, c->circle.circle_id, ENGINE_ID_LEN) != 0) {
 		return HALQA_OK; /* a round in another circle: not ours to show */
 	}
-	(void)refresh_members(c); /* the roster in force now */
-	rc = checkin_on_step(&c->ck, &out, ev->sender, &p->u.checkin, round_ms(c));
+	/*
+	 * The session handler refuses an OPEN, TURN or END from a member who is
+	 * not a facilitator; checkin_on_step also a TURN from one who did not
+	 * open the round. Either way the engine counts the message as refused.
+	 */
+	if ((rc = c->se.verdict) == HALQA_OK) {
+		(void)refresh_members(c); /* the roster in force now */
+		rc = checkin_on_step(&c->ck, &out, ev->sender, &p->u.checkin, round_ms(c));
+	}
 	if (rc == HALQA_ERR_DENIED) {
 		member_name(c, ev->sender, name, sizeof name);
 		show(c, "-- Refused a check-in step from %s: only a facilitator may send it.",
@@ -1539,7 +1531,10 @@ int chat_run(struct store *store, const struct identity *id, const char *circle,
 	 */
 	memset(&rep, 0, sizeof rep);
 	c->catching_up = true;
-	engine_set_event_cb(c->engine, on_event, c);
+	/* The session handler first, as for every command that syncs; then ours. */
+	sessions_event_attach(&c->se, store, c->engine);
+	c->se.next = on_event;
+	c->se.next_arg = c;
 	rc = engine_sync(c->engine, &rep);
 	c->catching_up = false;
 	if (rc != HALQA_OK) {

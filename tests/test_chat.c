@@ -9,13 +9,17 @@
  *  - hostile bodies (an escape sequence stored in the history, bidi
  *    overrides, tabs and a line break posing as another sender) are shown
  *    without any ESC byte, bidi control or unindented fake line;
+ *  - a check-in OPEN from a member who is no facilitator is refused by the
+ *    chat, which says so, and its question is never shown or logged;
  *  - a check-in round driven by the facilitator's chat: the facilitator
- *    answers, a member passes from their own chat, an offline member is
- *    skipped after the turn timeout, and the round closes; in that turn
- *    the relay stops and restarts: the driver skips nobody while it is
- *    offline, lines typed meanwhile are taken at once and shown as queued
- *    (no wait on the network), sent after the reconnect with a notice
- *    each, and arrive exactly once;
+ *    answers, a member answers and another passes from their own chats,
+ *    an offline member is skipped after the turn timeout, and the round
+ *    closes; in that turn the relay stops and restarts: the driver skips
+ *    nobody while it is offline, lines typed meanwhile are taken at once
+ *    and shown as queued (no wait on the network), sent after the
+ *    reconnect with a notice each, and arrive exactly once; afterwards
+ *    `halqa read --all` of the facilitator and of the answering member
+ *    shows both answers grouped under the round's question;
  *  - a session scheduled while chatting: its reminder and the start of
  *    another are shown, once (a second chat does not repeat them);
  *  - on a pseudo-terminal: raw mode while chatting, a message arriving
@@ -70,7 +74,8 @@ struct member {
 	bool open;
 };
 
-static struct member alice = {.name = "alice"}, bob = {.name = "bob"}, carol = {.name = "carol"};
+static struct member alice = {.name = "alice"}, bob = {.name = "bob"}, carol = {.name = "carol"},
+                     dina = {.name = "dina"};
 
 struct chat_proc {
 	pid_t pid;
@@ -388,32 +393,40 @@ static void send_text(struct member *m, const char *circle, const char *text)
 
 static void setup(void)
 {
-	const char *members[2] = {"bob", "carol"};
+	/* Leaves, and so check-in turns, in this order: alice, bob, dina, carol. */
+	const char *members[3] = {"bob", "dina", "carol"};
 	struct engine_sync_report rep;
 	char name[64];
 
 	member_init(&alice);
 	member_init(&bob);
 	member_init(&carol);
+	member_init(&dina);
 	CHECK_INT_EQ(run_halqa(alice.home, NULL, 0, "contact", "add", "bob", bob.card, NULL), 0);
 	CHECK_INT_EQ(run_halqa(alice.home, NULL, 0, "contact", "add", "carol", carol.card, NULL),
 	             0);
+	CHECK_INT_EQ(run_halqa(alice.home, NULL, 0, "contact", "add", "dina", dina.card, NULL), 0);
 	CHECK_INT_EQ(run_halqa(bob.home, NULL, 0, "contact", "add", "alice", alice.card, NULL), 0);
+	CHECK_INT_EQ(run_halqa(dina.home, NULL, 0, "contact", "add", "alice", alice.card, NULL), 0);
 	CHECK_INT_EQ(run_halqa(carol.home, NULL, 0, "contact", "add", "alice", alice.card, NULL),
 	             0);
 	CHECK_OK(member_open(&alice));
 	CHECK_OK(member_open(&bob));
 	CHECK_OK(member_open(&carol));
+	CHECK_OK(member_open(&dina));
 	CHECK_OK(engine_register(alice.engine, NULL));
 	CHECK_OK(engine_register(bob.engine, NULL));
 	CHECK_OK(engine_register(carol.engine, NULL));
+	CHECK_OK(engine_register(dina.engine, NULL));
 	CHECK_OK(engine_circle_create(alice.engine, "circle", (uint8_t[ENGINE_ID_LEN]){0}));
-	CHECK_OK(engine_circle_add(alice.engine, "circle", members, 2));
+	CHECK_OK(engine_circle_add(alice.engine, "circle", members, 3));
 	CHECK_OK(engine_sync(bob.engine, &rep));
 	CHECK_OK(engine_sync(carol.engine, &rep));
+	CHECK_OK(engine_sync(dina.engine, &rep));
 	snprintf(name, sizeof name, "circle");
 	CHECK_OK(engine_circle_find(bob.engine, name, &(struct store_circle){0}));
 	CHECK_OK(engine_circle_find(carol.engine, name, &(struct store_circle){0}));
+	CHECK_OK(engine_circle_find(dina.engine, name, &(struct store_circle){0}));
 }
 
 /* no_escape checks that the output holds no ESC and no bidi override or isolate. */
@@ -422,6 +435,19 @@ static void no_escape(const char *out)
 	CHECK(strchr(out, 0x1b) == NULL);
 	CHECK(strstr(out, "\xe2\x80\xae") == NULL); /* U+202E */
 	CHECK(strstr(out, "\xe2\x81\xa6") == NULL); /* U+2066 */
+}
+
+/* chat_lacks checks that the chat's output so far does not hold |needle|. */
+static void chat_lacks(const struct chat_proc *p, const char *needle, int line)
+{
+	size_t len;
+	char *out = chat_output(p, &len);
+
+	if (out == NULL || strstr(out, needle) != NULL) {
+		harness_fail(__FILE__, line, "chat output holds \"%s\":\n%s", needle,
+		             out != NULL ? out : "");
+	}
+	free(out);
 }
 
 static void test_chat_both_ways_and_hostile_text(void)
@@ -457,6 +483,34 @@ static void test_chat_both_ways_and_hostile_text(void)
 	/* The forged second line is indented under alice's message. */
 	CHECK(chat_wait(&p, "\n    bob: I agree", 1));
 
+	/*
+	 * Dina, no facilitator, opens a round of her own and answers in it:
+	 * bob's chat refuses the step and says so, and its question is not
+	 * logged (bob's read shows the answer under a heading without it).
+	 */
+	{
+		static struct session_message forged;
+		uint8_t round[SESSION_ROUND_ID_LEN];
+
+		randombytes_buf(round, sizeof round);
+		memset(&forged, 0, sizeof forged);
+		forged.kind = SESSION_KIND_CHECKIN;
+		memcpy(forged.u.checkin.round_id, round, sizeof round);
+		forged.u.checkin.step = SESSION_STEP_OPEN;
+		snprintf(forged.u.checkin.question, sizeof forged.u.checkin.question,
+		         "forged question");
+		CHECK_OK(engine_send(dina.engine, "circle", &forged, NULL, NULL));
+		memset(&forged, 0, sizeof forged);
+		forged.kind = SESSION_KIND_CHAT;
+		forged.u.chat.in_round = 1;
+		memcpy(forged.u.chat.round_id, round, sizeof round);
+		snprintf(forged.u.chat.text, sizeof forged.u.chat.text, "forged answer");
+		CHECK_OK(engine_send(dina.engine, "circle", &forged, NULL, NULL));
+		CHECK(chat_wait(&p, "-- Refused a check-in step from member ", 1));
+		CHECK(chat_wait(&p, "forged answer", 1));
+		chat_lacks(&p, "forged question", __LINE__);
+	}
+
 	/* Bob types; alice receives it. */
 	chat_type(&p, "hi from bob's chat");
 	CHECK(sync_until(&alice, "circle", "hi from bob's chat") == 1);
@@ -479,34 +533,59 @@ static void test_chat_both_ways_and_hostile_text(void)
 	CHECK_OK(member_open(&bob));
 }
 
-/* chat_lacks checks that the chat's output so far does not hold |needle|. */
-static void chat_lacks(const struct chat_proc *p, const char *needle, int line)
+/*
+ * read_grouped runs `halqa read CIRCLE --all` for |m| and checks that its
+ * output has |heading| followed at once by a line holding |first| and one
+ * holding |second|, both indented: the round's answers under its question;
+ * and that |num_indented| lines in all are answers (indented by two).
+ * Returns the output (static).
+ */
+static const char *read_grouped(struct member *m, const char *heading, const char *first,
+                                const char *second, size_t num_indented, int line)
 {
-	size_t len;
-	char *out = chat_output(p, &len);
+	static char out[65536];
+	const char *h, *l1, *l2;
 
-	if (out == NULL || strstr(out, needle) != NULL) {
-		harness_fail(__FILE__, line, "chat output holds \"%s\":\n%s", needle,
-		             out != NULL ? out : "");
+	CHECK_INT_EQ(run_halqa(m->home, out, sizeof out, "read", "circle", "--all", NULL), 0);
+	h = strstr(out, heading);
+	l1 = h != NULL ? strchr(h, '\n') : NULL;
+	l2 = l1 != NULL ? strchr(l1 + 1, '\n') : NULL;
+	if (h == NULL || (h != out && h[-1] != '\n') || l1 == NULL || l2 == NULL ||
+	    strncmp(l1 + 1, "  ", 2) != 0 || strncmp(l2 + 1, "  ", 2) != 0 ||
+	    strstr(l1 + 1, first) == NULL || strstr(l1 + 1, first) > l2 ||
+	    strstr(l2 + 1, second) == NULL || strchr(l2 + 1, '\n') == NULL ||
+	    strstr(l2 + 1, second) > strchr(l2 + 1, '\n')) {
+		harness_fail(__FILE__, line,
+		             "%s's read does not group \"%s\" and \"%s\" under \"%s\":\n%s",
+		             m->name, first, second, heading, out);
 	}
-	free(out);
+	/* Only answers are indented by two (a body's own line breaks by four). */
+	if (count_of(out, "\n  ") - count_of(out, "\n   ") != num_indented) {
+		harness_fail(__FILE__, line, "%s's read does not indent %zu answers:\n%s", m->name,
+		             num_indented, out);
+	}
+	return out;
 }
 
 /*
  * A check-in round run by alice's chat, and the relay going away in it.
- * Bob may not open a round; alice opens one (4 s turns), answers, bob
- * passes from his chat. During carol's turn (carol is offline) the relay
+ * Bob may not open a round; alice opens one (4 s turns) and answers, bob
+ * answers and dina passes from their chats. During carol's turn (carol is
+ * offline) the relay
  * stops for longer than the turn: alice's chat, which cannot hear answers
  * then, skips nobody, and three lines bob types meanwhile are each taken
  * at once and shown as queued, all before the relay is back (a chat that
  * waited on the network would wait STALL_MS, past our deadline). Once the
  * relay is back bob's chat says each line went out, alice gets each
- * exactly once, carol's turn times out and the round closes.
+ * exactly once, carol's turn times out and the round closes. Then `halqa
+ * read` of alice and of bob groups both answers under the question: the
+ * ones their chats sent and the ones their chats received, none of them
+ * seen by a command's sync.
  */
 static void test_checkin_round_and_outage(void)
 {
 	static const char *const lines[3] = {"queued one", "queued two", "queued three"};
-	struct chat_proc pa, pb;
+	struct chat_proc pa, pb, pd;
 	int64_t carol_turn, offline_after;
 	char carol_fp[17], carol_turn_b[64];
 
@@ -517,21 +596,27 @@ static void test_checkin_round_and_outage(void)
 	member_close(&bob);
 	/* carol stays closed and silent: she is the offline member. */
 	member_close(&carol);
+	member_close(&dina);
 	pa = chat_start(&alice, "circle");
 	pb = chat_start(&bob, "circle");
+	pd = chat_start(&dina, "circle");
 	CHECK(chat_wait(&pa, "/help", 1));
 	CHECK(chat_wait(&pb, "/help", 1));
+	CHECK(chat_wait(&pd, "/help", 1));
 	chat_type(&pb, "/checkin Who goes first?");
 	CHECK(chat_wait(&pb, "Only a facilitator", 1));
 
-	/* Turns go in member order: alice, bob, carol. */
+	/* Turns go in member order: alice, bob, dina, carol. */
 	chat_type(&pa, "/checkin --timeout 4 How was your week?");
 	CHECK(chat_wait(&pb, "Check-in round opened by alice: \"How was your week?\"", 1));
 	CHECK(chat_wait(&pa, "It is your turn", 1));
 	chat_type(&pa, "a good week");
 	CHECK(chat_wait(&pb, "It is your turn", 1));
-	chat_type(&pb, "/pass");
-	CHECK(chat_wait(&pa, "-- bob passed.", 1));
+	chat_type(&pb, "a hard week");
+	CHECK(chat_wait(&pa, "bob: a hard week", 1));
+	CHECK(chat_wait(&pd, "It is your turn", 1));
+	chat_type(&pd, "/pass");
+	CHECK(chat_wait(&pa, "-- dina passed.", 1));
 	CHECK(chat_wait(&pa, "It is carol's turn.", 1));
 	carol_turn = mono_ms();
 	/*
@@ -590,12 +675,28 @@ static void test_checkin_round_and_outage(void)
 	CHECK(chat_wait(&pa, "The check-in round is closed.", 1));
 	CHECK(chat_wait(&pb, "The check-in round is closed.", 1));
 	CHECK(chat_wait(&pb, "a good week", 1));
+	CHECK(chat_wait(&pd, "The check-in round is closed.", 1));
 	/* Bob's outbox is empty now, so nothing can go out twice: count. */
 	chat_stop(&pa);
 	chat_stop(&pb);
+	chat_stop(&pd);
+	/* Alice's engine, not her chat, received dina's forged round: it is not tagged there. */
+	read_grouped(&alice, "-- check-in: How was your week? (asked by you) --",
+	             "you: a good week", "bob: a hard week", 2, __LINE__);
+	{
+		const char *out =
+		    read_grouped(&bob, "-- check-in: How was your week? (asked by alice) --",
+		                 "alice: a good week", "you: a hard week", 3, __LINE__);
+		const char *forged = strstr(out, "\n-- check-in --\n  ");
+
+		CHECK(strstr(out, "forged question") == NULL);
+		CHECK(forged != NULL && strstr(forged, "forged answer") != NULL &&
+		      strstr(forged, "forged answer") < strchr(forged + 20, '\n'));
+	}
 	CHECK_OK(member_open(&alice));
 	CHECK_OK(member_open(&bob));
 	CHECK_OK(member_open(&carol));
+	CHECK_OK(member_open(&dina));
 	{
 		struct engine_sync_report rep;
 		size_t len;
@@ -858,6 +959,7 @@ int main(void)
 	member_close(&alice);
 	member_close(&bob);
 	member_close(&carol);
+	member_close(&dina);
 	relay_test_stop(&relay);
 	rc = harness_report();
 	{

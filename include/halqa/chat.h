@@ -10,6 +10,11 @@
  * before it is shown. The terminal mode is restored on every way out:
  * /quit, ^D, ^C twice, SIGTERM, SIGHUP, errors.
  *
+ * The engine's events pass the session handler (sessions_event.h) first,
+ * as in every command that syncs: session payloads, the session-only
+ * rule and the check-in log work the same here. Our own round OPENs and
+ * answers are logged as they are sent, so `halqa read` groups them too.
+ *
  * Commands: /help, /members, /search TEXT, /read [N], /quit, and for
  * check-in rounds (checkin.h) /checkin [--timeout S] [QUESTION],
  * /checkin-timeout S, /pass, /endround, /turn. Any other line is a message
