@@ -179,6 +179,14 @@ static const char *const migrations[] = {
 	"CREATE VIRTUAL TABLE messages_fts USING fts4(content=\"messages\", body,"
 	" tokenize=unicode61, order=desc);"
 	"INSERT INTO messages_fts(messages_fts) VALUES('rebuild');",
+	/*
+	 * 5: the relay cursor as last acknowledged, and when. A sync whose
+	 * cursor did not move since needs no ACK (a round trip and a
+	 * durable write on the relay) until the acknowledgement is due again
+	 * to keep the cursor live. 0, 0 means never: the next sync ACKs.
+	 */
+	"ALTER TABLE circles ADD COLUMN acked_seq INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE circles ADD COLUMN acked_at INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NUM_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -924,7 +932,7 @@ out:
 	"c.circle_id, c.name, c.relay_seq, c.read_marker, c.created_at,"                       \
 	" (SELECT count(*) FROM messages m WHERE m.circle = c.id AND m.seq > c.read_marker),"   \
 	" c.cursor_id, c.flags, c.reason, c.send_counter, c.sends_since_update, c.updated_at,"  \
-	" c.gaps"
+	" c.gaps, c.acked_seq, c.acked_at"
 
 static int circle_row(sqlite3_stmt *st, void *items, size_t i)
 {
@@ -952,6 +960,8 @@ static int circle_row(sqlite3_stmt *st, void *items, size_t i)
 	out->sends_since_update = (uint64_t)sqlite3_column_int64(st, 10);
 	out->updated_at = sqlite3_column_int64(st, 11);
 	out->gaps = (uint64_t)sqlite3_column_int64(st, 12);
+	out->acked_seq = (uint64_t)sqlite3_column_int64(st, 13);
+	out->acked_at = sqlite3_column_int64(st, 14);
 	return HALQA_OK;
 }
 
@@ -997,6 +1007,28 @@ int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN], uin
 	}
 	sqlite3_bind_int64(st, 1, (int64_t)relay_seq);
 	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_set_acked(struct store *s, const uint8_t id[STORE_ID_LEN], uint64_t relay_seq,
+			   int64_t at)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (relay_seq > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s, "UPDATE circles SET acked_seq = ?, acked_at = ? WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)relay_seq);
+	sqlite3_bind_int64(st, 2, at);
+	sqlite3_bind_blob(st, 3, id, STORE_ID_LEN, SQLITE_STATIC);
 	r = run_changed(s, st);
 out:
 	sqlite3_finalize(st);

@@ -47,7 +47,7 @@
 #define STORE_MAX_WIRE (256u * 1024)      /* an MLS message or mailbox item (WIRE_MAX_PAYLOAD) */
 #define STORE_MAX_KP (16u * 1024)         /* a KeyPackage or its privates */
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -166,6 +166,9 @@ struct store_circle {
 	uint64_t sends_since_update;     /* messages we sent since our last self-update */
 	int64_t updated_at;              /* when we last self-updated (or joined/created) */
 	uint64_t gaps;                   /* missing messages detected (sender counters jumped) */
+	/* Schema 5: the relay cursor as we last acknowledged it (0, 0: never). */
+	uint64_t acked_seq;
+	int64_t acked_at;
 };
 
 /* Circle flags. */
@@ -190,6 +193,12 @@ HALQA_MUST_CHECK int store_circle_list(struct store *s, struct store_circle **ou
 /* store_circle_set_cursor records the relay sequence processed up to. */
 HALQA_MUST_CHECK int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN],
 					     uint64_t relay_seq);
+/*
+ * store_circle_set_acked records that the relay accepted our ACK of
+ * |relay_seq| at time |at|. HALQA_ERR_NOT_FOUND for an unknown circle.
+ */
+HALQA_MUST_CHECK int store_circle_set_acked(struct store *s, const uint8_t id[STORE_ID_LEN],
+					    uint64_t relay_seq, int64_t at);
 /*
  * store_circle_state_put replaces the circle's group state (opaque bytes
  * from the group API, at most STORE_MAX_STATE). store_circle_state_get
