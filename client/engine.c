@@ -66,6 +66,14 @@
 #define ENGINE_MAX_FETCH_ROUNDS 100000 /* FETCH calls in one circle sync, at most */
 #define ENGINE_KP_LIFETIME_S (180LL * 24 * 3600)
 #define ENGINE_KP_PRIV_LEN (2 * MLS_KEM_PRIV_LEN)
+/*
+ * A cursor that did not move is acknowledged again this often, to keep it
+ * live (the relay's max age is 30 days by default); a KeyPackage count
+ * within this long is not repeated by a sync that met no mailbox item.
+ */
+#define ENGINE_ACK_REFRESH_MS (3600LL * 1000)
+#define ENGINE_KP_RECHECK_MS (3600LL * 1000)
+#define SET_KP_COUNTED "kp.counted_at"
 
 #define SET_RELAY_ENDPOINT "relay.endpoint"
 #define SET_RELAY_KEY "relay.key"
@@ -2395,12 +2403,21 @@ fail:
 	return r;
 }
 
-/* ack_cursor tells the relay we have read up to our cursor (keeps it live). */
+/*
+ * ack_cursor tells the relay we have read up to our cursor (keeps it
+ * live). Skipped when the relay already has this position from an ACK of
+ * ours less than ENGINE_ACK_REFRESH_MS ago.
+ */
 static int ack_cursor(struct engine *e, struct circle *c)
 {
 	struct wire_msg *req;
+	int64_t now = engine_now(e);
 	int r;
 
+	if (c->row.acked_at != 0 && c->row.acked_seq == c->row.relay_seq &&
+	    now >= c->row.acked_at && now - c->row.acked_at < ENGINE_ACK_REFRESH_MS) {
+		return HALQA_OK;
+	}
 	if ((req = calloc(1, sizeof *req)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
@@ -2408,8 +2425,11 @@ static int ack_cursor(struct engine *e, struct circle *c)
 	memcpy(req->u.ack.circle_id, c->row.circle_id, WIRE_ID_LEN);
 	memcpy(req->u.ack.cursor_id, c->row.cursor_id, WIRE_ID_LEN);
 	req->u.ack.seq = c->row.relay_seq;
-	if ((r = circle_cap(c, req->u.ack.cap)) == HALQA_OK) {
-		r = call(e, req);
+	if ((r = circle_cap(c, req->u.ack.cap)) == HALQA_OK && (r = call(e, req)) == HALQA_OK &&
+	    (r = store_circle_set_acked(e->store, c->row.circle_id, c->row.relay_seq, now)) ==
+		    HALQA_OK) {
+		c->row.acked_seq = c->row.relay_seq;
+		c->row.acked_at = now;
 	}
 	wire_msg_cleanup(req);
 	free(req);
@@ -2841,6 +2861,36 @@ out:
 	return r;
 }
 
+/*
+ * kp_stock_due says whether this sync counts our KeyPackages: always after
+ * mailbox items (a Welcome means a package of ours was claimed; a refused
+ * item may have cost one too), else once per ENGINE_KP_RECHECK_MS.
+ */
+static bool kp_stock_due(struct engine *e, const struct engine_sync_report *rep)
+{
+	char text[32], *end;
+	long long at;
+	int64_t now = engine_now(e);
+
+	if (rep->joined > 0 || rep->refused > 0 ||
+	    store_setting_get(e->store, SET_KP_COUNTED, text, sizeof text) != HALQA_OK) {
+		return true;
+	}
+	at = strtoll(text, &end, 10);
+	return *end != '\0' || end == text || now < at || now - at >= ENGINE_KP_RECHECK_MS;
+}
+
+/* kp_stock_done records the time of a successful count (best effort: at worst we count again). */
+static void kp_stock_done(struct engine *e)
+{
+	char text[32];
+
+	snprintf(text, sizeof text, "%lld", (long long)engine_now(e));
+	if (store_setting_set(e->store, SET_KP_COUNTED, text) != HALQA_OK) {
+		halqa_log(HALQA_LOG_DEBUG, "engine", "the KeyPackage count time was not kept");
+	}
+}
+
 int engine_sync(struct engine *e, struct engine_sync_report *rep)
 {
 	struct store_circle *circles = NULL;
@@ -2872,7 +2922,10 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 			first = r;
 		}
 	}
-	r = kp_stock(e);
+	r = HALQA_OK;
+	if (kp_stock_due(e, rep) && (r = kp_stock(e)) == HALQA_OK) {
+		kp_stock_done(e);
+	}
 	if (r == HALQA_ERR_NETWORK) {
 		rep->offline = true;
 	} else if (first == HALQA_OK) {

@@ -8,7 +8,8 @@
  * capability as a member could: bytes that are no MLS message, a genuine
  * MLS application message whose content is no Halqa envelope, and a
  * commit put in an application slot of the log (it must not move the
- * group in the middle of a batch).
+ * group in the middle of a batch). Also what a sync with nothing to read
+ * leaves out (the ACK and the KeyPackage count).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,80 @@ out:
 	eprof_free(bob);
 }
 
+/* kp_counted_at reads when |p| last counted its KeyPackages (0 if never). */
+static long long kp_counted_at(struct eprof *p)
+{
+	char text[32];
+
+	if (store_setting_get(p->store, "kp.counted_at", text, sizeof text) != HALQA_OK) {
+		return 0;
+	}
+	return strtoll(text, NULL, 10);
+}
+
+/*
+ * A sync that read nothing new makes no ACK (its cursor is where the relay
+ * has it) and no KeyPackage count (one was made within the hour), until
+ * the hour is up; a sync that moved the cursor ACKs, and one that met a
+ * Welcome counts (a package of ours was claimed).
+ */
+static void test_idle_sync_round_trips(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	struct store_circle row;
+	int64_t t0;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_meet(alice, bob));
+	CHECK_OK(engine_circle_create(alice->e, "Idle", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Idle", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	t0 = bob->now;
+	CHECK_OK(engine_circle_find(bob->e, "Idle", &row));
+	CHECK_INT_EQ(row.acked_seq, row.relay_seq);
+	CHECK_INT_EQ(row.acked_at, t0);
+	CHECK_INT_EQ(kp_counted_at(bob), t0);
+
+	/* Nothing new: neither call. */
+	bob->now += 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_OK(engine_circle_find(bob->e, "Idle", &row));
+	CHECK_INT_EQ(row.acked_at, t0);
+	CHECK_INT_EQ(kp_counted_at(bob), t0);
+
+	/* A message moves the cursor: ACKed; still no count. */
+	CHECK_OK(eprof_say(alice, "Idle", "hello", NULL));
+	bob->now += 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_OK(engine_circle_find(bob->e, "Idle", &row));
+	CHECK_INT_EQ(row.acked_seq, row.relay_seq);
+	CHECK_INT_EQ(row.acked_at, bob->now);
+	CHECK_INT_EQ(kp_counted_at(bob), t0);
+
+	/* An hour on, both again (the cursor is kept live). */
+	bob->now += 3600LL * 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_OK(engine_circle_find(bob->e, "Idle", &row));
+	CHECK_INT_EQ(row.acked_at, bob->now);
+	CHECK_INT_EQ(kp_counted_at(bob), bob->now);
+
+	/* A Welcome: counted at once. */
+	CHECK_OK(engine_circle_create(alice->e, "Second", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Second", (const char *[]){"bob"}, 1));
+	bob->now += 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(kp_counted_at(bob), bob->now);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -348,6 +423,7 @@ int main(void)
 	RUN(test_hostile_in_the_middle);
 	RUN(test_batch_across_a_commit);
 	RUN(test_batch_counters);
+	RUN(test_idle_sync_round_trips);
 	relay_test_stop(&relay);
 	return harness_report();
 }
