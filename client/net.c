@@ -14,6 +14,19 @@
  * 400, after which ZeroMQ never reconnects) and "the relay's key is not the
  * pinned one" (the handshake fails again and again) from a plain timeout.
  *
+ * A lost connection is known from the monitor too (DISCONNECTED after a
+ * completed handshake), and nothing in flight is waited out: replies that
+ * arrived before the drop are read first, then every request whose frame
+ * went to ZeroMQ fails with HALQA_ERR_NETWORK at once (it may or may not
+ * have reached the relay; a reply that comes later carries an id whose
+ * generation has moved on, so it is dropped). While offline, a request's
+ * frame stays in our own queue, never in ZeroMQ's, and rides one fresh
+ * connection attempt (zmq_disconnect + zmq_connect, which also resets
+ * ZeroMQ's reconnect backoff): a refused or failed attempt fails everything
+ * pending at once, a handshake sends the queue. So a dead relay costs a
+ * caller one refused connect, not its timeout, and a relay that is back is
+ * used at once instead of after ZeroMQ's next retry, seconds away maybe.
+ *
  * Requests live in a fixed table of NET_MAX_PENDING slots, each with its own
  * timer. The request id carries the slot index in its low bits and a
  * per-slot generation above it, so a reply finds its slot in O(1) and a
@@ -74,6 +87,7 @@ struct net {
 	uv_loop_t *loop;
 	void *sock;
 	void *mon;
+	char endpoint[RELAYADDR_MAX_ENDPOINT + 1]; /* what sock connects to, for a fresh attempt */
 	uv_poll_t poll;
 	uv_poll_t mon_poll;
 	uv_idle_t again;
@@ -94,6 +108,9 @@ struct net {
 	struct net_stats stats;
 	int fault;
 	int connected;
+	int offline;      /* the connection dropped and no handshake completed since */
+	int want_attempt; /* offline with requests waiting: the pump starts a fresh attempt */
+	int attempting;   /* that attempt is under way */
 	unsigned failed_handshakes;
 	int closing;
 	int in_pump; /* a callback's net_request only queues; the running pump sends it */
@@ -162,15 +179,19 @@ static void complete(struct net_slot *s, int status, const struct wire_msg *repl
 	cb(arg, status, reply);
 }
 
-static void fail_all(struct net *n, int status)
+/* Completes every pending request with |status|; returns how many. */
+static uint64_t fail_all(struct net *n, int status)
 {
+	uint64_t num = 0;
 	size_t i;
 
 	for (i = 0; i < NET_MAX_PENDING; i++) {
 		if (n->slots[i].id != 0) {
 			complete(&n->slots[i], status, NULL);
+			num++;
 		}
 	}
+	return num;
 }
 
 static void on_timer(uv_timer_t *t)
@@ -275,11 +296,63 @@ static void recv_one(struct net *n)
 
 /* ---- the socket monitor ---- */
 
+static int events_of(void *s);
+
+/*
+ * The connection dropped. The relay's answers that arrived before the drop
+ * wait in the socket: read them first. Then every request whose frame went
+ * to ZeroMQ fails now: it may or may not have reached the relay, and
+ * waiting out its timeout would tell us nothing more. Frames still in our
+ * own queue were not in flight (they may even be newer than the drop, whose
+ * news waited in the monitor): they ride a fresh attempt.
+ */
+static void connection_lost(struct net *n)
+{
+	size_t i;
+	int budget;
+
+	n->connected = 0;
+	n->offline = 1;
+	n->attempting = 0;
+	halqa_log(HALQA_LOG_DEBUG, "net", "the relay connection dropped");
+	for (budget = NET_PUMP_BUDGET;
+	     budget > 0 && !n->closing && (events_of(n->sock) & ZMQ_POLLIN); budget--) {
+		recv_one(n);
+	}
+	if (n->closing) {
+		return;
+	}
+	emit(n, NET_EVENT_DISCONNECTED);
+	for (i = 0; i < NET_MAX_PENDING && !n->closing; i++) {
+		if (n->slots[i].id != 0 && n->slots[i].frame == NULL) {
+			n->stats.lost++;
+			complete(&n->slots[i], HALQA_ERR_NETWORK, NULL);
+		}
+	}
+	if (!n->closing && n->outq_head != NULL && !n->attempting) {
+		n->want_attempt = 1;
+	}
+}
+
+/* Our fresh attempt while offline failed: the requests that rode on it fail now. */
+static void attempt_failed(struct net *n)
+{
+	if (!n->offline || !n->attempting) {
+		return;
+	}
+	n->attempting = 0;
+	n->want_attempt = 0;
+	n->stats.lost += fail_all(n, HALQA_ERR_NETWORK);
+}
+
 static void on_monitor_event(struct net *n, uint16_t event, uint32_t value)
 {
 	switch (event) {
 	case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 		n->connected = 1;
+		n->offline = 0;
+		n->attempting = 0;
+		n->want_attempt = 0;
 		n->fault = HALQA_OK;
 		n->failed_handshakes = 0;
 		n->stats.connects++;
@@ -287,9 +360,15 @@ static void on_monitor_event(struct net *n, uint16_t event, uint32_t value)
 		break;
 	case ZMQ_EVENT_DISCONNECTED:
 		if (n->connected) {
-			n->connected = 0;
-			emit(n, NET_EVENT_DISCONNECTED);
+			connection_lost(n);
+		} else {
+			/* A connection of our attempt closed before its handshake completed. */
+			attempt_failed(n);
 		}
+		break;
+	case ZMQ_EVENT_CONNECT_RETRIED:
+		/* The TCP (or SOCKS) connect failed; ZeroMQ will retry after its backoff. */
+		attempt_failed(n);
 		break;
 	case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 		n->stats.handshake_failures++;
@@ -297,7 +376,7 @@ static void on_monitor_event(struct net *n, uint16_t event, uint32_t value)
 			halqa_log(HALQA_LOG_WARN, "net", "the relay refused this device (ZAP %u)",
 				  (unsigned)value);
 			n->fault = HALQA_ERR_DENIED;
-			fail_all(n, HALQA_ERR_DENIED);
+			(void)fail_all(n, HALQA_ERR_DENIED);
 			emit(n, NET_EVENT_REFUSED);
 		}
 		break;
@@ -315,8 +394,10 @@ static void on_monitor_event(struct net *n, uint16_t event, uint32_t value)
 			halqa_log(HALQA_LOG_WARN, "net",
 				  "the relay's key does not match the address line");
 			n->fault = HALQA_ERR_CRYPTO;
-			fail_all(n, HALQA_ERR_CRYPTO);
+			(void)fail_all(n, HALQA_ERR_CRYPTO);
 			emit(n, NET_EVENT_KEY_MISMATCH);
+		} else {
+			attempt_failed(n);
 		}
 		break;
 	default:
@@ -386,6 +467,28 @@ static int events_of(void *s)
 	return ev;
 }
 
+/*
+ * A fresh connection attempt for requests made while offline: dropping the
+ * endpoint and connecting again starts at once, where ZeroMQ's own retry
+ * may be up to NET_RECONNECT_IVL_MAX_MS away. The dropped endpoint's pipe
+ * goes with it, so frames of requests already failed are not sent late.
+ * If the endpoint cannot be dropped, connecting again would make a second
+ * connection: then ZeroMQ's own retry decides.
+ */
+static void start_attempt(struct net *n)
+{
+	n->want_attempt = 0;
+	n->attempting = 1;
+	if (zmq_disconnect(n->sock, n->endpoint) != 0) {
+		return;
+	}
+	if (zmq_connect(n->sock, n->endpoint) != 0) {
+		halqa_log(HALQA_LOG_WARN, "net", "cannot reconnect to the relay: %s",
+			  zmq_strerror(errno));
+		attempt_failed(n);
+	}
+}
+
 static void on_idle(uv_idle_t *h)
 {
 	pump(h->data);
@@ -413,7 +516,13 @@ static void pump(struct net *n)
 			recv_monitor(n);
 			continue;
 		}
-		if ((ev & ZMQ_POLLOUT) && n->outq_head != NULL) {
+		if (n->want_attempt && n->offline && !n->attempting) {
+			/* After the monitor's queued events, so none of them is taken for its outcome. */
+			start_attempt(n);
+			continue;
+		}
+		/* While offline our frames wait with us, not in ZeroMQ, to leave with the next handshake. */
+		if ((ev & ZMQ_POLLOUT) && n->outq_head != NULL && !n->offline) {
 			send_head(n);
 			continue;
 		}
@@ -547,6 +656,7 @@ static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
 	snprintf(mon_ep, sizeof mon_ep, "inproc://halqa-net-monitor-%p-%lu", (void *)n, ++counter);
 	if (zmq_socket_monitor(n->sock, mon_ep,
 			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+				       ZMQ_EVENT_CONNECT_RETRIED |
 				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
 				       ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
 				       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
@@ -560,6 +670,7 @@ static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
 	if (zmq_connect(n->sock, ep) != 0) {
 		return HALQA_ERR_NETWORK;
 	}
+	memcpy(n->endpoint, ep, sizeof n->endpoint);
 	return HALQA_OK;
 }
 
@@ -760,6 +871,9 @@ int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void
 		 * could receive a reply and run a callback inside net_request.
 		 * Inside a running pump, the pump's next round sends it.
 		 */
+		if (n->offline && !n->attempting) {
+			n->want_attempt = 1;
+		}
 		if (!n->in_pump) {
 			uv_idle_start(&n->again, on_idle);
 		}

@@ -8,6 +8,11 @@
  * pending; sending from inside callbacks (between two wake-ups of the
  * socket's fd) strands nothing; and garbage, unknown ids, replays,
  * mismatched and out-of-order replies never complete the wrong request.
+ * A dropped connection fails what is in flight at once (with a timeout far
+ * too long to wait out), after the answers that came before the drop;
+ * while the relay is down requests fail as soon as a fresh attempt is
+ * refused; when it is back they connect at once; and the late answer to
+ * a request failed by the drop completes nothing.
  */
 #include "halqa/net.h"
 
@@ -559,6 +564,94 @@ static void test_wrong_key_and_banned(void)
 	steps_stop(&t);
 }
 
+/* ---- a lost relay: nothing waits out its timeout ---- */
+
+/* Long: a request that waited out its timeout would show in st.timeouts, not st.lost. */
+#define T_LONG_MS 60000
+
+static void test_drop_fails_at_once(void)
+{
+	struct relay_test t = {0};
+	struct fixture f;
+	struct net_stats st;
+	struct counted c[3];
+	uint64_t sent;
+	int i;
+
+	memset(c, 0, sizeof c);
+	if (relay_test_start(&t, "--open") != HALQA_OK) {
+		CHECK(0);
+		return;
+	}
+	CHECK_OK(fixture_open(&f, line_of(&t)));
+	register_open(&f);
+	last_event = 0;
+	net_set_event_cb(f.net, on_event, NULL);
+
+	/* A PING the relay has (or is about to have) and will never answer: it is stopped... */
+	CHECK_OK(relay_test_kill(&t, SIGSTOP));
+	net_stats(f.net, &st);
+	sent = st.sent;
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_OK(net_request(f.net, &req, on_counted, &c[0], T_LONG_MS));
+	while (st.sent == sent && c[0].calls == 0) {
+		uv_run(&f.loop, UV_RUN_ONCE);
+		net_stats(f.net, &st);
+	}
+	CHECK_INT_EQ(c[0].calls, 0);
+	/* ...then killed, with the request in flight: it fails now, not in a minute. */
+	CHECK_OK(relay_test_kill(&t, SIGKILL));
+	while (c[0].calls == 0) {
+		uv_run(&f.loop, UV_RUN_ONCE);
+	}
+	CHECK_INT_EQ(c[0].status, HALQA_ERR_NETWORK);
+	CHECK_INT_EQ(last_event, NET_EVENT_DISCONNECTED);
+	CHECK(!net_connected(f.net));
+	net_stats(f.net, &st);
+	CHECK_INT_EQ(st.timeouts, 0);
+	CHECK_INT_EQ(st.lost, 1);
+
+	/* While it is down, new requests fail as soon as a fresh attempt is refused. */
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_RC(net_call(f.net, &req, &rep, T_LONG_MS), HALQA_ERR_NETWORK);
+	for (i = 1; i < 3; i++) {
+		wire_msg_init(&req, WIRE_PING, 1);
+		CHECK_OK(net_request(f.net, &req, on_counted, &c[i], T_LONG_MS));
+	}
+	while (!all_called(c, 3)) {
+		uv_run(&f.loop, UV_RUN_ONCE);
+	}
+	for (i = 0; i < 3; i++) {
+		CHECK_INT_EQ(c[i].calls, 1);
+		CHECK_INT_EQ(c[i].status, HALQA_ERR_NETWORK);
+	}
+	net_stats(f.net, &st);
+	CHECK_INT_EQ(st.timeouts, 0);
+	CHECK_INT_EQ(st.lost, 4);
+
+	/*
+	 * Back on the same port: the next request connects at once (ZeroMQ's
+	 * own retry may be seconds away) and is answered.
+	 */
+	CHECK_OK(relay_test_restart(&t));
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_OK(net_call(f.net, &req, &rep, T_LONG_MS));
+	CHECK_INT_EQ(rep.u.ok.for_type, WIRE_PING);
+	CHECK_INT_EQ(last_event, NET_EVENT_CONNECTED);
+	CHECK(net_connected(f.net));
+	net_stats(f.net, &st);
+	CHECK_INT_EQ(st.timeouts, 0);
+	CHECK_INT_EQ(st.lost, 4);
+	CHECK_INT_EQ(st.connects, 2);
+	/* Requests that failed were never sent after the reconnect: nothing came back for them. */
+	CHECK_INT_EQ(st.dropped_unknown, 0);
+	for (i = 0; i < 3; i++) {
+		CHECK_INT_EQ(c[i].calls, 1);
+	}
+	fixture_close(&f);
+	steps_stop(&t);
+}
+
 /* ---- a hostile relay ---- */
 
 struct fake_relay {
@@ -567,6 +660,7 @@ struct fake_relay {
 	uint8_t pub[32], sec[32];
 	char endpoint[64];
 	int ok; /* the script ran to its end */
+	int rebound; /* the drop script listens again (atomic) */
 };
 
 static int fake_send(void *router, const uint8_t *rid, size_t rid_len, const uint8_t *data,
@@ -703,6 +797,196 @@ out:
 	return NULL;
 }
 
+/* A fake relay socket: CURVE server with fr's key, on fr->endpoint (if empty: any port). */
+static void *fake_router(struct fake_relay *fr, int linger_ms)
+{
+	void *r = zmq_socket(fr->ctx, ZMQ_ROUTER);
+	int one = 1, timeout = 10000;
+	size_t len = sizeof fr->endpoint;
+
+	if (r == NULL || zmq_setsockopt(r, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+	    zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, fr->sec, 32) != 0 ||
+	    zmq_setsockopt(r, ZMQ_RCVTIMEO, &timeout, sizeof timeout) != 0 ||
+	    zmq_setsockopt(r, ZMQ_LINGER, &linger_ms, sizeof linger_ms) != 0) {
+		if (r != NULL) {
+			zmq_close(r);
+		}
+		return NULL;
+	}
+	if (fr->endpoint[0] == '\0') {
+		if (zmq_bind(r, "tcp://127.0.0.1:*") != 0 ||
+		    zmq_getsockopt(r, ZMQ_LAST_ENDPOINT, fr->endpoint, &len) != 0) {
+			zmq_close(r);
+			return NULL;
+		}
+		return r;
+	}
+	/* Rebinding the port just closed: the old socket's close finishes on ZeroMQ's reaper thread. */
+	for (int i = 0; i < 2000; i++) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+
+		if (zmq_bind(r, fr->endpoint) == 0) {
+			return r;
+		}
+		nanosleep(&ts, NULL);
+	}
+	zmq_close(r);
+	return NULL;
+}
+
+/* Receives one request: its routing id into |rid| (*rid_len), its id and type. */
+static int fake_recv(void *router, uint8_t rid[256], size_t *rid_len, uint32_t *id, uint8_t *type)
+{
+	uint8_t frame[1024];
+	struct wire_header h;
+	size_t more_len;
+	int n, more;
+
+	n = zmq_recv(router, rid, 256, 0);
+	if (n <= 0 || n > 256) {
+		return -1;
+	}
+	*rid_len = (size_t)n;
+	more_len = sizeof more;
+	if (zmq_getsockopt(router, ZMQ_RCVMORE, &more, &more_len) != 0 || !more) {
+		return -1;
+	}
+	n = zmq_recv(router, frame, sizeof frame, 0);
+	if (n < 0 || (size_t)n > sizeof frame || wire_peek_header(frame, (size_t)n, &h) != HALQA_OK) {
+		return -1;
+	}
+	*id = h.request_id;
+	*type = h.type;
+	return 0;
+}
+
+/*
+ * The drop script: take two PINGs, answer the second, and drop the
+ * connection (close the socket, after the answer has gone out) without
+ * answering the first. Bind again on the same port, say so, take the next
+ * PING, and answer the first one late before answering it.
+ */
+static void *fake_drop_main(void *arg)
+{
+	struct fake_relay *fr = arg;
+	struct wire_msg *m = calloc(1, sizeof *m);
+	uint8_t rid[256], type;
+	size_t rid_len = 0;
+	uint32_t first, second, third;
+
+	if (m == NULL) {
+		return NULL;
+	}
+	if (fake_recv(fr->router, rid, &rid_len, &first, &type) != 0 || type != WIRE_PING ||
+	    fake_recv(fr->router, rid, &rid_len, &second, &type) != 0 || type != WIRE_PING) {
+		goto out;
+	}
+	wire_msg_init(m, WIRE_OK, second);
+	m->u.ok.for_type = WIRE_PING;
+	if (fake_send_msg(fr->router, rid, rid_len, m) != 0) {
+		goto out;
+	}
+	zmq_close(fr->router);
+	if ((fr->router = fake_router(fr, 0)) == NULL) {
+		goto out;
+	}
+	__atomic_store_n(&fr->rebound, 1, __ATOMIC_RELEASE);
+	if (fake_recv(fr->router, rid, &rid_len, &third, &type) != 0 || type != WIRE_PING) {
+		goto out;
+	}
+	wire_msg_init(m, WIRE_OK, first);
+	m->u.ok.for_type = WIRE_PING;
+	if (fake_send_msg(fr->router, rid, rid_len, m) != 0) {
+		goto out;
+	}
+	wire_msg_init(m, WIRE_OK, third);
+	m->u.ok.for_type = WIRE_PING;
+	if (fake_send_msg(fr->router, rid, rid_len, m) != 0) {
+		goto out;
+	}
+	fr->ok = 1;
+out:
+	free(m);
+	return NULL;
+}
+
+/*
+ * A drop with two requests in flight: the one answered before it
+ * completes with its answer, the other fails at once; after the
+ * reconnect, the late answer to the failed one completes nothing.
+ */
+static void test_drop_late_reply(void)
+{
+	struct fake_relay fr;
+	struct fixture f;
+	struct counted c[2];
+	struct relayaddr a;
+	struct net_stats st;
+	char line[RELAYADDR_MAX_LINE];
+	pthread_t th;
+
+	memset(&fr, 0, sizeof fr);
+	memset(c, 0, sizeof c);
+	crypto_box_keypair(fr.pub, fr.sec);
+	fr.ctx = zmq_ctx_new();
+	/* Linger: the answer sent just before the close must leave before the connection goes. */
+	fr.router = fake_router(&fr, 5000);
+	if (fr.router == NULL) {
+		CHECK(0);
+		zmq_ctx_term(fr.ctx);
+		return;
+	}
+	memset(&a, 0, sizeof a);
+	strcpy(a.relay.host, "127.0.0.1");
+	a.relay.port = (uint16_t)atoi(strrchr(fr.endpoint, ':') + 1);
+	memcpy(a.server_key, fr.pub, 32);
+	CHECK_OK(relayaddr_format(line, sizeof line, &a));
+	if (pthread_create(&th, NULL, fake_drop_main, &fr) != 0) {
+		CHECK(0);
+		return;
+	}
+	CHECK_OK(fixture_open(&f, line));
+	last_event = 0;
+	net_set_event_cb(f.net, on_event, NULL);
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_OK(net_request(f.net, &req, on_counted, &c[0], T_LONG_MS));
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_OK(net_request(f.net, &req, on_counted, &c[1], T_LONG_MS));
+	while (!all_called(c, 2)) {
+		uv_run(&f.loop, UV_RUN_ONCE);
+	}
+	CHECK_INT_EQ(c[0].status, HALQA_ERR_NETWORK);
+	CHECK_INT_EQ(c[1].status, HALQA_OK);
+	CHECK_INT_EQ(c[1].type, WIRE_PING);
+	CHECK_INT_EQ(last_event, NET_EVENT_DISCONNECTED);
+	net_stats(f.net, &st);
+	CHECK_INT_EQ(st.lost, 1);
+	CHECK_INT_EQ(st.timeouts, 0);
+	/* The relay is listening again; the next request connects and gets its own answer only. */
+	while (!__atomic_load_n(&fr.rebound, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_OK(net_call(f.net, &req, &rep, T_LONG_MS));
+	CHECK_INT_EQ(rep.u.ok.for_type, WIRE_PING);
+	pthread_join(th, NULL);
+	CHECK(fr.ok);
+	net_stats(f.net, &st);
+	CHECK_INT_EQ(st.dropped_unknown, 1);
+	CHECK_INT_EQ(st.replies, 2);
+	CHECK_INT_EQ(st.connects, 2);
+	CHECK_INT_EQ(c[0].calls, 1);
+	CHECK_INT_EQ(c[1].calls, 1);
+	fixture_close(&f);
+	if (fr.router != NULL) {
+		zmq_close(fr.router);
+	}
+	zmq_ctx_term(fr.ctx);
+	sodium_memzero(fr.sec, sizeof fr.sec);
+}
+
 static int hostile_pushes;
 
 static void on_hostile_push(void *arg, const struct wire_msg *m)
@@ -801,5 +1085,7 @@ int main(void)
 	RUN(test_timeout_and_restart);
 	RUN(test_wrong_key_and_banned);
 	RUN(test_hostile_relay);
+	RUN(test_drop_fails_at_once);
+	RUN(test_drop_late_reply);
 	return harness_report();
 }

@@ -14,8 +14,11 @@
  *   HALQA_OK, reply is an OK answering the request's type;
  *   wire_err_to_halqa(code) (HALQA_ERR_STALE, _DENIED, _LIMIT, ...), reply is
  *     the relay's ERR (code and reason);
- *   HALQA_ERR_NETWORK, reply NULL: no answer within the timeout, or the
- *     connection was closed with the request pending;
+ *   HALQA_ERR_NETWORK, reply NULL: no answer within the timeout; the
+ *     connection dropped with the request pending (it fails at once: the
+ *     relay may or may not have got it); the request was made while the
+ *     connection is down and a fresh attempt to connect failed; or
+ *     net_close was called with the request pending;
  *   HALQA_ERR_DENIED, reply NULL: the relay refused this device during the
  *     CurveZMQ handshake (ZAP 400: a banned key); ZeroMQ does not retry;
  *   HALQA_ERR_CRYPTO, reply NULL: the handshake keeps failing, which is
@@ -23,8 +26,19 @@
  * net_fault_text turns the last two into a sentence for the user.
  *
  * Replies that are garbage, answer no pending request (unknown, late or
- * replayed ids) or do not fit the request (an OK for another type) are
- * dropped and counted (net_stats); they never complete a request.
+ * replayed ids, including the late answer to a request that failed when
+ * the connection dropped) or do not fit the request (an OK for another
+ * type) are dropped and counted (net_stats); they never complete a request.
+ *
+ * Connection states: connecting (from net_new to the first handshake:
+ * requests queue and wait, within their timeouts); connected; offline
+ * (after NET_EVENT_DISCONNECTED until the next NET_EVENT_CONNECTED).
+ * ZeroMQ reconnects by itself with backoff, but while offline a request
+ * does not wait for that: it starts a fresh connection attempt at once and
+ * is sent if that attempt's handshake completes, or fails with
+ * HALQA_ERR_NETWORK as soon as the attempt fails (a refused connect, a
+ * dropped handshake). Only an attempt that hangs (packets lost on the way)
+ * makes it wait for its timeout.
  *
  * Threading: everything runs on the loop's thread. Callbacks may call
  * net_request and net_close.
@@ -60,7 +74,8 @@ typedef void (*net_push_cb)(void *arg, const struct wire_msg *push);
 /* Connection events, for a caller that re-LISTENs after a reconnect or shows state. */
 enum net_event {
 	NET_EVENT_CONNECTED = 1,    /* a CurveZMQ handshake completed (first or after a reconnect) */
-	NET_EVENT_DISCONNECTED = 2, /* the connection dropped; ZeroMQ reconnects with backoff */
+	NET_EVENT_DISCONNECTED = 2, /* the connection dropped: pending requests fail right after
+				       this event; ZeroMQ reconnects with backoff */
 	NET_EVENT_REFUSED = 3,      /* the relay refused this device (HALQA_ERR_DENIED) */
 	NET_EVENT_KEY_MISMATCH = 4, /* the relay's key does not match (HALQA_ERR_CRYPTO) */
 };
@@ -76,6 +91,7 @@ struct net_stats {
 	uint64_t dropped_mismatch; /* OK answering another request type than the pending one */
 	uint64_t dropped_other;   /* decoded frames a relay must not send (requests, DELIVER with an id) */
 	uint64_t timeouts;        /* requests completed with HALQA_ERR_NETWORK by their timer */
+	uint64_t lost;            /* requests failed (HALQA_ERR_NETWORK) by a drop or a failed attempt */
 	uint64_t handshake_failures;
 	uint64_t connects;        /* NET_EVENT_CONNECTED count */
 };
@@ -86,7 +102,8 @@ struct net_stats {
  * the device's CURVE key pair |client_pub|/|client_sec| (copied into
  * ZeroMQ; the caller keeps and wipes its own), and the SOCKS5 proxy
  * |socks| (NULL for a direct connection). Connecting happens in the
- * background; requests sent before it completes are queued. Returns
+ * background; requests sent before the first handshake are queued (a relay
+ * not up yet may still answer them within their timeouts). Returns
  * HALQA_ERR_ARG for a NULL argument or an address that does not format,
  * HALQA_ERR_NOMEM, HALQA_ERR_NETWORK if ZeroMQ or libuv refuse the socket,
  * its options or its polling. |*out| is NULL on failure; libuv handles
@@ -112,7 +129,9 @@ void net_set_event_cb(struct net *n, net_event_cb cb, void *arg);
  * when NET_MAX_PENDING requests are outstanding, HALQA_ERR_NOMEM, or
  * HALQA_ERR_NETWORK once net_close has been called; on any failure |cb|
  * is never called. A request made while the relay refuses us or its key
- * mismatches completes (asynchronously) with that fault.
+ * mismatches completes (asynchronously) with that fault; one made while
+ * offline waits for a fresh connection attempt (see above), never for
+ * ZeroMQ's backoff.
  */
 HALQA_MUST_CHECK int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb,
 				 void *arg, unsigned timeout_ms);
@@ -140,7 +159,10 @@ void net_close(struct net *n);
 /* net_stats copies the counters. */
 void net_stats(const struct net *n, struct net_stats *out);
 
-/* net_connected says whether a handshake has completed and the connection not dropped since. */
+/*
+ * net_connected says whether a handshake has completed and the connection
+ * not dropped since (0 while connecting and while offline).
+ */
 int net_connected(const struct net *n);
 
 /*
