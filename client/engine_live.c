@@ -14,6 +14,14 @@
  * an epoch change (a commit) makes us LISTEN with the new capability,
  * since the relay drops a closed epoch's listeners. Failures are retried
  * with an exponential backoff.
+ *
+ * A relay outage must never freeze the caller's loop. Once the net has
+ * reported the drop (engine_relay_down), a turn tries nothing: pushes
+ * that were waiting are let go (the reconnect reads every live circle
+ * anyway), and engine_send only queues in the outbox, which the reconnect
+ * flushes. A drop in the middle of a turn's request does not wait out the
+ * request's timeout either: the net fails what is in flight at once
+ * (net.h), and the rest of the turn tries nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -108,21 +116,14 @@ int engine_listen_all(struct engine *e)
 
 static void live_schedule(struct engine *e, int64_t ms);
 
-/* live_turn runs our loop once and acts on what it brought. */
-static void live_turn(struct engine *e)
+/*
+ * live_connection turns what the net reported (on our loop, possibly
+ * inside a request of this turn) into ONLINE and OFFLINE events.
+ */
+static void live_connection(struct engine *e)
 {
 	struct engine_event ev;
-	struct engine_push *p, *next;
-	struct engine_sync_report rep;
-	struct store_circle row;
-	uint64_t epoch;
-	int r = HALQA_OK;
 
-	if (e->in_live_turn || !e->live) {
-		return;
-	}
-	e->in_live_turn = true;
-	uv_run(&e->own_loop, UV_RUN_NOWAIT);
 	if (e->disconnected_event) {
 		e->disconnected_event = false;
 		if (e->online_shown) {
@@ -135,13 +136,30 @@ static void live_turn(struct engine *e)
 	if (e->connected_event) {
 		e->connected_event = false;
 		e->live_dirty = true;
-		if (!e->online_shown) {
+		/* Back and gone again within one run of our loop: still offline. */
+		if (!e->online_shown && !engine_relay_down(e)) {
 			e->online_shown = true;
 			memset(&ev, 0, sizeof ev);
 			ev.type = ENGINE_EVENT_ONLINE;
 			(void)engine_emit(e, &ev);
 		}
 	}
+}
+
+/* live_turn runs our loop once and acts on what it brought. */
+static void live_turn(struct engine *e)
+{
+	struct engine_push *p, *next;
+	struct engine_sync_report rep;
+	struct store_circle row;
+	int r = HALQA_OK;
+
+	if (e->in_live_turn || !e->live) {
+		return;
+	}
+	e->in_live_turn = true;
+	uv_run(&e->own_loop, UV_RUN_NOWAIT);
+	live_connection(e);
 	/*
 	 * While the relay is known to be down, nothing is tried: every
 	 * request would block the caller's loop for the whole timeout. The
@@ -171,13 +189,23 @@ static void live_turn(struct engine *e)
 		e->num_pushes = 0;
 		for (; p != NULL; p = next) {
 			next = p->next;
+			/*
+			 * A push that came before the connection dropped (or
+			 * that we learned of while reading the previous one)
+			 * is not read now: the read would only fail. The
+			 * reconnect reads every live circle (live_dirty).
+			 */
+			if (engine_relay_down(e)) {
+				e->live_dirty = true;
+				free(p);
+				continue;
+			}
 			/* Pushes of one circle in a row need one read. */
 			if (live_wants(e, p->circle_id) &&
 			    store_circle_get_by_id(e->store, p->circle_id, &row) == HALQA_OK &&
 			    (next == NULL ||
 			     sodium_memcmp(next->circle_id, p->circle_id, ENGINE_ID_LEN) != 0)) {
 				memset(&rep, 0, sizeof rep);
-				epoch = p->epoch;
 				r = engine_sync_one(e, p->circle_id, &rep);
 				if (r == HALQA_OK &&
 				    store_circle_get_by_id(e->store, p->circle_id, &row) == HALQA_OK &&
@@ -188,7 +216,6 @@ static void live_turn(struct engine *e)
 					if (r == HALQA_ERR_STALE) {
 						e->live_dirty = true;
 					}
-					(void)epoch;
 				}
 				if (r == HALQA_ERR_NETWORK) {
 					e->live_dirty = true;
@@ -198,6 +225,8 @@ static void live_turn(struct engine *e)
 		}
 		uv_run(&e->own_loop, UV_RUN_NOWAIT);
 	}
+	/* A drop noticed inside this turn's requests is shown now, not at the next wake-up. */
+	live_connection(e);
 	e->in_live_turn = false;
 	live_schedule(e, e->live_dirty && !engine_relay_down(e) ? (int64_t)e->live_backoff_ms : -1);
 }

@@ -165,10 +165,12 @@ HALQA_MUST_CHECK int engine_circle_find(struct engine *e, const char *circle,
  * stored in the outbox or sent: |*out_sent| (if not NULL) says which.
  * A chat message is also stored in our own history at once.
  * The attempt to send (the sync before it included) takes at most the
- * timeout (engine_set_timeout) as a whole. Added: in live mode, while the
- * relay is known to be down (from ENGINE_EVENT_OFFLINE, or engine_live's
- * start, until the connection is back), it only queues and returns at
- * once (*out_sent false); live mode flushes the outbox on the reconnect.
+ * timeout (engine_set_timeout) as a whole; a connection that drops during
+ * it ends it at once (net.h), the message staying queued. Added: in live
+ * mode, while the relay is known to be down (from ENGINE_EVENT_OFFLINE, or
+ * engine_live's start, until the connection is back), it only queues and
+ * returns at once (*out_sent false); live mode flushes the outbox on the
+ * reconnect.
  */
 HALQA_MUST_CHECK int engine_send(struct engine *e, const char *circle,
 				 const struct session_message *msg,
@@ -210,7 +212,9 @@ void engine_set_event_cb(struct engine *e, engine_event_cb cb, void *arg);
 /*
  * engine_live starts live mode on the caller's loop for |circle| (NULL:
  * all): LISTEN for pushes, process them as they come, flush the outbox
- * on every (re)connect, reconnect with backoff. engine_live_stop ends it.
+ * on every (re)connect, reconnect with backoff. While the relay is down
+ * no turn waits on it: nothing is tried, pushes that were waiting are
+ * read by the reconnect's sync instead. engine_live_stop ends it.
  * Events go to the callback; the loop is the caller's to run.
  */
 HALQA_MUST_CHECK int engine_live(struct engine *e, const char *circle);
