@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <signal.h>
 #include <sodium.h>
@@ -127,23 +126,6 @@ out:
 	eprof_free(bob);
 }
 
-static void nap(void)
-{
-	struct timespec ts = {0, 5 * 1000 * 1000};
-
-	nanosleep(&ts, NULL);
-}
-
-/* run_until runs |p|'s loop until |*count| reaches |want| or |ms| pass. */
-static int run_until(struct eprof *p, const size_t *count, size_t want, int ms)
-{
-	for (int i = 0; i < ms / 5 && *count < want; i++) {
-		uv_run(&p->loop, UV_RUN_NOWAIT);
-		nap();
-	}
-	return *count >= want;
-}
-
 static void test_live(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob"),
@@ -156,19 +138,19 @@ static void test_live(void)
 	}
 	CHECK_OK(eprof_meet(alice, carol));
 	CHECK_OK(engine_live(bob->e, "Live"));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_ONLINE], 1, 5000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_ONLINE], 1, 5000));
 	CHECK_OK(eprof_say(alice, "Live", "live one", NULL));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 1, 5000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 1, 5000));
 	CHECK_INT_EQ(eprof_has_text(bob, "Live", "live one"), 1);
 	/* A commit closes the epoch: bob follows and listens on the next one. */
 	CHECK_OK(engine_circle_add(alice->e, "Live", (const char *[]){"carol"}, 1));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_MEMBERS], 1, 5000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_MEMBERS], 1, 5000));
 	CHECK_OK(eprof_say(alice, "Live", "live two", NULL));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 2, 5000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 2, 5000));
 	CHECK_INT_EQ(eprof_has_text(bob, "Live", "live two"), 1);
 	/* The relay goes away; what bob types waits, and goes out when it is back. */
 	CHECK_OK(relay_test_kill(&relay, SIGKILL));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_OFFLINE], 1, 10000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_OFFLINE], 1, 10000));
 	/*
 	 * Once live mode knows the relay is down, a send is queued without
 	 * trying it: with a request timeout far beyond the test's own time
@@ -181,7 +163,7 @@ static void test_live(void)
 	CHECK(!sent);
 	CHECK_INT_EQ(bob->events[ENGINE_EVENT_OUTBOX], 0);
 	CHECK_OK(relay_test_restart(&relay));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_OUTBOX], 2, 15000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_OUTBOX], 2, 15000));
 	CHECK(bob->events[ENGINE_EVENT_ONLINE] >= 2);
 	engine_set_timeout(bob->e, 5000);
 	CHECK_OK(eprof_sync(alice, &rep));
@@ -189,7 +171,7 @@ static void test_live(void)
 	CHECK_INT_EQ(eprof_has_text(alice, "Live", "typed offline, twice"), 1);
 	/* And pushes flow again after the reconnect. */
 	CHECK_OK(eprof_say(alice, "Live", "live three", NULL));
-	CHECK(run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 3, 10000));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 3, 10000));
 	CHECK_INT_EQ(eprof_has_text(bob, "Live", "live three"), 1);
 	engine_live_stop(bob->e);
 out:

@@ -834,6 +834,30 @@ static void *fake_router(struct fake_relay *fr, int linger_ms)
 	return NULL;
 }
 
+/*
+ * fake_open makes |fr| a fake relay with a fresh key, listening on a free
+ * loopback port, and writes its address line into |line|. Returns 0 or -1.
+ */
+static int fake_open(struct fake_relay *fr, int linger_ms, char *line, size_t line_len)
+{
+	struct relayaddr a;
+
+	memset(fr, 0, sizeof *fr);
+	crypto_box_keypair(fr->pub, fr->sec);
+	if ((fr->ctx = zmq_ctx_new()) == NULL) {
+		return -1;
+	}
+	if ((fr->router = fake_router(fr, linger_ms)) == NULL) {
+		zmq_ctx_term(fr->ctx);
+		return -1;
+	}
+	memset(&a, 0, sizeof a);
+	strcpy(a.relay.host, "127.0.0.1");
+	a.relay.port = (uint16_t)atoi(strrchr(fr->endpoint, ':') + 1);
+	memcpy(a.server_key, fr->pub, 32);
+	return relayaddr_format(line, line_len, &a) == HALQA_OK ? 0 : -1;
+}
+
 /* Receives one request: its routing id into |rid| (*rid_len), its id and type. */
 static int fake_recv(void *router, uint8_t rid[256], size_t *rid_len, uint32_t *id, uint8_t *type)
 {
@@ -920,27 +944,16 @@ static void test_drop_late_reply(void)
 	struct fake_relay fr;
 	struct fixture f;
 	struct counted c[2];
-	struct relayaddr a;
 	struct net_stats st;
 	char line[RELAYADDR_MAX_LINE];
 	pthread_t th;
 
-	memset(&fr, 0, sizeof fr);
 	memset(c, 0, sizeof c);
-	crypto_box_keypair(fr.pub, fr.sec);
-	fr.ctx = zmq_ctx_new();
 	/* Linger: the answer sent just before the close must leave before the connection goes. */
-	fr.router = fake_router(&fr, 5000);
-	if (fr.router == NULL) {
+	if (fake_open(&fr, 5000, line, sizeof line) != 0) {
 		CHECK(0);
-		zmq_ctx_term(fr.ctx);
 		return;
 	}
-	memset(&a, 0, sizeof a);
-	strcpy(a.relay.host, "127.0.0.1");
-	a.relay.port = (uint16_t)atoi(strrchr(fr.endpoint, ':') + 1);
-	memcpy(a.server_key, fr.pub, 32);
-	CHECK_OK(relayaddr_format(line, sizeof line, &a));
 	if (pthread_create(&th, NULL, fake_drop_main, &fr) != 0) {
 		CHECK(0);
 		return;
@@ -1003,33 +1016,16 @@ static void test_hostile_relay(void)
 	struct fake_relay fr;
 	struct fixture f;
 	struct counted c[3];
-	struct relayaddr a;
 	struct net_stats st;
 	char line[RELAYADDR_MAX_LINE];
-	size_t len;
 	pthread_t th;
-	int i, timeout = 10000;
+	int i;
 
-	memset(&fr, 0, sizeof fr);
 	memset(c, 0, sizeof c);
-	crypto_box_keypair(fr.pub, fr.sec);
-	fr.ctx = zmq_ctx_new();
-	fr.router = zmq_socket(fr.ctx, ZMQ_ROUTER);
-	i = 1;
-	CHECK(zmq_setsockopt(fr.router, ZMQ_CURVE_SERVER, &i, sizeof i) == 0);
-	CHECK(zmq_setsockopt(fr.router, ZMQ_CURVE_SECRETKEY, fr.sec, 32) == 0);
-	CHECK(zmq_setsockopt(fr.router, ZMQ_RCVTIMEO, &timeout, sizeof timeout) == 0);
-	i = 0;
-	CHECK(zmq_setsockopt(fr.router, ZMQ_LINGER, &i, sizeof i) == 0);
-	CHECK(zmq_bind(fr.router, "tcp://127.0.0.1:*") == 0);
-	len = sizeof fr.endpoint;
-	CHECK(zmq_getsockopt(fr.router, ZMQ_LAST_ENDPOINT, fr.endpoint, &len) == 0);
-
-	memset(&a, 0, sizeof a);
-	strcpy(a.relay.host, "127.0.0.1");
-	a.relay.port = (uint16_t)atoi(strrchr(fr.endpoint, ':') + 1);
-	memcpy(a.server_key, fr.pub, 32);
-	CHECK_OK(relayaddr_format(line, sizeof line, &a));
+	if (fake_open(&fr, 0, line, sizeof line) != 0) {
+		CHECK(0);
+		return;
+	}
 	if (pthread_create(&th, NULL, fake_relay_main, &fr) != 0) {
 		CHECK(0);
 		return;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -303,4 +304,15 @@ out:
 	mls_group_free(ga);
 	mls_group_free(gb);
 	return r;
+}
+
+int eprof_run_until(struct eprof *p, const size_t *count, size_t want, int ms)
+{
+	struct timespec nap = {0, 5 * 1000 * 1000};
+
+	for (int i = 0; i < ms / 5 && *count < want; i++) {
+		uv_run(&p->loop, UV_RUN_NOWAIT);
+		nanosleep(&nap, NULL);
+	}
+	return *count >= want;
 }

@@ -74,4 +74,11 @@ int eprof_group(struct eprof *p, const char *circle, struct mls_group **out);
 /* eprof_same_epoch checks that |a| and |b| agree on |circle|'s epoch and its authenticator. */
 int eprof_same_epoch(struct eprof *a, struct eprof *b, const char *circle, uint64_t *out_epoch);
 
+/*
+ * eprof_run_until runs |p|'s loop without blocking, a few ms apart, until
+ * |*count| (one of p->events, say) reaches |want| or about |ms| have
+ * passed: a bound for a broken run, not a measurement. Returns whether it
+ * got there.
+ */
+int eprof_run_until(struct eprof *p, const size_t *count, size_t want, int ms);
 #endif
