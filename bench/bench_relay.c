@@ -145,6 +145,8 @@ struct load_result {
 	double p99_us;
 	double max_us;
 	long peak_rss_kib;
+	/* the target's CPU time (all its threads) during the measured seconds */
+	double cpu_s;
 	/* --fsync-probe: fdatasync latency on the relay's disk during the run */
 	size_t probe_count;
 	double probe_p50_us;
@@ -227,6 +229,34 @@ static long read_status_kib(pid_t pid, const char *field)
 	}
 	fclose(f);
 	return v;
+}
+
+/*
+ * read_cpu_s returns the CPU time (user + system, all threads) the process
+ * has used so far, in seconds, or -1.
+ */
+static double read_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long utime, stime;
+	const char *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL) {
+		return -1;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15, counted from the one after the command's ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+		   &stime) != 2) {
+		return -1;
+	}
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void raise_nofile(rlim_t want)
@@ -1106,6 +1136,7 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 		     struct load_result *res)
 {
 	uint64_t t0 = bench_now_ns(), interval = 0, now, ingress0 = 0;
+	double cpu0 = -1;
 	bool in_window = false;
 	struct fsync_probe *probe;
 
@@ -1131,6 +1162,7 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 	while ((now = bench_now_ns()) < g->win_end) {
 		if (!in_window && now >= g->win_start) {
 			in_window = true;
+			cpu0 = read_cpu_s(g->target_pid);
 			if (g->shared != NULL) {
 				ingress0 = __atomic_load_n(&g->shared->ingress, __ATOMIC_RELAXED);
 			}
@@ -1177,6 +1209,11 @@ static void run_load(struct gen *g, double warm_s, double run_s, double rate,
 		res->accepted = __atomic_load_n(&g->shared->ingress, __ATOMIC_RELAXED) - ingress0;
 	}
 	res->peak_rss_kib = read_status_kib(g->target_pid, "VmHWM");
+	{
+		double cpu1 = read_cpu_s(g->target_pid);
+
+		res->cpu_s = cpu0 >= 0 && cpu1 >= cpu0 ? cpu1 - cpu0 : -1;
+	}
 	probe_finish(probe, res);
 	finish_latency(res);
 	free(res->samples);
@@ -1222,6 +1259,11 @@ static void print_load(const char *target, const char *run, const struct load_re
 	       target, run, r->sent / r->seconds, r->accepted / r->seconds,
 	       r->delivered / r->seconds, r->p50_us / 1000, r->p99_us / 1000, r->max_us / 1000,
 	       r->peak_rss_kib);
+	if (r->cpu_s >= 0 && r->accepted > 0) {
+		printf("%-6s %-16s target CPU %.2f s in %.1f s (all threads): %.1f us per accepted "
+		       "send\n",
+		       "", "", r->cpu_s, r->seconds, 1e6 * r->cpu_s / (double)r->accepted);
+	}
 	if (r->probe_count > 0) {
 		printf("%-6s %-16s disk: %zu fdatasyncs of 4 KiB during the run, p50 %.2f ms  "
 		       "p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
@@ -1586,14 +1628,19 @@ static double get_rss(const struct load_result *r)
 	return (double)r->peak_rss_kib;
 }
 
+static double get_cpu_us(const struct load_result *r)
+{
+	return r->cpu_s >= 0 && r->accepted > 0 ? 1e6 * r->cpu_s / (double)r->accepted : -1;
+}
+
 static void print_medians(const char *target, const char *run, const struct load_result *r,
 			  size_t n)
 {
 	printf("median %-6s %-14s accepted %8.0f/s  delivered %9.0f/s  p50 %8.2f ms  "
-	       "p99 %8.2f ms  peak RSS %7.0f KiB\n",
+	       "p99 %8.2f ms  peak RSS %7.0f KiB  CPU %5.1f us/send\n",
 	       target, run, median_of(r, n, get_accepted), median_of(r, n, get_delivered),
 	       median_of(r, n, get_p50) / 1000, median_of(r, n, get_p99) / 1000,
-	       median_of(r, n, get_rss));
+	       median_of(r, n, get_rss), median_of(r, n, get_cpu_us));
 }
 
 int main(int argc, char **argv)
