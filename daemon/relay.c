@@ -28,7 +28,9 @@
  * Group commit. Requests are handled as they are received; their spool
  * writes collect in the turn's transaction and their output in the pending
  * list. The uv_check_t, which libuv runs right after the turn's I/O, calls
- * relay_end_turn (commit, then release output) and pumps the ROUTER to
+ * relay_turn_close, which hands the COMMIT to the commit thread
+ * (relay_commit.c: new requests wait in libzmq meanwhile, and the turn's
+ * output is released when the thread reports), and pumps the ROUTER to
  * send. If requests arrived during that pump, a uv_idle_t keeps the loop
  * from blocking so the next check commits them promptly.
  *
@@ -93,6 +95,7 @@ void relay_clock_advance(struct relay *r, uint64_t seconds)
 
 void relay_inject_commit_failure(struct relay *r, unsigned count)
 {
+	relay_commit_wait(r);
 	spool_inject_commit_failure(r->spool, count);
 }
 
@@ -127,33 +130,28 @@ static int open_spool(struct relay *r)
 	rc = spool_open(&r->spool, r->db_path, &sl);
 	if (rc != HALQA_OK) {
 		halqa_log(HALQA_LOG_ERROR, "relay", "cannot open the spool: %s", halqa_strerror(rc));
+		return rc;
+	}
+	/* Checkpoints off the acknowledgement path; SQLite's own if that fails. */
+	if (!r->offline && spool_checkpoints_start(r->spool, r->db_path) != HALQA_OK) {
+		halqa_log(HALQA_LOG_WARN, "relay", "checkpoints stay inside commits");
 	}
 	return rc;
 }
 
 int relay_end_turn(struct relay *r)
 {
-	int rc = HALQA_OK, charge_rc = HALQA_OK;
+	int rc = HALQA_OK;
 
-	if (r->dirty != NULL) {
-		/* One counter update per device per turn, inside the turn. A
-		 * storage error here fails the turn's commit (spool.h). */
-		charge_rc = relay_devices_flush_charges(r, 0);
-	}
+	/* A COMMIT with the thread goes first: turns commit in order. */
+	relay_commit_wait(r);
+	relay_turn_flush_charges(r);
 	if (spool_turn_open(r->spool)) {
 		r->commits_total++;
 		rc = spool_commit_turn(r->spool);
 		if (rc != HALQA_OK) {
-			halqa_log(HALQA_LOG_ERROR, "relay", "commit failed (%s): the turn's %zu "
-				  "replies and pushes become errors or fetch notices",
-				  halqa_strerror(rc), r->num_pending);
-			/* Cached quotas counted charges that were rolled back. */
-			relay_devices_apply_limits(r);
+			relay_commit_failed(r, rc, r->num_pending);
 		}
-	}
-	if (rc == HALQA_OK && charge_rc != HALQA_OK) {
-		halqa_log(HALQA_LOG_ERROR, "relay", "byte charges of a turn were not stored: %s",
-			  halqa_strerror(charge_rc));
 	}
 	if (r->num_pending > 0) {
 		relay_release_pending(r, rc != HALQA_OK);
@@ -244,6 +242,18 @@ static void pump(struct relay_sock *s)
 	uv_idle_start(&s->idle, on_sock_idle);
 }
 
+void relay_router_hold(struct relay *r, int hold)
+{
+	if (r->offline || !r->router.started) {
+		return;
+	}
+	if (hold) {
+		uv_poll_stop(&r->router.poll);
+	} else {
+		uv_poll_start(&r->router.poll, UV_READABLE, on_sock_poll);
+	}
+}
+
 void relay_kick(struct relay *r)
 {
 	if (!r->offline && r->router.started) {
@@ -259,7 +269,8 @@ static int router_recv_one(struct relay *r)
 	int registered, multi = 0, got = 0, rc;
 	struct relay_conn *c;
 
-	if (r->stopping) {
+	if (r->stopping || r->cm_busy) {
+		/* While a COMMIT runs, requests wait in libzmq (relay_commit.c). */
 		return 0;
 	}
 	zmq_msg_init(&id);
@@ -420,7 +431,13 @@ static enum zap_verdict zap_lookup(void *ctx, const uint8_t key[32])
 
 static int zap_recv_one(struct relay *r)
 {
-	int rc = zap_serve_one(r->zap.zs, zap_lookup, r);
+	int rc;
+
+	if (r->cm_busy) {
+		/* zap_lookup reads the spool: wait for the COMMIT (relay_loop_resume). */
+		return 0;
+	}
+	rc = zap_serve_one(r->zap.zs, zap_lookup, r);
 
 	if (rc == HALQA_ERR_NETWORK) {
 		halqa_log(HALQA_LOG_ERROR, "zap", "ZAP socket failed: %s", zmq_strerror(errno));
@@ -493,25 +510,44 @@ static void on_again(uv_idle_t *h)
 	(void)h;
 }
 
+/* keep_turning keeps the loop from blocking while a turn waits for its check. */
+static void keep_turning(struct relay *r)
+{
+	if (!r->cm_busy && (r->num_pending > 0 || spool_turn_open(r->spool))) {
+		uv_idle_start(&r->again, on_again);
+	} else {
+		/* Nothing to do, or a COMMIT runs and its uv_async wakes us. */
+		uv_idle_stop(&r->again);
+	}
+}
+
 static void on_check(uv_check_t *h)
 {
 	struct relay *r = h->data;
 
-	relay_end_turn(r);
+	relay_turn_close(r);
 	if (r->ready != NULL) {
 		pump(&r->router);
 	}
-	if (r->num_pending > 0 || spool_turn_open(r->spool)) {
-		uv_idle_start(&r->again, on_again);
-	} else {
-		uv_idle_stop(&r->again);
+	keep_turning(r);
+}
+
+void relay_loop_resume(struct relay *r)
+{
+	relay_kick(r);
+	if (r->zap.started) {
+		pump(&r->zap);
 	}
+	keep_turning(r);
 }
 
 static void on_sweep(uv_timer_t *t)
 {
 	struct relay *r = t->data;
-	int rc = relay_sweep(r);
+	int rc;
+
+	relay_commit_wait(r);
+	rc = relay_sweep(r);
 
 	/* A backlog is worked off in small bites between requests. */
 	uv_timer_start(t, on_sweep, rc == HALQA_ERR_LIMIT ? 20 : r->cfg.retention.sweep_interval_ms,
@@ -698,6 +734,9 @@ static void admin_command(void *ctx, const char *line, char *out, size_t out_len
 	struct relay *r = ctx;
 	uint64_t secs;
 
+	/* Every command may read or write the spool. */
+	relay_commit_wait(r);
+
 	if (strcmp(line, "status") == 0) {
 		admin_status(r, out, out_len);
 		return;
@@ -881,7 +920,8 @@ static int setup_loop(struct relay *r)
 	r->house_timer.data = r->retry_timer.data = r;
 	r->sig_term.data = r->sig_int.data = r->sig_hup.data = r;
 	if ((rc = relay_config_path(path, sizeof path, r->opt.data_dir, ADMIN_SOCKET_NAME)) != 0 ||
-	    (rc = admin_server_start(&r->admin, &r->loop, path, admin_command, r)) != 0) {
+	    (rc = admin_server_start(&r->admin, &r->loop, path, admin_command, r)) != 0 ||
+	    (rc = relay_commit_start(r)) != 0) {
 		return rc;
 	}
 	return HALQA_OK;
@@ -1032,6 +1072,12 @@ void relay_free(struct relay *r)
 	}
 	if (r->loop_inited) {
 		struct relay_sock *socks[] = {&r->router, &r->zap, &r->monitor};
+
+		/* Its last COMMIT's output goes out while the sockets are open. */
+		relay_commit_stop(r);
+		if (r->cm_async_inited) {
+			close_handle((uv_handle_t *)&r->cm_async);
+		}
 		for (size_t i = 0; i < 3; i++) {
 			if (socks[i]->started) {
 				/* libuv's handles go before zmq_close (PLATFORM.md rule 5). */
@@ -1106,6 +1152,7 @@ void relay_free(struct relay *r)
 				  (unsigned long long)(mono_ms() - r->stop_ms));
 		}
 	}
+	relay_commit_cleanup(r);
 	if (r->lock_fd >= 0) {
 		close(r->lock_fd);
 	}

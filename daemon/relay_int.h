@@ -7,6 +7,7 @@
 #ifndef HALQA_DAEMON_RELAY_INT_H
 #define HALQA_DAEMON_RELAY_INT_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -206,6 +207,17 @@ struct relay {
 	struct relay_out *pend_head, *pend_tail; /* the turn's output, released after the commit */
 	size_t num_pending;
 
+	/* the commit thread (relay_commit.c) */
+	pthread_t cm_thread;
+	pthread_mutex_t cm_mu; /* guards cm_go, cm_done, cm_rc, cm_quit */
+	pthread_cond_t cm_cv;
+	uv_async_t cm_async;   /* the thread's "done" to the loop */
+	int cm_started, cm_sync_inited, cm_async_inited;
+	int cm_go, cm_done, cm_rc, cm_quit;
+	int cm_busy;           /* loop side: a COMMIT is with the thread */
+	struct relay_out *flight_head; /* that turn's output, released after it */
+	size_t num_flight;
+
 	/* scratch for relay_handle (about 9 KiB each, so not on the stack) */
 	struct wire_msg *req;
 	struct wire_msg *rep;
@@ -275,6 +287,33 @@ void relay_conn_block(struct relay *r, struct relay_conn *c);
 /* relay_conns_unblock puts every blocked connection back on the ready FIFO. */
 void relay_conns_unblock(struct relay *r);
 
+/* relay_state.c: relay_release_list releases a list of turn output as relay_release_pending. */
+void relay_release_list(struct relay *r, struct relay_out *list, int failed);
+
+/*
+ * relay_commit.c. relay_commit_start starts the commit thread (network
+ * mode); relay_commit_stop waits for its COMMIT and stops it;
+ * relay_commit_cleanup frees the rest (safe in any state).
+ */
+int relay_commit_start(struct relay *r);
+void relay_commit_stop(struct relay *r);
+void relay_commit_cleanup(struct relay *r);
+/* relay_turn_flush_charges writes the turn's byte charges into it (errors are logged). */
+void relay_turn_flush_charges(struct relay *r);
+/* relay_commit_failed logs a failed COMMIT of |num_output| frames and resets cached quotas. */
+void relay_commit_failed(struct relay *r, int rc, size_t num_output);
+/* relay_commit_wait blocks until a COMMIT with the thread is done and releases its output. */
+void relay_commit_wait(struct relay *r);
+/*
+ * relay_turn_close ends the turn: its COMMIT goes to the thread, or, if it
+ * wrote nothing, its output is released at once. No-op while a COMMIT runs.
+ */
+void relay_turn_close(struct relay *r);
+
+/* relay.c: after a COMMIT: pump the sockets that waited and keep the loop turning if needed. */
+void relay_loop_resume(struct relay *r);
+/* relay.c: stop (|hold|) or restart polling the router; callers pump after a restart. */
+void relay_router_hold(struct relay *r, int hold);
 /* relay.c: schedule the router pump (network mode only). */
 void relay_kick(struct relay *r);
 /* relay.c: send |c|'s queue until its pipe is full (may free |c|: peer gone). */

@@ -850,6 +850,11 @@ void relay_release_pending(struct relay *r, int failed)
 
 	r->pend_head = r->pend_tail = NULL;
 	r->num_pending = 0;
+	relay_release_list(r, o, failed);
+}
+
+void relay_release_list(struct relay *r, struct relay_out *o, int failed)
+{
 	while (o != NULL) {
 		struct relay_out *next = o->next;
 		struct relay_conn *c = NULL;

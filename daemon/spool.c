@@ -577,6 +577,7 @@ void spool_close(struct spool *sp)
 	if (sp == NULL) {
 		return;
 	}
+	spool_checkpoints_stop(sp);
 	if (sp->db != NULL && sp->in_turn && !sqlite3_get_autocommit(sp->db)) {
 		/* Never acknowledged, so never kept. */
 		(void)step_exec(sp, ST_ROLLBACK);

@@ -119,6 +119,7 @@ struct spool {
 	int op_changes;         /* sqlite3_total_changes when the current operation began */
 	unsigned fail_commits;  /* test hook: commits still to refuse */
 	int64_t sweep_pos;      /* circle_no after which the next sweep resumes */
+	struct spool_ckpt *ckpt; /* the checkpoint thread, if started (spool_ckpt.c) */
 };
 
 /* fail logs a storage failure of statement |id| and returns HALQA_ERR_IO. */

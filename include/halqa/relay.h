@@ -97,7 +97,10 @@ HALQA_MUST_CHECK int relay_handle(struct relay *r, const uint8_t device_key[32],
  * relay_end_turn commits the turn's writes and releases its output: to the
  * connections' queues, or in offline mode to the output callback. Returns
  * the commit's error (the output then already says `internal`), else
- * HALQA_OK. The loop calls it from its uv_check_t.
+ * HALQA_OK. It runs the COMMIT on the calling thread, after waiting for
+ * one the commit thread may be running; the loop's own turns go to that
+ * thread instead (relay_commit.c), and this serves admin commands, reload,
+ * stop and offline mode.
  */
 int relay_end_turn(struct relay *r);
 

@@ -131,6 +131,21 @@ int spool_open(struct spool **out, const char *path, const struct spool_limits *
  */
 void spool_close(struct spool *sp);
 
+/*
+ * spool_checkpoints_start moves WAL checkpoints off the COMMIT: a helper
+ * thread with its own connection to |path| (the file spool_open opened)
+ * copies the WAL into the database once it holds 1,000 pages, while
+ * commits go on; only past 8,000 does a COMMIT checkpoint itself, as
+ * SQLite's automatic checkpoint would (spool_ckpt.c). Without it, SQLite's
+ * automatic checkpoint stays. Returns HALQA_ERR_ARG (bad arguments or
+ * already started), HALQA_ERR_NOMEM, HALQA_ERR_IO; the spool works on
+ * either way. spool_close stops it.
+ */
+int spool_checkpoints_start(struct spool *sp, const char *path) HALQA_MUST_CHECK;
+
+/* spool_checkpoints_stop stops the helper and restores the automatic checkpoint. */
+void spool_checkpoints_stop(struct spool *sp);
+
 /* spool_limits_get returns the limits in force (defaults filled in). */
 const struct spool_limits *spool_limits_get(const struct spool *sp);
 
