@@ -22,6 +22,8 @@
  *    shows both answers grouped under the round's question;
  *  - a session scheduled while chatting: its reminder and the start of
  *    another are shown, once (a second chat does not repeat them);
+ *  - a message of a session-only occurrence that is over, arriving late in
+ *    a chat, is deleted on arrival: never shown, not kept;
  *  - on a pseudo-terminal: raw mode while chatting, a message arriving
  *    while a line is half typed is printed above it and the line is
  *    redrawn with the cursor where it was; a body padded to the width
@@ -874,7 +876,8 @@ static void test_terminal(void)
 }
 
 /* schedule sends a one-off session of |circle| starting at |start| (UTC seconds, whole minute). */
-static void schedule(struct member *m, const char *circle, const char *title, time_t start)
+static void schedule(struct member *m, const char *circle, const char *title, time_t start,
+                     bool session_only)
 {
 	static struct session_message msg;
 	struct tm tm;
@@ -894,6 +897,7 @@ static void schedule(struct member *m, const char *circle, const char *title, ti
 	msg.u.schedule.local.hour = (uint8_t)tm.tm_hour;
 	msg.u.schedule.local.minute = (uint8_t)tm.tm_min;
 	msg.u.schedule.duration_min = 60;
+	msg.u.schedule.session_only = session_only;
 	CHECK_OK(engine_send(m->engine, circle, &msg, NULL, &sent));
 	if (!sent) {
 		/* The connection was not up (the relay restarted): the sync flushes the outbox. */
@@ -911,8 +915,8 @@ static void test_reminders(void)
 	CHECK(chat_wait(&p, "/help", 1));
 	/* One session starts in about five minutes (inside the default 15-minute lead), one has
 	 * started. */
-	schedule(&alice, "circle", "Soon session", (now / 60 + 5) * 60);
-	schedule(&alice, "circle", "Running session", (now / 60) * 60);
+	schedule(&alice, "circle", "Soon session", (now / 60 + 5) * 60, false);
+	schedule(&alice, "circle", "Running session", (now / 60) * 60, false);
 	CHECK(chat_wait(&p, "alice scheduled a session: \"Soon session\"", 1));
 	CHECK(chat_wait(&p, "Reminder: \"Soon session\" starts at", 1));
 	CHECK(chat_wait(&p, "The session \"Running session\" has started", 1));
@@ -931,6 +935,44 @@ static void test_reminders(void)
 		free(out);
 	}
 	CHECK_OK(member_open(&bob));
+}
+
+static int64_t fixed_clock(void *arg)
+{
+	return *(const int64_t *)arg;
+}
+
+/*
+ * A session-only session that ended an hour ago, and a message sent
+ * during it (its sender's clock says so) that reaches bob's open chat only
+ * now: the session handler deletes it on arrival, so the chat never shows
+ * it and bob's history does not keep it. A message sent now is shown.
+ */
+static void test_session_only_late_arrival(void)
+{
+	static struct session_message msg;
+	struct chat_proc p;
+	time_t start = (time(NULL) / 60) * 60 - 2 * 3600;
+	int64_t during = ((int64_t)start + 10 * 60) * 1000;
+
+	member_close(&bob);
+	p = chat_start(&bob, "circle");
+	CHECK(chat_wait(&p, "/help", 1));
+	schedule(&alice, "circle", "Quiet hour", start, true);
+	CHECK(chat_wait(&p, "alice scheduled a session: \"Quiet hour\"", 1));
+	memset(&msg, 0, sizeof msg);
+	msg.kind = SESSION_KIND_CHAT;
+	snprintf(msg.u.chat.text, sizeof msg.u.chat.text, "said in the quiet hour");
+	engine_set_clock(alice.engine, fixed_clock, &during);
+	CHECK_OK(engine_send(alice.engine, "circle", &msg, NULL, NULL));
+	engine_set_clock(alice.engine, NULL, NULL);
+	send_text(&alice, "circle", "said after the quiet hour");
+	CHECK(chat_wait(&p, "said after the quiet hour", 1));
+	chat_lacks(&p, "said in the quiet hour", __LINE__);
+	chat_stop(&p);
+	CHECK_OK(member_open(&bob));
+	CHECK_INT_EQ(history_count(&bob, "circle", "said in the quiet hour"), 0);
+	CHECK_INT_EQ(history_count(&bob, "circle", "said after the quiet hour"), 1);
 }
 
 int main(void)
@@ -955,6 +997,7 @@ int main(void)
 	RUN(test_chat_both_ways_and_hostile_text);
 	RUN(test_checkin_round_and_outage);
 	RUN(test_reminders);
+	RUN(test_session_only_late_arrival);
 	RUN(test_terminal);
 	member_close(&alice);
 	member_close(&bob);
