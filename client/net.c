@@ -111,6 +111,7 @@ struct net {
 	int offline;      /* the connection dropped and no handshake completed since */
 	int want_attempt; /* offline with requests waiting: the pump starts a fresh attempt */
 	int attempting;   /* that attempt is under way */
+	int endpoint_on;  /* sock is connected to endpoint (zmq_connect, not undone) */
 	unsigned failed_handshakes;
 	int closing;
 	int in_pump; /* a callback's net_request only queues; the running pump sends it */
@@ -479,14 +480,18 @@ static void start_attempt(struct net *n)
 {
 	n->want_attempt = 0;
 	n->attempting = 1;
-	if (zmq_disconnect(n->sock, n->endpoint) != 0) {
+	if (n->endpoint_on && zmq_disconnect(n->sock, n->endpoint) != 0) {
 		return;
 	}
+	n->endpoint_on = 0;
 	if (zmq_connect(n->sock, n->endpoint) != 0) {
+		/* Nothing connects now, not even ZeroMQ's retry: the next request tries again. */
 		halqa_log(HALQA_LOG_WARN, "net", "cannot reconnect to the relay: %s",
 			  zmq_strerror(errno));
 		attempt_failed(n);
+		return;
 	}
+	n->endpoint_on = 1;
 }
 
 static void on_idle(uv_idle_t *h)
@@ -671,6 +676,7 @@ static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
 		return HALQA_ERR_NETWORK;
 	}
 	memcpy(n->endpoint, ep, sizeof n->endpoint);
+	n->endpoint_on = 1;
 	return HALQA_OK;
 }
 
