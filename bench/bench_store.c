@@ -370,6 +370,8 @@ static bool opt_old_search;           /* mirror: the search before FTS drove it 
 static bool opt_plan;                 /* print the search statements' query plans */
 static bool opt_no_fts;               /* mirror: do not index new rows */
 static bool opt_savepoint;            /* mirror: each message in a SAVEPOINT of its own */
+static const char *opt_drop_index;    /* mirror: this index of the schema dropped */
+static bool opt_receive;              /* store side: the catch-up's steps, timed (no search) */
 static uint64_t opt_budget_ms = 2000; /* a search past this is interrupted */
 static sqlite3_stmt *kept_insert;     /* with opt_reuse: the mirror's INSERT */
 static sqlite3_stmt *kept_fts;        /* and its full-text INSERT */
@@ -474,6 +476,12 @@ static void target_open(struct target *t, enum side side, const struct corpus *c
 		remove_db_files(schema_path);
 	}
 	sodium_memzero(key, sizeof key);
+	if (opt_drop_index != NULL && side != SIDE_STORE) {
+		char sql[128];
+
+		snprintf(sql, sizeof sql, "DROP INDEX \"%s\"", opt_drop_index);
+		exec_or_die(t->db, sql);
+	}
 	if (opt_cache_kib > 0) {
 		char pragma[64];
 
@@ -686,6 +694,101 @@ static struct insert_result insert_all(struct target *t, const struct corpus *c,
 	res.wall_s = (double)(bench_now_ns() - start) / 1e9;
 	res.cpu_s = cpu_now_s() - cpu;
 	return res;
+}
+
+/*
+ * receive_all stores the corpus as the engine's catch-up does (client/
+ * engine.c, batch_item and store_application), on the store side, in
+ * transactions of |batch| messages (a FETCH reply is 256): per message the
+ * own-echo lookup (a miss: nobody here is us), the seen-id insert, the
+ * sender's counter read on its first message of the batch, the message
+ * with its full-text row; at the batch's end each sender's counter written
+ * once, then the commit. Prints the CPU time of each step per message.
+ */
+static void receive_all(struct target *t, const struct corpus *c, size_t batch)
+{
+	enum { TAKE, SEEN, CGET, ADD, CSET, COMMIT, NUM_STEPS };
+	static const char *const names[NUM_STEPS] = {"echo lookup", "seen-id insert",
+	                                             "counter read", "message+FTS insert",
+	                                             "counter write", "commit"};
+	double spent[NUM_STEPS] = {0}, t0, total = 0;
+	uint64_t start = bench_now_ns();
+	uint8_t hash[32];
+	bool seen[NUM_CIRCLES][SENDERS_PER_CIRCLE];
+	uint64_t counter[NUM_CIRCLES][SENDERS_PER_CIRCLE];
+
+	memset(counter, 0, sizeof counter);
+	for (size_t i = 0; i < c->num; i += batch) {
+		size_t end = i + batch < c->num ? i + batch : c->num;
+
+		memset(seen, 0, sizeof seen);
+		if (store_begin(t->store) != HALQA_OK) {
+			fprintf(stderr, "bench_store: store_begin failed\n");
+			exit(1);
+		}
+		for (size_t j = i; j < end; j++) {
+			const struct msg *m = &c->msgs[j];
+			const uint8_t *cid = c->circle_ids[m->circle];
+			const uint8_t *snd = c->senders[m->circle][m->sender];
+			uint64_t last = 0;
+			int r;
+
+			randombytes_buf(hash, sizeof hash);
+			t0 = cpu_now_s();
+			r = store_sent_take(t->store, cid, hash);
+			spent[TAKE] += cpu_now_s() - t0;
+			t0 = cpu_now_s();
+			if (r != HALQA_ERR_NOT_FOUND || store_seen_add(t->store, cid, m->msg_id) != HALQA_OK) {
+				fprintf(stderr, "bench_store: receive %zu failed\n", j);
+				exit(1);
+			}
+			spent[SEEN] += cpu_now_s() - t0;
+			if (!seen[m->circle][m->sender]) {
+				t0 = cpu_now_s();
+				if (store_counter_get(t->store, cid, snd, &last) != HALQA_OK ||
+				    last != counter[m->circle][m->sender]) {
+					fprintf(stderr, "bench_store: counter read %zu failed\n", j);
+					exit(1);
+				}
+				spent[CGET] += cpu_now_s() - t0;
+				seen[m->circle][m->sender] = true;
+			}
+			counter[m->circle][m->sender]++;
+			t0 = cpu_now_s();
+			if (store_add(t->store, c, m) != 0) {
+				fprintf(stderr, "bench_store: insert %zu failed\n", j);
+				exit(1);
+			}
+			spent[ADD] += cpu_now_s() - t0;
+		}
+		t0 = cpu_now_s();
+		for (uint32_t ci = 0; ci < NUM_CIRCLES; ci++) {
+			for (uint32_t si = 0; si < SENDERS_PER_CIRCLE; si++) {
+				if (seen[ci][si] &&
+				    store_counter_set(t->store, c->circle_ids[ci], c->senders[ci][si],
+				                      counter[ci][si]) != HALQA_OK) {
+					fprintf(stderr, "bench_store: counter write failed\n");
+					exit(1);
+				}
+			}
+		}
+		spent[CSET] += cpu_now_s() - t0;
+		t0 = cpu_now_s();
+		if (store_commit(t->store) != HALQA_OK) {
+			fprintf(stderr, "bench_store: store_commit failed\n");
+			exit(1);
+		}
+		spent[COMMIT] += cpu_now_s() - t0;
+	}
+	printf("receive path, %zu messages in batches of %zu, %.2f s wall; CPU per message:",
+	       c->num, batch, (double)(bench_now_ns() - start) / 1e9);
+	for (int k = 0; k < NUM_STEPS; k++) {
+		printf(" %s %.1f us,", names[k], spent[k] * 1e6 / (double)c->num);
+		total += spent[k];
+	}
+	printf(" in all %.1f us (%.0f msg per CPU-s)\n", total * 1e6 / (double)c->num,
+	       (double)c->num / total);
+	fflush(stdout);
 }
 
 /* A search query, with what every side must find. */
@@ -991,7 +1094,7 @@ static void usage(void)
 	fprintf(stderr, "usage: bench_store [--messages N] [--batch N] [--rounds N]"
 	                " [--reps N] [--sides store,cipher,plain]\n"
 	                "       [--prepare-each] [--savepoint] [--old-search]"
-	                " [--no-fts]\n"
+	                " [--no-fts] [--drop-index NAME] [--receive]\n"
 	                "       [--cache-kib N] [--budget-ms N] [--plan]\n");
 	exit(2);
 }
@@ -1043,6 +1146,11 @@ int main(int argc, char **argv)
 			opt_savepoint = true;
 		} else if (strcmp(argv[i], "--no-fts") == 0) {
 			opt_no_fts = true;
+		} else if (strcmp(argv[i], "--receive") == 0) {
+			opt_receive = true;
+		} else if (strcmp(argv[i], "--drop-index") == 0 && i + 1 < argc &&
+		           strlen(argv[i + 1]) < 64 && strchr(argv[i + 1], '"') == NULL) {
+			opt_drop_index = argv[++i];
 		} else if (strcmp(argv[i], "--plan") == 0) {
 			opt_plan = true;
 		} else if (strcmp(argv[i], "--sides") == 0 && i + 1 < argc) {
@@ -1081,6 +1189,21 @@ int main(int argc, char **argv)
 	       c.per_circle[2], c.per_circle[3], c.per_circle[4]);
 	bench_print_load("at start");
 
+	if (opt_receive) {
+		for (unsigned round = 0; round < rounds; round++) {
+			struct target t;
+
+			target_open(&t, SIDE_STORE, &c);
+			receive_all(&t, &c, batch);
+			target_close(&t);
+		}
+		bench_print_load("at end");
+		if (rmdir(tmpdir) != 0) {
+			fprintf(stderr, "bench_store: %s not empty\n", tmpdir);
+		}
+		corpus_free(&c);
+		return 0;
+	}
 	/* Rounds alternate the sides, so a burst of load hits all of them alike. */
 	for (unsigned round = 0; round < rounds; round++) {
 		for (int side = 0; side < NUM_SIDES; side++) {
