@@ -993,46 +993,48 @@ int store_circle_list(struct store *s, struct store_circle **out, size_t *num_ou
 	return r;
 }
 
-int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN], uint64_t relay_seq)
+/*
+ * circle_set runs |sql|, an UPDATE of one circle whose |num| integer
+ * parameters come first and the circle id last; HALQA_ERR_NOT_FOUND for
+ * an unknown circle.
+ */
+static int circle_set(struct store *s, const char *sql, const uint8_t id[STORE_ID_LEN],
+		      const int64_t *vals, int num)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
+	if ((r = prepare(s, sql, &st)) == HALQA_OK) {
+		for (int i = 0; i < num; i++) {
+			sqlite3_bind_int64(st, i + 1, vals[i]);
+		}
+		sqlite3_bind_blob(st, num + 1, id, STORE_ID_LEN, SQLITE_STATIC);
+		r = run_changed(s, st);
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN], uint64_t relay_seq)
+{
+	int64_t v = (int64_t)relay_seq;
+
 	if (relay_seq > INT64_MAX) {
 		return HALQA_ERR_TOO_LARGE;
 	}
-	if ((r = prepare(s, "UPDATE circles SET relay_seq = ? WHERE circle_id = ?", &st)) !=
-	    HALQA_OK) {
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (int64_t)relay_seq);
-	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
-	r = run_changed(s, st);
-out:
-	sqlite3_finalize(st);
-	return r;
+	return circle_set(s, "UPDATE circles SET relay_seq = ? WHERE circle_id = ?", id, &v, 1);
 }
 
 int store_circle_set_acked(struct store *s, const uint8_t id[STORE_ID_LEN], uint64_t relay_seq,
 			   int64_t at)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
+	int64_t v[2] = {(int64_t)relay_seq, at};
 
 	if (relay_seq > INT64_MAX) {
 		return HALQA_ERR_TOO_LARGE;
 	}
-	if ((r = prepare(s, "UPDATE circles SET acked_seq = ?, acked_at = ? WHERE circle_id = ?",
-			 &st)) != HALQA_OK) {
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, (int64_t)relay_seq);
-	sqlite3_bind_int64(st, 2, at);
-	sqlite3_bind_blob(st, 3, id, STORE_ID_LEN, SQLITE_STATIC);
-	r = run_changed(s, st);
-out:
-	sqlite3_finalize(st);
-	return r;
+	return circle_set(s, "UPDATE circles SET acked_seq = ?, acked_at = ? WHERE circle_id = ?", id,
+			  v, 2);
 }
 
 int store_circle_state_put(struct store *s, const uint8_t id[STORE_ID_LEN], const uint8_t *state,
@@ -1310,20 +1312,9 @@ out:
 
 int store_message_mark_read(struct store *s, const uint8_t id[STORE_ID_LEN], int64_t seq)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	if ((r = prepare(s,
-			 "UPDATE circles SET read_marker = max(read_marker, ?) WHERE circle_id = ?",
-			 &st)) != HALQA_OK) {
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, seq);
-	sqlite3_bind_blob(st, 2, id, STORE_ID_LEN, SQLITE_STATIC);
-	r = run_changed(s, st);
-out:
-	sqlite3_finalize(st);
-	return r;
+	return circle_set(s,
+			  "UPDATE circles SET read_marker = max(read_marker, ?) WHERE circle_id = ?",
+			  id, &seq, 1);
 }
 
 /*

@@ -147,6 +147,34 @@ static int commit_bytes(struct eprof *alice, const char *circle, uint8_t **out, 
 	return r;
 }
 
+/*
+ * circle_of_two makes circle |name| of alice's with bob in it (joined),
+ * and in |*rc| a registered device that speaks to the relay directly, as
+ * any member's could (|m| is scratch space for its requests).
+ */
+static int circle_of_two(struct eprof *alice, struct eprof *bob, const char *name,
+			 struct relay_client **rc, struct wire_msg *m)
+{
+	struct engine_sync_report rep;
+	int r;
+
+	*rc = NULL;
+	if ((r = eprof_meet(alice, bob)) != HALQA_OK ||
+	    (r = engine_circle_create(alice->e, name, NULL)) != HALQA_OK ||
+	    (r = engine_circle_add(alice->e, name, (const char *[]){"bob"}, 1)) != HALQA_OK ||
+	    (r = eprof_sync(bob, &rep)) != HALQA_OK) {
+		return r;
+	}
+	if (rep.joined != 1) {
+		return HALQA_ERR_INTERNAL;
+	}
+	if ((r = relay_test_client(&relay, rc, NULL, NULL)) != HALQA_OK) {
+		return r;
+	}
+	steps_register(m, "");
+	return steps_call(*rc, m, NULL);
+}
+
 static void test_hostile_in_the_middle(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
@@ -161,18 +189,10 @@ static void test_hostile_in_the_middle(void)
 	if (alice == NULL || bob == NULL || m == NULL) {
 		goto out;
 	}
-	CHECK_OK(eprof_meet(alice, bob));
-	CHECK_OK(engine_circle_create(alice->e, "Batch", NULL));
-	CHECK_OK(engine_circle_add(alice->e, "Batch", (const char *[]){"bob"}, 1));
-	CHECK_OK(eprof_sync(bob, &rep));
-	CHECK_INT_EQ(rep.joined, 1);
-	/* A device that speaks to the relay directly, as any member's could. */
-	CHECK_OK(relay_test_client(&relay, &rc, NULL, NULL));
+	CHECK_OK(circle_of_two(alice, bob, "Batch", &rc, m));
 	if (rc == NULL) {
 		goto out;
 	}
-	steps_register(m, "");
-	CHECK_OK(steps_call(rc, m, NULL));
 
 	for (int i = 0; i < 5; i++) {
 		snprintf(text, sizeof text, "before %d", i);
@@ -291,17 +311,10 @@ static void test_batch_counters(void)
 	randombytes_buf(id_jump, sizeof id_jump);
 	randombytes_buf(id_late, sizeof id_late);
 	randombytes_buf(id_next, sizeof id_next);
-	CHECK_OK(eprof_meet(alice, bob));
-	CHECK_OK(engine_circle_create(alice->e, "Count", NULL));
-	CHECK_OK(engine_circle_add(alice->e, "Count", (const char *[]){"bob"}, 1));
-	CHECK_OK(eprof_sync(bob, &rep));
-	CHECK_INT_EQ(rep.joined, 1);
-	CHECK_OK(relay_test_client(&relay, &rc, NULL, NULL));
+	CHECK_OK(circle_of_two(alice, bob, "Count", &rc, m));
 	if (rc == NULL) {
 		goto out;
 	}
-	steps_register(m, "");
-	CHECK_OK(steps_call(rc, m, NULL));
 
 	/* One FETCH reply: counters base+1, base+2, base+5 (two missing), base+3, a copy. */
 	CHECK_OK(eprof_say(alice, "Count", "one", NULL));
