@@ -1309,6 +1309,73 @@ static void test_durability_reopen(void)
 	teardown();
 }
 
+/*
+ * Checkpoints on the helper thread (spool_ckpt.c): 36 MiB through the WAL
+ * in turns. Whatever the helper managed meanwhile, a COMMIT past 8,000 WAL
+ * pages checkpoints itself, so the main file must hold most of it before
+ * close, and everything must be there, in order, after reopening.
+ */
+static void test_checkpoint_helper(void)
+{
+	enum { TURNS = 200, PER_TURN = 60, LEN = 3000 };
+	struct spool *sp;
+	struct circle c;
+	struct spool_fetch f;
+	struct stat st;
+	uint8_t a[SPOOL_KEY_LEN];
+	char *text = malloc(LEN + 1);
+
+	CHECK(text != NULL);
+	if (text == NULL) {
+		return;
+	}
+	memset(text, 'x', LEN);
+	text[LEN] = '\0';
+	setup();
+	sp = open_default();
+	CHECK_RC(spool_checkpoints_start(NULL, path), HALQA_ERR_ARG);
+	CHECK_RC(spool_checkpoints_start(sp, NULL), HALQA_ERR_ARG);
+	CHECK_OK(spool_checkpoints_start(sp, path));
+	CHECK_RC(spool_checkpoints_start(sp, path), HALQA_ERR_ARG); /* already started */
+	CHECK_OK(spool_begin_turn(sp));
+	new_device(sp, a);
+	new_circle(sp, a, &c, 0);
+	CHECK_OK(spool_commit_turn(sp));
+	for (int t = 0; t < TURNS; t++) {
+		for (int i = 0; i < PER_TURN; i++) {
+			struct spool_append_res res;
+
+			snprintf(text, 16, "%08d", t * PER_TURN + i + 1);
+			text[8] = 'x';
+			CHECK_OK(post(sp, &c, 0, SPOOL_KIND_APPLICATION, c.cap[0], text, T0, &res));
+		}
+		CHECK_OK(spool_commit_turn(sp));
+	}
+	CHECK_INT_EQ(stat(path, &st), 0);
+	CHECK((uint64_t)st.st_size >= 16u * 1024 * 1024);
+	spool_checkpoints_stop(sp);
+	spool_checkpoints_stop(sp); /* a no-op once stopped */
+	CHECK_OK(spool_checkpoints_start(sp, path)); /* and again, closed by spool_close */
+	spool_close(sp);
+
+	sp = open_default();
+	CHECK_OK(spool_fetch(sp, c.id, c.cap[0], 0, 1, &f));
+	CHECK_INT_EQ(f.info.last_seq, TURNS * PER_TURN);
+	spool_fetch_cleanup(&f);
+	CHECK_OK(spool_fetch(sp, c.id, c.cap[0], TURNS * PER_TURN, 1, &f));
+	CHECK_INT_EQ(f.num_msgs, 1);
+	if (f.num_msgs == 1) {
+		snprintf(text, 16, "%08d", TURNS * PER_TURN);
+		text[8] = 'x';
+		CHECK_INT_EQ(f.msgs[0].seq, TURNS * PER_TURN);
+		CHECK_MEM_EQ(f.msgs[0].payload, f.msgs[0].payload_len, (const uint8_t *)text, LEN);
+	}
+	spool_fetch_cleanup(&f);
+	spool_close(sp);
+	teardown();
+	free(text);
+}
+
 /* A process killed with a turn open: committed turns survive, the open one does not. */
 static void test_durability_crash(void)
 {
@@ -1763,6 +1830,7 @@ int main(void)
 	RUN(test_keypackages);
 	RUN(test_durability_reopen);
 	RUN(test_durability_crash);
+	RUN(test_checkpoint_helper);
 	RUN(test_commit_failure);
 	RUN(test_operation_isolation);
 	RUN(test_partial_failure_fails_turn);
