@@ -686,6 +686,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 {
 	struct net *n = NULL;
 	size_t timers = 0;
+	uint32_t gens[NET_MAX_PENDING];
 	int fd, mon_fd, rc;
 	size_t fd_len;
 
@@ -714,6 +715,12 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 	}
 	uv_idle_init(loop, &n->again);
 	n->again.data = n;
+	/*
+	 * Random first generations, from one call: libsodium asks the kernel
+	 * on every call, and a call per slot cost a command a thousand system
+	 * calls before its first request.
+	 */
+	randombytes_buf(gens, sizeof gens);
 	for (timers = 0; timers < NET_MAX_PENDING; timers++) {
 		struct net_slot *s = &n->slots[timers];
 
@@ -723,7 +730,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 		}
 		s->timer.data = s;
 		s->net = n;
-		s->gen = (uint32_t)randombytes_uniform(1u << (32 - NET_SLOT_BITS));
+		s->gen = gens[timers] & ((1u << (32 - NET_SLOT_BITS)) - 1);
 	}
 	if ((rc = open_sockets(n, zmq_ctx, addr, client_pub, client_sec, socks)) != HALQA_OK) {
 		goto out;
