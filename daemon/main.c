@@ -52,6 +52,7 @@ struct args {
 	int open;
 	int test_clock;
 	int test_no_safety_net;
+	int test_faults;
 };
 
 static void usage(FILE *f)
@@ -61,7 +62,7 @@ static void usage(FILE *f)
 		"  init    [--data DIR] [--listen EP] [--public EP] [--open]\n"
 		"          create the data directory, server key and config; print the address line\n"
 		"  run     [--data DIR] [--listen EP] [--open] [--log-level L] [--test-clock]\n"
-		"          [--test-no-safety-net]\n"
+		"          [--test-no-safety-net] [--test-faults]\n"
 		"          run the relay in the foreground (logs on stderr)\n"
 		"  status  [--data DIR]            live figures of the running relay\n"
 		"  invite  [--data DIR] [--uses N] [--expires DURATION]\n"
@@ -70,7 +71,8 @@ static void usage(FILE *f)
 		"  ban KEY [--data DIR]            refuse the device KEY (64 hex digits; Z85 also taken)\n"
 		"  unban KEY [--data DIR]          lift that ban\n"
 		"  admin LINE... [--data DIR]      send one admin-socket line (status, sweep;\n"
-		"                                  clock advance DURATION with run --test-clock)\n"
+		"                                  clock advance DURATION with run --test-clock;\n"
+		"                                  fail commits N with run --test-faults)\n"
 		"DIR defaults to $HALQAD_DATA, else /var/lib/halqad for root, else\n"
 		"$XDG_DATA_HOME/halqad or ~/.local/share/halqad.\n");
 }
@@ -118,6 +120,10 @@ static int parse_args(int argc, char **argv, struct args *a)
 		}
 		if (strcmp(o, "--test-no-safety-net") == 0) {
 			a->test_no_safety_net = 1;
+			continue;
+		}
+		if (strcmp(o, "--test-faults") == 0) {
+			a->test_faults = 1;
 			continue;
 		}
 		if (v == NULL) {
@@ -350,6 +356,11 @@ static int cmd_run(const struct args *a)
 	opt.config_path = conf;
 	opt.test_clock = a->test_clock;
 	opt.test_no_safety_net = a->test_no_safety_net;
+	opt.test_faults = a->test_faults;
+	if (a->test_faults) {
+		halqa_log(HALQA_LOG_WARN, "relay", "--test-faults: the admin socket can make commits "
+			  "fail; for tests only");
+	}
 	if (a->test_no_safety_net) {
 		halqa_log(HALQA_LOG_WARN, "relay", "--test-no-safety-net: a stranded socket stays "
 			  "stranded; for tests only");

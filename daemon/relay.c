@@ -763,6 +763,25 @@ static void admin_command(void *ctx, const char *line, char *out, size_t out_len
 		admin_ban(r, line, out, out_len);
 		return;
 	}
+	if (strncmp(line, "fail commits ", 13) == 0) {
+		char *end;
+		unsigned long n;
+
+		if (!r->opt.test_faults) {
+			snprintf(out, out_len, "error fault injection needs --test-faults\n");
+			return;
+		}
+		errno = 0;
+		n = strtoul(line + 13, &end, 10);
+		if (errno != 0 || end == line + 13 || *end != '\0' || n > 1000) {
+			snprintf(out, out_len, "error bad count\n");
+			return;
+		}
+		relay_inject_commit_failure(r, (unsigned)n);
+		halqa_log(HALQA_LOG_WARN, "relay", "the next %lu commits will fail (test)", n);
+		snprintf(out, out_len, "ok fail commits %lu\n", n);
+		return;
+	}
 	if (strcmp(line, "sweep") == 0) {
 		int rc;
 		while ((rc = relay_sweep(r)) == HALQA_ERR_LIMIT) {

@@ -423,6 +423,52 @@ out:
 	steps_stop(&t);
 }
 
+/*
+ * A COMMIT that fails (injected; a disk error would do the same) on the
+ * relay's commit thread: the SEND is answered `internal`, nothing is
+ * stored, the listener is told to fetch instead of being pushed a message
+ * that does not exist, and the next turn works again.
+ */
+static void test_failed_commit(void)
+{
+	struct relay_test t = {0};
+	struct relay_client *a = NULL, *b = NULL;
+	struct steps_circle ci;
+	char out[256];
+	uint64_t seq = 0, first = 0;
+	int status = -1;
+
+	if (start(&t, "--test-faults", &a, &b) != 0) {
+		goto out;
+	}
+	CHECK_OK(steps_circle_new(a, &ci));
+	steps_listen(&req, &ci, 0);
+	CHECK_OK(steps_call(b, &req, NULL));
+	CHECK_OK(relay_test_command(&t, "admin fail commits 1", out, sizeof out, &status));
+	CHECK_INT_EQ(status, 0);
+	CHECK_INT_EQ(steps_text_send(a, &ci, 0, "rolled back", NULL), WIRE_ERR_INTERNAL);
+	CHECK_OK(relay_client_next_reply(b, &rep, STEPS_TIMEOUT_MS));
+	CHECK_INT_EQ(rep.type, WIRE_ERR);
+	CHECK_INT_EQ(rep.request_id, 0);
+	CHECK_INT_EQ(rep.u.err.code, WIRE_ERR_BUSY);
+	CHECK_RC(relay_client_next_push(b, &push, 300), HALQA_ERR_NETWORK);
+	CHECK_INT_EQ(fetch_count(b, &ci, 0, &first), 0);
+	CHECK_INT_EQ(rep.u.ok.u.fetch.last_seq, 0);
+
+	steps_listen(&req, &ci, 0);
+	CHECK_OK(steps_call(b, &req, NULL));
+	CHECK_OK(steps_text_send(a, &ci, 0, "kept", &seq));
+	CHECK_INT_EQ(seq, 1);
+	CHECK_OK(relay_client_next_push(b, &push, STEPS_TIMEOUT_MS));
+	CHECK_INT_EQ(push.u.deliver.seq, 1);
+	CHECK_MEM_EQ(push.u.deliver.payload.data, push.u.deliver.payload.len,
+		     (const uint8_t *)"kept", 4);
+out:
+	relay_client_free(a);
+	relay_client_free(b);
+	steps_stop(&t);
+}
+
 /* Without --test-clock the admin socket cannot move time. */
 static void test_clock_needs_flag(void)
 {
@@ -435,6 +481,10 @@ static void test_clock_needs_flag(void)
 		return;
 	}
 	CHECK_OK(relay_test_command(&t, "admin clock advance 31d", out, sizeof out, &status));
+	CHECK(status != 0);
+	CHECK(strncmp(out, "error", 5) == 0);
+	/* Nor make commits fail without --test-faults. */
+	CHECK_OK(relay_test_command(&t, "admin fail commits 1", out, sizeof out, &status));
 	CHECK(status != 0);
 	CHECK(strncmp(out, "error", 5) == 0);
 	steps_stop(&t);
@@ -451,6 +501,7 @@ int main(void)
 	RUN(test_capability_ranges);
 	RUN(test_listen_push);
 	RUN(test_retention);
+	RUN(test_failed_commit);
 	RUN(test_clock_needs_flag);
 	return harness_report();
 }

@@ -50,6 +50,7 @@ struct relay_options {
 	int mode_forced;            /* 1: --open given, SIGHUP keeps it */
 	int test_clock;             /* 1: admin accepts "clock advance N" (tests only) */
 	int test_no_safety_net;     /* 1: the 1 s timer does not pump the ROUTER (tests only) */
+	int test_faults;            /* 1: admin accepts "fail commits N" (tests only) */
 	/* Offline mode: no sockets, no admin socket, no timers; output goes here. */
 	relay_output_fn output;
 	void *output_ctx;
