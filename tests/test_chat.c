@@ -575,12 +575,12 @@ static const char *read_grouped(struct member *m, const char *heading, const cha
  * Two check-in rounds run by alice's chat, and the relay going away
  * between them.
  *
- * The first round has no turn timeout, so nothing in it hangs on how fast
- * the machine is: bob may not open a round; alice opens one and answers,
- * bob answers and dina passes from their chats, and alice ends it in
- * carol's turn (carol stays offline). (Its turns used to time out after
- * 4 s: on a loaded machine carol's turn could run out before the relay
- * went away, or a member's turn before the answer reached the driver.)
+ * The first round has no turn timeout: with one, every step below would
+ * race the driver's clock (its turn starts before the TURN is even sent),
+ * and on a loaded machine a turn can run out before an answer, or the
+ * relay's going away, reaches the driver. Bob may not open a round; alice
+ * opens one and answers, bob answers and dina passes from their chats,
+ * and alice ends it in carol's turn (carol stays offline).
  *
  * Then the relay stops. A line alice types and three lines bob types are
  * each taken at once and shown as queued, all before the relay is back (a
