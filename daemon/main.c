@@ -72,7 +72,8 @@ static void usage(FILE *f)
 		"  unban KEY [--data DIR]          lift that ban\n"
 		"  admin LINE... [--data DIR]      send one admin-socket line (status, sweep;\n"
 		"                                  clock advance DURATION with run --test-clock;\n"
-		"                                  fail commits N with run --test-faults)\n"
+		"                                  fail commits N, delay commit MS with\n"
+		"                                  run --test-faults)\n"
 		"DIR defaults to $HALQAD_DATA, else /var/lib/halqad for root, else\n"
 		"$XDG_DATA_HOME/halqad or ~/.local/share/halqad.\n");
 }

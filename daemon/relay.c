@@ -532,12 +532,17 @@ static void on_check(uv_check_t *h)
 	keep_turning(r);
 }
 
+void relay_zap_kick(struct relay *r)
+{
+	if (!r->offline && r->zap.started) {
+		pump(&r->zap);
+	}
+}
+
 void relay_loop_resume(struct relay *r)
 {
 	relay_kick(r);
-	if (r->zap.started) {
-		pump(&r->zap);
-	}
+	relay_zap_kick(r);
 	keep_turning(r);
 }
 
@@ -780,6 +785,26 @@ static void admin_command(void *ctx, const char *line, char *out, size_t out_len
 		relay_inject_commit_failure(r, (unsigned)n);
 		halqa_log(HALQA_LOG_WARN, "relay", "the next %lu commits will fail (test)", n);
 		snprintf(out, out_len, "ok fail commits %lu\n", n);
+		return;
+	}
+	if (strncmp(line, "delay commit ", 13) == 0) {
+		char *end;
+		unsigned long ms;
+
+		if (!r->opt.test_faults) {
+			snprintf(out, out_len, "error fault injection needs --test-faults\n");
+			return;
+		}
+		errno = 0;
+		ms = strtoul(line + 13, &end, 10);
+		if (errno != 0 || end == line + 13 || *end != '\0' || ms > 60000) {
+			snprintf(out, out_len, "error bad duration\n");
+			return;
+		}
+		spool_inject_commit_delay(r->spool, (unsigned)ms);
+		halqa_log(HALQA_LOG_WARN, "relay", "the next commit will take %lu ms longer (test)",
+			  ms);
+		snprintf(out, out_len, "ok delay commit %lu\n", ms);
 		return;
 	}
 	if (strcmp(line, "sweep") == 0) {

@@ -14,7 +14,9 @@
  * While a COMMIT runs, the loop stops polling the router: new requests
  * wait inside libzmq (bounded per peer by ZMQ_RCVHWM) and are all taken
  * in step 1, with no wake-up per arriving message; the router is still
- * written to. ZAP requests wait too (they read the spool).
+ * written to. ZAP requests wait too (they read the spool); they are served
+ * right after the COMMIT returned, before the next turn is received, so
+ * that handshakes are not starved by a relay that is never idle.
  *
  * What does not change: a reply or push leaves only after the COMMIT of
  * its turn returned (synchronous=FULL, so after the WAL was synced), and
@@ -136,6 +138,11 @@ static void on_committed(uv_async_t *h)
 	if (!commit_collect(r, 0, &rc, &list)) {
 		return; /* relay_commit_wait took it already */
 	}
+	/* Handshakes that waited for the COMMIT, now, while no COMMIT runs and
+	 * no turn is open: once the next turn is handed over below, ZAP waits
+	 * again, and under unbroken load only a COMMIT during which no request
+	 * arrived would let it through. */
+	relay_zap_kick(r);
 	/* Next turn first, so its fsync runs while this one's output goes out;
 	 * replies of a next turn that wrote nothing follow this one's. */
 	relay_kick(r);
@@ -154,6 +161,10 @@ void relay_commit_wait(struct relay *r)
 
 	if (commit_collect(r, 1, &rc, &list)) {
 		relay_release_list(r, list, rc != HALQA_OK);
+		/* ZAP requests that arrived during the COMMIT have used up the ZAP
+		 * socket's edge already, and on_committed, which would serve
+		 * them, finds nothing to do: serve them here. */
+		relay_zap_kick(r);
 		/* The router's poll restarted: pump once (PLATFORM.md rule 4). */
 		relay_kick(r);
 	}

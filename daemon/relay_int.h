@@ -316,6 +316,8 @@ void relay_loop_resume(struct relay *r);
 void relay_router_hold(struct relay *r, int hold);
 /* relay.c: schedule the router pump (network mode only). */
 void relay_kick(struct relay *r);
+/* relay.c: pump the ZAP socket (network mode only); serves nothing while a COMMIT runs. */
+void relay_zap_kick(struct relay *r);
 /* relay.c: send |c|'s queue until its pipe is full (may free |c|: peer gone). */
 void relay_conn_flush(struct relay *r, struct relay_conn *c);
 

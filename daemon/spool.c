@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "spool_int.h"
@@ -223,10 +224,25 @@ void spool_inject_commit_failure(struct spool *sp, unsigned count)
 	}
 }
 
+void spool_inject_commit_delay(struct spool *sp, unsigned ms)
+{
+	if (sp != NULL) {
+		sp->delay_commit_ms = ms;
+	}
+}
+
 static int commit_hook(void *arg)
 {
 	struct spool *sp = arg;
 
+	if (sp->delay_commit_ms > 0) {
+		struct timespec pause = {(time_t)(sp->delay_commit_ms / 1000),
+					 (long)(sp->delay_commit_ms % 1000) * 1000000L};
+
+		sp->delay_commit_ms = 0;
+		while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+		}
+	}
 	if (sp->fail_commits > 0) {
 		sp->fail_commits--;
 		return 1; /* turns this COMMIT into a ROLLBACK */

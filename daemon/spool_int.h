@@ -118,6 +118,7 @@ struct spool {
 	int turn_failed;        /* the turn holds a partial operation, or SQLite aborted it */
 	int op_changes;         /* sqlite3_total_changes when the current operation began */
 	unsigned fail_commits;  /* test hook: commits still to refuse */
+	unsigned delay_commit_ms; /* test hook: the next commit first sleeps this long */
 	int64_t sweep_pos;      /* circle_no after which the next sweep resumes */
 	struct spool_ckpt *ckpt; /* the checkpoint thread, if started (spool_ckpt.c) */
 };

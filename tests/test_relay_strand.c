@@ -139,11 +139,90 @@ out:
 	steps_stop(&t);
 }
 
+/*
+ * The ZAP handler reads the spool, so a handshake that arrives while a
+ * COMMIT runs on the commit thread waits for it, and the ZAP socket's edge
+ * is used up meanwhile. When something other than the commit thread's
+ * report collects that COMMIT (here an admin command, which waits for it),
+ * the waiting handshake must still be served. The COMMIT is made slow
+ * (--test-faults) so that the handshake surely arrives during it. The
+ * newcomer's wait stays below libzmq's 30 s handshake timeout, after which
+ * the client would reconnect and a fresh ZAP request would hide a stall;
+ * no timing is asserted.
+ */
+static void test_handshake_during_commit(void)
+{
+	struct relay_test t = {0};
+	struct relay_client *a = NULL, *newcomer = NULL;
+	struct steps_circle ci;
+	struct wire_msg req, rep;
+	struct timespec pause = {0, 500 * 1000 * 1000};
+	uint32_t send_id = 0, ping_id = 0;
+	char out[256];
+	int status = -1;
+	int64_t started;
+
+	if (relay_test_start(&t, "--test-no-safety-net --test-faults") != HALQA_OK) {
+		CHECK(0);
+		return;
+	}
+	started = now_ms();
+	if (steps_device(&t, &a) != HALQA_OK) {
+		goto out;
+	}
+	/*
+	 * The retention sweep's own turn would serve a stalled handshake when
+	 * its COMMIT returns: move it out of the way. Its first run, due 5 s
+	 * after the start, picks the new interval up; wait for it.
+	 */
+	if (steps_reconfigure(&t, a, "[limits]\nrequests_per_second = 1000\n"
+				     "[retention]\nsweep_interval = 1h\n",
+			      1000) != HALQA_OK) {
+		goto out;
+	}
+	while (now_ms() < started + 5500) {
+		nanosleep(&pause, NULL);
+	}
+	CHECK_OK(steps_circle_new(a, &ci));
+	CHECK_OK(relay_test_command(&t, "admin delay commit 3000", out, sizeof out, &status));
+	CHECK_INT_EQ(status, 0);
+	if (harness_current_failed) {
+		goto out;
+	}
+	/* A SEND whose COMMIT takes 3 s; a new device connects meanwhile. */
+	steps_send(&req, &ci, 0, WIRE_KIND_APPLICATION, (const uint8_t *)"slow", 4, NULL);
+	CHECK_OK(relay_client_send_request(a, &req, &send_id));
+	nanosleep(&pause, NULL);
+	CHECK_OK(relay_test_client(&t, &newcomer, NULL, NULL));
+	if (newcomer == NULL) {
+		goto out;
+	}
+	wire_msg_init(&req, WIRE_PING, 1);
+	CHECK_OK(relay_client_send_request(newcomer, &req, &ping_id));
+	nanosleep(&pause, NULL);
+	/* The admin command waits for the COMMIT and collects it. */
+	CHECK_OK(relay_test_command(&t, "admin status", out, sizeof out, &status));
+	CHECK_INT_EQ(status, 0);
+	CHECK_OK(relay_client_wait_reply(a, send_id, &rep, STEPS_TIMEOUT_MS));
+	CHECK_INT_EQ(rep.type, WIRE_OK);
+	if (relay_client_wait_reply(newcomer, ping_id, &rep, 15000) != HALQA_OK) {
+		harness_fail(__FILE__, __LINE__,
+			     "the handshake that arrived during the COMMIT was never served");
+		goto out;
+	}
+	CHECK_INT_EQ(rep.type, WIRE_OK);
+out:
+	relay_client_free(newcomer);
+	relay_client_free(a);
+	steps_stop(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
 		return 1;
 	}
 	RUN(test_bursts_without_safety_net);
+	RUN(test_handshake_during_commit);
 	return harness_report();
 }

@@ -182,6 +182,13 @@ int spool_commit_turn(struct spool *sp) HALQA_MUST_CHECK;
  */
 void spool_inject_commit_failure(struct spool *sp, unsigned count);
 
+/*
+ * spool_inject_commit_delay makes the next commit sleep |ms| milliseconds
+ * (in SQLite's commit hook) before it completes, as a slow disk would. For
+ * tests of what waits for a COMMIT; the daemon never calls it.
+ */
+void spool_inject_commit_delay(struct spool *sp, unsigned ms);
+
 /* ------------------------------------------------------------------------ */
 /* Devices and invites */
 
