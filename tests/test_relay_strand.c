@@ -13,9 +13,11 @@
  * There is no timing assertion: a stranded pump would leave work undone
  * for ever, so the only bound is a generous 30 s for everything.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -217,6 +219,55 @@ out:
 	steps_stop(&t);
 }
 
+/*
+ * SIGTERM while a COMMIT runs on the commit thread: the stop waits for it,
+ * the SEND is answered OK before the exit, and after a restart the next
+ * SEND gets the next sequence number (the first one was stored once).
+ */
+static void test_stop_during_commit(void)
+{
+	struct relay_test t = {0};
+	struct relay_client *a = NULL;
+	struct steps_circle ci;
+	struct wire_msg req, rep;
+	struct timespec pause = {0, 500 * 1000 * 1000};
+	uint32_t send_id = 0;
+	uint64_t seq = 0;
+	char out[256];
+	int status = -1;
+
+	if (relay_test_start(&t, "--test-faults") != HALQA_OK) {
+		CHECK(0);
+		return;
+	}
+	if (steps_device(&t, &a) != HALQA_OK) {
+		goto out;
+	}
+	CHECK_OK(steps_circle_new(a, &ci));
+	CHECK_OK(relay_test_command(&t, "admin delay commit 2000", out, sizeof out, &status));
+	CHECK_INT_EQ(status, 0);
+	if (harness_current_failed) {
+		goto out;
+	}
+	steps_send(&req, &ci, 0, WIRE_KIND_APPLICATION, (const uint8_t *)"first", 5, NULL);
+	CHECK_OK(relay_client_send_request(a, &req, &send_id));
+	nanosleep(&pause, NULL);
+	CHECK_OK(relay_test_kill(&t, SIGTERM));
+	CHECK(WIFEXITED(t.last_status) && WEXITSTATUS(t.last_status) == 0);
+	CHECK_OK(relay_client_wait_reply(a, send_id, &rep, STEPS_TIMEOUT_MS));
+	CHECK_INT_EQ(rep.type, WIRE_OK);
+	CHECK_INT_EQ(rep.u.ok.u.send.seq, 1);
+	if (relay_test_restart(&t) != HALQA_OK) {
+		CHECK(0);
+		goto out;
+	}
+	CHECK_OK(steps_text_send(a, &ci, 0, "second", &seq));
+	CHECK_INT_EQ(seq, 2);
+out:
+	relay_client_free(a);
+	steps_stop(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -224,5 +275,6 @@ int main(void)
 	}
 	RUN(test_bursts_without_safety_net);
 	RUN(test_handshake_during_commit);
+	RUN(test_stop_during_commit);
 	return harness_report();
 }
