@@ -12,16 +12,18 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-static enum halqa_log_level log_level = HALQA_LOG_INFO;
+/* Set by the loop (a reload), read by the relay's commit and checkpoint threads too. */
+static _Atomic int log_level = HALQA_LOG_INFO;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 void halqa_log_set_level(enum halqa_log_level level)
 {
-	log_level = level;
+	atomic_store_explicit(&log_level, (int)level, memory_order_relaxed);
 }
 
 int halqa_log_parse_level(const char *name, enum halqa_log_level *out)
@@ -37,7 +39,7 @@ int halqa_log_parse_level(const char *name, enum halqa_log_level *out)
 
 int halqa_log_enabled(enum halqa_log_level level)
 {
-	return level <= log_level;
+	return (int)level <= atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 void halqa_log(enum halqa_log_level level, const char *component, const char *fmt, ...)
