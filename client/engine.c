@@ -345,6 +345,14 @@ int engine_connect(struct engine *e)
 	}
 	net_set_event_cb(e->net, on_net_event, e);
 	net_set_push_cb(e->net, on_net_push, e);
+	/*
+	 * net_new pumps once before it returns, with no callback set yet: a
+	 * handshake it saw then was told to nobody. Unheard, live mode never
+	 * said ONLINE, and so never said OFFLINE when the relay went away.
+	 */
+	if (net_connected(e->net)) {
+		on_net_event(e, NET_EVENT_CONNECTED);
+	}
 	return HALQA_OK;
 }
 
