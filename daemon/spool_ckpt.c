@@ -45,6 +45,7 @@ struct spool_ckpt {
 static void *ckpt_main(void *arg)
 {
 	struct spool_ckpt *ck = arg;
+	int failing = 0; /* said once, until a checkpoint succeeds again */
 
 	pthread_mutex_lock(&ck->mu);
 	for (;;) {
@@ -60,10 +61,22 @@ static void *ckpt_main(void *arg)
 			int src = sqlite3_wal_checkpoint_v2(ck->db, "main", SQLITE_CHECKPOINT_PASSIVE,
 							    NULL, NULL);
 
-			/* SQLITE_BUSY: the other connection is checkpointing. */
+			/*
+			 * SQLITE_BUSY: the other connection is checkpointing.
+			 * A failure that lasts (a full disk) is logged once,
+			 * not after every COMMIT that wakes this thread.
+			 */
 			if (src != SQLITE_OK && src != SQLITE_BUSY) {
-				halqa_log(HALQA_LOG_WARN, "spool", "checkpoint failed: %s (%d)",
-					  sqlite3_errmsg(ck->db), src);
+				if (!failing) {
+					halqa_log(HALQA_LOG_WARN, "spool",
+						  "checkpoint failed: %s (%d); the WAL grows "
+						  "until one succeeds",
+						  sqlite3_errmsg(ck->db), src);
+				}
+				failing = 1;
+			} else if (src == SQLITE_OK && failing) {
+				halqa_log(HALQA_LOG_INFO, "spool", "checkpoints succeed again");
+				failing = 0;
 			}
 		}
 		pthread_mutex_lock(&ck->mu);
