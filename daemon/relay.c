@@ -734,10 +734,34 @@ static void admin_ban(struct relay *r, const char *line, char *out, size_t out_l
 	snprintf(out, out_len, "ok\n");
 }
 
+/*
+ * fault_arg reads the number of a fault-injection admin line (`fail
+ * commits N`, `delay commit MS`) into |*out_n|: 1 if it may run, else 0
+ * with the error written to |out|.
+ */
+static int fault_arg(const struct relay *r, const char *arg, unsigned long max, const char *what,
+		     unsigned long *out_n, char *out, size_t out_len)
+{
+	char *end;
+
+	if (!r->opt.test_faults) {
+		snprintf(out, out_len, "error fault injection needs --test-faults\n");
+		return 0;
+	}
+	errno = 0;
+	*out_n = strtoul(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || *out_n > max) {
+		snprintf(out, out_len, "error bad %s\n", what);
+		return 0;
+	}
+	return 1;
+}
+
 static void admin_command(void *ctx, const char *line, char *out, size_t out_len)
 {
 	struct relay *r = ctx;
 	uint64_t secs;
+	unsigned long n;
 
 	/* Every command may read or write the spool. */
 	relay_commit_wait(r);
@@ -769,42 +793,20 @@ static void admin_command(void *ctx, const char *line, char *out, size_t out_len
 		return;
 	}
 	if (strncmp(line, "fail commits ", 13) == 0) {
-		char *end;
-		unsigned long n;
-
-		if (!r->opt.test_faults) {
-			snprintf(out, out_len, "error fault injection needs --test-faults\n");
-			return;
+		if (fault_arg(r, line + 13, 1000, "count", &n, out, out_len)) {
+			relay_inject_commit_failure(r, (unsigned)n);
+			halqa_log(HALQA_LOG_WARN, "relay", "the next %lu commits will fail (test)", n);
+			snprintf(out, out_len, "ok fail commits %lu\n", n);
 		}
-		errno = 0;
-		n = strtoul(line + 13, &end, 10);
-		if (errno != 0 || end == line + 13 || *end != '\0' || n > 1000) {
-			snprintf(out, out_len, "error bad count\n");
-			return;
-		}
-		relay_inject_commit_failure(r, (unsigned)n);
-		halqa_log(HALQA_LOG_WARN, "relay", "the next %lu commits will fail (test)", n);
-		snprintf(out, out_len, "ok fail commits %lu\n", n);
 		return;
 	}
 	if (strncmp(line, "delay commit ", 13) == 0) {
-		char *end;
-		unsigned long ms;
-
-		if (!r->opt.test_faults) {
-			snprintf(out, out_len, "error fault injection needs --test-faults\n");
-			return;
+		if (fault_arg(r, line + 13, 60000, "duration", &n, out, out_len)) {
+			spool_inject_commit_delay(r->spool, (unsigned)n);
+			halqa_log(HALQA_LOG_WARN, "relay",
+				  "the next commit will take %lu ms longer (test)", n);
+			snprintf(out, out_len, "ok delay commit %lu\n", n);
 		}
-		errno = 0;
-		ms = strtoul(line + 13, &end, 10);
-		if (errno != 0 || end == line + 13 || *end != '\0' || ms > 60000) {
-			snprintf(out, out_len, "error bad duration\n");
-			return;
-		}
-		spool_inject_commit_delay(r->spool, (unsigned)ms);
-		halqa_log(HALQA_LOG_WARN, "relay", "the next commit will take %lu ms longer (test)",
-			  ms);
-		snprintf(out, out_len, "ok delay commit %lu\n", ms);
 		return;
 	}
 	if (strcmp(line, "sweep") == 0) {
