@@ -858,6 +858,16 @@ static int fake_open(struct fake_relay *fr, int linger_ms, char *line, size_t li
 	return relayaddr_format(line, line_len, &a) == HALQA_OK ? 0 : -1;
 }
 
+/* fake_start opens fake relay |fr| (fake_open) and runs |serve| on it in thread |*th|. */
+static int fake_start(struct fake_relay *fr, int linger_ms, void *(*serve)(void *), pthread_t *th,
+		      char *line, size_t line_len)
+{
+	if (fake_open(fr, linger_ms, line, line_len) != 0) {
+		return -1;
+	}
+	return pthread_create(th, NULL, serve, fr) == 0 ? 0 : -1;
+}
+
 /* Receives one request: its routing id into |rid| (*rid_len), its id and type. */
 static int fake_recv(void *router, uint8_t rid[256], size_t *rid_len, uint32_t *id, uint8_t *type)
 {
@@ -950,11 +960,7 @@ static void test_drop_late_reply(void)
 
 	memset(c, 0, sizeof c);
 	/* Linger: the answer sent just before the close must leave before the connection goes. */
-	if (fake_open(&fr, 5000, line, sizeof line) != 0) {
-		CHECK(0);
-		return;
-	}
-	if (pthread_create(&th, NULL, fake_drop_main, &fr) != 0) {
+	if (fake_start(&fr, 5000, fake_drop_main, &th, line, sizeof line) != 0) {
 		CHECK(0);
 		return;
 	}
@@ -1022,11 +1028,7 @@ static void test_hostile_relay(void)
 	int i;
 
 	memset(c, 0, sizeof c);
-	if (fake_open(&fr, 0, line, sizeof line) != 0) {
-		CHECK(0);
-		return;
-	}
-	if (pthread_create(&th, NULL, fake_relay_main, &fr) != 0) {
+	if (fake_start(&fr, 0, fake_relay_main, &th, line, sizeof line) != 0) {
 		CHECK(0);
 		return;
 	}
