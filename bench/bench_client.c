@@ -26,8 +26,9 @@
  *    `--kdf-profile test`, so its Argon2id is the documented cheap one):
  *    wall time and the process's CPU time; beside it the test KDF alone
  *    (taken out of the figure) and `halqa help` (starting and ending a
- *    process that links SQLCipher, ZeroMQ, libuv and libical: the floor
- *    of any command on this machine at this load).
+ *    process that links SQLCipher, ZeroMQ and libuv, libical being loaded
+ *    only by the session commands: the floor of any command on this
+ *    machine at this load).
  */
 #include <errno.h>
 #include <fcntl.h>

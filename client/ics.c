@@ -19,10 +19,10 @@
  */
 #include "halqa/ics.h"
 
-#include <libical/ical.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "halqa/ical_lib.h"
 #include "halqa/recur.h"
 
 #define ICS_PRODID "-//Halqa//Halqa circle sessions//EN"
@@ -44,9 +44,10 @@ static int is_utc(const char *zone)
 	return strcmp(zone, "UTC") == 0;
 }
 
-static struct icaltimetype wall_time(const struct session_date *d, const struct session_wall *w)
+static struct icaltimetype wall_time(const struct ical_lib *L, const struct session_date *d,
+                                     const struct session_wall *w)
 {
-	struct icaltimetype t = icaltime_null_time();
+	struct icaltimetype t = L->icaltime_null_time();
 
 	t.year = d->year;
 	t.month = d->month;
@@ -58,14 +59,15 @@ static struct icaltimetype wall_time(const struct session_date *d, const struct 
 	return t;
 }
 
-static struct icaltimetype utc_time(int64_t utc)
+static struct icaltimetype utc_time(const struct ical_lib *L, int64_t utc)
 {
-	return icaltime_from_timet_with_zone((time_t)utc, 0, icaltimezone_get_utc_timezone());
+	return L->icaltime_from_timet_with_zone((time_t)utc, 0, L->icaltimezone_get_utc_timezone());
 }
 
 /* A DTSTART or EXDATE at the session's wall time on |d|, in its zone. */
-static icalproperty *zoned_prop(icalproperty *(*make)(struct icaltimetype),
-				const struct session_schedule *s, const struct session_date *d)
+static icalproperty *zoned_prop(const struct ical_lib *L,
+                                icalproperty *(*make)(struct icaltimetype),
+                                const struct session_schedule *s, const struct session_date *d)
 {
 	icalproperty *p;
 
@@ -77,11 +79,11 @@ static icalproperty *zoned_prop(icalproperty *(*make)(struct icaltimetype),
 		if (recur_resolve_local(&t, s->zone, &w) != HALQA_OK) {
 			return NULL;
 		}
-		return make(utc_time(t));
+		return make(utc_time(L, t));
 	}
-	p = make(wall_time(d, &s->local));
+	p = make(wall_time(L, d, &s->local));
 	if (p != NULL) {
-		icalproperty_add_parameter(p, icalparameter_new_tzid(s->zone));
+		L->icalproperty_add_parameter(p, L->icalparameter_new_tzid(s->zone));
 	}
 	return p;
 }
@@ -110,7 +112,7 @@ static int event_valid(const struct ics_event *e)
 }
 
 /* Adds the VTIMEZONE of |zone| once per calendar. */
-static int add_timezone(icalcomponent *cal, const char *zone)
+static int add_timezone(const struct ical_lib *L, icalcomponent *cal, const char *zone)
 {
 	icalcomponent *c, *vtz;
 	icalproperty *p;
@@ -119,35 +121,35 @@ static int add_timezone(icalcomponent *cal, const char *zone)
 	if (is_utc(zone)) {
 		return HALQA_OK; /* UTC needs no VTIMEZONE: times carry Z */
 	}
-	for (c = icalcomponent_get_first_component(cal, ICAL_VTIMEZONE_COMPONENT); c != NULL;
-	     c = icalcomponent_get_next_component(cal, ICAL_VTIMEZONE_COMPONENT)) {
-		p = icalcomponent_get_first_property(c, ICAL_TZID_PROPERTY);
-		if (p != NULL && strcmp(icalproperty_get_tzid(p), zone) == 0) {
+	for (c = L->icalcomponent_get_first_component(cal, ICAL_VTIMEZONE_COMPONENT); c != NULL;
+	     c = L->icalcomponent_get_next_component(cal, ICAL_VTIMEZONE_COMPONENT)) {
+		p = L->icalcomponent_get_first_property(c, ICAL_TZID_PROPERTY);
+		if (p != NULL && strcmp(L->icalproperty_get_tzid(p), zone) == 0) {
 			return HALQA_OK;
 		}
 	}
-	if ((z = icaltimezone_get_builtin_timezone(zone)) == NULL ||
-	    (c = icaltimezone_get_component(z)) == NULL) {
+	if ((z = L->icaltimezone_get_builtin_timezone(zone)) == NULL ||
+	    (c = L->icaltimezone_get_component(z)) == NULL) {
 		return HALQA_ERR_INVALID;
 	}
-	if ((vtz = icalcomponent_new_clone(c)) == NULL) {
+	if ((vtz = L->icalcomponent_new_clone(c)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	p = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+	p = L->icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
 	if (p == NULL) {
-		icalcomponent_free(vtz);
+		L->icalcomponent_free(vtz);
 		return HALQA_ERR_INTERNAL;
 	}
-	icalproperty_set_tzid(p, zone);
-	icalcomponent_add_component(cal, vtz);
+	L->icalproperty_set_tzid(p, zone);
+	L->icalcomponent_add_component(cal, vtz);
 	return HALQA_OK;
 }
 
-static icalproperty *rrule_prop(const struct session_schedule *s)
+static icalproperty *rrule_prop(const struct ical_lib *L, const struct session_schedule *s)
 {
 	struct icalrecurrencetype r;
 
-	icalrecurrencetype_clear(&r);
+	L->icalrecurrencetype_clear(&r);
 	if (s->freq == SESSION_FREQ_WEEKLY) {
 		r.freq = ICAL_WEEKLY_RECURRENCE;
 		r.interval = s->interval_weeks;
@@ -167,22 +169,23 @@ static icalproperty *rrule_prop(const struct session_schedule *s)
 		if (recur_resolve_local(&t, s->zone, &w) != HALQA_OK) {
 			return NULL;
 		}
-		r.until = utc_time(t);
+		r.until = utc_time(L, t);
 	}
-	return icalproperty_new_rrule(r);
+	return L->icalproperty_new_rrule(r);
 }
 
 /* Adds |p| to |c|; a NULL |p| (libical out of memory) is an error. */
-static int add(icalcomponent *c, icalproperty *p)
+static int add(const struct ical_lib *L, icalcomponent *c, icalproperty *p)
 {
 	if (p == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	icalcomponent_add_property(c, p);
+	L->icalcomponent_add_property(c, p);
 	return HALQA_OK;
 }
 
-static int add_event(icalcomponent *cal, const struct ics_event *e, const struct ics_options *opts)
+static int add_event(const struct ical_lib *L, icalcomponent *cal, const struct ics_event *e,
+                     const struct ics_options *opts)
 {
 	const struct session_schedule *s = e->session;
 	icalcomponent *ev, *alarm = NULL;
@@ -190,66 +193,73 @@ static int add_event(icalcomponent *cal, const struct ics_event *e, const struct
 	size_t i;
 	int r;
 
-	if ((r = add_timezone(cal, s->zone)) != HALQA_OK) {
+	if ((r = add_timezone(L, cal, s->zone)) != HALQA_OK) {
 		return r;
 	}
-	if ((ev = icalcomponent_new(ICAL_VEVENT_COMPONENT)) == NULL) {
+	if ((ev = L->icalcomponent_new(ICAL_VEVENT_COMPONENT)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	ics_uid(uid, s->id);
-	if ((r = add(ev, icalproperty_new_uid(uid))) != HALQA_OK ||
-	    (r = add(ev, icalproperty_new_dtstamp(utc_time(opts->dtstamp_utc)))) != HALQA_OK ||
-	    (r = add(ev, zoned_prop(icalproperty_new_dtstart, s, &s->local.date))) != HALQA_OK ||
-	    (r = add(ev, icalproperty_new_duration(
-				 icaldurationtype_from_int((int)s->duration_min * 60)))) != HALQA_OK ||
-	    (r = add(ev, icalproperty_new_sequence((int)(s->sequence & 0x7fffffff)))) != HALQA_OK ||
-	    (r = add(ev, icalproperty_new_summary(s->title))) != HALQA_OK) {
+	if ((r = add(L, ev, L->icalproperty_new_uid(uid))) != HALQA_OK ||
+	    (r = add(L, ev, L->icalproperty_new_dtstamp(utc_time(L, opts->dtstamp_utc)))) !=
+	        HALQA_OK ||
+	    (r = add(L, ev, zoned_prop(L, L->icalproperty_new_dtstart, s, &s->local.date))) !=
+	        HALQA_OK ||
+	    (r = add(L, ev,
+	             L->icalproperty_new_duration(
+	                 L->icaldurationtype_from_int((int)s->duration_min * 60)))) != HALQA_OK ||
+	    (r = add(L, ev, L->icalproperty_new_sequence((int)(s->sequence & 0x7fffffff)))) !=
+	        HALQA_OK ||
+	    (r = add(L, ev, L->icalproperty_new_summary(s->title))) != HALQA_OK) {
 		goto out;
 	}
-	if (s->freq != SESSION_FREQ_NONE && (r = add(ev, rrule_prop(s))) != HALQA_OK) {
+	if (s->freq != SESSION_FREQ_NONE && (r = add(L, ev, rrule_prop(L, s))) != HALQA_OK) {
 		goto out;
 	}
 	for (i = 0; i < e->num_cancelled; i++) {
-		if ((r = add(ev, zoned_prop(icalproperty_new_exdate, s, &e->cancelled[i]))) != HALQA_OK) {
+		if ((r = add(L, ev,
+		             zoned_prop(L, L->icalproperty_new_exdate, s, &e->cancelled[i]))) !=
+		    HALQA_OK) {
 			goto out;
 		}
 	}
 	if (opts->with_agenda && s->agenda[0] != '\0' &&
-	    (r = add(ev, icalproperty_new_description(s->agenda))) != HALQA_OK) {
+	    (r = add(L, ev, L->icalproperty_new_description(s->agenda))) != HALQA_OK) {
 		goto out;
 	}
 	if (e->series_cancelled &&
-	    (r = add(ev, icalproperty_new_status(ICAL_STATUS_CANCELLED))) != HALQA_OK) {
+	    (r = add(L, ev, L->icalproperty_new_status(ICAL_STATUS_CANCELLED))) != HALQA_OK) {
 		goto out;
 	}
 	if (opts->reminder_min > 0) {
 		struct icaltriggertype trig;
 
 		memset(&trig, 0, sizeof trig);
-		trig.time = icaltime_null_time();
-		trig.duration = icaldurationtype_from_int(-(int)opts->reminder_min * 60);
-		if ((alarm = icalcomponent_new(ICAL_VALARM_COMPONENT)) == NULL) {
+		trig.time = L->icaltime_null_time();
+		trig.duration = L->icaldurationtype_from_int(-(int)opts->reminder_min * 60);
+		if ((alarm = L->icalcomponent_new(ICAL_VALARM_COMPONENT)) == NULL) {
 			r = HALQA_ERR_NOMEM;
 			goto out;
 		}
 		/* DISPLAY alarms need a DESCRIPTION (RFC 5545 3.6.6): the title, already public here. */
-		if ((r = add(alarm, icalproperty_new_action(ICAL_ACTION_DISPLAY))) != HALQA_OK ||
-		    (r = add(alarm, icalproperty_new_trigger(trig))) != HALQA_OK ||
-		    (r = add(alarm, icalproperty_new_description(s->title))) != HALQA_OK) {
+		if ((r = add(L, alarm, L->icalproperty_new_action(ICAL_ACTION_DISPLAY))) !=
+		        HALQA_OK ||
+		    (r = add(L, alarm, L->icalproperty_new_trigger(trig))) != HALQA_OK ||
+		    (r = add(L, alarm, L->icalproperty_new_description(s->title))) != HALQA_OK) {
 			goto out;
 		}
-		icalcomponent_add_component(ev, alarm);
+		L->icalcomponent_add_component(ev, alarm);
 		alarm = NULL;
 	}
-	icalcomponent_add_component(cal, ev);
+	L->icalcomponent_add_component(cal, ev);
 	ev = NULL;
 	r = HALQA_OK;
 out:
 	if (alarm != NULL) {
-		icalcomponent_free(alarm);
+		L->icalcomponent_free(alarm);
 	}
 	if (ev != NULL) {
-		icalcomponent_free(ev);
+		L->icalcomponent_free(ev);
 	}
 	return r;
 }
@@ -257,6 +267,7 @@ out:
 int ics_export(char **out, size_t *out_len, const struct ics_event *events, size_t num_events,
 	       const struct ics_options *opts)
 {
+	const struct ical_lib *L;
 	icalcomponent *cal = NULL;
 	char *text = NULL, *copy = NULL;
 	size_t i, len;
@@ -268,25 +279,29 @@ int ics_export(char **out, size_t *out_len, const struct ics_event *events, size
 	    opts->dtstamp_utc < SESSION_UTC_MIN || opts->dtstamp_utc > SESSION_UTC_MAX) {
 		return HALQA_ERR_INVALID;
 	}
+	/* Loaded first, so that a missing libical is not reported as an invalid session. */
+	if ((r = ical_lib_get(&L)) != HALQA_OK) {
+		return r;
+	}
 	for (i = 0; i < num_events; i++) {
 		if (!event_valid(&events[i])) {
 			return HALQA_ERR_INVALID;
 		}
 	}
-	if ((cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT)) == NULL) {
+	if ((cal = L->icalcomponent_new(ICAL_VCALENDAR_COMPONENT)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	if ((r = add(cal, icalproperty_new_prodid(ICS_PRODID))) != HALQA_OK ||
-	    (r = add(cal, icalproperty_new_version("2.0"))) != HALQA_OK ||
-	    (r = add(cal, icalproperty_new_calscale("GREGORIAN"))) != HALQA_OK) {
+	if ((r = add(L, cal, L->icalproperty_new_prodid(ICS_PRODID))) != HALQA_OK ||
+	    (r = add(L, cal, L->icalproperty_new_version("2.0"))) != HALQA_OK ||
+	    (r = add(L, cal, L->icalproperty_new_calscale("GREGORIAN"))) != HALQA_OK) {
 		goto out;
 	}
 	for (i = 0; i < num_events; i++) {
-		if ((r = add_event(cal, &events[i], opts)) != HALQA_OK) {
+		if ((r = add_event(L, cal, &events[i], opts)) != HALQA_OK) {
 			goto out;
 		}
 	}
-	if ((text = icalcomponent_as_ical_string_r(cal)) == NULL) {
+	if ((text = L->icalcomponent_as_ical_string_r(cal)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;
 	}
@@ -302,10 +317,10 @@ int ics_export(char **out, size_t *out_len, const struct ics_event *events, size
 	r = HALQA_OK;
 out:
 	if (text != NULL) {
-		icalmemory_free_buffer(text);
+		L->icalmemory_free_buffer(text);
 	}
 	if (cal != NULL) {
-		icalcomponent_free(cal);
+		L->icalcomponent_free(cal);
 	}
 	return r;
 }

@@ -20,43 +20,57 @@
  *
  * libical's builtin timezone cache is global and not thread-safe in 3.0:
  * call these functions from one thread (the client's main thread).
+ * libical is loaded on the first lookup of a well-formed zone name
+ * (ical_lib.h); if it cannot be, these functions return
+ * HALQA_ERR_UNSUPPORTED.
  */
 #include "halqa/recur.h"
 
-#include <libical/ical.h>
 #include <string.h>
+
+#include "halqa/ical_lib.h"
 
 #define DAY_S INT64_C(86400)
 
-/* The zone's name is already bounded and its characters checked. */
-static icaltimezone *zone_lookup(const char *zone)
+/*
+ * zone_lookup sets |*out| to the rules of |zone| and |*out_lib| to libical.
+ * HALQA_ERR_INVALID for a name outside the tz database's character set
+ * (checked before libical sees it, so no path is ever built from it) or an
+ * unknown zone; HALQA_ERR_UNSUPPORTED if libical cannot be loaded.
+ */
+static int zone_lookup(const struct ical_lib **out_lib, icaltimezone **out, const char *zone)
 {
 	size_t len = strnlen(zone, SESSION_ZONE_MAX + 1);
 	size_t i;
+	int r;
 
+	*out_lib = NULL;
+	*out = NULL;
 	if (len == 0 || len > SESSION_ZONE_MAX || zone[0] == '/' || zone[0] == '-') {
-		return NULL;
+		return HALQA_ERR_INVALID;
 	}
 	for (i = 0; i < len; i++) {
 		char c = zone[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		      c == '/' || c == '_' || c == '-' || c == '+')) {
-			return NULL;
+			return HALQA_ERR_INVALID;
 		}
 	}
-	if (strcmp(zone, "UTC") == 0) {
-		return icaltimezone_get_utc_timezone();
+	if ((r = ical_lib_get(out_lib)) != HALQA_OK) {
+		return r;
 	}
-	return icaltimezone_get_builtin_timezone(zone);
+	*out = strcmp(zone, "UTC") == 0 ? (*out_lib)->icaltimezone_get_utc_timezone()
+	                                : (*out_lib)->icaltimezone_get_builtin_timezone(zone);
+	return *out != NULL ? HALQA_OK : HALQA_ERR_INVALID;
 }
 
-static int offset_at(icaltimezone *z, int64_t utc)
+static int offset_at(const struct ical_lib *L, icaltimezone *z, int64_t utc)
 {
 	struct icaltimetype t =
-		icaltime_from_timet_with_zone((time_t)utc, 0, icaltimezone_get_utc_timezone());
+	    L->icaltime_from_timet_with_zone((time_t)utc, 0, L->icaltimezone_get_utc_timezone());
 
-	return icaltimezone_get_utc_offset_of_utc_time(z, &t, NULL);
+	return L->icaltimezone_get_utc_offset_of_utc_time(z, &t, NULL);
 }
 
 static int wall_valid(const struct session_wall *w)
@@ -70,13 +84,13 @@ static int64_t wall_seconds(const struct session_wall *w)
 	       w->hour * 3600 + w->minute * 60;
 }
 
-static int64_t resolve(icaltimezone *z, int64_t local)
+static int64_t resolve(const struct ical_lib *L, icaltimezone *z, int64_t local)
 {
-	int before = offset_at(z, local - DAY_S);
-	int after = offset_at(z, local + DAY_S);
+	int before = offset_at(L, z, local - DAY_S);
+	int after = offset_at(L, z, local + DAY_S);
 	int64_t t1 = local - before, t2 = local - after;
-	int fit1 = offset_at(z, t1) == before;
-	int fit2 = offset_at(z, t2) == after;
+	int fit1 = offset_at(L, z, t1) == before;
+	int fit2 = offset_at(L, z, t2) == after;
 
 	if (fit1 && fit2) {
 		return t1 < t2 ? t1 : t2; /* overlap (or no change): the earlier instant */
@@ -92,36 +106,48 @@ static int64_t resolve(icaltimezone *z, int64_t local)
 
 int recur_zone_known(const char *zone)
 {
-	return zone_lookup(zone) != NULL ? HALQA_OK : HALQA_ERR_INVALID;
+	const struct ical_lib *L;
+	icaltimezone *z;
+
+	return zone_lookup(&L, &z, zone);
 }
 
 int recur_resolve_local(int64_t *out_utc, const char *zone, const struct session_wall *wall)
 {
+	const struct ical_lib *L;
 	icaltimezone *z;
+	int r;
 
 	*out_utc = 0;
-	if ((z = zone_lookup(zone)) == NULL || !wall_valid(wall)) {
+	if (!wall_valid(wall)) {
 		return HALQA_ERR_INVALID;
 	}
-	*out_utc = resolve(z, wall_seconds(wall));
+	if ((r = zone_lookup(&L, &z, zone)) != HALQA_OK) {
+		return r;
+	}
+	*out_utc = resolve(L, z, wall_seconds(wall));
 	return HALQA_OK;
 }
 
 int recur_to_zone(struct session_wall *out, int *out_offset_s, const char *zone, int64_t utc)
 {
+	const struct ical_lib *L;
 	icaltimezone *z;
 	int64_t local, days, secs;
-	int off, year;
+	int off, year, r;
 	unsigned month, day;
 
 	memset(out, 0, sizeof *out);
 	if (out_offset_s != NULL) {
 		*out_offset_s = 0;
 	}
-	if ((z = zone_lookup(zone)) == NULL || utc < SESSION_UTC_MIN || utc > SESSION_UTC_MAX) {
+	if (utc < SESSION_UTC_MIN || utc > SESSION_UTC_MAX) {
 		return HALQA_ERR_INVALID;
 	}
-	off = offset_at(z, utc);
+	if ((r = zone_lookup(&L, &z, zone)) != HALQA_OK) {
+		return r;
+	}
+	off = offset_at(L, z, utc);
 	local = utc + off;
 	days = local / DAY_S; /* local > 0 within our range */
 	secs = local % DAY_S;
@@ -232,17 +258,18 @@ int recur_expand(struct recur_occurrence *out, size_t max_out, size_t *num_out,
 		 const struct session_schedule *s, const struct session_date *excluded,
 		 size_t num_excluded, int64_t from, int64_t to)
 {
+	const struct ical_lib *L;
 	icaltimezone *z;
 	int64_t k = 0, counted = 0, dur;
 	size_t n = 0;
 	int r;
 
 	*num_out = 0;
-	if (from > to || (r = recur_check(s)) != HALQA_OK) {
+	if (from > to) {
 		return HALQA_ERR_INVALID;
 	}
-	if ((z = zone_lookup(s->zone)) == NULL) {
-		return HALQA_ERR_INVALID;
+	if ((r = recur_check(s)) != HALQA_OK || (r = zone_lookup(&L, &z, s->zone)) != HALQA_OK) {
+		return r;
 	}
 	dur = (int64_t)s->duration_min * 60;
 	/*
@@ -287,7 +314,7 @@ int recur_expand(struct recur_occurrence *out, size_t max_out, size_t *num_out,
 		counted++;
 		w = s->local;
 		w.date = d;
-		start = resolve(z, wall_seconds(&w));
+		start = resolve(L, z, wall_seconds(&w));
 		if (start >= to) {
 			break;
 		}

@@ -6,6 +6,9 @@
  * times in the session's zone, then converted to UTC with the system tz
  * database (through libical, which reads /usr/share/zoneinfo on Debian).
  *
+ * libical is loaded on first use (ical_lib.h): every function below that
+ * needs a zone's rules returns HALQA_ERR_UNSUPPORTED if it cannot be.
+ *
  * Rules (docs/SESSIONS.md):
  * - weekly: every interval_weeks weeks from the start date;
  * - monthly: the start's day of month; a month without that day (the 31st
