@@ -187,6 +187,18 @@ static const char *const migrations[] = {
 	 */
 	"ALTER TABLE circles ADD COLUMN acked_seq INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE circles ADD COLUMN acked_at INTEGER NOT NULL DEFAULT 0;",
+	/*
+	 * 6: the relay cursors a confirmed commit of ours owes the members
+	 * it added, written in the transaction that confirms it and removed
+	 * once the relay has each one (engine.c, newcomer_acks). The
+	 * capability is kept because the group forgets its epoch once it
+	 * moves on.
+	 */
+	"CREATE TABLE newcomer_acks(id INTEGER PRIMARY KEY,"
+	" circle INTEGER NOT NULL REFERENCES circles(id) ON DELETE CASCADE,"
+	" cursor_id BLOB NOT NULL, seq INTEGER NOT NULL, cap BLOB NOT NULL,"
+	" created_at INTEGER NOT NULL);"
+	"CREATE INDEX newcomer_acks_by_circle ON newcomer_acks(circle, seq);",
 };
 
 #define NUM_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -1987,12 +1999,13 @@ out:
 	return r;
 }
 
-int store_welcome_out_delete(struct store *s, int64_t row)
+/* by_row runs |sql| whose only parameter is a row id; HALQA_ERR_NOT_FOUND if it changed nothing. */
+static int by_row(struct store *s, const char *sql, int64_t row)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	if ((r = prepare(s, "DELETE FROM welcome_out WHERE id = ?", &st)) != HALQA_OK) {
+	if ((r = prepare(s, sql, &st)) != HALQA_OK) {
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, row);
@@ -2002,10 +2015,127 @@ out:
 	return r;
 }
 
+int store_welcome_out_delete(struct store *s, int64_t row)
+{
+	return by_row(s, "DELETE FROM welcome_out WHERE id = ?", row);
+}
+
 int store_welcome_out_clear(struct store *s, const uint8_t id[STORE_ID_LEN])
 {
 	return by_circle(s,
 			 "DELETE FROM welcome_out WHERE circle = (SELECT id FROM circles WHERE"
+			 " circle_id = ?)",
+			 id);
+}
+
+int store_newcomer_ack_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+			   const uint8_t cursor_id[STORE_ID_LEN], uint64_t seq,
+			   const uint8_t cap[STORE_CAP_LEN], int64_t created_at)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (seq > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s,
+			 "INSERT INTO newcomer_acks(circle, cursor_id, seq, cap, created_at)"
+			 " SELECT id, ?, ?, ?, ? FROM circles WHERE circle_id = ?",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, cursor_id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)seq);
+	sqlite3_bind_blob(st, 3, cap, STORE_CAP_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, created_at);
+	sqlite3_bind_blob(st, 5, id, STORE_ID_LEN, SQLITE_STATIC);
+	r = run_changed(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void store_newcomer_ack_free(struct store_newcomer_ack *items, size_t num)
+{
+	if (items == NULL) {
+		return;
+	}
+	sodium_memzero(items, num * sizeof *items);
+	free(items);
+}
+
+int store_newcomer_ack_list(struct store *s, const uint8_t id[STORE_ID_LEN],
+			    struct store_newcomer_ack **out, size_t *num_out)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_newcomer_ack *items = NULL, *grown;
+	size_t num = 0, cap = 0;
+	int64_t seq;
+	int r, row;
+
+	*out = NULL;
+	*num_out = 0;
+	if ((r = prepare(s,
+			 "SELECT n.id, n.cursor_id, n.seq, n.cap, n.created_at FROM newcomer_acks n"
+			 " JOIN circles c ON c.id = n.circle WHERE c.circle_id = ?"
+			 " ORDER BY n.seq, n.id",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	for (;;) {
+		if ((r = step(s, st, &row)) != HALQA_OK || !row) {
+			break;
+		}
+		if (num == cap) {
+			cap = cap ? cap * 2 : 4;
+			/* Not realloc: the old block holds capabilities, wiped before it goes. */
+			if ((grown = calloc(cap, sizeof *items)) == NULL) {
+				r = HALQA_ERR_NOMEM;
+				break;
+			}
+			if (num > 0) {
+				memcpy(grown, items, num * sizeof *items);
+			}
+			store_newcomer_ack_free(items, num);
+			items = grown;
+		}
+		items[num].row = sqlite3_column_int64(st, 0);
+		seq = sqlite3_column_int64(st, 2);
+		items[num].created_at = sqlite3_column_int64(st, 4);
+		num++;
+		if ((r = copy_fixed(st, 1, items[num - 1].cursor_id, STORE_ID_LEN)) != HALQA_OK ||
+		    (r = copy_fixed(st, 3, items[num - 1].cap, STORE_CAP_LEN)) != HALQA_OK) {
+			break;
+		}
+		if (seq < 0) {
+			r = HALQA_ERR_MALFORMED;
+			break;
+		}
+		items[num - 1].seq = (uint64_t)seq;
+	}
+	if (r != HALQA_OK) {
+		goto out;
+	}
+	*out = items;
+	*num_out = num;
+	items = NULL;
+	num = 0;
+out:
+	store_newcomer_ack_free(items, num);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int store_newcomer_ack_delete(struct store *s, int64_t row)
+{
+	return by_row(s, "DELETE FROM newcomer_acks WHERE id = ?", row);
+}
+
+int store_newcomer_ack_clear(struct store *s, const uint8_t id[STORE_ID_LEN])
+{
+	return by_circle(s,
+			 "DELETE FROM newcomer_acks WHERE circle = (SELECT id FROM circles WHERE"
 			 " circle_id = ?)",
 			 id);
 }

@@ -954,6 +954,11 @@ static void test_migrate_from_v2(void)
 	CHECK(strcmp(got.name, "Old") == 0);
 	CHECK_INT_EQ(got.acked_seq, 0);
 	CHECK_INT_EQ(got.acked_at, 0);
+	/* Schema 6: no newcomer cursor owed, and the table takes one. */
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM newcomer_acks"), 0);
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+				   " AND name = 'newcomer_acks_by_circle'"),
+		     1);
 	CHECK_OK(store_message_delete_range(s, c.circle_id, 0, 25, &deleted));
 	CHECK_INT_EQ(deleted, 2);
 	CHECK_INT_EQ(search_count(s, "old"), 0);
@@ -1012,6 +1017,63 @@ static void test_circle_acked(void)
 	store_close(s);
 }
 
+/*
+ * Newcomer cursors owed (schema 6): listed lowest seq first with their
+ * capability, deleted one by one or by circle, gone with their circle.
+ */
+static void test_newcomer_acks(void)
+{
+	struct store *s = fresh(18);
+	struct store_circle c, other;
+	struct store_newcomer_ack *items = NULL;
+	uint8_t cursor[STORE_ID_LEN], cap[STORE_CAP_LEN];
+	size_t num = 0;
+
+	circle(&c, "Owed", 6);
+	circle(&other, "Other", 7);
+	CHECK_OK(store_circle_add(s, &c));
+	CHECK_OK(store_circle_add(s, &other));
+	memset(cursor, 0xc1, sizeof cursor);
+	memset(cap, 0xca, sizeof cap);
+	CHECK_OK(store_newcomer_ack_add(s, c.circle_id, cursor, 40, cap, 1000));
+	cursor[0] = 0xc2;
+	cap[0] = 0xcb;
+	CHECK_OK(store_newcomer_ack_add(s, c.circle_id, cursor, 12, cap, 2000));
+	CHECK_OK(store_newcomer_ack_add(s, other.circle_id, cursor, 5, cap, 3000));
+	CHECK_RC(store_newcomer_ack_add(s, c.circle_id, cursor, (uint64_t)INT64_MAX + 1, cap, 1),
+		 HALQA_ERR_TOO_LARGE);
+	other.circle_id[0] ^= 0xff;
+	CHECK_RC(store_newcomer_ack_add(s, other.circle_id, cursor, 1, cap, 1), HALQA_ERR_NOT_FOUND);
+	other.circle_id[0] ^= 0xff;
+	CHECK_OK(store_newcomer_ack_list(s, c.circle_id, &items, &num));
+	CHECK_INT_EQ(num, 2);
+	if (num == 2) {
+		CHECK_INT_EQ(items[0].seq, 12);
+		CHECK_INT_EQ(items[0].created_at, 2000);
+		CHECK_MEM_EQ(items[0].cursor_id, STORE_ID_LEN, cursor, STORE_ID_LEN);
+		CHECK_MEM_EQ(items[0].cap, STORE_CAP_LEN, cap, STORE_CAP_LEN);
+		CHECK_INT_EQ(items[1].seq, 40);
+		CHECK_INT_EQ(items[1].cursor_id[0], 0xc1);
+		CHECK_INT_EQ(items[1].cap[0], 0xca);
+		CHECK_OK(store_newcomer_ack_delete(s, items[0].row));
+		CHECK_RC(store_newcomer_ack_delete(s, items[0].row), HALQA_ERR_NOT_FOUND);
+	}
+	store_newcomer_ack_free(items, num);
+	store_newcomer_ack_free(NULL, 0);
+	CHECK_OK(store_newcomer_ack_list(s, c.circle_id, &items, &num));
+	CHECK_INT_EQ(num, 1);
+	store_newcomer_ack_free(items, num);
+	CHECK_OK(store_newcomer_ack_clear(s, c.circle_id));
+	CHECK_OK(store_newcomer_ack_list(s, c.circle_id, &items, &num));
+	CHECK_INT_EQ(num, 0);
+	CHECK(items == NULL);
+	/* The other circle's goes with the circle. */
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM newcomer_acks"), 1);
+	CHECK_OK(store_circle_remove(s, other.circle_id));
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM newcomer_acks"), 0);
+	store_close(s);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1043,6 +1105,7 @@ int main(void)
 	RUN(test_index_model);
 	RUN(test_migrate_from_v2);
 	RUN(test_circle_acked);
+	RUN(test_newcomer_acks);
 	cleanup_files();
 	rmdir(dir);
 	return harness_report();

@@ -42,12 +42,13 @@
 #define STORE_MAX_BODY (64u * 1024)
 #define STORE_MAX_QUERY 256
 #define STORE_HASH_LEN 32
+#define STORE_CAP_LEN 32 /* a relay capability (wire.h WIRE_CAP_LEN) */
 #define STORE_MAX_REASON 200
 #define STORE_MAX_PAYLOAD (64u * 1024)    /* an encoded envelope in the outbox */
 #define STORE_MAX_WIRE (256u * 1024)      /* an MLS message or mailbox item (WIRE_MAX_PAYLOAD) */
 #define STORE_MAX_KP (16u * 1024)         /* a KeyPackage or its privates */
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 
@@ -383,5 +384,33 @@ HALQA_MUST_CHECK int store_welcome_out_list(struct store *s, const uint8_t id[ST
 void store_welcome_out_free(struct store_welcome_out *items, size_t num);
 HALQA_MUST_CHECK int store_welcome_out_delete(struct store *s, int64_t row);
 HALQA_MUST_CHECK int store_welcome_out_clear(struct store *s, const uint8_t id[STORE_ID_LEN]);
+
+/*
+ * Relay cursors owed to the members a commit of ours added (schema 6): the
+ * ACK of |cursor_id| at |seq| with capability |cap| (of the epoch that
+ * commit opened), still to be made at the relay. store_newcomer_ack_add
+ * records one for circle |id| (HALQA_ERR_NOT_FOUND for an unknown circle,
+ * HALQA_ERR_TOO_LARGE for a |seq| over INT64_MAX). store_newcomer_ack_list
+ * gives a circle's in |*out|, lowest |seq| first (free with
+ * store_newcomer_ack_free, which wipes the capabilities; NULL is a no-op).
+ * store_newcomer_ack_delete removes one by its row (HALQA_ERR_NOT_FOUND if
+ * absent); store_newcomer_ack_clear removes a circle's. Removing the circle
+ * removes them too.
+ */
+struct store_newcomer_ack {
+	int64_t row;
+	uint8_t cursor_id[STORE_ID_LEN];
+	uint64_t seq;
+	uint8_t cap[STORE_CAP_LEN];
+	int64_t created_at;
+};
+HALQA_MUST_CHECK int store_newcomer_ack_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+					    const uint8_t cursor_id[STORE_ID_LEN], uint64_t seq,
+					    const uint8_t cap[STORE_CAP_LEN], int64_t created_at);
+HALQA_MUST_CHECK int store_newcomer_ack_list(struct store *s, const uint8_t id[STORE_ID_LEN],
+					     struct store_newcomer_ack **out, size_t *num_out);
+void store_newcomer_ack_free(struct store_newcomer_ack *items, size_t num);
+HALQA_MUST_CHECK int store_newcomer_ack_delete(struct store *s, int64_t row);
+HALQA_MUST_CHECK int store_newcomer_ack_clear(struct store *s, const uint8_t id[STORE_ID_LEN]);
 
 #endif
