@@ -73,6 +73,12 @@
  */
 #define ENGINE_ACK_REFRESH_MS (3600LL * 1000)
 #define ENGINE_KP_RECHECK_MS (3600LL * 1000)
+/*
+ * A newcomer's relay cursor not made within the relay's default max age
+ * is given up: the messages it was to keep are gone by then.
+ */
+#define ENGINE_NEWCOMER_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
+_Static_assert(STORE_CAP_LEN == WIRE_CAP_LEN, "the store keeps relay capabilities");
 #define SET_KP_COUNTED "kp.counted_at"
 
 #define SET_RELAY_ENDPOINT "relay.endpoint"
@@ -1647,10 +1653,6 @@ struct sync_ctx {
 	struct engine_sync_report *rep;
 	bool confirmed_own;  /* our pending commit was confirmed: post its Welcomes */
 	bool epoch_changed;
-	/* The leaves our confirmed commit added, whose relay cursors we make (newcomer_acks). */
-	uint32_t *added;
-	size_t num_added;
-	uint64_t added_seq; /* the commit's place in the log */
 };
 
 
@@ -1662,6 +1664,10 @@ static int close_circle(struct engine *e, struct circle *c, uint32_t flag, const
 	c->row.flags |= flag;
 	snprintf(c->row.reason, sizeof c->row.reason, "%s", reason);
 	r = store_circle_update(e->store, &c->row);
+	if (r == HALQA_OK) {
+		/* A closed circle is not synced again: the cursors it owes are given up. */
+		r = store_newcomer_ack_clear(e->store, c->row.circle_id);
+	}
 	char fp[9];
 
 	halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
@@ -1950,75 +1956,116 @@ out:
 }
 
 /*
- * note_added records in |sx| the leaves of |c|'s group (just moved on by
- * our own commit at |seq|) whose members were not in |old|: the members
- * that commit added.
+ * note_added records in the store, inside the transaction that confirms
+ * our commit at |seq| (|c|'s group has just moved on by it), the relay
+ * cursor owed to each member that commit added (those not in |old|):
+ * its cursor id and the new epoch's capability, which the group forgets
+ * once it moves on. A crash after the confirmation keeps them; until the
+ * relay has every one, ack_cursor holds our own cursor at the commit.
  */
-static int note_added(const struct circle *c, struct sync_ctx *sx,
+static int note_added(struct engine *e, const struct circle *c,
 		      const struct mls_group_member *old, size_t num_old, uint64_t seq)
 {
 	struct mls_group_member *now = NULL;
+	uint8_t cursor_id[ENGINE_ID_LEN], cap[WIRE_CAP_LEN];
 	size_t num_now = 0;
 	int r;
 
-	free(sx->added);
-	sx->added = NULL;
-	sx->num_added = 0;
 	if ((r = mls_group_members(c->g, &now, &num_now)) != HALQA_OK) {
 		return r;
 	}
-	if (num_now > 0 && (sx->added = calloc(num_now, sizeof *sx->added)) == NULL) {
-		free(now);
-		return HALQA_ERR_NOMEM;
-	}
-	for (size_t i = 0; i < num_now; i++) {
-		if (!member_in(&now[i], old, num_old)) {
-			sx->added[sx->num_added++] = now[i].leaf;
+	for (size_t i = 0; i < num_now && r == HALQA_OK; i++) {
+		if (member_in(&now[i], old, num_old)) {
+			continue;
+		}
+		if ((r = newcomer_cursor(c->g, now[i].leaf, cursor_id)) == HALQA_OK &&
+		    (r = circle_cap(c, cap)) == HALQA_OK) {
+			r = store_newcomer_ack_add(e->store, c->row.circle_id, cursor_id, seq, cap,
+						   engine_now(e));
 		}
 	}
-	sx->added_seq = seq;
+	sodium_memzero(cap, sizeof cap);
 	free(now);
-	return HALQA_OK;
+	return r;
 }
 
 /*
- * newcomer_acks makes the relay cursors of the members our commit just
- * added, at the commit's place in the log, with the new epoch's
- * capability. Without them the relay could delete the epoch's first
+ * newcomer_acks makes at the relay the cursors note_added recorded for
+ * circle |c| (each at its commit's place in the log, with the epoch's
+ * capability). Without them the relay could delete an epoch's first
  * messages before a newcomer's first sync: it keeps a message only while
- * some live cursor has not read it, and the newcomer has none yet. Best
- * effort: a newcomer whose cursor could not be made is where it was before
- * (it reads what is still there).
+ * some live cursor has not read it, and the newcomer has none yet; our
+ * own cursor stands in for it meanwhile (ack_cursor). A row goes once
+ * the relay has it, or with a log line once the relay refuses it for
+ * good (`denied`: the epoch is gone, say) or it is older than the relay's
+ * default max age (the messages it kept are gone by then): neither loops
+ * nor holds our cursor forever. An unreachable or busy relay keeps the
+ * rows for the next sync. |out_oldest|, if not NULL, gets the row left
+ * with the lowest seq (row 0 if none; wipe it after use).
  */
-static void newcomer_acks(struct engine *e, struct circle *c, struct sync_ctx *sx)
+static int newcomer_acks(struct engine *e, struct circle *c,
+			 struct store_newcomer_ack *out_oldest)
 {
-	struct wire_msg *req;
-	int r = HALQA_OK;
+	struct store_newcomer_ack *owed = NULL;
+	struct wire_msg *req = NULL;
+	int64_t now = engine_now(e);
+	size_t num = 0;
+	bool kept = false;
+	int r, ar = HALQA_OK;
 
-	if (sx->num_added == 0) {
-		return;
+	if (out_oldest != NULL) {
+		memset(out_oldest, 0, sizeof *out_oldest);
 	}
-	if ((req = calloc(1, sizeof *req)) != NULL) {
-		for (size_t i = 0; i < sx->num_added && r == HALQA_OK; i++) {
+	if ((r = store_newcomer_ack_list(e->store, c->row.circle_id, &owed, &num)) != HALQA_OK ||
+	    num == 0) {
+		goto out;
+	}
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < num && r == HALQA_OK; i++) {
+		const char *why = NULL;
+
+		if (now - owed[i].created_at > ENGINE_NEWCOMER_MAX_AGE_MS) {
+			why = "older than the relay keeps messages";
+		} else if (ar == HALQA_ERR_NETWORK || ar == HALQA_ERR_LIMIT) {
+			/* The relay is gone or busy: the rest waits with this one. */
+		} else {
 			wire_msg_init(req, WIRE_ACK, 0);
 			memcpy(req->u.ack.circle_id, c->row.circle_id, WIRE_ID_LEN);
-			req->u.ack.seq = sx->added_seq;
-			if ((r = newcomer_cursor(c->g, sx->added[i], req->u.ack.cursor_id)) ==
-				    HALQA_OK &&
-			    (r = circle_cap(c, req->u.ack.cap)) == HALQA_OK) {
-				r = call(e, req);
+			memcpy(req->u.ack.cursor_id, owed[i].cursor_id, WIRE_ID_LEN);
+			memcpy(req->u.ack.cap, owed[i].cap, WIRE_CAP_LEN);
+			req->u.ack.seq = owed[i].seq;
+			ar = call(e, req);
+			sodium_memzero(req->u.ack.cap, WIRE_CAP_LEN);
+			if (ar != HALQA_OK && ar != HALQA_ERR_NETWORK && ar != HALQA_ERR_LIMIT) {
+				why = halqa_strerror(ar);
 			}
 		}
+		if (ar == HALQA_OK || why != NULL) {
+			if (why != NULL) {
+				halqa_log(HALQA_LOG_WARN, "engine",
+					  "a newcomer's relay cursor was given up: %s", why);
+			}
+			r = store_newcomer_ack_delete(e->store, owed[i].row);
+		} else if (!kept) {
+			kept = true;
+			if (out_oldest != NULL) {
+				*out_oldest = owed[i];
+			}
+		}
+	}
+	if (r == HALQA_OK && ar == HALQA_ERR_NETWORK) {
+		r = ar;
+	}
+out:
+	if (req != NULL) {
 		wire_msg_cleanup(req);
 		free(req);
 	}
-	if (r != HALQA_OK) {
-		halqa_log(HALQA_LOG_INFO, "engine", "a newcomer's cursor was not made: %s",
-			  halqa_strerror(r));
-	}
-	free(sx->added);
-	sx->added = NULL;
-	sx->num_added = 0;
+	store_newcomer_ack_free(owed, num);
+	return r;
 }
 
 /*
@@ -2147,7 +2194,7 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 		}
 		if (ours) {
 			sx->confirmed_own = true;
-			if ((r = note_added(c, sx, members, num_members, seq)) != HALQA_OK) {
+			if ((r = note_added(e, c, members, num_members, seq)) != HALQA_OK) {
 				goto out;
 			}
 		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
@@ -2163,7 +2210,9 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 			c->row.flags |= STORE_CIRCLE_REMOVED;
 			snprintf(c->row.reason, sizeof c->row.reason, "%s",
 				 "we were removed from the circle");
-			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+			/* Not synced again: the cursors still owed are given up (newcomer_acks). */
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK ||
+			    (r = store_newcomer_ack_clear(e->store, c->row.circle_id)) != HALQA_OK) {
 				goto out;
 			}
 		}
@@ -2413,34 +2462,56 @@ fail:
 
 /*
  * ack_cursor tells the relay we have read up to our cursor (keeps it
+ * live). The cursors a commit of ours still owes its newcomers go first
+ * (newcomer_acks); while one is left, our own cursor is acknowledged no
+ * further than that commit, with the capability kept for it, so the
+ * relay keeps the epoch's messages for the newcomer (and our cursor stays
  * live). Skipped when the relay already has this position from an ACK of
  * ours less than ENGINE_ACK_REFRESH_MS ago.
  */
 static int ack_cursor(struct engine *e, struct circle *c)
 {
-	struct wire_msg *req;
+	struct store_newcomer_ack held;
+	struct wire_msg *req = NULL;
+	uint64_t seq = c->row.relay_seq;
 	int64_t now = engine_now(e);
 	int r;
 
-	if (c->row.acked_at != 0 && c->row.acked_seq == c->row.relay_seq &&
-	    now >= c->row.acked_at && now - c->row.acked_at < ENGINE_ACK_REFRESH_MS) {
-		return HALQA_OK;
+	if ((r = newcomer_acks(e, c, &held)) != HALQA_OK) {
+		goto out;
+	}
+	if (held.row != 0 && held.seq < seq) {
+		seq = held.seq;
+	}
+	if (c->row.acked_at != 0 && c->row.acked_seq == seq && now >= c->row.acked_at &&
+	    now - c->row.acked_at < ENGINE_ACK_REFRESH_MS) {
+		goto out;
 	}
 	if ((req = calloc(1, sizeof *req)) == NULL) {
-		return HALQA_ERR_NOMEM;
+		r = HALQA_ERR_NOMEM;
+		goto out;
 	}
 	wire_msg_init(req, WIRE_ACK, 0);
 	memcpy(req->u.ack.circle_id, c->row.circle_id, WIRE_ID_LEN);
 	memcpy(req->u.ack.cursor_id, c->row.cursor_id, WIRE_ID_LEN);
-	req->u.ack.seq = c->row.relay_seq;
-	if ((r = circle_cap(c, req->u.ack.cap)) == HALQA_OK && (r = call(e, req)) == HALQA_OK &&
-	    (r = store_circle_set_acked(e->store, c->row.circle_id, c->row.relay_seq, now)) ==
-		    HALQA_OK) {
-		c->row.acked_seq = c->row.relay_seq;
+	req->u.ack.seq = seq;
+	if (seq != c->row.relay_seq) {
+		memcpy(req->u.ack.cap, held.cap, WIRE_CAP_LEN);
+	} else if ((r = circle_cap(c, req->u.ack.cap)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = call(e, req)) == HALQA_OK &&
+	    (r = store_circle_set_acked(e->store, c->row.circle_id, seq, now)) == HALQA_OK) {
+		c->row.acked_seq = seq;
 		c->row.acked_at = now;
 	}
-	wire_msg_cleanup(req);
-	free(req);
+out:
+	sodium_memzero(&held, sizeof held);
+	if (req != NULL) {
+		sodium_memzero(req->u.ack.cap, WIRE_CAP_LEN);
+		wire_msg_cleanup(req);
+		free(req);
+	}
 	return r;
 }
 
@@ -2544,8 +2615,8 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			break;
 		}
 		if (mls_group_epoch(c->g) != epoch) {
-			/* Our commit's newcomers get their cursors while its epoch is the current one. */
-			newcomer_acks(e, c, sx);
+			/* Our commit's newcomers get their cursors now (what fails waits: ack_cursor). */
+			(void)newcomer_acks(e, c, NULL);
 			continue; /* a commit moved us on: read the next epoch */
 		}
 		if (c->row.relay_seq >= last) {
@@ -2864,7 +2935,6 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		}
 	}
 out:
-	free(sx.added);
 	circle_cleanup(&c);
 	return r;
 }

@@ -3,6 +3,15 @@
  *  - A newcomer who syncs late still reads the epoch's first messages,
  *    though every other member read them and the relay ran its retention:
  *    the member who added it made its relay cursor at the commit.
+ *  - The same when the adder lost the relay between its commit's
+ *    confirmation and that cursor: the cursor owed is on disk from the
+ *    confirmation on (an engine closed then keeps it), the adder's next
+ *    sync makes it before moving its own cursor past the commit.
+ *  - A cursor owed that the relay refuses for good (denied) is given up,
+ *    and the adder's own cursor moves on.
+ *  - While the relay will not take it (the circle's cursors are at its
+ *    limit), the adder's own cursor stays at the commit and holds the
+ *    epoch's messages for the newcomer.
  *  - A Welcome whose posting failed after its commit was accepted waits
  *    in the adder's welcome_out and goes out with the adder's next sync.
  *  - A Welcome item naming another circle than its group is refused,
@@ -70,6 +79,173 @@ static void kill_on_members(struct eprof *p, const struct engine_event *ev)
 		p->hook_arg = NULL;
 	}
 }
+
+/* owed_list lists the newcomer cursors |p| owes in |circle| (store_newcomer_ack_free them). */
+static size_t owed_list(struct eprof *p, const char *circle, struct store_newcomer_ack **out)
+{
+	struct store_circle row;
+	size_t num = 0;
+
+	*out = NULL;
+	CHECK_OK(engine_circle_find(p->e, circle, &row));
+	CHECK_OK(store_newcomer_ack_list(p->store, row.circle_id, out, &num));
+	return num;
+}
+
+static size_t owed(struct eprof *p, const char *circle)
+{
+	struct store_newcomer_ack *items = NULL;
+	size_t num = owed_list(p, circle, &items);
+
+	store_newcomer_ack_free(items, num);
+	return num;
+}
+
+/* Hook: as kill_on_members, after checking that the confirmation wrote the cursor owed. */
+static void owed_then_kill(struct eprof *p, const struct engine_event *ev)
+{
+	struct store_newcomer_ack *items = NULL;
+	size_t num = 0;
+
+	if (ev->type != ENGINE_EVENT_MEMBERS || p->hook_arg == NULL) {
+		return;
+	}
+	CHECK_OK(store_newcomer_ack_list(p->store, ev->circle_id, &items, &num));
+	CHECK_INT_EQ(num, 1);
+	if (num == 1) {
+		/* At the commit's seq: the new epoch's first_seq - 1. */
+		struct store_circle row;
+
+		CHECK_OK(store_circle_get_by_id(p->store, ev->circle_id, &row));
+		CHECK_INT_EQ(items[0].seq, row.relay_seq);
+	}
+	store_newcomer_ack_free(items, num);
+	kill_on_members(p, ev);
+}
+
+/* Three profiles: alice adds carol, then bob, to a circle. */
+struct trio {
+	struct eprof *alice, *bob, *carol;
+};
+
+/*
+ * trio_start makes |t|'s profiles and |circle| with alice and carol in
+ * it. Alice adds bob and loses the relay right after her commit is
+ * confirmed, before bob's cursor is made; the relay comes back; carol
+ * reads the commit, writes |text| in the new epoch and reads that too.
+ * Returns whether the test is still passing.
+ */
+static int trio_start(struct trio *t, const char *circle, const char *text)
+{
+	struct engine_sync_report rep;
+
+	t->alice = eprof_new(&relay, "alice");
+	t->bob = eprof_new(&relay, "bob");
+	t->carol = eprof_new(&relay, "carol");
+	if (t->alice == NULL || t->bob == NULL || t->carol == NULL) {
+		return 0;
+	}
+	CHECK_OK(eprof_meet(t->alice, t->bob));
+	CHECK_OK(eprof_meet(t->alice, t->carol));
+	CHECK_OK(engine_circle_create(t->alice->e, circle, NULL));
+	CHECK_OK(engine_circle_add(t->alice->e, circle, (const char *[]){"carol"}, 1));
+	CHECK_OK(eprof_sync(t->carol, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	engine_set_timeout(t->alice->e, 1000);
+	t->alice->on_event = owed_then_kill;
+	t->alice->hook_arg = &relay;
+	CHECK_RC(engine_circle_add(t->alice->e, circle, (const char *[]){"bob"}, 1),
+		 HALQA_ERR_NETWORK);
+	t->alice->on_event = NULL;
+	CHECK(t->alice->hook_arg == NULL);
+	CHECK_OK(relay_test_restart(&relay));
+	engine_set_timeout(t->alice->e, 5000);
+	CHECK_OK(eprof_sync(t->carol, &rep));
+	CHECK_OK(eprof_say(t->carol, circle, text, NULL));
+	CHECK_OK(eprof_sync(t->carol, &rep));
+	return !harness_current_failed;
+}
+
+static void trio_free(struct trio *t)
+{
+	eprof_free(t->alice);
+	eprof_free(t->bob);
+	eprof_free(t->carol);
+}
+
+static void sweep(void)
+{
+	char out[512];
+	int status = -1;
+
+	CHECK_OK(relay_test_command(&relay, "admin sweep", out, sizeof out, &status));
+	CHECK_INT_EQ(status, 0);
+}
+
+static void test_newcomer_cursor_after_drop(void)
+{
+	struct trio t = {0};
+	struct engine_sync_report rep;
+
+	if (!trio_start(&t, "Drop", "said before bob looked")) {
+		goto out;
+	}
+	sweep();
+	/* Alice's laptop was closed: the cursor owed survives the engine and store... */
+	CHECK_OK(eprof_reopen(t.alice));
+	CHECK_INT_EQ(owed(t.alice, "Drop"), 1);
+	/* ...she comes back and reads all of it (and posts bob's Welcome)... */
+	CHECK_OK(eprof_sync(t.alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(owed(t.alice, "Drop"), 0);
+	/* ...and the relay deletes what every live cursor has read. */
+	sweep();
+	CHECK_OK(eprof_sync(t.bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(eprof_has_text(t.bob, "Drop", "said before bob looked"), 1);
+out:
+	trio_free(&t);
+}
+
+static void test_newcomer_cursor_denied(void)
+{
+	struct trio t = {0};
+	struct engine_sync_report rep;
+	struct store_newcomer_ack *items = NULL;
+	struct store_circle row;
+	size_t num = 0;
+
+	if (!trio_start(&t, "Drop", "after the commit")) {
+		goto out;
+	}
+	/* The capability kept for it no longer opens the epoch: the relay says denied. */
+	num = owed_list(t.alice, "Drop", &items);
+	CHECK_INT_EQ(num, 1);
+	CHECK_OK(engine_circle_find(t.alice->e, "Drop", &row));
+	if (num == 1) {
+		items[0].cap[0] ^= 0x01;
+		CHECK_OK(store_newcomer_ack_clear(t.alice->store, row.circle_id));
+		CHECK_OK(store_newcomer_ack_add(t.alice->store, row.circle_id, items[0].cursor_id,
+						items[0].seq, items[0].cap, items[0].created_at));
+	}
+	store_newcomer_ack_free(items, num);
+	/* Alice's sync gives it up and acknowledges her own cursor past the commit. */
+	CHECK_OK(eprof_sync(t.alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(owed(t.alice, "Drop"), 0);
+	CHECK_OK(engine_circle_find(t.alice->e, "Drop", &row));
+	CHECK(row.acked_seq > 0);
+	CHECK_INT_EQ(row.acked_seq, row.relay_seq);
+	/* Bob still joins and reads from where the relay's log still is. */
+	CHECK_OK(eprof_sync(t.bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+out:
+	trio_free(&t);
+}
+
 
 static size_t welcomes_waiting(struct eprof *p, const char *circle)
 {
@@ -264,6 +440,83 @@ out:
 	eprof_free(bob);
 }
 
+/*
+ * fill_cursors makes new cursors in |circle| of |p| at |seq| (in the epoch
+ * of the commit whose newcomer cursor |p| owes, with the capability kept
+ * for it), through a device of the test's own, until the relay refuses
+ * one for the circle's cursor limit. Returns how many it made.
+ */
+static int fill_cursors(struct eprof *p, const char *circle, uint64_t seq)
+{
+	struct store_newcomer_ack *items = NULL;
+	struct relay_client *rc = NULL;
+	struct store_circle row;
+	struct wire_msg *m = calloc(1, sizeof *m);
+	size_t num = owed_list(p, circle, &items);
+	int made = 0, r = HALQA_OK;
+
+	CHECK_INT_EQ(num, 1);
+	CHECK_OK(engine_circle_find(p->e, circle, &row));
+	if (num != 1 || m == NULL || relay_test_client(&relay, &rc, NULL, NULL) != HALQA_OK) {
+		CHECK(0);
+		goto out;
+	}
+	steps_register(m, "");
+	CHECK_OK(steps_call(rc, m, NULL));
+	for (int i = 0; i < 1000 && r == HALQA_OK; i++) {
+		wire_msg_init(m, WIRE_ACK, 1);
+		memcpy(m->u.ack.circle_id, row.circle_id, WIRE_ID_LEN);
+		randombytes_buf(m->u.ack.cursor_id, WIRE_ID_LEN);
+		memcpy(m->u.ack.cap, items[0].cap, WIRE_CAP_LEN);
+		m->u.ack.seq = seq;
+		if ((r = steps_call(rc, m, NULL)) == HALQA_OK) {
+			made++;
+		}
+	}
+	CHECK_INT_EQ(r, WIRE_ERR_QUOTA_EXCEEDED);
+out:
+	store_newcomer_ack_free(items, num);
+	relay_client_free(rc);
+	free(m);
+	return made;
+}
+
+static void test_own_cursor_held(void)
+{
+	struct trio t = {0};
+	struct engine_sync_report rep;
+	struct store_newcomer_ack *items = NULL;
+	struct store_circle row;
+	size_t num = 0;
+
+	if (!trio_start(&t, "Held", "said before bob looked")) {
+		goto out;
+	}
+	/* New cursors that have read it all too: only alice's may keep it now. */
+	CHECK_OK(engine_circle_find(t.carol->e, "Held", &row));
+	CHECK(fill_cursors(t.alice, "Held", row.relay_seq) > 0);
+	/* Alice reads it all, but her cursor stays at her commit while bob's is not made. */
+	CHECK_OK(eprof_sync(t.alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.received, 1);
+	num = owed_list(t.alice, "Held", &items);
+	CHECK_INT_EQ(num, 1);
+	CHECK_OK(engine_circle_find(t.alice->e, "Held", &row));
+	if (num == 1) {
+		CHECK_INT_EQ(row.acked_seq, items[0].seq);
+		CHECK(row.relay_seq > items[0].seq);
+	}
+	store_newcomer_ack_free(items, num);
+	sweep();
+	/* Bob's first sync (his own cursor cannot be made either) reads the epoch. */
+	CHECK_OK(eprof_sync(t.bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(eprof_has_text(t.bob, "Held", "said before bob looked"), 1);
+out:
+	trio_free(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -275,6 +528,9 @@ int main(void)
 	}
 	RUN(test_newcomer_keeps_first_messages);
 	RUN(test_welcome_retried);
+	RUN(test_newcomer_cursor_after_drop);
+	RUN(test_newcomer_cursor_denied);
+	RUN(test_own_cursor_held);
 	RUN(test_welcome_other_circle);
 	relay_test_stop(&relay);
 	return harness_report();
