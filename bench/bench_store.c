@@ -11,7 +11,8 @@
  * "the" and "في" are in most messages, and a synthetic tail of rare words),
  * five circles of unequal size, ten senders each.
  *
- * Three sides are measured, each in a fresh file of its own:
+ * Up to five sides are measured, each in a fresh file of its own (the
+ * first three by default):
  *  - "store": the store API itself (store_open with a raw key, store_begin,
  *    store_message_add, store_commit, store_message_search);
  *  - "mirror/cipher": this file's copy of what store_message_add and
@@ -25,17 +26,27 @@
  *    store's schema copied statement by statement from the store's
  *    sqlite_master. The ratio cipher/plain therefore isolates SQLCipher's
  *    page encryption and HMAC: same engine, same schema, same statements,
- *    same code.
+ *    same code;
+ *  - "bare/cipher" and "bare/plain" (--sides bare): the full-text index
+ *    alone, declared exactly as the store declares it (read from a fresh
+ *    store's sqlite_master), in a file holding nothing else, keyed at the
+ *    store's page size or plain, with the store's pragmas, fed the same
+ *    bodies with the same check, statement, docids and batches. No
+ *    messages row, no circle: what FTS4 itself allows on this machine,
+ *    the ceiling of any store built on it. Bare sides are not searched.
  * Search results are compared across sides (count and first row), so a
  * side that finds nothing fast is caught, and each file's first bytes are
  * checked on close (plain SQLite's header on the plain side only).
  *
  * Options beyond the sizes are what-if knobs used to find where the time
- * goes (README, bench_store): they alter only the mirror (--cache-kib
- * every connection), never what the "store" side runs. A search running
- * past --budget-ms (2 s) is interrupted (sqlite3_progress_handler) and
- * counted at the budget, because the old one-circle plan (--old-search)
- * takes minutes at this size.
+ * goes (README, bench_store): they alter only the mirror and bare sides
+ * (--cache-kib every connection), never what the "store" side runs.
+ * --page-size, --pragma and --schema-cut give the mirror/cipher side a
+ * connection of its own, keyed as store_open keys, with the store's
+ * schema copied, since the store's own file cannot have them. A search
+ * running past --budget-ms (2 s) is interrupted (sqlite3_progress_handler)
+ * and counted at the budget, because the old one-circle plan
+ * (--old-search) takes minutes at this size.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -342,13 +353,28 @@ static void exec_or_die(sqlite3 *db, const char *sql)
 }
 
 /* One side under test. */
-enum side { SIDE_STORE, SIDE_MIRROR_CIPHER, SIDE_MIRROR_PLAIN, NUM_SIDES };
+enum side {
+	SIDE_STORE,
+	SIDE_MIRROR_CIPHER,
+	SIDE_MIRROR_PLAIN,
+	SIDE_BARE_CIPHER,
+	SIDE_BARE_PLAIN,
+	NUM_SIDES
+};
 
 static const char *const side_names[NUM_SIDES] = {
-    "store (SQLCipher)",
-    "mirror/cipher",
-    "mirror/plain",
+    "store (SQLCipher)", "mirror/cipher", "mirror/plain", "bare/cipher", "bare/plain",
 };
+
+static bool side_is_bare(enum side side)
+{
+	return side == SIDE_BARE_CIPHER || side == SIDE_BARE_PLAIN;
+}
+
+static bool side_is_plain(enum side side)
+{
+	return side == SIDE_MIRROR_PLAIN || side == SIDE_BARE_PLAIN;
+}
 
 struct target {
 	enum side side;
@@ -373,17 +399,43 @@ static bool opt_savepoint;            /* mirror: each message in a SAVEPOINT of 
 static const char *opt_drop_index;    /* mirror: this index of the schema dropped */
 static bool opt_receive;              /* store side: the catch-up's steps, timed (no search) */
 static uint64_t opt_budget_ms = 2000; /* a search past this is interrupted */
+static unsigned long opt_page_size = 4096; /* mirror and bare: (cipher_)page_size */
+#define MAX_KNOBS 4
+static const char *opt_pragmas[MAX_KNOBS]; /* mirror and bare: "name=value", run after ours */
+static size_t num_pragmas;
+static const char *opt_cuts[MAX_KNOBS]; /* mirror and bare: text cut from the schema */
+static size_t num_cuts;
 static sqlite3_stmt *kept_insert;     /* with opt_reuse: the mirror's INSERT */
 static sqlite3_stmt *kept_fts;        /* and its full-text INSERT */
 static unsigned file_counter;
 
 /*
+ * cut_all removes from |sql| (NUL-terminated, edited in place) every
+ * occurrence of each --schema-cut text: the what-if of a schema without,
+ * say, AUTOINCREMENT or a UNIQUE constraint.
+ */
+static void cut_all(char *sql)
+{
+	for (size_t i = 0; i < num_cuts; i++) {
+		size_t n = strlen(opt_cuts[i]);
+		char *p;
+
+		while ((p = strstr(sql, opt_cuts[i])) != NULL) {
+			memmove(p, p + n, strlen(p + n) + 1);
+		}
+	}
+}
+
+/*
  * copy_schema creates in |dst| the tables, indexes, triggers and virtual
  * tables that store.c's migrations made in |src|, from src's sqlite_master
- * in creation order. A virtual table makes its own shadow tables, so those
- * are skipped, as are SQLite's internal tables.
+ * in creation order, with the --schema-cut texts removed. A virtual table
+ * makes its own shadow tables, so those are skipped, as are SQLite's
+ * internal tables. With |fts_only| it creates the virtual tables alone:
+ * the full-text index declared exactly as the store declares it (an
+ * external-content FTS4 table never reads its content table on INSERT).
  */
-static void copy_schema(sqlite3 *dst, sqlite3 *src)
+static void copy_schema(sqlite3 *dst, sqlite3 *src, bool fts_only)
 {
 	sqlite3_stmt *st = NULL;
 	char vtabs[8][64];
@@ -399,6 +451,7 @@ static void copy_schema(sqlite3 *dst, sqlite3 *src)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(st, 0);
 		const char *sql = (const char *)sqlite3_column_text(st, 1);
+		char edited[4096];
 		bool shadow = false;
 
 		for (size_t i = 0; i < num_vtabs; i++) {
@@ -417,11 +470,35 @@ static void copy_schema(sqlite3 *dst, sqlite3 *src)
 				exit(1);
 			}
 			snprintf(vtabs[num_vtabs++], sizeof vtabs[0], "%s", name);
+		} else if (fts_only) {
+			continue;
 		}
-		exec_or_die(dst, sql);
+		if (strlen(sql) >= sizeof edited) {
+			fprintf(stderr, "bench_store: unexpected schema\n");
+			exit(1);
+		}
+		memcpy(edited, sql, strlen(sql) + 1);
+		cut_all(edited);
+		exec_or_die(dst, edited);
 	}
 	exec_or_die(dst, "COMMIT");
 	sqlite3_finalize(st);
+}
+
+/* key_raw keys |db| with a raw 256-bit key, as store.c does (no PBKDF2). */
+static void key_raw(sqlite3 *db, const uint8_t key[STORE_KEY_LEN])
+{
+	char spec[2 + 2 * STORE_KEY_LEN + 2];
+
+	spec[0] = 'x';
+	spec[1] = '\'';
+	sodium_bin2hex(spec + 2, 2 * STORE_KEY_LEN + 1, key, STORE_KEY_LEN);
+	spec[2 + 2 * STORE_KEY_LEN] = '\'';
+	spec[3 + 2 * STORE_KEY_LEN] = '\0';
+	if (sqlite3_key(db, spec, (int)(sizeof spec - 1)) != SQLITE_OK) {
+		die_sql(db, "key");
+	}
+	sodium_memzero(spec, sizeof spec);
 }
 
 /* remove_db_files removes a database and its WAL and shared-memory files. */
@@ -442,11 +519,19 @@ static void target_open(struct target *t, enum side side, const struct corpus *c
 	struct store *schema_src = NULL;
 	char schema_path[PATH_LEN + 16];
 
+	char pragma[128];
+	/*
+	 * The mirror runs on the store's own connection unless a knob needs a
+	 * file the store would not make (another page size, a cut schema).
+	 */
+	bool own_conn = side == SIDE_MIRROR_PLAIN || side_is_bare(side) ||
+	                (side == SIDE_MIRROR_CIPHER && (opt_page_size != 4096 || num_cuts > 0));
+
 	memset(t, 0, sizeof *t);
 	t->side = side;
 	snprintf(t->path, sizeof t->path, "%s/s%u.db", tmpdir, file_counter++);
 	randombytes_buf(key, sizeof key);
-	if (side != SIDE_MIRROR_PLAIN) {
+	if (!own_conn) {
 		if (store_open(&t->store, t->path, key, STORE_CREATE) != HALQA_OK) {
 			fprintf(stderr, "bench_store: store_open failed\n");
 			exit(1);
@@ -463,32 +548,41 @@ static void target_open(struct target *t, enum side side, const struct corpus *c
 		                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 		                        SQLITE_OPEN_FULLMUTEX,
 		                    NULL) != SQLITE_OK) {
-			die_sql(t->db, "open plain");
+			die_sql(t->db, "open");
 		}
 		sqlite3_extended_result_codes(t->db, 1);
-		/* The pragmas store_open sets, but no key. */
-		exec_or_die(t->db, "PRAGMA page_size = 4096");
+		/* The pragmas store_open sets, with a key only on the cipher sides. */
+		if (side_is_plain(side)) {
+			snprintf(pragma, sizeof pragma, "PRAGMA page_size = %lu", opt_page_size);
+		} else {
+			key_raw(t->db, key);
+			snprintf(pragma, sizeof pragma, "PRAGMA cipher_page_size = %lu",
+			         opt_page_size);
+		}
+		exec_or_die(t->db, pragma);
 		exec_or_die(t->db, "PRAGMA journal_mode = WAL");
 		exec_or_die(t->db, "PRAGMA secure_delete = ON");
 		exec_or_die(t->db, "PRAGMA foreign_keys = ON");
-		copy_schema(t->db, store_db(schema_src));
+		copy_schema(t->db, store_db(schema_src), side_is_bare(side));
 		store_close(schema_src);
 		remove_db_files(schema_path);
 	}
 	sodium_memzero(key, sizeof key);
-	if (opt_drop_index != NULL && side != SIDE_STORE) {
+	for (size_t i = 0; i < num_pragmas && side != SIDE_STORE; i++) {
+		snprintf(pragma, sizeof pragma, "PRAGMA %s", opt_pragmas[i]);
+		exec_or_die(t->db, pragma);
+	}
+	if (opt_drop_index != NULL && side != SIDE_STORE && !side_is_bare(side)) {
 		char sql[128];
 
 		snprintf(sql, sizeof sql, "DROP INDEX \"%s\"", opt_drop_index);
 		exec_or_die(t->db, sql);
 	}
 	if (opt_cache_kib > 0) {
-		char pragma[64];
-
 		snprintf(pragma, sizeof pragma, "PRAGMA cache_size = -%lu", opt_cache_kib);
 		exec_or_die(t->db, pragma);
 	}
-	for (uint32_t i = 0; i < NUM_CIRCLES; i++) {
+	for (uint32_t i = 0; i < NUM_CIRCLES && !side_is_bare(side); i++) {
 		struct store_circle sc = {0};
 
 		memcpy(sc.circle_id, c->circle_ids[i], STORE_ID_LEN);
@@ -541,15 +635,22 @@ static void check_header(const struct target *t)
 	if (f != NULL) {
 		fclose(f);
 	}
-	if (plain != (t->side == SIDE_MIRROR_PLAIN)) {
+	if (plain != side_is_plain(t->side)) {
 		fprintf(stderr, "bench_store: %s file is %s\n", side_names[t->side],
 		        plain ? "plaintext" : "not plain SQLite");
 		exit(1);
 	}
 }
 
-static void target_close(struct target *t)
+/*
+ * target_close closes a side and removes its files; it returns the size of
+ * the database in KiB after the close, whose last checkpoint folded the
+ * WAL into it.
+ */
+static long target_close(struct target *t)
 {
+	long kib;
+
 	sqlite3_finalize(kept_insert);
 	sqlite3_finalize(kept_fts);
 	kept_insert = NULL;
@@ -560,7 +661,9 @@ static void target_close(struct target *t)
 		sqlite3_close_v2(t->db);
 	}
 	check_header(t);
+	kib = file_kib(t->path);
 	remove_db_files(t->path);
+	return kib;
 }
 
 /* stmt_get returns the statement kept in |*slot|, or with --prepare-each a new one. */
@@ -637,6 +740,30 @@ static int mirror_add(sqlite3 *db, const struct corpus *c, const struct msg *m)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * bare_add is the full-text half of mirror_add alone: the same check, the
+ * same statement, the docid the store would have given the message (its
+ * 1-based position: seq counts from 1 in a fresh store). What it costs is
+ * FTS4's own ceiling on this corpus; the rest of the store's time is the
+ * messages row and its indexes.
+ */
+static int bare_add(sqlite3 *db, const struct msg *m, int64_t docid)
+{
+	sqlite3_stmt *st;
+	size_t len = strnlen(m->body, STORE_MAX_BODY + 1);
+	int rc;
+
+	if (len > STORE_MAX_BODY || !utf8_valid((const uint8_t *)m->body, len)) {
+		return -1;
+	}
+	st = stmt_get(db, &kept_fts, "INSERT INTO messages_fts(docid, body) VALUES(?, ?)");
+	sqlite3_bind_int64(st, 1, docid);
+	sqlite3_bind_text(st, 2, m->body, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static int store_add(struct store *s, const struct corpus *c, const struct msg *m)
 {
 	struct store_message sm = {0};
@@ -675,7 +802,8 @@ static struct insert_result insert_all(struct target *t, const struct corpus *c,
 		}
 		for (size_t j = i; j < end; j++) {
 			int rc = t->side == SIDE_STORE ? store_add(t->store, c, &c->msgs[j])
-			                               : mirror_add(t->db, c, &c->msgs[j]);
+			         : side_is_bare(t->side) ? bare_add(t->db, &c->msgs[j], (int64_t)j + 1)
+			                                 : mirror_add(t->db, c, &c->msgs[j]);
 			if (rc != 0) {
 				fprintf(stderr, "bench_store: insert %zu failed on %s\n", j,
 				        side_names[t->side]);
@@ -1092,11 +1220,67 @@ static double median(double *v, size_t n)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_store [--messages N] [--batch N] [--rounds N]"
-	                " [--reps N] [--sides store,cipher,plain]\n"
+	                " [--reps N]\n"
+	                "       [--sides store,cipher,plain,bare,bare-cipher,bare-plain]\n"
 	                "       [--prepare-each] [--savepoint] [--old-search]"
 	                " [--no-fts] [--drop-index NAME] [--receive]\n"
-	                "       [--cache-kib N] [--budget-ms N] [--plan]\n");
+	                "       [--cache-kib N] [--budget-ms N] [--plan] [--page-size N]\n"
+	                "       [--pragma NAME=VALUE]... [--schema-cut TEXT]...\n");
 	exit(2);
+}
+
+/* pragma_ok accepts "name=value" of letters, digits, '_' and '-' only. */
+static bool pragma_ok(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq == NULL || eq == s || eq[1] == '\0' || strlen(s) > 64) {
+		return false;
+	}
+	for (const char *p = s; *p != '\0'; p++) {
+		if (p != eq && !(*p == '_' || *p == '-' || (*p >= '0' && *p <= '9') ||
+		                 (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* parse_sides reads the comma-separated side names of --sides. */
+static void parse_sides(const char *s, bool run_side[NUM_SIDES])
+{
+	static const struct {
+		const char *name;
+		int a, b;
+	} names[] = {
+	    {"store", SIDE_STORE, -1},
+	    {"cipher", SIDE_MIRROR_CIPHER, -1},
+	    {"plain", SIDE_MIRROR_PLAIN, -1},
+	    {"bare", SIDE_BARE_CIPHER, SIDE_BARE_PLAIN},
+	    {"bare-cipher", SIDE_BARE_CIPHER, -1},
+	    {"bare-plain", SIDE_BARE_PLAIN, -1},
+	};
+
+	memset(run_side, 0, NUM_SIDES * sizeof run_side[0]);
+	while (*s != '\0') {
+		size_t n = strcspn(s, ",");
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			if (strlen(names[i].name) == n && strncmp(s, names[i].name, n) == 0) {
+				run_side[names[i].a] = true;
+				if (names[i].b >= 0) {
+					run_side[names[i].b] = true;
+				}
+				found = true;
+			}
+		}
+		if (!found) {
+			usage();
+		}
+		s += n;
+		s += *s == ',';
+	}
 }
 
 static unsigned long arg_num(const char *s, unsigned long min, unsigned long max)
@@ -1118,10 +1302,12 @@ int main(int argc, char **argv)
 	static struct query qs[64];
 	size_t num_messages = NUM_MESSAGES_DEFAULT, batch = BATCH_DEFAULT, num_q;
 	unsigned rounds = ROUNDS_DEFAULT, reps = SEARCH_REPS_DEFAULT;
-	bool run_side[NUM_SIDES] = {true, true, true};
+	bool run_side[NUM_SIDES] = {true, true, true, false, false};
 	double ins_wall[NUM_SIDES][16], ins_cpu[NUM_SIDES][16];
-	struct search_result sr[NUM_SIDES][16];
+	static struct search_result sr[NUM_SIDES][16];
 	double ins_med[NUM_SIDES] = {0}, q_med[NUM_SIDES] = {0}, q_p99[NUM_SIDES] = {0};
+	double cpu_us[NUM_SIDES] = {0};
+	bool searched;
 	long kib[NUM_SIDES] = {0};
 	const char *base;
 
@@ -1154,11 +1340,18 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--plan") == 0) {
 			opt_plan = true;
 		} else if (strcmp(argv[i], "--sides") == 0 && i + 1 < argc) {
-			const char *s = argv[++i];
-
-			run_side[SIDE_STORE] = strstr(s, "store") != NULL;
-			run_side[SIDE_MIRROR_CIPHER] = strstr(s, "cipher") != NULL;
-			run_side[SIDE_MIRROR_PLAIN] = strstr(s, "plain") != NULL;
+			parse_sides(argv[++i], run_side);
+		} else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc) {
+			opt_page_size = arg_num(argv[++i], 512, 65536);
+			if ((opt_page_size & (opt_page_size - 1)) != 0) {
+				usage();
+			}
+		} else if (strcmp(argv[i], "--pragma") == 0 && i + 1 < argc &&
+		           num_pragmas < MAX_KNOBS && pragma_ok(argv[i + 1])) {
+			opt_pragmas[num_pragmas++] = argv[++i];
+		} else if (strcmp(argv[i], "--schema-cut") == 0 && i + 1 < argc &&
+		           num_cuts < MAX_KNOBS && argv[i + 1][0] != '\0') {
+			opt_cuts[num_cuts++] = argv[++i];
 		} else {
 			usage();
 		}
@@ -1195,7 +1388,7 @@ int main(int argc, char **argv)
 
 			target_open(&t, SIDE_STORE, &c);
 			receive_all(&t, &c, batch);
-			target_close(&t);
+			(void)target_close(&t);
 		}
 		bench_print_load("at end");
 		if (rmdir(tmpdir) != 0) {
@@ -1217,30 +1410,35 @@ int main(int argc, char **argv)
 			ir = insert_all(&t, &c, batch);
 			ins_wall[side][round] = ir.wall_s;
 			ins_cpu[side][round] = ir.cpu_s;
-			if (opt_plan && round == 0 && side != SIDE_STORE) {
+			if (opt_plan && round == 0 && side != SIDE_STORE && !side_is_bare(side)) {
 				print_plan(t.db, false);
 				print_plan(t.db, true);
 			}
-			if (reps > 0) {
+			/* A bare index has no messages to show: it is not searched. */
+			searched = reps > 0 && !side_is_bare((enum side)side);
+			if (searched) {
 				sr[side][round] = search_all(&t, &c, qs, num_q, reps);
 			}
-			kib[side] = file_kib(t.path);
-			printf("round %u %-18s insert %8.0f msg/s (cpu %6.2f s of %6.2f s)"
-			       "  search median %6.3f ms p99 %6.3f ms (cpu %.3f ms/query,"
-			       " %u over %llu ms)\n",
+			printf("round %u %-18s insert %8.0f msg/s (cpu %6.2f s of %6.2f s)",
 			       round + 1, side_names[side], (double)c.num / ir.wall_s, ir.cpu_s,
-			       ir.wall_s, sr[side][round].median_ms, sr[side][round].p99_ms,
-			       sr[side][round].cpu_ms_per_query, sr[side][round].timeouts,
-			       (unsigned long long)opt_budget_ms);
+			       ir.wall_s);
+			if (searched) {
+				printf("  search median %6.3f ms p99 %6.3f ms (cpu %.3f ms/query,"
+				       " %u over %llu ms)",
+				       sr[side][round].median_ms, sr[side][round].p99_ms,
+				       sr[side][round].cpu_ms_per_query, sr[side][round].timeouts,
+				       (unsigned long long)opt_budget_ms);
+			}
+			printf("\n");
 			fflush(stdout);
-			target_close(&t);
+			kib[side] = target_close(&t);
 		}
 	}
 	bench_print_load("at end");
 
 	printf("\nmedians of %u rounds:\n", rounds);
-	printf("%-18s %10s %12s %12s %12s %10s\n", "side", "insert/s", "insert/cpu-s", "search p50",
-	       "search p99", "file KiB");
+	printf("%-18s %10s %12s %10s %12s %12s %10s\n", "side", "insert/s", "insert/cpu-s",
+	       "cpu us/msg", "search p50", "search p99", "file KiB");
 	for (int side = 0; side < NUM_SIDES; side++) {
 		double w[16], cp[16], m[16], p[16];
 
@@ -1256,9 +1454,15 @@ int main(int argc, char **argv)
 		ins_med[side] = median(w, rounds);
 		q_med[side] = median(m, rounds);
 		q_p99[side] = median(p, rounds);
-		printf("%-18s %10.0f %12.0f %9.3f ms %9.3f ms %10ld\n", side_names[side],
-		       (double)c.num / ins_med[side], (double)c.num / median(cp, rounds),
-		       q_med[side], q_p99[side], kib[side]);
+		cpu_us[side] = median(cp, rounds) * 1e6 / (double)c.num;
+		printf("%-18s %10.0f %12.0f %10.1f", side_names[side],
+		       (double)c.num / ins_med[side], 1e6 / cpu_us[side], cpu_us[side]);
+		if (reps > 0 && !side_is_bare((enum side)side)) {
+			printf(" %9.3f ms %9.3f ms", q_med[side], q_p99[side]);
+		} else {
+			printf(" %12s %12s", "-", "-");
+		}
+		printf(" %10ld\n", kib[side]);
 	}
 	if (run_side[SIDE_MIRROR_CIPHER] && run_side[SIDE_MIRROR_PLAIN]) {
 		printf(
@@ -1267,15 +1471,27 @@ int main(int argc, char **argv)
 		    q_med[SIDE_MIRROR_CIPHER] / q_med[SIDE_MIRROR_PLAIN],
 		    q_p99[SIDE_MIRROR_CIPHER] / q_p99[SIDE_MIRROR_PLAIN]);
 	}
+	if (run_side[SIDE_BARE_CIPHER] && run_side[SIDE_BARE_PLAIN]) {
+		printf("bare cipher/plain time ratio: insert %.2f\n",
+		       ins_med[SIDE_BARE_CIPHER] / ins_med[SIDE_BARE_PLAIN]);
+	}
+	for (int side = SIDE_STORE; side <= SIDE_MIRROR_CIPHER; side++) {
+		/* What the store adds to the bare index, per message, in CPU time. */
+		if (run_side[side] && run_side[SIDE_BARE_CIPHER]) {
+			printf("%s beyond bare/cipher: %.1f us of CPU per message\n",
+			       side_names[side], cpu_us[side] - cpu_us[SIDE_BARE_CIPHER]);
+		}
+	}
 	printf("\nper query (median ms of the last round; all circles | largest circle;"
 	       " sides:");
 	for (int side = 0; side < NUM_SIDES; side++) {
+		run_side[side] = run_side[side] && reps > 0 && !side_is_bare((enum side)side);
 		if (run_side[side]) {
 			printf(" %s", side_names[side]);
 		}
 	}
 	printf("):\n");
-	for (size_t i = 0; i < num_q / 2; i++) {
+	for (size_t i = 0; i < num_q / 2 && reps > 0; i++) {
 		printf("  %-12s %-28s df %6u  hits %2zu|%2zu", qs[i].kind, qs[i].text, qs[i].df,
 		       qs[i].expect_num, qs[i + num_q / 2].expect_num);
 		for (int side = 0; side < NUM_SIDES; side++) {
