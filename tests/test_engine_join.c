@@ -12,6 +12,7 @@
  *  - While the relay will not take it (the circle's cursors are at its
  *    limit), the adder's own cursor stays at the commit and holds the
  *    epoch's messages for the newcomer.
+ *  - Leaving, or being removed, gives the cursors owed up.
  *  - A Welcome whose posting failed after its commit was accepted waits
  *    in the adder's welcome_out and goes out with the adder's next sync.
  *  - A Welcome item naming another circle than its group is refused,
@@ -130,12 +131,13 @@ struct trio {
 
 /*
  * trio_start makes |t|'s profiles and |circle| with alice and carol in
- * it. Alice adds bob and loses the relay right after her commit is
+ * it (carol a facilitator too if |carol_facilitates|). Alice adds bob and loses the relay right after her commit is
  * confirmed, before bob's cursor is made; the relay comes back; carol
  * reads the commit, writes |text| in the new epoch and reads that too.
  * Returns whether the test is still passing.
  */
-static int trio_start(struct trio *t, const char *circle, const char *text)
+static int trio_start(struct trio *t, const char *circle, const char *text,
+		      bool carol_facilitates)
 {
 	struct engine_sync_report rep;
 
@@ -151,6 +153,9 @@ static int trio_start(struct trio *t, const char *circle, const char *text)
 	CHECK_OK(engine_circle_add(t->alice->e, circle, (const char *[]){"carol"}, 1));
 	CHECK_OK(eprof_sync(t->carol, &rep));
 	CHECK_INT_EQ(rep.joined, 1);
+	if (carol_facilitates) {
+		CHECK_OK(engine_circle_set_facilitator(t->alice->e, circle, "carol", true));
+	}
 	engine_set_timeout(t->alice->e, 1000);
 	t->alice->on_event = owed_then_kill;
 	t->alice->hook_arg = &relay;
@@ -187,7 +192,7 @@ static void test_newcomer_cursor_after_drop(void)
 	struct trio t = {0};
 	struct engine_sync_report rep;
 
-	if (!trio_start(&t, "Drop", "said before bob looked")) {
+	if (!trio_start(&t, "Drop", "said before bob looked", false)) {
 		goto out;
 	}
 	sweep();
@@ -217,7 +222,7 @@ static void test_newcomer_cursor_denied(void)
 	struct store_circle row;
 	size_t num = 0;
 
-	if (!trio_start(&t, "Drop", "after the commit")) {
+	if (!trio_start(&t, "Drop", "after the commit", false)) {
 		goto out;
 	}
 	/* The capability kept for it no longer opens the epoch: the relay says denied. */
@@ -489,7 +494,7 @@ static void test_own_cursor_held(void)
 	struct store_circle row;
 	size_t num = 0;
 
-	if (!trio_start(&t, "Held", "said before bob looked")) {
+	if (!trio_start(&t, "Held", "said before bob looked", false)) {
 		goto out;
 	}
 	/* New cursors that have read it all too: only alice's may keep it now. */
@@ -513,6 +518,31 @@ static void test_own_cursor_held(void)
 	CHECK_INT_EQ(rep.joined, 1);
 	CHECK_INT_EQ(rep.received, 1);
 	CHECK_INT_EQ(eprof_has_text(t.bob, "Held", "said before bob looked"), 1);
+	/* Leaving gives it up: the circle is not synced again. */
+	CHECK_OK(engine_circle_set_facilitator(t.alice->e, "Held", "carol", true));
+	CHECK_INT_EQ(owed(t.alice, "Held"), 1);
+	CHECK_OK(engine_circle_leave(t.alice->e, "Held"));
+	CHECK_INT_EQ(owed(t.alice, "Held"), 0);
+out:
+	trio_free(&t);
+}
+
+/* A removal read before the cursors owed went out gives them up. */
+static void test_owed_dropped_on_removal(void)
+{
+	struct trio t = {0};
+	struct engine_sync_report rep;
+	struct store_circle row;
+
+	if (!trio_start(&t, "Gone", "before alice went", true)) {
+		goto out;
+	}
+	CHECK_OK(engine_circle_remove(t.carol->e, "Gone", (const char *[]){"alice"}, 1));
+	CHECK_INT_EQ(owed(t.alice, "Gone"), 1);
+	CHECK_OK(eprof_sync(t.alice, &rep));
+	CHECK_OK(engine_circle_find(t.alice->e, "Gone", &row));
+	CHECK(row.flags & STORE_CIRCLE_REMOVED);
+	CHECK_INT_EQ(owed(t.alice, "Gone"), 0);
 out:
 	trio_free(&t);
 }
@@ -531,6 +561,7 @@ int main(void)
 	RUN(test_newcomer_cursor_after_drop);
 	RUN(test_newcomer_cursor_denied);
 	RUN(test_own_cursor_held);
+	RUN(test_owed_dropped_on_removal);
 	RUN(test_welcome_other_circle);
 	relay_test_stop(&relay);
 	return harness_report();
