@@ -25,11 +25,31 @@
  *
  * Multi-statement operations use SAVEPOINTs, so they are atomic both alone
  * and inside a caller's store_begin/store_commit.
+ *
+ * SQLCipher's crypto is OpenSSL's libcrypto, which on its first use reads
+ * the system configuration (openssl.cnf, or any file $OPENSSL_CONF names,
+ * which may load provider modules into our process). SQLCipher needs
+ * none of it: AES-256-CBC, HMAC and PBKDF2 come from the built-in default
+ * provider. So before the first SQLCipher call store_open initialises
+ * libcrypto without its configuration (crypto_init), through dlsym: it is
+ * in the process already, as SQLCipher's dependency, and Halqa does not
+ * build against OpenSSL. That saves the read and parse at every start
+ * (~1.7 million instructions of ~38 million in a `halqa send`) and keeps
+ * the environment from choosing code for our store.
+ *
+ * Closing the last connection checkpoints the WAL into the database and
+ * deletes it (two syncs). We keep that on purpose: the WAL holds older
+ * images of pages, so a removed message's text would stay in it
+ * (encrypted, but readable to anyone who later gets the key) until the
+ * frames are reused, where secure_delete has already zeroed it in the
+ * database.
  */
 #include "halqa/store.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -401,6 +421,35 @@ out:
 	return r;
 }
 
+/* OpenSSL's ABI (openssl/crypto.h, 1.1 and 3.x); Halqa has no OpenSSL headers to build with. */
+#define OSSL_INIT_ADD_ALL_CIPHERS 0x00000004UL
+#define OSSL_INIT_ADD_ALL_DIGESTS 0x00000008UL
+#define OSSL_INIT_NO_LOAD_CONFIG 0x00000080UL
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+/*
+ * crypto_init_once initialises libcrypto without its configuration file
+ * (see the top of this file). It must run before SQLCipher's own first
+ * call, which asks for the configuration; after ours, that request is a
+ * no-op. SQLCipher built on another crypto library has no such symbol:
+ * nothing to do.
+ */
+static void crypto_init_once(void)
+{
+	int (*init)(uint64_t opts, const void *settings);
+	void *sym = dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");
+
+	if (sym == NULL) {
+		return;
+	}
+	memcpy(&init, &sym, sizeof sym);
+	if (init(OSSL_INIT_NO_LOAD_CONFIG | OSSL_INIT_ADD_ALL_CIPHERS | OSSL_INIT_ADD_ALL_DIGESTS,
+		 NULL) != 1) {
+		halqa_log(HALQA_LOG_WARN, "store", "OpenSSL initialisation failed; SQLCipher will retry");
+	}
+}
+
 static int migrate(struct store *s, int from)
 {
 	char bump[64];
@@ -451,6 +500,7 @@ int store_open(struct store **out, const char *path, const uint8_t key[STORE_KEY
 			return HALQA_ERR_MALFORMED;
 		}
 	}
+	(void)pthread_once(&crypto_once, crypto_init_once);
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;
