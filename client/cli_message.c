@@ -87,21 +87,26 @@ static int read_stdin(char *buf, size_t cap, size_t *out_len)
 /*
  * keep_read moves the read marker past our own message just sent when
  * nothing was unread before: what we wrote ourselves is not news to us.
- * Failing to is harmless (the message then counts as unread).
+ * Failing to is harmless (the message then counts as unread), and so is
+ * losing it in a crash: the commit does not wait for the disk, the close
+ * makes it durable.
  */
 static void keep_read(struct cli_ctx *c, const struct store_circle *sc)
 {
 	struct store_message_list list;
+	int saved = -1;
 
 	memset(&list, 0, sizeof list);
 	if (store_message_list_after(c->store, sc->circle_id, sc->read_marker, 1, 1, &list) ==
 		HALQA_OK &&
 	    list.num == 1 &&
 	    sodium_memcmp(list.items[0].sender, c->id->sign_pub, ENGINE_KEY_LEN) == 0) {
+		(void)store_sync_relax(c->store, &saved);
 		if (store_message_mark_read(c->store, sc->circle_id, list.items[0].seq) !=
 		    HALQA_OK) {
 			/* Harmless: the message only stays counted as unread. */
 		}
+		store_sync_restore(c->store, saved);
 	}
 	store_message_list_free(&list);
 }

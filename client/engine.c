@@ -2651,6 +2651,14 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
  * removed once the relay has it; counted as an attempt otherwise.
  * |resent_elsewhere|: an earlier ciphertext of the entry went out under
  * another epoch.
+ *
+ * The removal does not wait for the disk (store_sync_relax): if a crash
+ * undoes it, the entry is still there with its ciphertext, and the next
+ * sync sends it again: the same bytes under the same epoch, which the
+ * relay recognises by the client message id, or, after a commit, a new
+ * ciphertext that the relay refuses as already held (the DENIED case
+ * below), so it is never delivered twice or under another id. Its
+ * durability comes with the next durable commit or the close.
  */
 static int send_wire(struct engine *e, struct circle *c, const struct store_outbox *o,
 		     const uint8_t *wire, size_t wire_len, uint64_t epoch, bool resent_elsewhere,
@@ -2659,7 +2667,7 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 	struct wire_msg *req = NULL;
 	struct engine_event ev;
 	struct envelope env;
-	int r;
+	int r, saved = -1;
 
 	if ((req = calloc(1, sizeof *req)) == NULL) {
 		return HALQA_ERR_NOMEM;
@@ -2682,7 +2690,9 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 		 * answer was lost) and read back before this one. Done.
 		 */
 		halqa_log(HALQA_LOG_INFO, "engine", "an outbox entry was already delivered");
+		(void)store_sync_relax(e->store, &saved);
 		r = store_outbox_remove(e->store, o->client_msg_id);
+		store_sync_restore(e->store, saved);
 		goto out;
 	}
 	if (r != HALQA_OK) {
@@ -2691,8 +2701,10 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 		}
 		goto out;
 	}
-	if ((r = store_outbox_remove(e->store, o->client_msg_id)) != HALQA_OK &&
-	    r != HALQA_ERR_NOT_FOUND) {
+	(void)store_sync_relax(e->store, &saved);
+	r = store_outbox_remove(e->store, o->client_msg_id);
+	store_sync_restore(e->store, saved);
+	if (r != HALQA_OK && r != HALQA_ERR_NOT_FOUND) {
 		goto out;
 	}
 	r = HALQA_OK;

@@ -42,7 +42,8 @@
  * images of pages, so a removed message's text would stay in it
  * (encrypted, but readable to anyone who later gets the key) until the
  * frames are reused, where secure_delete has already zeroed it in the
- * database.
+ * database. It also makes durable the commits made after store_sync_relax,
+ * whose WAL frames it syncs before copying them.
  */
 #include "halqa/store.h"
 
@@ -555,6 +556,42 @@ out:
 		}
 	}
 	return r;
+}
+
+/* PRAGMA synchronous levels (SQLite): OFF 0, NORMAL 1, FULL 2, EXTRA 3. */
+#define SYNC_NORMAL 1
+
+int store_sync_relax(struct store *s, int *out_saved)
+{
+	int level = 0, r;
+
+	*out_saved = -1; /* nothing to restore */
+	if ((r = pragma_int(s, "PRAGMA synchronous", &level, NULL)) != HALQA_OK) {
+		return r;
+	}
+	if (level <= SYNC_NORMAL) {
+		return HALQA_OK;
+	}
+	if ((r = exec(s, "PRAGMA synchronous = NORMAL")) != HALQA_OK) {
+		return r;
+	}
+	*out_saved = level;
+	return HALQA_OK;
+}
+
+void store_sync_restore(struct store *s, int saved)
+{
+	char sql[40];
+
+	if (saved < 0) {
+		return;
+	}
+	snprintf(sql, sizeof sql, "PRAGMA synchronous = %d", saved);
+	if (exec(s, sql) != HALQA_OK) {
+		halqa_log(HALQA_LOG_ERROR, "store",
+		          "cannot restore the durability of commits; stopping");
+		abort();
+	}
 }
 
 struct sqlite3 *store_db(struct store *s)

@@ -68,8 +68,36 @@ struct store;
 HALQA_MUST_CHECK int store_open(struct store **out, const char *path,
 				const uint8_t key[STORE_KEY_LEN], unsigned flags);
 
-/* store_close closes |s|; NULL is a no-op. */
+/*
+ * store_close closes |s|; NULL is a no-op. Closing checkpoints the WAL into
+ * the database and deletes it, which also makes durable any commit made
+ * after store_sync_relax.
+ */
 void store_close(struct store *s);
+
+/*
+ * How long a commit waits for the disk. By default (PRAGMA synchronous =
+ * FULL) a commit returns once it is on disk, so a crash or power loss
+ * cannot undo it. Relaxed (NORMAL) it returns once written, and becomes
+ * durable with the next FULL commit or at store_close; a power loss before
+ * then may undo it (never corrupt the file: the WAL is replayed up to its
+ * last whole commit). Only for writes whose loss the next sync repairs,
+ * such as removing an outbox entry the relay has acknowledged (sent again,
+ * the same bytes are recognised by their client message id) or moving a
+ * read marker.
+ *
+ * store_sync_relax makes the commits that follow on |s| relaxed, unless
+ * they already are or less (a benchmark's setup may run at OFF), and
+ * writes what store_sync_restore needs in |*out_saved|. On failure
+ * (HALQA_ERR_IO) nothing changed, which is safe, and |*out_saved| says so
+ * (restoring it is a no-op).
+ *
+ * store_sync_restore sets the level back as |saved| says. It cannot be allowed
+ * to fail quietly, since the commits after it (a ratchet step stored
+ * before its message leaves) rely on it: a failure aborts the process.
+ */
+int store_sync_relax(struct store *s, int *out_saved);
+void store_sync_restore(struct store *s, int saved);
 
 /*
  * store_db returns the store's SQLite handle for client modules that keep
