@@ -15,8 +15,9 @@
  * repeat a message, nor reuse a ratchet key. Catching up, the application
  * messages of one FETCH reply share one transaction and one save of the
  * group at its end (struct batch): a group save and a commit per message
- * cost a hundred times more than decrypting it. A proposal or commit ends
- * the batch and is processed in a transaction of its own.
+ * cost a hundred times more than decrypting it. A proposal or the commit
+ * closing the epoch joins the batch inside a savepoint, so that a commit
+ * the roster rules refuse is taken back alone.
  *
  * Epochs and capabilities (DESIGN.md): the capability of epoch K is
  * MLS-Exporter("halqa relay capability", circle_id, 32). A sync reads each
@@ -2069,220 +2070,20 @@ out:
 }
 
 /*
- * process_item handles message |seq| of the circle's log: ours (skipped,
- * or our pending commit confirmed), or another member's (decrypted,
- * checked, stored). The group, the cursor and what the message produced
- * are written in one transaction. A message that does not pass is
- * counted as refused and skipped, so a bad message cannot wedge the circle.
- */
-static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx, uint64_t seq,
-			uint8_t kind, const uint8_t *payload, size_t len)
-{
-	struct mls_group_event ev;
-	struct mls_group_member *members = NULL;
-	struct engine_event out_ev, mem_ev;
-	struct roster old_ro;
-	uint8_t hash[32], sender[ENGINE_KEY_LEN], msg_id[ENGINE_ID_LEN];
-	uint64_t old_epoch = mls_group_epoch(c->g);
-	size_t num_members = 0;
-	const char *why = NULL;
-	bool ours = false, stored = false, refused = false, found = false, in_tx = false;
-	bool confirm_direct = false, removed_us = false, changed = false;
-	int r, pr;
-
-	memset(&ev, 0, sizeof ev);
-	memset(&out_ev, 0, sizeof out_ev);
-	memset(&mem_ev, 0, sizeof mem_ev);
-	hash_bytes(hash, payload, len);
-	if ((r = store_begin(e->store)) != HALQA_OK) {
-		return r;
-	}
-	in_tx = true;
-	r = store_sent_take(e->store, c->row.circle_id, hash);
-	if (r == HALQA_OK) {
-		ours = true;
-	} else if (r != HALQA_ERR_NOT_FOUND) {
-		goto out;
-	}
-	if (ours && !(kind == WIRE_KIND_COMMIT && mls_group_has_pending(c->g))) {
-		/* Our own message or proposal, echoed: done; its outbox entry too. */
-		if ((r = outbox_echo(e, c->row.circle_id, hash, msg_id, &found)) != HALQA_OK) {
-			goto out;
-		}
-		goto advance;
-	}
-	if (roster_of(c->g, &old_ro) != HALQA_OK) {
-		memset(&old_ro, 0, sizeof old_ro);
-	}
-	if ((r = mls_group_members(c->g, &members, &num_members)) != HALQA_OK) {
-		goto out;
-	}
-	pr = mls_group_process(c->g, payload, len, &ev);
-	if (pr != HALQA_OK && ours) {
-		/* Our pending commit, accepted by the relay: apply it as accepted. */
-		confirm_direct = true;
-		pr = mls_group_commit_confirm(c->g);
-		ev.type = MLS_GROUP_EVENT_COMMIT;
-		ev.sender = mls_group_own_leaf(c->g);
-	}
-	if (pr != HALQA_OK) {
-		char fp[9];
-
-		halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
-		halqa_log(HALQA_LOG_WARN, "engine", "circle %s: message %llu refused: %s", fp,
-			  (unsigned long long)seq, halqa_strerror(pr));
-		sx->rep->refused++;
-		goto advance;
-	}
-	if (ev.sender == UINT32_MAX ||
-	    leaf_identity(members, num_members, ev.sender, sender) != HALQA_OK) {
-		/* Not from a Halqa member we know (external senders are not ours to accept). */
-		if (ev.type == MLS_GROUP_EVENT_COMMIT) {
-			why = "a commit from an unknown sender";
-			goto refuse_commit;
-		}
-		sx->rep->refused++;
-		goto advance;
-	}
-	switch (ev.type) {
-	case MLS_GROUP_EVENT_APPLICATION:
-		if (kind != WIRE_KIND_APPLICATION) {
-			sx->rep->refused++;
-			goto advance;
-		}
-		if ((r = store_application(e, c, ev.data, ev.data_len, sender, NULL, &out_ev,
-					   &stored, &refused)) != HALQA_OK) {
-			goto out;
-		}
-		if (stored) {
-			sx->rep->received++;
-		}
-		if (refused) {
-			sx->rep->refused++;
-		}
-		break;
-	case MLS_GROUP_EVENT_PROPOSAL:
-		/*
-		 * A member may ask to leave (a Remove of its own leaf); anything
-		 * else must come from a facilitator, or we do not commit it.
-		 */
-		if (!((ev.proposal_type == MLS_PROPOSAL_REMOVE ||
-		       ev.proposal_type == MLS_PROPOSAL_UPDATE) &&
-		      ev.proposal_leaf == ev.sender) &&
-		    roster_may_change_membership(&old_ro, sender) != HALQA_OK &&
-		    !(c->row.flags & STORE_CIRCLE_BAD_PROPOSAL)) {
-			/* Remembered with the group, until the next commit clears the cache. */
-			c->row.flags |= STORE_CIRCLE_BAD_PROPOSAL;
-			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
-				goto out;
-			}
-		}
-		break;
-	case MLS_GROUP_EVENT_COMMIT:
-		if (check_commit(c->g, &old_ro, members, num_members, sender, &changed, &why) !=
-			    HALQA_OK &&
-		    !ours) {
-			goto refuse_commit;
-		}
-		sx->rep->commits++;
-		sx->epoch_changed = true;
-		if (c->row.flags & STORE_CIRCLE_BAD_PROPOSAL) {
-			c->row.flags &= ~STORE_CIRCLE_BAD_PROPOSAL;
-			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
-				goto out;
-			}
-		}
-		if (ours) {
-			sx->confirmed_own = true;
-			if ((r = note_added(e, c, members, num_members, seq)) != HALQA_OK) {
-				goto out;
-			}
-		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
-			/* Another's commit discarded ours: its Welcomes will never be valid. */
-			goto out;
-		}
-		if (changed) {
-			mem_ev.type = ENGINE_EVENT_MEMBERS;
-			memcpy(mem_ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
-		}
-		if (ev.removed || mls_group_is_removed(c->g)) {
-			removed_us = true;
-			c->row.flags |= STORE_CIRCLE_REMOVED;
-			snprintf(c->row.reason, sizeof c->row.reason, "%s",
-				 "we were removed from the circle");
-			/* Not synced again: the cursors still owed are given up (newcomer_acks). */
-			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK ||
-			    (r = store_newcomer_ack_clear(e->store, c->row.circle_id)) != HALQA_OK) {
-				goto out;
-			}
-		}
-		break;
-	default:
-		sx->rep->refused++;
-		break;
-	}
-advance:
-	if ((r = store_circle_set_cursor(e->store, c->row.circle_id, seq)) != HALQA_OK ||
-	    (r = circle_save(e, c)) != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
-		goto out;
-	}
-	in_tx = false;
-	c->row.relay_seq = seq;
-	if (out_ev.type != 0) {
-		(void)engine_emit(e, &out_ev);
-	}
-	if (mem_ev.type != 0) {
-		(void)engine_emit(e, &mem_ev);
-	}
-	if (removed_us) {
-		memset(&mem_ev, 0, sizeof mem_ev);
-		mem_ev.type = ENGINE_EVENT_REMOVED;
-		memcpy(mem_ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
-		(void)engine_emit(e, &mem_ev);
-	}
-	(void)confirm_direct;
-	(void)old_epoch;
-	r = HALQA_OK;
-	goto out;
-refuse_commit:
-	/*
-	 * The roster rules refuse it: every honest member does the same, so
-	 * the group keeps the state from before this commit, and the circle
-	 * cannot follow the relay past it.
-	 */
-	(void)store_rollback(e->store);
-	in_tx = false;
-	sx->rep->refused++;
-	mls_group_event_cleanup(&ev);
-	if ((r = circle_reload(e, c)) == HALQA_OK) {
-		r = close_circle(e, c, STORE_CIRCLE_BLOCKED, why);
-	}
-out:
-	if (in_tx) {
-		(void)store_rollback(e->store);
-		/* The in-memory group may be ahead of the store now: read it back. */
-		if (circle_reload(e, c) != HALQA_OK) {
-			r = r == HALQA_OK ? HALQA_ERR_INTERNAL : r;
-		}
-	}
-	mls_group_event_cleanup(&ev);
-	free(members);
-	return r;
-}
-
-/*
- * A batch: the application messages of one FETCH reply, read in one store
- * transaction that ends with the cursor and one save of the group, so the
- * messages and the ratchet state that decrypted them commit together (a
- * crash keeps both or neither). Anything else in the log (a proposal, a
- * commit) first ends the batch and is then processed on its own by
- * process_item: a commit may be refused by the roster rules, and the group
- * then goes back to the state stored just before it.
+ * A batch: what one FETCH reply brings, read in one store transaction
+ * that ends with the cursor and one save of the group, so the messages
+ * and the ratchet state that decrypted them commit together (a crash
+ * keeps both or neither). Application messages are read in it by
+ * batch_item; a proposal or the commit closing the epoch joins it too
+ * (process_item), so an epoch costs one transaction, not two. Such an
+ * item is read inside a savepoint, with a copy of the group and the row
+ * from just before it: a commit the roster rules refuse is taken back to
+ * that point alone, and the messages before it stay.
  */
 struct batch {
 	bool open;                        /* a store transaction is open */
 	struct engine_sync_report at_open; /* the report when it opened, for an abort */
-	struct engine_event *events;      /* MESSAGE events, given out after the commit */
+	struct engine_event *events;      /* events, given out after the commit */
 	size_t num_events;
 	size_t max_events;
 	struct mls_group_member *members; /* the epoch's members (an epoch's batch never changes them) */
@@ -2290,6 +2091,30 @@ struct batch {
 	bool have_members;
 	struct counters counters; /* the senders' counters, written at the commit */
 };
+
+/* batch_open starts the batch's transaction if it has none yet. */
+static int batch_open(struct engine *e, struct sync_ctx *sx, struct batch *b)
+{
+	int r;
+
+	if (b->open) {
+		return HALQA_OK;
+	}
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		return r;
+	}
+	b->open = true;
+	b->at_open = *sx->rep;
+	return HALQA_OK;
+}
+
+/* batch_event keeps |ev| to be given out once the batch is committed. */
+static void batch_event(struct batch *b, const struct engine_event *ev)
+{
+	if (ev->type != 0 && b->num_events < b->max_events) {
+		b->events[b->num_events++] = *ev;
+	}
+}
 
 /* batch_abort rolls the batch back: the store, the group and the row as they were before it. */
 static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b)
@@ -2336,6 +2161,210 @@ static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	}
 	b->num_events = 0;
 	return HALQA_OK;
+}
+
+static int db_exec(struct engine *e, const char *sql)
+{
+	return sqlite3_exec(store_db(e->store), sql, NULL, NULL, NULL) == SQLITE_OK ? HALQA_OK
+										    : HALQA_ERR_IO;
+}
+
+/*
+ * process_item handles message |seq| of the circle's log, a proposal or
+ * a commit, inside batch |b| (opening it if needed): ours (skipped, or
+ * our pending commit confirmed), or another member's (decrypted,
+ * checked). It is written with the batch: the group, the cursor and what
+ * the message produced commit together. A message that does not pass is
+ * counted as refused and skipped, so a bad message cannot wedge the
+ * circle; a commit the roster rules refuse leaves the group as it was
+ * before it and blocks the circle. A store failure rolls the whole batch
+ * back (group and row included) and is returned.
+ */
+static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b,
+			uint64_t seq, uint8_t kind, const uint8_t *payload, size_t len)
+{
+	struct mls_group_event ev;
+	struct mls_group_member *members = NULL;
+	struct engine_event mem_ev;
+	struct roster old_ro;
+	struct store_circle old_row;
+	uint8_t hash[32], sender[ENGINE_KEY_LEN], msg_id[ENGINE_ID_LEN];
+	uint8_t *old_state = NULL;
+	size_t num_members = 0, old_state_len = 0;
+	const char *why = NULL;
+	bool ours = false, found = false, in_sp = false, changed = false;
+	int r, pr;
+
+	memset(&ev, 0, sizeof ev);
+	memset(&mem_ev, 0, sizeof mem_ev);
+	hash_bytes(hash, payload, len);
+	if ((r = batch_open(e, sx, b)) != HALQA_OK) {
+		return r;
+	}
+	/*
+	 * The point a refused commit goes back to: the group and the row in
+	 * memory (the batch's progress is not in the store yet), the store
+	 * by the savepoint.
+	 */
+	old_row = c->row;
+	if ((r = mls_group_save(c->g, &old_state, &old_state_len)) != HALQA_OK ||
+	    (r = db_exec(e, "SAVEPOINT engine_item")) != HALQA_OK) {
+		goto out;
+	}
+	in_sp = true;
+	r = store_sent_take(e->store, c->row.circle_id, hash);
+	if (r == HALQA_OK) {
+		ours = true;
+	} else if (r != HALQA_ERR_NOT_FOUND) {
+		goto out;
+	}
+	if (ours && !(kind == WIRE_KIND_COMMIT && mls_group_has_pending(c->g))) {
+		/* Our own message or proposal, echoed: done; its outbox entry too. */
+		if ((r = outbox_echo(e, c->row.circle_id, hash, msg_id, &found)) != HALQA_OK) {
+			goto out;
+		}
+		goto advance;
+	}
+	if (roster_of(c->g, &old_ro) != HALQA_OK) {
+		memset(&old_ro, 0, sizeof old_ro);
+	}
+	if ((r = mls_group_members(c->g, &members, &num_members)) != HALQA_OK) {
+		goto out;
+	}
+	pr = mls_group_process(c->g, payload, len, &ev);
+	if (pr != HALQA_OK && ours) {
+		/* Our pending commit, accepted by the relay: apply it as accepted. */
+		pr = mls_group_commit_confirm(c->g);
+		ev.type = MLS_GROUP_EVENT_COMMIT;
+		ev.sender = mls_group_own_leaf(c->g);
+	}
+	if (pr != HALQA_OK) {
+		char fp[9];
+
+		halqa_log_fp(fp, c->row.circle_id, ENGINE_ID_LEN);
+		halqa_log(HALQA_LOG_WARN, "engine", "circle %s: message %llu refused: %s", fp,
+			  (unsigned long long)seq, halqa_strerror(pr));
+		sx->rep->refused++;
+		goto advance;
+	}
+	if (ev.sender == UINT32_MAX ||
+	    leaf_identity(members, num_members, ev.sender, sender) != HALQA_OK) {
+		/* Not from a Halqa member we know (external senders are not ours to accept). */
+		if (ev.type == MLS_GROUP_EVENT_COMMIT) {
+			why = "a commit from an unknown sender";
+			goto refuse_commit;
+		}
+		sx->rep->refused++;
+		goto advance;
+	}
+	switch (ev.type) {
+	case MLS_GROUP_EVENT_PROPOSAL:
+		/*
+		 * A member may ask to leave (a Remove of its own leaf); anything
+		 * else must come from a facilitator, or we do not commit it.
+		 */
+		if (!((ev.proposal_type == MLS_PROPOSAL_REMOVE ||
+		       ev.proposal_type == MLS_PROPOSAL_UPDATE) &&
+		      ev.proposal_leaf == ev.sender) &&
+		    roster_may_change_membership(&old_ro, sender) != HALQA_OK &&
+		    !(c->row.flags & STORE_CIRCLE_BAD_PROPOSAL)) {
+			/* Remembered with the group, until the next commit clears the cache. */
+			c->row.flags |= STORE_CIRCLE_BAD_PROPOSAL;
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+				goto out;
+			}
+		}
+		break;
+	case MLS_GROUP_EVENT_COMMIT:
+		if (check_commit(c->g, &old_ro, members, num_members, sender, &changed, &why) !=
+			    HALQA_OK &&
+		    !ours) {
+			goto refuse_commit;
+		}
+		sx->rep->commits++;
+		sx->epoch_changed = true;
+		/* The new epoch's members are not the batch's any more. */
+		free(b->members);
+		b->members = NULL;
+		b->have_members = false;
+		if (c->row.flags & STORE_CIRCLE_BAD_PROPOSAL) {
+			c->row.flags &= ~STORE_CIRCLE_BAD_PROPOSAL;
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
+				goto out;
+			}
+		}
+		if (ours) {
+			sx->confirmed_own = true;
+			if ((r = note_added(e, c, members, num_members, seq)) != HALQA_OK) {
+				goto out;
+			}
+		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
+			/* Another's commit discarded ours: its Welcomes will never be valid. */
+			goto out;
+		}
+		if (changed) {
+			mem_ev.type = ENGINE_EVENT_MEMBERS;
+			memcpy(mem_ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+			batch_event(b, &mem_ev);
+		}
+		if (ev.removed || mls_group_is_removed(c->g)) {
+			c->row.flags |= STORE_CIRCLE_REMOVED;
+			snprintf(c->row.reason, sizeof c->row.reason, "%s",
+				 "we were removed from the circle");
+			/* Not synced again: the cursors still owed are given up (newcomer_acks). */
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK ||
+			    (r = store_newcomer_ack_clear(e->store, c->row.circle_id)) != HALQA_OK) {
+				goto out;
+			}
+			memset(&mem_ev, 0, sizeof mem_ev);
+			mem_ev.type = ENGINE_EVENT_REMOVED;
+			memcpy(mem_ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
+			batch_event(b, &mem_ev);
+		}
+		break;
+	default:
+		/* An application message in a proposal or commit slot: not read there. */
+		sx->rep->refused++;
+		break;
+	}
+advance:
+	/* The cursor and the group are written when the batch commits. */
+	if ((r = db_exec(e, "RELEASE engine_item")) != HALQA_OK) {
+		goto out;
+	}
+	in_sp = false;
+	c->row.relay_seq = seq;
+	r = HALQA_OK;
+	goto out;
+refuse_commit:
+	/*
+	 * The roster rules refuse it: every honest member does the same, so
+	 * the group keeps the state from before this commit, and the circle
+	 * cannot follow the relay past it.
+	 */
+	sx->rep->refused++;
+	mls_group_event_cleanup(&ev);
+	if ((r = db_exec(e, "ROLLBACK TO engine_item; RELEASE engine_item")) != HALQA_OK) {
+		goto out;
+	}
+	in_sp = false;
+	mls_group_free(c->g);
+	c->g = NULL;
+	c->row = old_row;
+	if ((r = group_load_bytes(&c->g, old_state, old_state_len)) == HALQA_OK) {
+		r = close_circle(e, c, STORE_CIRCLE_BLOCKED, why);
+	}
+out:
+	if (in_sp) {
+		(void)db_exec(e, "ROLLBACK TO engine_item; RELEASE engine_item");
+	}
+	if (r != HALQA_OK) {
+		(void)batch_abort(e, c, sx, b);
+	}
+	mls_group_state_free(old_state, old_state_len);
+	mls_group_event_cleanup(&ev);
+	free(members);
+	return r;
 }
 
 /*
@@ -2392,12 +2421,8 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 
 	memset(&ev, 0, sizeof ev);
 	memset(&out_ev, 0, sizeof out_ev);
-	if (!b->open) {
-		if ((r = store_begin(e->store)) != HALQA_OK) {
-			return r;
-		}
-		b->open = true;
-		b->at_open = *sx->rep;
+	if ((r = batch_open(e, sx, b)) != HALQA_OK) {
+		return r;
 	}
 	hash_bytes(hash, payload, len);
 	r = store_sent_take(e->store, c->row.circle_id, hash);
@@ -2447,9 +2472,7 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 	if (refused) {
 		sx->rep->refused++;
 	}
-	if (out_ev.type != 0 && b->num_events < b->max_events) {
-		b->events[b->num_events++] = out_ev;
-	}
+	batch_event(b, &out_ev);
 advance:
 	c->row.relay_seq = seq;
 	mls_group_event_cleanup(&ev);
@@ -2543,7 +2566,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 	int r = HALQA_OK;
 
 	memset(&b, 0, sizeof b);
-	b.max_events = WIRE_MAX_FETCH_COUNT;
+	b.max_events = 2 * WIRE_MAX_FETCH_COUNT; /* a commit gives two: members, removed */
 	if ((req = calloc(1, sizeof *req)) == NULL ||
 	    (b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
 		free(req);
@@ -2599,8 +2622,8 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			if (it->kind == WIRE_KIND_APPLICATION) {
 				r = batch_item(e, c, sx, &b, it->seq, it->payload.data,
 					       it->payload.len);
-			} else if ((r = batch_commit(e, c, sx, &b)) == HALQA_OK) {
-				r = process_item(e, c, sx, it->seq, it->kind, it->payload.data,
+			} else {
+				r = process_item(e, c, sx, &b, it->seq, it->kind, it->payload.data,
 						 it->payload.len);
 			}
 			if (r != HALQA_OK || mls_group_epoch(c->g) != epoch ||

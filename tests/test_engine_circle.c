@@ -344,6 +344,9 @@ static void test_roster_enforced(void)
 	}
 	CHECK_RC(engine_circle_add(bob->e, "Closed", (const char *[]){"carol"}, 1),
 		 HALQA_ERR_DENIED);
+	/* Carol's next FETCH brings these and the forged commit in one batch. */
+	CHECK_OK(eprof_say(alice, "Closed", "before the forgery 1", NULL));
+	CHECK_OK(eprof_say(alice, "Closed", "before the forgery 2", NULL));
 	CHECK_OK(eprof_group(bob, "Closed", &g));
 	CHECK_OK(engine_circle_find(bob->e, "Closed", &row));
 	if (g == NULL) {
@@ -378,8 +381,15 @@ static void test_roster_enforced(void)
 	CHECK(strstr(row.reason, "not a facilitator") != NULL);
 	CHECK_OK(eprof_sync(carol, &rep));
 	CHECK_INT_EQ(rep.refused, 1);
+	/* The refusal takes back the commit alone: the messages before it stay. */
+	CHECK_INT_EQ(rep.received, 2);
+	CHECK_INT_EQ(eprof_has_text(carol, "Closed", "before the forgery 2"), 1);
 	CHECK_OK(engine_circle_find(carol->e, "Closed", &row));
 	CHECK(row.flags & STORE_CIRCLE_BLOCKED);
+	CHECK_OK(eprof_reopen(carol));
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK_INT_EQ(eprof_count(carol, "Closed"), 2);
 	CHECK_RC(eprof_say(carol, "Closed", "still there?", NULL), HALQA_ERR_DENIED);
 	/* The refused commit left their groups where they were. */
 	CHECK_OK(eprof_same_epoch(alice, carol, "Closed", NULL));
