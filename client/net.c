@@ -101,8 +101,7 @@ struct net {
 	void *event_arg;
 	struct wire_msg *msg; /* decode scratch, lent to callbacks */
 	struct wire_msg *enc; /* encode scratch for net_request */
-	uint8_t *call_frame;  /* net_call's copy of its reply frame */
-	size_t call_frame_len;
+	struct net_pending call; /* net_call's request and its answer */
 	const uint8_t *cur_frame; /* the frame being dispatched */
 	size_t cur_frame_len;
 	struct net_stats stats;
@@ -568,10 +567,7 @@ static void net_destroy(struct net *n)
 		wire_msg_cleanup(n->enc);
 		free(n->enc);
 	}
-	if (n->call_frame != NULL) {
-		sodium_memzero(n->call_frame, n->call_frame_len);
-		free(n->call_frame);
-	}
+	net_pending_cleanup(&n->call);
 	free(n->slots);
 	free(n);
 }
@@ -900,62 +896,97 @@ out:
 	return rc;
 }
 
-struct call_state {
-	struct net *n;
-	struct wire_msg *reply;
-	int done;
-	int status;
-};
-
-static void on_call_reply(void *arg, int status, const struct wire_msg *reply)
+void net_pending_init(struct net_pending *p)
 {
-	struct call_state *st = arg;
-	struct net *n = st->n;
+	memset(p, 0, sizeof *p);
+}
 
-	st->done = 1;
-	st->status = status;
+void net_pending_cleanup(struct net_pending *p)
+{
+	if (p->frame != NULL) {
+		sodium_memzero(p->frame, p->frame_len);
+		free(p->frame);
+	}
+	p->frame = NULL;
+	p->frame_len = 0;
+	p->started = 0;
+}
+
+static void on_pending_reply(void *arg, int status, const struct wire_msg *reply)
+{
+	struct net_pending *p = arg;
+	struct net *n = p->net;
+
+	p->waiting = 0;
+	p->status = status;
 	if (reply == NULL || n->cur_frame == NULL) {
 		return;
 	}
-	/* The reply borrows from a ZeroMQ message about to be released: keep a copy and re-decode. */
-	if (n->call_frame != NULL) {
-		sodium_memzero(n->call_frame, n->call_frame_len);
-		free(n->call_frame);
-		n->call_frame = NULL;
-	}
-	n->call_frame = malloc(n->cur_frame_len);
-	if (n->call_frame == NULL) {
-		st->status = HALQA_ERR_NOMEM;
+	/* The reply borrows from a ZeroMQ message about to be released: keep a copy. */
+	if ((p->frame = malloc(n->cur_frame_len)) == NULL) {
+		p->status = HALQA_ERR_NOMEM;
 		return;
 	}
-	n->call_frame_len = n->cur_frame_len;
-	memcpy(n->call_frame, n->cur_frame, n->cur_frame_len);
-	if (wire_decode(n->call_frame, n->call_frame_len, st->reply) != HALQA_OK) {
-		st->status = HALQA_ERR_INTERNAL;
+	p->frame_len = n->cur_frame_len;
+	memcpy(p->frame, n->cur_frame, n->cur_frame_len);
+}
+
+int net_start(struct net *n, const struct wire_msg *req, struct net_pending *p,
+	      unsigned timeout_ms)
+{
+	int rc;
+
+	if (n == NULL || p == NULL || p->started) {
+		return HALQA_ERR_ARG;
 	}
+	net_pending_cleanup(p);
+	p->net = n;
+	p->status = HALQA_ERR_NETWORK;
+	if ((rc = net_request(n, req, on_pending_reply, p, timeout_ms)) != HALQA_OK) {
+		return rc;
+	}
+	p->started = 1;
+	p->waiting = 1;
+	return HALQA_OK;
+}
+
+int net_finish(struct net_pending *p, struct wire_msg *reply)
+{
+	if (p == NULL || reply == NULL || !p->started) {
+		return HALQA_ERR_ARG;
+	}
+	wire_msg_init(reply, 0, 0);
+	/* The request's own timer bounds this loop. */
+	while (p->waiting) {
+		uv_run(p->net->loop, UV_RUN_ONCE);
+	}
+	p->started = 0;
+	if (p->frame != NULL && wire_decode(p->frame, p->frame_len, reply) != HALQA_OK) {
+		return HALQA_ERR_INTERNAL;
+	}
+	return p->status;
 }
 
 int net_call(struct net *n, const struct wire_msg *req, struct wire_msg *reply,
 	     unsigned timeout_ms)
 {
-	struct call_state st;
 	int rc;
 
 	if (n == NULL || reply == NULL) {
 		return HALQA_ERR_ARG;
 	}
-	memset(&st, 0, sizeof st);
-	st.n = n;
-	st.reply = reply;
 	wire_msg_init(reply, 0, 0);
-	if ((rc = net_request(n, req, on_call_reply, &st, timeout_ms)) != HALQA_OK) {
+	if ((rc = net_start(n, req, &n->call, timeout_ms)) != HALQA_OK) {
 		return rc;
 	}
-	/* The request's own timer bounds this loop. */
-	while (!st.done) {
-		uv_run(n->loop, UV_RUN_ONCE);
+	return net_finish(&n->call, reply);
+}
+
+void net_flush(struct net *n)
+{
+	if (n != NULL) {
+		pump(n);
 	}
-	return st.status;
 }
 
 void net_close(struct net *n)

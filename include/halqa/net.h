@@ -148,6 +148,54 @@ HALQA_MUST_CHECK int net_call(struct net *n, const struct wire_msg *req, struct 
 			      unsigned timeout_ms);
 
 /*
+ * struct net_pending: a request whose answer the caller waits for later
+ * (net_start, then net_finish), so that it can work while the relay
+ * does. The caller owns it and keeps it in place from net_start until
+ * net_finish returns or net_close has been called (which completes it).
+ * Its fields are the net's; net_pending_init gives the idle state.
+ */
+struct net_pending {
+	struct net *net;
+	uint8_t *frame; /* a copy of the answer's frame, which the reply borrows */
+	size_t frame_len;
+	int status;
+	int waiting; /* started and not yet completed */
+	int started; /* started and not yet finished */
+};
+
+/* net_pending_init gives |p| the idle state. */
+void net_pending_init(struct net_pending *p);
+
+/* net_pending_cleanup wipes and frees the kept answer; |p| must not be waiting. */
+void net_pending_cleanup(struct net_pending *p);
+
+/*
+ * net_start is net_request with |p| (idle or finished; an answer it kept
+ * is released) collecting the outcome. Returns net_request's error, and
+ * HALQA_ERR_ARG if |p| was started and not finished.
+ */
+HALQA_MUST_CHECK int net_start(struct net *n, const struct wire_msg *req, struct net_pending *p,
+			       unsigned timeout_ms);
+
+/*
+ * net_finish runs the loop until |p|'s request completes (never from
+ * inside a callback of the same loop) and returns its status as net_call
+ * does; on HALQA_OK and on a relay ERR, |*reply| holds the answer, its
+ * blobs borrowed from |p| until |p| is started again or cleaned up.
+ * HALQA_ERR_ARG if |p| was not started.
+ */
+HALQA_MUST_CHECK int net_finish(struct net_pending *p, struct wire_msg *reply);
+
+/*
+ * net_flush sends the queued requests now, where net_request leaves that
+ * to the loop's next turn: for a caller that starts a request and then
+ * works without running the loop. Answers already there complete their
+ * requests, so callbacks may run inside it; never call it from inside a
+ * callback of the same loop.
+ */
+void net_flush(struct net *n);
+
+/*
  * net_close completes every pending request with HALQA_ERR_NETWORK (their
  * callbacks run before it returns), closes the socket, and releases |n|
  * through libuv close callbacks: the caller keeps running the loop (e.g.
