@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,8 @@ struct hostile_relay {
 	pthread_t thread;
 	atomic_int stop;
 	atomic_uint modes;
+	atomic_int fetch_left; /* FETCHes still answered, when fetch_limited */
+	atomic_int fetch_limited;
 	/* Messages of earlier fetches: of the last circle, and of others. */
 	uint8_t last_circle[WIRE_ID_LEN];
 	struct stash_item last[STASH_MAX];
@@ -200,16 +203,25 @@ static void handle(struct hostile_relay *h, const uint8_t *rid, size_t rid_len,
 		return;
 	}
 	id = req.request_id;
+	if (req.type == WIRE_FETCH && atomic_load(&h->fetch_limited)) {
+		if (atomic_load(&h->fetch_left) <= 0) {
+			send_frame(h, rid, rid_len, garbage, sizeof garbage);
+			wire_msg_cleanup(&req);
+			return;
+		}
+		atomic_fetch_sub(&h->fetch_left, 1);
+	}
 	memcpy(circle, req.u.fetch.circle_id, WIRE_ID_LEN);
 	if (relay_client_request(h->up, &req, &reply, 10000) != HALQA_OK) {
 		wire_msg_cleanup(&req);
 		return;
 	}
-	if (reply.type == WIRE_OK && reply.u.ok.for_type == WIRE_FETCH) {
-		struct wire_fetch_ok genuine = reply.u.ok.u.fetch;
+	bool fetched = reply.type == WIRE_OK && reply.u.ok.for_type == WIRE_FETCH;
+	static struct wire_fetch_ok genuine;
 
+	if (fetched) {
+		genuine = reply.u.ok.u.fetch;
 		tamper_fetch(h, circle, &reply, keep, &num_keep);
-		remember(h, circle, &genuine);
 	}
 	if (modes & HOSTILE_GARBAGE) {
 		struct wire_msg stray;
@@ -222,6 +234,10 @@ static void handle(struct hostile_relay *h, const uint8_t *rid, size_t rid_len,
 	}
 	reply.request_id = id;
 	send_msg(h, rid, rid_len, &reply);
+	if (fetched) {
+		/* Only now: the answer may carry replays borrowed from the stash it replaces. */
+		remember(h, circle, &genuine);
+	}
 	for (size_t i = 0; i < num_keep; i++) {
 		free(keep[i]);
 	}
@@ -324,6 +340,12 @@ fail:
 void hostile_relay_set_modes(struct hostile_relay *h, unsigned modes)
 {
 	atomic_store(&h->modes, modes);
+}
+
+void hostile_relay_fetch_budget(struct hostile_relay *h, int n)
+{
+	atomic_store(&h->fetch_left, n);
+	atomic_store(&h->fetch_limited, n >= 0);
 }
 
 void hostile_relay_stop(struct hostile_relay *h)

@@ -31,6 +31,13 @@ int hostile_relay_start(struct hostile_relay **out, struct relay_test *t, char e
 /* hostile_relay_set_modes sets the hostile_mode bits for the next requests. */
 void hostile_relay_set_modes(struct hostile_relay *h, unsigned modes);
 
+/*
+ * hostile_relay_fetch_budget answers the next |n| FETCH requests and, after
+ * them, answers each FETCH with an undecodable frame only (the client
+ * times out); |n| < 0 lifts the limit (the default).
+ */
+void hostile_relay_fetch_budget(struct hostile_relay *h, int n);
+
 /* hostile_relay_stop stops the thread and frees everything. NULL is a no-op. */
 void hostile_relay_stop(struct hostile_relay *h);
 
