@@ -364,19 +364,15 @@ int engine_connect(struct engine *e)
 }
 
 /*
- * call sends |req| and waits for the answer in e->reply. A relay ERR
- * becomes its HALQA_ERR_* with the relay's reason in engine_last_error.
+ * call_timeout gives a request's timeout: the engine's, cut to what is
+ * left of the current operation's deadline, if any. HALQA_ERR_NETWORK
+ * once the deadline has passed.
  */
-static int call(struct engine *e, const struct wire_msg *req)
+static int call_timeout(struct engine *e, unsigned *out)
 {
-	unsigned timeout_ms = e->timeout_ms;
 	uint64_t now;
-	int r;
 
-	if ((r = engine_connect(e)) != HALQA_OK) {
-		return r;
-	}
-	wire_msg_cleanup(e->reply);
+	*out = e->timeout_ms;
 	if (e->deadline_ns != 0) {
 		/* The operation as a whole may take the timeout, not each of its requests. */
 		now = uv_hrtime();
@@ -384,25 +380,52 @@ static int call(struct engine *e, const struct wire_msg *req)
 			return engine_seterr(e, HALQA_ERR_NETWORK, "%s",
 					     net_fault_text(HALQA_ERR_NETWORK));
 		}
-		if ((e->deadline_ns - now) / 1000000 < timeout_ms) {
-			timeout_ms = (unsigned)((e->deadline_ns - now) / 1000000) + 1;
+		if ((e->deadline_ns - now) / 1000000 < *out) {
+			*out = (unsigned)((e->deadline_ns - now) / 1000000) + 1;
 		}
 	}
-	r = net_call(e->net, req, e->reply, timeout_ms);
-	if (r == HALQA_OK) {
-		return r;
-	}
+	return HALQA_OK;
+}
+
+/*
+ * call_failed records why request status |r| (not HALQA_OK) failed, with
+ * |reply| the relay's answer if any: a relay ERR becomes its HALQA_ERR_*
+ * with the relay's reason in engine_last_error. Returns |r|.
+ */
+static int call_failed(struct engine *e, int r, const struct wire_msg *reply)
+{
 	if (r == HALQA_ERR_NETWORK && !net_connected(e->net)) {
 		e->relay_down = true;
 	}
-	if (e->reply->type == WIRE_ERR) {
-		return engine_seterr(e, r, "the relay refused: %s",
-				     wire_err_name(e->reply->u.err.code));
+	if (reply->type == WIRE_ERR) {
+		return engine_seterr(e, r, "the relay refused: %s", wire_err_name(reply->u.err.code));
 	}
 	return engine_seterr(e, r, "%s", net_fault_text(r));
 }
 
+/*
+ * call sends |req| and waits for the answer in e->reply. A relay ERR
+ * becomes its HALQA_ERR_* with the relay's reason in engine_last_error.
+ */
+static int call(struct engine *e, const struct wire_msg *req)
+{
+	unsigned timeout_ms;
+	int r;
+
+	if ((r = engine_connect(e)) != HALQA_OK) {
+		return r;
+	}
+	wire_msg_cleanup(e->reply);
+	if ((r = call_timeout(e, &timeout_ms)) != HALQA_OK) {
+		return r;
+	}
+	r = net_call(e->net, req, e->reply, timeout_ms);
+	return r == HALQA_OK ? r : call_failed(e, r, e->reply);
+}
+
 /* ---- engine object ---- */
+
+static void fetch_free(struct engine *e);
 
 int engine_new(struct engine **out, struct store *store, const struct identity *id,
 	       uv_loop_t *loop)
@@ -413,12 +436,12 @@ int engine_new(struct engine **out, struct store *store, const struct identity *
 	if (store == NULL || id == NULL || loop == NULL) {
 		return HALQA_ERR_ARG;
 	}
-	if ((e = calloc(1, sizeof *e)) == NULL || (e->reply = calloc(1, sizeof *e->reply)) == NULL) {
-		free(e);
-		return HALQA_ERR_NOMEM;
-	}
-	if (uv_loop_init(&e->own_loop) != 0) {
-		free(e->reply);
+	if ((e = calloc(1, sizeof *e)) == NULL || (e->reply = calloc(1, sizeof *e->reply)) == NULL ||
+	    (e->fetch = calloc(2, sizeof *e->fetch)) == NULL ||
+	    (e->fetch[0].msg = calloc(1, sizeof *e->fetch[0].msg)) == NULL ||
+	    (e->fetch[1].msg = calloc(1, sizeof *e->fetch[1].msg)) == NULL ||
+	    uv_loop_init(&e->own_loop) != 0) {
+		fetch_free(e);
 		free(e);
 		return HALQA_ERR_NOMEM;
 	}
@@ -456,10 +479,8 @@ void engine_free(struct engine *e)
 		e->pushes = p->next;
 		free(p);
 	}
-	if (e->reply != NULL) {
-		wire_msg_cleanup(e->reply);
-		free(e->reply);
-	}
+	/* After net_close: it completed what was still out. */
+	fetch_free(e);
 	sodium_memzero(e, sizeof *e);
 	free(e);
 }
@@ -2552,24 +2573,107 @@ static void sort_items(uint16_t *order, uint16_t n, const struct wire_fetch_item
 	}
 }
 
+/* fetch_start sends a FETCH of |c| at its group's epoch from |from_seq|, answered into |f|. */
+static int fetch_start(struct engine *e, struct circle *c, struct engine_fetch *f,
+		       uint64_t from_seq)
+{
+	struct wire_msg *req;
+	unsigned timeout_ms;
+	int r;
+
+	if ((r = engine_connect(e)) != HALQA_OK || (r = call_timeout(e, &timeout_ms)) != HALQA_OK) {
+		return r;
+	}
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	wire_msg_init(req, WIRE_FETCH, 0);
+	memcpy(req->u.fetch.circle_id, c->row.circle_id, WIRE_ID_LEN);
+	req->u.fetch.from_seq = from_seq;
+	req->u.fetch.max_count = WIRE_MAX_FETCH_COUNT;
+	if ((r = circle_cap(c, req->u.fetch.cap)) == HALQA_OK) {
+		r = net_start(e->net, req, &f->p, timeout_ms);
+		if (r == HALQA_OK) {
+			memcpy(f->circle_id, c->row.circle_id, ENGINE_ID_LEN);
+			f->epoch = mls_group_epoch(c->g);
+			f->from_seq = from_seq;
+			/* Out now: the caller works without running the loop until it needs the answer. */
+			net_flush(e->net);
+		} else {
+			r = engine_seterr(e, r, "%s", net_fault_text(r));
+		}
+	}
+	wire_msg_cleanup(req);
+	free(req);
+	return r;
+}
+
+/* fetch_finish waits for |f|'s answer (in f->msg); a failure is recorded as call's are. */
+static int fetch_finish(struct engine *e, struct engine_fetch *f)
+{
+	int r;
+
+	wire_msg_cleanup(f->msg);
+	r = net_finish(&f->p, f->msg);
+	return r == HALQA_OK ? r : call_failed(e, r, f->msg);
+}
+
+/* fetch_drop waits out |f|'s request, if any, and forgets its answer. */
+static void fetch_drop(struct engine_fetch *f)
+{
+	if (f->p.started && net_finish(&f->p, f->msg) != HALQA_OK) {
+		/* Its failure is nobody's: the answer was not going to be read. */
+	}
+	wire_msg_cleanup(f->msg);
+	net_pending_cleanup(&f->p);
+}
+
+/* fetch_is says whether |f| is out for circle |c| at its current epoch from |from_seq|. */
+static bool fetch_is(const struct engine_fetch *f, const struct circle *c, uint64_t from_seq)
+{
+	return f->p.started && memcmp(f->circle_id, c->row.circle_id, ENGINE_ID_LEN) == 0 &&
+	       f->epoch == mls_group_epoch(c->g) && f->from_seq == from_seq;
+}
+
+/* fetch_free frees what engine_new allocated beside the engine (the reply, the FETCHes). */
+static void fetch_free(struct engine *e)
+{
+	if (e == NULL) {
+		return;
+	}
+	for (size_t i = 0; e->fetch != NULL && i < 2; i++) {
+		net_pending_cleanup(&e->fetch[i].p);
+		if (e->fetch[i].msg != NULL) {
+			wire_msg_cleanup(e->fetch[i].msg);
+			free(e->fetch[i].msg);
+		}
+	}
+	free(e->fetch);
+	e->fetch = NULL;
+	if (e->reply != NULL) {
+		wire_msg_cleanup(e->reply);
+		free(e->reply);
+		e->reply = NULL;
+	}
+}
+
 /*
  * fetch_circle reads the circle's log from its cursor, epoch by epoch,
- * until the end. The group stays loaded in |c|.
+ * until the end, with the next FETCH in flight while a reply is read
+ * (struct engine_fetch). The group stays loaded in |c|.
  */
 static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 {
-	struct wire_msg *req;
+	struct engine_fetch *cur = &e->fetch[0], *ahead = &e->fetch[1], *t;
 	struct batch b;
-	uint64_t epoch, first, last, prev_seq;
+	uint64_t epoch, first, last, prev_seq, top;
 	uint16_t order[WIRE_MAX_FETCH_COUNT];
 	bool closed;
 	int r = HALQA_OK;
 
 	memset(&b, 0, sizeof b);
 	b.max_events = 2 * WIRE_MAX_FETCH_COUNT; /* a commit gives two: members, removed */
-	if ((req = calloc(1, sizeof *req)) == NULL ||
-	    (b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
-		free(req);
+	if ((b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	for (unsigned round = 0; round < ENGINE_MAX_FETCH_ROUNDS; round++) {
@@ -2577,14 +2681,20 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			break;
 		}
 		epoch = mls_group_epoch(c->g);
-		wire_msg_init(req, WIRE_FETCH, 0);
-		memcpy(req->u.fetch.circle_id, c->row.circle_id, WIRE_ID_LEN);
-		req->u.fetch.from_seq = c->row.relay_seq + 1;
-		req->u.fetch.max_count = WIRE_MAX_FETCH_COUNT;
-		if ((r = circle_cap(c, req->u.fetch.cap)) != HALQA_OK || (r = call(e, req)) != HALQA_OK) {
+		if (fetch_is(ahead, c, c->row.relay_seq + 1)) {
+			t = cur;
+			cur = ahead;
+			ahead = t;
+		} else {
+			fetch_drop(ahead);
+			if ((r = fetch_start(e, c, cur, c->row.relay_seq + 1)) != HALQA_OK) {
+				break;
+			}
+		}
+		if ((r = fetch_finish(e, cur)) != HALQA_OK) {
 			break;
 		}
-		const struct wire_fetch_ok *f = &e->reply->u.ok.u.fetch;
+		const struct wire_fetch_ok *f = &cur->msg->u.ok.u.fetch;
 
 		closed = f->closed != 0;
 		first = f->first_seq;
@@ -2608,10 +2718,19 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		 * epoch, each once: anything else (a replay, a message of
 		 * another epoch) is dropped.
 		 */
+		top = 0;
 		for (uint16_t i = 0; i < f->num_msgs; i++) {
 			order[i] = i;
+			if (f->msgs[i].seq > c->row.relay_seq && f->msgs[i].seq <= last &&
+			    f->msgs[i].seq > top) {
+				top = f->msgs[i].seq;
+			}
 		}
 		sort_items(order, f->num_msgs, f->msgs);
+		/* The reply stopped short of the epoch's end: ask for the rest while reading it. */
+		if (top != 0 && top < last && (r = fetch_start(e, c, ahead, top + 1)) != HALQA_OK) {
+			break;
+		}
 		for (uint16_t k = 0; k < f->num_msgs && r == HALQA_OK; k++) {
 			const struct wire_fetch_item *it = &f->msgs[order[k]];
 
@@ -2630,6 +2749,16 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			    (c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
 				break;
 			}
+		}
+		/*
+		 * A commit moved us on: the next epoch's FETCH goes out before
+		 * the batch is written. Should the batch fail, the group goes
+		 * back to this epoch and the answer is dropped unread.
+		 */
+		if (r == HALQA_OK && mls_group_epoch(c->g) != epoch &&
+		    !(c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+			fetch_drop(ahead);
+			r = fetch_start(e, c, ahead, c->row.relay_seq + 1);
 		}
 		if (r == HALQA_OK) {
 			r = batch_commit(e, c, sx, &b);
@@ -2658,11 +2787,12 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		}
 	}
 	(void)batch_abort(e, c, sx, &b); /* only after a failure: a batch in flight is rolled back */
+	/* A FETCH asked ahead and not read (a failure, a blocked circle): waited out, dropped. */
+	fetch_drop(ahead);
+	fetch_drop(cur);
 	free(b.members);
 	sodium_memzero(b.events, b.max_events * sizeof *b.events);
 	free(b.events);
-	wire_msg_cleanup(req);
-	free(req);
 	return r;
 }
 

@@ -35,6 +35,24 @@ struct engine_push {
 	uint64_t epoch;
 };
 
+/*
+ * A FETCH of fetch_circle's, possibly sent before its answer is needed:
+ * the next epoch's as soon as the commit closing the current one is read
+ * (the relay reads while the batch is written), or the rest of an epoch
+ * whose reply stopped early (while that reply is read). It carries the
+ * capability of the epoch it names; what it asked for is kept, and its
+ * answer is read only if the circle is still exactly there (same epoch,
+ * the cursor just before |from_seq|); otherwise it is waited out and
+ * dropped, so nothing is skipped or read twice.
+ */
+struct engine_fetch {
+	struct net_pending p;
+	struct wire_msg *msg; /* the answer, borrowing from p */
+	uint8_t circle_id[ENGINE_ID_LEN];
+	uint64_t epoch;
+	uint64_t from_seq;
+};
+
 struct engine {
 	struct store *store;
 	const struct identity *id;
@@ -44,6 +62,8 @@ struct engine {
 	void *zctx;
 	struct net *net;
 	struct wire_msg *reply; /* net_call's answer (about 9 KiB, so on the heap) */
+	/* fetch_circle's FETCHes: the one being read and the one asked ahead (engine.c). */
+	struct engine_fetch *fetch;
 	unsigned timeout_ms;
 	unsigned commit_depth; /* send_commit calls in progress (its syncs make no commits) */
 
