@@ -48,7 +48,7 @@
 #define STORE_MAX_WIRE (256u * 1024)      /* an MLS message or mailbox item (WIRE_MAX_PAYLOAD) */
 #define STORE_MAX_KP (16u * 1024)         /* a KeyPackage or its privates */
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store;
 
@@ -254,10 +254,13 @@ struct store_message {
 
 /*
  * store_message_add stores |m| (seq is ignored) in its circle; the new seq
- * goes to |*out_seq| if not NULL. HALQA_ERR_EXISTS if the circle already has
- * this message id (nothing changes), HALQA_ERR_NOT_FOUND for an unknown
+ * goes to |*out_seq| if not NULL. HALQA_ERR_NOT_FOUND for an unknown
  * circle, HALQA_ERR_MALFORMED for a body that is not UTF-8,
- * HALQA_ERR_TOO_LARGE above STORE_MAX_BODY.
+ * HALQA_ERR_TOO_LARGE above STORE_MAX_BODY; nothing changes on an error.
+ * It does not look for a duplicate message id: store_seen_add does, and
+ * a caller storing a message from the network runs it first, in the same
+ * transaction (since schema 7; a second unique index on random ids cost
+ * a third of the insert).
  */
 HALQA_MUST_CHECK int store_message_add(struct store *s, const struct store_message *m,
 				       int64_t *out_seq);
