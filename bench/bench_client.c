@@ -27,7 +27,7 @@
  *    wall time and the process's CPU time; beside it the test KDF alone
  *    (taken out of the figure) and `halqa help` (starting and ending a
  *    process that links SQLCipher, ZeroMQ and libuv, libical being loaded
- *    only by the session commands: the floor of any command on this
+ *    only where a session date is needed: the floor of any command on this
  *    machine at this load).
  */
 #include <errno.h>

@@ -1,11 +1,11 @@
 /*
  * ical_lib.h: libical, loaded on first use.
  *
- * Only the session commands (schedule, agenda, export) and a received
- * session schedule need libical, for time-zone rules and iCalendar text.
- * Linking it would make every halqa process pay for it at start: the
- * dynamic loader maps and relocates libical and the ICU libraries it
- * brings, about 4.7 ms of CPU on every `halqa send`. So halqa does not link
+ * Only session dates (the session commands, a received schedule, and the
+ * sessions of a circle read back from the store) and iCalendar export need
+ * libical. Linking it would make every halqa process pay for it at start:
+ * the dynamic loader maps and relocates libical and the ICU libraries it
+ * brings, about 5 ms of CPU on every `halqa send`. So halqa does not link
  * it; recur.c and ics.c call it through the table below, which
  * ical_lib_get fills with dlopen(ICAL_LIB_SONAME) the first time it is
  * asked. libical's headers still give the types and the prototypes, so the
