@@ -15,7 +15,10 @@
  * repeat a message, nor reuse a ratchet key. Catching up, the application
  * messages of one FETCH reply share one transaction and one save of the
  * group at its end (struct batch): a group save and a commit per message
- * cost a hundred times more than decrypting it. A proposal or the commit
+ * cost a hundred times more than decrypting it. Between two uses in one
+ * engine a group may be kept in memory (struct engine_kept_group), but a
+ * load hands it out only if the stored bytes are still the ones it
+ * serialises to, so the store stays the only truth. A proposal or the commit
  * closing the epoch joins the batch inside a savepoint, so that a commit
  * the roster rules refuse is taken back alone.
  *
@@ -122,16 +125,123 @@ static void hash_bytes(uint8_t out[32], const uint8_t *data, size_t len)
 	crypto_hash_sha256(out, data, len);
 }
 
-/* A loaded circle: its row and its group. */
+/*
+ * A loaded circle: its row and its group. |e| and |state_hash| are set by
+ * circle_load and circle_save: the hash of the stored bytes the group was
+ * read from or last written as, so circle_cleanup can keep the group for
+ * the next load (struct engine_kept_group) if it still serialises to them.
+ */
 struct circle {
 	struct store_circle row;
 	struct mls_group *g;
+	struct engine *e;
+	uint8_t state_hash[32];
+	bool have_hash;
 };
+
+static void state_hash(uint8_t out[32], const uint8_t *state, size_t len)
+{
+	crypto_generichash(out, 32, state, len, NULL, 0);
+}
+
+static void kept_drop(struct engine_kept_group *k)
+{
+	mls_group_free(k->g);
+	sodium_memzero(k, sizeof *k);
+}
+
+/* groups_drop frees every kept group. */
+static void groups_drop(struct engine *e)
+{
+	for (size_t i = 0; i < ENGINE_GROUP_CACHE; i++) {
+		kept_drop(&e->groups[i]);
+	}
+}
+
+/*
+ * group_take hands over the kept group of circle |id| if it equals the
+ * stored bytes of hash |hash|; a kept group of |id| that does not is
+ * dropped (the store moved on: its keys must not outlive the store's).
+ */
+static struct mls_group *group_take(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
+				    const uint8_t hash[32])
+{
+	struct mls_group *g;
+
+	for (size_t i = 0; i < ENGINE_GROUP_CACHE; i++) {
+		struct engine_kept_group *k = &e->groups[i];
+
+		if (k->g == NULL || memcmp(k->circle_id, id, ENGINE_ID_LEN) != 0) {
+			continue;
+		}
+		if (e->live || sodium_memcmp(k->state_hash, hash, sizeof k->state_hash) != 0) {
+			kept_drop(k);
+			return NULL;
+		}
+		g = k->g;
+		k->g = NULL;
+		kept_drop(k);
+		return g;
+	}
+	return NULL;
+}
+
+/*
+ * group_keep keeps |c|'s group for the next load if it still serialises
+ * to the bytes it was loaded from or saved as; otherwise (it ran ahead of
+ * the store, or the save is unknown) it is left to be freed. Live mode
+ * keeps nothing: its engine lives long, and another process may move the
+ * store on meanwhile, so a kept group could hold keys the store deleted.
+ */
+static void group_keep(struct circle *c)
+{
+	struct engine *e = c->e;
+	struct engine_kept_group *slot = NULL;
+	uint8_t *state = NULL, hash[32];
+	size_t state_len = 0;
+
+	if (e->live) {
+		groups_drop(e);
+		return;
+	}
+	if (mls_group_save(c->g, &state, &state_len) != HALQA_OK) {
+		return;
+	}
+	state_hash(hash, state, state_len);
+	mls_group_state_free(state, state_len);
+	if (sodium_memcmp(hash, c->state_hash, sizeof hash) != 0) {
+		sodium_memzero(hash, sizeof hash);
+		return;
+	}
+	for (size_t i = 0; i < ENGINE_GROUP_CACHE; i++) {
+		struct engine_kept_group *k = &e->groups[i];
+
+		if (k->g != NULL && memcmp(k->circle_id, c->row.circle_id, ENGINE_ID_LEN) == 0) {
+			slot = k; /* an older copy of this circle (a nested load): replaced */
+			break;
+		}
+		if (slot == NULL || (slot->g != NULL && (k->g == NULL || k->used < slot->used))) {
+			slot = k;
+		}
+	}
+	kept_drop(slot);
+	slot->g = c->g;
+	c->g = NULL;
+	memcpy(slot->circle_id, c->row.circle_id, ENGINE_ID_LEN);
+	memcpy(slot->state_hash, hash, sizeof hash);
+	slot->used = ++e->group_tick;
+	sodium_memzero(hash, sizeof hash);
+}
 
 static void circle_cleanup(struct circle *c)
 {
+	if (c->g != NULL && c->e != NULL && c->have_hash) {
+		group_keep(c);
+	}
 	mls_group_free(c->g);
 	c->g = NULL;
+	c->have_hash = false;
+	sodium_memzero(c->state_hash, sizeof c->state_hash);
 }
 
 /* circle_cap computes the capability of the group's current epoch. */
@@ -164,7 +274,11 @@ static int group_load_bytes(struct mls_group **out, const uint8_t *state, size_t
 	return mls_group_load(out, state, len, NULL);
 }
 
-/* circle_load reads circle |id| and its group from the store. */
+/*
+ * circle_load reads circle |id| and its group from the store: the group
+ * kept from an earlier use in this engine if the stored bytes are still
+ * the ones it equals, else rebuilt (and verified) from them.
+ */
 static int circle_load(struct engine *e, const uint8_t id[ENGINE_ID_LEN], struct circle *c)
 {
 	uint8_t *state = NULL;
@@ -172,19 +286,32 @@ static int circle_load(struct engine *e, const uint8_t id[ENGINE_ID_LEN], struct
 	int r;
 
 	c->g = NULL;
+	c->e = NULL;
+	c->have_hash = false;
 	if ((r = store_circle_get_by_id(e->store, id, &c->row)) != HALQA_OK) {
 		return r;
 	}
 	if ((r = store_circle_state_get(e->store, id, &state, &state_len)) != HALQA_OK) {
 		return r;
 	}
-	r = group_load_bytes(&c->g, state, state_len);
+	state_hash(c->state_hash, state, state_len);
+	if ((c->g = group_take(e, id, c->state_hash)) != NULL) {
+		e->group_reuses++;
+		r = HALQA_OK;
+	} else {
+		e->group_loads++;
+		r = group_load_bytes(&c->g, state, state_len);
+	}
 	store_secret_free(state, state_len);
 	if (r != HALQA_OK) {
+		sodium_memzero(c->state_hash, sizeof c->state_hash);
 		halqa_log(HALQA_LOG_ERROR, "engine", "stored group state refused: %s",
 			  halqa_strerror(r));
+		return r;
 	}
-	return r;
+	c->e = e;
+	c->have_hash = true;
+	return HALQA_OK;
 }
 
 /* circle_save writes the group (inside the caller's transaction). */
@@ -194,10 +321,17 @@ static int circle_save(struct engine *e, struct circle *c)
 	size_t state_len = 0;
 	int r;
 
+	c->have_hash = false;
 	if ((r = mls_group_save(c->g, &state, &state_len)) != HALQA_OK) {
 		return r;
 	}
 	r = store_circle_state_put(e->store, c->row.circle_id, state, state_len);
+	if (r == HALQA_OK) {
+		/* Kept later only if this transaction commits: else the stored hash differs. */
+		state_hash(c->state_hash, state, state_len);
+		c->e = e;
+		c->have_hash = true;
+	}
 	mls_group_state_free(state, state_len);
 	return r;
 }
@@ -481,8 +615,16 @@ void engine_free(struct engine *e)
 	}
 	/* After net_close: it completed what was still out. */
 	fetch_free(e);
+	groups_drop(e);
 	sodium_memzero(e, sizeof *e);
 	free(e);
+}
+
+void engine_group_counts(const struct engine *e, unsigned long *out_loads,
+			 unsigned long *out_reuses)
+{
+	*out_loads = e->group_loads;
+	*out_reuses = e->group_reuses;
 }
 
 void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg)
@@ -827,8 +969,8 @@ static int next_cap_hash(struct circle *c, uint8_t out[WIRE_CAP_LEN])
 	size_t state_len = 0;
 	int r;
 
+	memset(&copy, 0, sizeof copy);
 	copy.row = c->row;
-	copy.g = NULL;
 	if ((r = mls_group_save(c->g, &state, &state_len)) != HALQA_OK ||
 	    (r = group_load_bytes(&copy.g, state, state_len)) != HALQA_OK ||
 	    (r = mls_group_commit_confirm(copy.g)) != HALQA_OK ||

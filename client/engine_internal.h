@@ -27,6 +27,24 @@ struct engine_live_handles {
 	int open;         /* handles not yet closed */
 };
 
+/*
+ * A circle's MLS group kept between two uses in one engine (engine.c,
+ * circle_load and circle_cleanup): loading a group re-verifies its tree,
+ * the biggest cost of a command after the process start. |state_hash| is
+ * the BLAKE2b of the stored bytes the group is equal to; a load uses the
+ * kept group only if the bytes it reads from the store now have that hash,
+ * so a rollback, a reload or another writer of the store can never make it
+ * use a group the store does not hold. Empty in live mode.
+ */
+#define ENGINE_GROUP_CACHE 4
+struct mls_group;
+struct engine_kept_group {
+	struct mls_group *g; /* NULL: an empty slot */
+	uint8_t circle_id[ENGINE_ID_LEN];
+	uint8_t state_hash[32];
+	uint64_t used; /* the engine's group_tick when last put back */
+};
+
 /* A DELIVER push copied out of the net's buffer, waiting for the engine. */
 struct engine_push {
 	struct engine_push *next;
@@ -66,6 +84,10 @@ struct engine {
 	struct engine_fetch *fetch;
 	unsigned timeout_ms;
 	unsigned commit_depth; /* send_commit calls in progress (its syncs make no commits) */
+	struct engine_kept_group groups[ENGINE_GROUP_CACHE];
+	uint64_t group_tick;
+	unsigned long group_loads; /* groups rebuilt from stored bytes (tests read it) */
+	unsigned long group_reuses; /* loads answered by a kept group */
 
 	engine_clock_fn clock;
 	void *clock_arg;

@@ -64,6 +64,15 @@ HALQA_MUST_CHECK int engine_new(struct engine **out, struct store *store,
 /* engine_free closes the relay connection (running |loop| until it is closed) and frees. */
 void engine_free(struct engine *e);
 
+/*
+ * engine_group_counts reports how many times this engine rebuilt a
+ * circle's MLS group from its stored bytes (|out_loads|) and how many
+ * loads reused a group kept from an earlier use because the stored bytes
+ * were still the ones it equals (|out_reuses|). For tests and benches.
+ */
+void engine_group_counts(const struct engine *e, unsigned long *out_loads,
+			 unsigned long *out_reuses);
+
 void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
 
 /*
