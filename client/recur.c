@@ -38,24 +38,32 @@
  * (checked before libical sees it, so no path is ever built from it) or an
  * unknown zone; HALQA_ERR_UNSUPPORTED if libical cannot be loaded.
  */
-static int zone_lookup(const struct ical_lib **out_lib, icaltimezone **out, const char *zone)
+static int zone_name_valid(const char *zone)
 {
 	size_t len = strnlen(zone, SESSION_ZONE_MAX + 1);
-	size_t i;
-	int r;
 
-	*out_lib = NULL;
-	*out = NULL;
 	if (len == 0 || len > SESSION_ZONE_MAX || zone[0] == '/' || zone[0] == '-') {
-		return HALQA_ERR_INVALID;
+		return 0;
 	}
-	for (i = 0; i < len; i++) {
+	for (size_t i = 0; i < len; i++) {
 		char c = zone[i];
 
 		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		      c == '/' || c == '_' || c == '-' || c == '+')) {
-			return HALQA_ERR_INVALID;
+			return 0;
 		}
+	}
+	return 1;
+}
+
+static int zone_lookup(const struct ical_lib **out_lib, icaltimezone **out, const char *zone)
+{
+	int r;
+
+	*out_lib = NULL;
+	*out = NULL;
+	if (!zone_name_valid(zone)) {
+		return HALQA_ERR_INVALID;
 	}
 	if ((r = ical_lib_get(out_lib)) != HALQA_OK) {
 		return r;
@@ -186,14 +194,24 @@ static int shape_valid(const struct session_schedule *s)
 	return s->end == SESSION_END_NONE;
 }
 
+int recur_check_stored(const struct session_schedule *s)
+{
+	if (!shape_valid(s) || s->duration_min < SESSION_DURATION_MIN ||
+	    s->duration_min > SESSION_DURATION_MAX || !wall_valid(&s->local) ||
+	    !zone_name_valid(s->zone) || s->start_utc < SESSION_UTC_MIN ||
+	    s->start_utc > SESSION_UTC_MAX) {
+		return HALQA_ERR_INVALID;
+	}
+	return HALQA_OK;
+}
+
 int recur_check(const struct session_schedule *s)
 {
 	int64_t utc;
 	int r;
 
-	if (!shape_valid(s) || s->duration_min < SESSION_DURATION_MIN ||
-	    s->duration_min > SESSION_DURATION_MAX) {
-		return HALQA_ERR_INVALID;
+	if ((r = recur_check_stored(s)) != HALQA_OK) {
+		return r;
 	}
 	if ((r = recur_resolve_local(&utc, s->zone, &s->local)) != HALQA_OK) {
 		return r;

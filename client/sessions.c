@@ -13,8 +13,10 @@
  *
  * Dates are stored as day numbers (days since 1970-01-01 of the local
  * date), local times as minutes since midnight; loading a row rebuilds the
- * schedule and checks it again with recur_check, so a damaged row is an
- * error rather than a wrong calendar.
+ * schedule and checks its shape again (recur_check_stored), so a damaged
+ * row is an error rather than a wrong calendar; its zone is resolved only
+ * where a date is computed (recur_expand), so reading sessions back does
+ * not load libical.
  *
  * Session-only retention works on time ranges: a message is session-only
  * when its sent_at lies within an occurrence of a session-only session of
@@ -244,8 +246,12 @@ static int entry_row(sqlite3_stmt *st, struct sessions_entry *e)
 	c->session_only = (uint8_t)(sqlite3_column_int(st, 15) != 0);
 	e->cancelled = sqlite3_column_int(st, 16) != 0;
 	e->updated_at = sqlite3_column_int64(st, 19);
-	/* A row that no longer expands is damage, not a calendar. */
-	return recur_check(c) == HALQA_OK ? HALQA_OK : HALQA_ERR_MALFORMED;
+	/*
+	 * A malformed row is damage, not a calendar. Its zone is not looked
+	 * up here (that loads libical): recur_check accepted it before it was
+	 * stored, and recur_expand checks it again where a date is computed.
+	 */
+	return recur_check_stored(c) == HALQA_OK ? HALQA_OK : HALQA_ERR_MALFORMED;
 }
 
 static int load_cancelled(sqlite3 *db, struct sessions_entry *e)

@@ -8,7 +8,8 @@
  * HALQA_ERR_UNSUPPORTED. Through the real binaries with a real relay and
  * libical unavailable: help, init, register, circle create and send work
  * and mention no libical, and a session command fails with the one line
- * naming the library; with libical available the same command works.
+ * naming the library; with libical available the same command works;
+ * once a session is scheduled, send, read and sync still do not load it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -139,6 +140,23 @@ static void test_cli(void)
 		harness_fail(__FILE__, __LINE__, "stderr lacks \"%s\": %s", NO_ICAL_LINE, cr.err);
 	}
 	CHECK_INT_EQ(run("amira", NULL, SCHEDULE, NULL), 0);
+	/*
+	 * A facilitator whose circle has a scheduled session: reading it back
+	 * from the store computes no date, so send, read and sync still work
+	 * without libical and never try to load it.
+	 */
+	CHECK_INT_EQ(run("amira", "1", "send", "c", "hello with a session", NULL), 0);
+	CHECK(strstr(cr.err, "libical") == NULL);
+	CHECK_INT_EQ(run("amira", "1", "read", "c", "--all", NULL), 0);
+	CHECK(strstr(cr.out, "hello with a session") != NULL);
+	CHECK(strstr(cr.err, "libical") == NULL);
+	CHECK_INT_EQ(run("amira", "1", "sync", NULL), 0);
+	CHECK(strstr(cr.err, "libical") == NULL);
+	/* Listing the sessions shows their dates: that loads it. */
+	(void)run("amira", "1", "sessions", "c", NULL);
+	if (strstr(cr.err, NO_ICAL_LINE) == NULL) {
+		harness_fail(__FILE__, __LINE__, "stderr lacks \"%s\": %s", NO_ICAL_LINE, cr.err);
+	}
 }
 
 int main(void)

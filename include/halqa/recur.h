@@ -70,6 +70,15 @@ HALQA_MUST_CHECK int recur_to_zone(struct session_wall *out, int *out_offset_s, 
 HALQA_MUST_CHECK int recur_check(const struct session_schedule *s);
 
 /*
+ * recur_check_stored returns HALQA_OK if |s| is well formed without looking
+ * at time zone data (so without loading libical): its shape, duration,
+ * wall time, zone name syntax and start in range; else HALQA_ERR_INVALID.
+ * For schedules read back from our own store, which recur_check accepted
+ * before they were stored; recur_expand still runs recur_check.
+ */
+HALQA_MUST_CHECK int recur_check_stored(const struct session_schedule *s);
+
+/*
  * recur_expand writes to |out| (room for |max_out|) the occurrences of |s|
  * that overlap [from, to) in UTC, in order, skipping those whose local date
  * is in |excluded| (|num_excluded| dates, any order). |*num_out| is the
