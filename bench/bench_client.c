@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +82,8 @@ static char g_halqa[PATH_MAX]; /* --halqa: time the CLI too */
 static char g_endpoint[64];
 static uint8_t g_server_pub[32];
 static pid_t g_relay_pid;
+static bool g_count_requests; /* --count-requests: the relay logs each request (debug) */
+static char g_relay_log[PATH_MAX + 16];
 
 _Noreturn static void die(const char *what)
 {
@@ -169,6 +172,7 @@ static void start_relay(void)
 	snprintf(conf, sizeof conf, "%s/halqad.conf", dir);
 	snprintf(key, sizeof key, "%s/server.key", dir);
 	snprintf(log, sizeof log, "%s/relay.log", g_tmpdir);
+	snprintf(g_relay_log, sizeof g_relay_log, "%s", log);
 	snprintf(sock, sizeof sock, "%s/admin.sock", dir);
 	{
 		char a_init[] = "init", a_data[] = "--data", a_listen[] = "--listen";
@@ -200,8 +204,13 @@ static void start_relay(void)
 	}
 	if (g_relay_pid == 0) {
 		char a_run[] = "run", a_data[] = "--data", a_listen[] = "--listen",
-		     a_open[] = "--open";
-		char *argv[] = {g_halqad, a_run, a_data, dir, a_listen, g_endpoint, a_open, NULL};
+		     a_open[] = "--open", a_level[] = "--log-level", a_debug[] = "debug";
+		char *argv[] = {g_halqad, a_run, a_data,  dir,     a_listen,
+				g_endpoint, a_open, a_level, a_debug, NULL};
+
+		if (!g_count_requests) {
+			argv[7] = NULL;
+		}
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -547,6 +556,62 @@ static int store_synchronous(struct prof *p, int level)
 	return old;
 }
 
+/*
+ * The reader's store during the catch-up: its WAL commits, each one
+ * fsync at the store's synchronous = FULL, counted by a WAL hook that
+ * also does what SQLite's own would (a checkpoint from 1000 pages on).
+ */
+struct wal_counts {
+	unsigned long commits;
+	unsigned long checkpoints;
+};
+
+static int wal_count(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct wal_counts *w = arg;
+
+	w->commits++;
+	if (pages >= 1000) {
+		w->checkpoints++;
+		(void)sqlite3_wal_checkpoint(db, name);
+	}
+	return SQLITE_OK;
+}
+
+/* relay_log_size returns the relay log's size, where counting starts. */
+static long relay_log_size(void)
+{
+	struct stat st;
+
+	return stat(g_relay_log, &st) == 0 ? (long)st.st_size : 0;
+}
+
+/*
+ * relay_requests counts the requests the relay logged (--count-requests)
+ * from offset |from| on, and the FETCHes among them.
+ */
+static void relay_requests(long from, unsigned long *out_all, unsigned long *out_fetch)
+{
+	char line[512];
+	FILE *f = fopen(g_relay_log, "r");
+
+	*out_all = 0;
+	*out_fetch = 0;
+	if (f == NULL || fseek(f, from, SEEK_SET) != 0) {
+		die("relay.log");
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strstr(line, "relay: device ") == NULL) {
+			continue;
+		}
+		(*out_all)++;
+		if (strstr(line, ": FETCH\n") != NULL) {
+			(*out_fetch)++;
+		}
+	}
+	fclose(f);
+}
+
 /* state_len returns the size of |p|'s saved group state for the circle. */
 static size_t state_len(struct prof *p, const uint8_t id[ENGINE_ID_LEN])
 {
@@ -563,7 +628,7 @@ static size_t state_len(struct prof *p, const uint8_t id[ENGINE_ID_LEN])
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_client [--sends N] [--catchup N] [--rounds N]"
-	                " [--halqad PATH]\n"
+	                " [--halqad PATH] [--count-requests]\n"
 	                "                    [--halqa PATH [--cli-sends N]]\n");
 	exit(2);
 }
@@ -604,6 +669,8 @@ int main(int argc, char **argv)
 			snprintf(g_halqa, sizeof g_halqa, "%s", argv[++i]);
 		} else if (strcmp(argv[i], "--cli-sends") == 0 && i + 1 < argc) {
 			cli_n = arg_num(argv[++i], 1, MAX_SAMPLES);
+		} else if (strcmp(argv[i], "--count-requests") == 0) {
+			g_count_requests = true;
 		} else if (strcmp(argv[i], "--halqad") == 0 && i + 1 < argc) {
 			snprintf(g_halqad, sizeof g_halqad, "%s", argv[++i]);
 		} else {
@@ -662,8 +729,10 @@ int main(int argc, char **argv)
 
 	for (unsigned long round = 0; round < rounds; round++) {
 		struct engine_sync_report rep;
+		struct wal_counts wal;
 		double cpu, wall_s;
 		uint64_t start, w0, c0, w1, c1;
+		long log_at;
 
 		/* Send: member 1, a warm connection, one chat message at a time. */
 		sync_or_die(&m[1], NULL);
@@ -714,6 +783,9 @@ int main(int argc, char **argv)
 			(void)store_synchronous(&m[i], sync_level[i]);
 		}
 		bench_print_load("before catch-up");
+		memset(&wal, 0, sizeof wal);
+		(void)sqlite3_wal_hook(store_db(m[NUM_MEMBERS - 1].store), wal_count, &wal);
+		log_at = relay_log_size();
 		cpu = cpu_now_s();
 		proc_io(&w0, &c0);
 		start = bench_now_ns();
@@ -722,6 +794,7 @@ int main(int argc, char **argv)
 		wall_s = (double)(bench_now_ns() - start) / 1e9;
 		cpu = cpu_now_s() - cpu;
 		proc_io(&w1, &c1);
+		(void)sqlite3_wal_autocheckpoint(store_db(m[NUM_MEMBERS - 1].store), 1000);
 		if (rep.received < catchup) {
 			fprintf(stderr,
 			        "bench_client: catch-up received %zu of %lu (refused %zu)\n",
@@ -734,6 +807,17 @@ int main(int argc, char **argv)
 		       round + 1, rep.received, rep.commits, wall_s, (double)rep.received / wall_s,
 		       cpu, (double)(c1 - c0) / (double)rep.received,
 		       (double)(w1 - w0) / 1024.0 / (double)rep.received);
+		printf("round %lu catch-up: %.0f msg per CPU-second; the reader's store: %lu WAL"
+		       " commits, %lu checkpoints\n",
+		       round + 1, (double)rep.received / cpu, wal.commits, wal.checkpoints);
+		if (g_count_requests) {
+			unsigned long all, fetch;
+
+			usleep(200000); /* the relay's last log lines */
+			relay_requests(log_at, &all, &fetch);
+			printf("round %lu catch-up: %lu relay requests, %lu of them FETCH\n",
+			       round + 1, all, fetch);
+		}
 		fflush(stdout);
 		/* Everyone else catches up too, so the next round starts level. */
 		for (unsigned i = 0; i + 1 < NUM_MEMBERS; i++) {
