@@ -84,6 +84,9 @@
 #define ENGINE_NEWCOMER_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
 _Static_assert(STORE_CAP_LEN == WIRE_CAP_LEN, "the store keeps relay capabilities");
 #define SET_KP_COUNTED "kp.counted_at"
+/* e->fetch: fetch_circle's two FETCHes, and a sync's KeyPackage count. */
+#define ENGINE_KP_AHEAD 2
+#define ENGINE_NUM_AHEAD 3
 
 #define SET_RELAY_ENDPOINT "relay.endpoint"
 #define SET_RELAY_KEY "relay.key"
@@ -571,9 +574,10 @@ int engine_new(struct engine **out, struct store *store, const struct identity *
 		return HALQA_ERR_ARG;
 	}
 	if ((e = calloc(1, sizeof *e)) == NULL || (e->reply = calloc(1, sizeof *e->reply)) == NULL ||
-	    (e->fetch = calloc(2, sizeof *e->fetch)) == NULL ||
+	    (e->fetch = calloc(ENGINE_NUM_AHEAD, sizeof *e->fetch)) == NULL ||
 	    (e->fetch[0].msg = calloc(1, sizeof *e->fetch[0].msg)) == NULL ||
 	    (e->fetch[1].msg = calloc(1, sizeof *e->fetch[1].msg)) == NULL ||
+	    (e->fetch[ENGINE_KP_AHEAD].msg = calloc(1, sizeof *e->fetch[0].msg)) == NULL ||
 	    uv_loop_init(&e->own_loop) != 0) {
 		fetch_free(e);
 		free(e);
@@ -685,15 +689,28 @@ out:
 	return r;
 }
 
+/* kp_count_req makes |req| the KP_COUNT of our KeyPackage directory. */
+static void kp_count_req(const struct engine *e, struct wire_msg *req)
+{
+	wire_msg_init(req, WIRE_KP_COUNT, 0);
+	memcpy(req->u.kp_dir.dir_id, e->id->kp_dir_id, WIRE_ID_LEN);
+}
+
+static int fetch_finish(struct engine *e, struct engine_fetch *f);
+
 /*
  * kp_stock tops the directory up to ENGINE_KP_STOCK one-time packages when
  * fewer than half are left, and uploads a last-resort one if missing. The
  * privates are stored (committed) before the packages are published, so a
- * package the relay hands out always has its private half here.
+ * package the relay hands out always has its private half here. The count
+ * is |counted|'s answer if the caller sent it ahead (engine_sync), else
+ * asked here.
  */
-static int kp_stock(struct engine *e)
+
+static int kp_stock(struct engine *e, struct engine_fetch *counted)
 {
 	struct wire_msg *req = NULL;
+	const struct wire_msg *reply = e->reply;
 	uint8_t *pkgs[WIRE_MAX_KP_BATCH + 1];
 	size_t lens[WIRE_MAX_KP_BATCH + 1], num = 0, want;
 	uint32_t have;
@@ -704,9 +721,13 @@ static int kp_stock(struct engine *e)
 	if ((req = calloc(1, sizeof *req)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	wire_msg_init(req, WIRE_KP_COUNT, 0);
-	memcpy(req->u.kp_dir.dir_id, e->id->kp_dir_id, WIRE_ID_LEN);
-	r = call(e, req);
+	if (counted != NULL) {
+		r = fetch_finish(e, counted);
+		reply = counted->msg;
+	} else {
+		kp_count_req(e, req);
+		r = call(e, req);
+	}
 	if (r == HALQA_ERR_NOT_FOUND) {
 		/* The directory is made by its first upload. */
 		have = 0;
@@ -714,8 +735,8 @@ static int kp_stock(struct engine *e)
 	} else if (r != HALQA_OK) {
 		goto out;
 	} else {
-		have = e->reply->u.ok.u.kp_count.one_time;
-		need_lr = !e->reply->u.ok.u.kp_count.has_last_resort;
+		have = reply->u.ok.u.kp_count.one_time;
+		need_lr = !reply->u.ok.u.kp_count.has_last_resort;
 	}
 	if (have >= ENGINE_KP_STOCK / 2 && !need_lr) {
 		goto out;
@@ -789,7 +810,7 @@ int engine_register(struct engine *e, const char *invite)
 	if ((r = call(e, req)) != HALQA_OK) {
 		goto out;
 	}
-	r = kp_stock(e);
+	r = kp_stock(e, NULL);
 out:
 	wire_msg_cleanup(req);
 	free(req);
@@ -2715,17 +2736,33 @@ static void sort_items(uint16_t *order, uint16_t n, const struct wire_fetch_item
 	}
 }
 
-/* fetch_start sends a FETCH of |c| at its group's epoch from |from_seq|, answered into |f|. */
-static int fetch_start(struct engine *e, struct circle *c, struct engine_fetch *f,
-		       uint64_t from_seq)
+/*
+ * ahead_start sends |req| with its answer going to |f| (read with
+ * fetch_finish), and out at once: the caller works without running the
+ * loop until it needs the answer.
+ */
+static int ahead_start(struct engine *e, struct engine_fetch *f, const struct wire_msg *req)
 {
-	struct wire_msg *req;
 	unsigned timeout_ms;
 	int r;
 
 	if ((r = engine_connect(e)) != HALQA_OK || (r = call_timeout(e, &timeout_ms)) != HALQA_OK) {
 		return r;
 	}
+	if ((r = net_start(e->net, req, &f->p, timeout_ms)) != HALQA_OK) {
+		return engine_seterr(e, r, "%s", net_fault_text(r));
+	}
+	net_flush(e->net);
+	return HALQA_OK;
+}
+
+/* fetch_start sends a FETCH of |c| at its group's epoch from |from_seq|, answered into |f|. */
+static int fetch_start(struct engine *e, struct circle *c, struct engine_fetch *f,
+		       uint64_t from_seq)
+{
+	struct wire_msg *req;
+	int r;
+
 	if ((req = calloc(1, sizeof *req)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
@@ -2733,17 +2770,11 @@ static int fetch_start(struct engine *e, struct circle *c, struct engine_fetch *
 	memcpy(req->u.fetch.circle_id, c->row.circle_id, WIRE_ID_LEN);
 	req->u.fetch.from_seq = from_seq;
 	req->u.fetch.max_count = WIRE_MAX_FETCH_COUNT;
-	if ((r = circle_cap(c, req->u.fetch.cap)) == HALQA_OK) {
-		r = net_start(e->net, req, &f->p, timeout_ms);
-		if (r == HALQA_OK) {
-			memcpy(f->circle_id, c->row.circle_id, ENGINE_ID_LEN);
-			f->epoch = mls_group_epoch(c->g);
-			f->from_seq = from_seq;
-			/* Out now: the caller works without running the loop until it needs the answer. */
-			net_flush(e->net);
-		} else {
-			r = engine_seterr(e, r, "%s", net_fault_text(r));
-		}
+	if ((r = circle_cap(c, req->u.fetch.cap)) == HALQA_OK &&
+	    (r = ahead_start(e, f, req)) == HALQA_OK) {
+		memcpy(f->circle_id, c->row.circle_id, ENGINE_ID_LEN);
+		f->epoch = mls_group_epoch(c->g);
+		f->from_seq = from_seq;
 	}
 	wire_msg_cleanup(req);
 	free(req);
@@ -2783,7 +2814,7 @@ static void fetch_free(struct engine *e)
 	if (e == NULL) {
 		return;
 	}
-	for (size_t i = 0; e->fetch != NULL && i < 2; i++) {
+	for (size_t i = 0; e->fetch != NULL && i < ENGINE_NUM_AHEAD; i++) {
 		net_pending_cleanup(&e->fetch[i].p);
 		if (e->fetch[i].msg != NULL) {
 			wire_msg_cleanup(e->fetch[i].msg);
@@ -3249,7 +3280,8 @@ out:
 /*
  * kp_stock_due says whether this sync counts our KeyPackages: always after
  * mailbox items (a Welcome means a package of ours was claimed; a refused
- * item may have cost one too), else once per ENGINE_KP_RECHECK_MS.
+ * item may have cost one too), else once per ENGINE_KP_RECHECK_MS. With
+ * |rep| NULL (before the mailbox is read): by time alone.
  */
 static bool kp_stock_due(struct engine *e, const struct engine_sync_report *rep)
 {
@@ -3257,7 +3289,7 @@ static bool kp_stock_due(struct engine *e, const struct engine_sync_report *rep)
 	long long at;
 	int64_t now = engine_now(e);
 
-	if (rep->joined > 0 || rep->refused > 0 ||
+	if ((rep != NULL && (rep->joined > 0 || rep->refused > 0)) ||
 	    store_setting_get(e->store, SET_KP_COUNTED, text, sizeof text) != HALQA_OK) {
 		return true;
 	}
@@ -3276,11 +3308,54 @@ static void kp_stock_done(struct engine *e)
 	}
 }
 
+/*
+ * sync_ahead sends, before the mailbox is read, what the sync will ask
+ * anyway and does not depend on the mailbox: the first FETCH of the first
+ * circle it reads, and the KeyPackage count if it is due by time (after
+ * mailbox items it is due anyway, and asked at the end). So the three go
+ * out together instead of one after another. Best effort: what could not
+ * be sent is asked in turn later. Returns whether the count went out.
+ */
+static bool sync_ahead(struct engine *e)
+{
+	struct store_circle *circles = NULL;
+	struct wire_msg *req;
+	struct circle c;
+	size_t num = 0;
+	bool counting = false;
+
+	memset(&c, 0, sizeof c);
+	if (store_circle_list(e->store, &circles, &num) == HALQA_OK) {
+		for (size_t i = 0; i < num; i++) {
+			if (circles[i].flags &
+			    (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+				continue;
+			}
+			/* engine_sync_one reads this circle first; fetch_circle takes the answer. */
+			if (circle_load(e, circles[i].circle_id, &c) == HALQA_OK &&
+			    fetch_start(e, &c, &e->fetch[1], c.row.relay_seq + 1) != HALQA_OK) {
+				fetch_drop(&e->fetch[1]);
+			}
+			circle_cleanup(&c);
+			break;
+		}
+	}
+	free(circles);
+	if (kp_stock_due(e, NULL) && (req = calloc(1, sizeof *req)) != NULL) {
+		kp_count_req(e, req);
+		counting = ahead_start(e, &e->fetch[ENGINE_KP_AHEAD], req) == HALQA_OK;
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	return counting;
+}
+
 int engine_sync(struct engine *e, struct engine_sync_report *rep)
 {
 	struct store_circle *circles = NULL;
 	struct store_outbox *items = NULL;
 	size_t num = 0, num_items = 0;
+	bool counting;
 	int r, first = HALQA_OK;
 
 	memset(rep, 0, sizeof *rep);
@@ -3288,6 +3363,7 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
 	}
+	counting = sync_ahead(e);
 	r = sync_mailbox(e, rep);
 	if (r == HALQA_ERR_NETWORK) {
 		rep->offline = true;
@@ -3308,8 +3384,11 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 		}
 	}
 	r = HALQA_OK;
-	if (kp_stock_due(e, rep) && (r = kp_stock(e)) == HALQA_OK) {
-		kp_stock_done(e);
+	if (counting || kp_stock_due(e, rep)) {
+		r = kp_stock(e, counting ? &e->fetch[ENGINE_KP_AHEAD] : NULL);
+		if (r == HALQA_OK) {
+			kp_stock_done(e);
+		}
 	}
 	if (r == HALQA_ERR_NETWORK) {
 		rep->offline = true;
@@ -3322,6 +3401,9 @@ count:
 	}
 	r = first;
 out:
+	/* What was sent ahead and not read (offline, a failure): waited out, dropped. */
+	fetch_drop(&e->fetch[1]);
+	fetch_drop(&e->fetch[ENGINE_KP_AHEAD]);
 	store_outbox_list_free(items, num_items);
 	free(circles);
 	return r;

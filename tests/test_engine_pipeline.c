@@ -6,7 +6,8 @@
  * each message is stored once and the group ends where the others are;
  * when a FETCH asked ahead is never answered (the relay sends garbage
  * instead, or nothing), what was read before stays, nothing is read
- * twice, and the next sync finishes the job.
+ * twice, and the next sync finishes the job. A sync's first FETCH and
+ * KeyPackage count go out with its mailbox fetch.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,88 @@ out:
 	hostile_relay_stop(h);
 }
 
+/*
+ * A sync sends a circle's first FETCH and the KeyPackage count with the
+ * mailbox fetch: a Welcome waiting beside messages of circles bob is in
+ * is read in one sync, and when FETCH goes unanswered the Welcome is
+ * still taken and the next sync reads every circle once.
+ */
+static void test_sync_ahead(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice");
+	struct eprof *bob = NULL;
+	struct hostile_relay *h = NULL;
+	struct relay_test fake;
+	struct engine_sync_report rep;
+	char endpoint[64];
+	uint8_t key[32];
+
+	if (alice == NULL) {
+		return;
+	}
+	CHECK_OK(hostile_relay_start(&h, &relay, endpoint, key));
+	if (h == NULL) {
+		goto out;
+	}
+	fake = relay;
+	snprintf(fake.endpoint, sizeof fake.endpoint, "%s", endpoint);
+	memcpy(fake.server_pub, key, 32);
+	if ((bob = eprof_new(&fake, "bob")) == NULL) {
+		goto out;
+	}
+	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", relay.endpoint));
+	CHECK_OK(eprof_meet(alice, bob));
+	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", endpoint));
+	CHECK_OK(engine_circle_create(alice->e, "A", NULL));
+	CHECK_OK(engine_circle_create(alice->e, "B", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "A", (const char *[]){"bob"}, 1));
+	CHECK_OK(engine_circle_add(alice->e, "B", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 2);
+
+	CHECK_OK(eprof_say(alice, "A", "a1", NULL));
+	CHECK_OK(eprof_say(alice, "B", "b1", NULL));
+	CHECK_OK(engine_circle_create(alice->e, "C", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "C", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_say(alice, "C", "c1", NULL));
+	/* Two hours on: the KeyPackage count is due by time, so it goes out ahead too. */
+	bob->now += 2 * 3600 * 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(rep.received, 3);
+	CHECK_INT_EQ(rep.refused, 0);
+
+	/* FETCH unanswered: the mailbox is still read, no message is. */
+	CHECK_OK(eprof_say(alice, "A", "a2", NULL));
+	CHECK_OK(eprof_say(alice, "C", "c2", NULL));
+	CHECK_OK(engine_circle_create(alice->e, "D", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "D", (const char *[]){"bob"}, 1));
+	CHECK_OK(eprof_say(alice, "D", "d1", NULL));
+	hostile_relay_fetch_budget(h, 0);
+	engine_set_timeout(bob->e, 700);
+	bob->now += 2 * 3600 * 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK(rep.offline);
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(rep.received, 0);
+	hostile_relay_fetch_budget(h, -1);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.joined, 0);
+	CHECK_INT_EQ(rep.received, 3);
+	CHECK_INT_EQ(eprof_count(bob, "A"), 2);
+	CHECK_INT_EQ(eprof_count(bob, "B"), 1);
+	CHECK_INT_EQ(eprof_count(bob, "C"), 2);
+	CHECK_INT_EQ(eprof_count(bob, "D"), 1);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+out:
+	eprof_free(bob);
+	eprof_free(alice);
+	hostile_relay_stop(h);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -199,6 +282,7 @@ int main(void)
 	}
 	RUN(test_many_epochs);
 	RUN(test_fetch_ahead_unanswered);
+	RUN(test_sync_ahead);
 	relay_test_stop(&relay);
 	return harness_report();
 }
