@@ -118,30 +118,13 @@ static void test_fetch_ahead_unanswered(void)
 	struct eprof *alice = eprof_new(&relay, "alice");
 	struct eprof *bob = NULL;
 	struct hostile_relay *h = NULL;
-	struct relay_test fake;
 	struct engine_sync_report rep;
-	char endpoint[64];
-	uint8_t key[32];
 	uint64_t epoch = 0;
 	size_t said, first;
 
-	if (alice == NULL) {
-		return;
-	}
-	CHECK_OK(hostile_relay_start(&h, &relay, endpoint, key));
-	if (h == NULL) {
+	if (alice == NULL || (bob = eprof_new_behind(&relay, alice, "bob", &h)) == NULL) {
 		goto out;
 	}
-	fake = relay;
-	snprintf(fake.endpoint, sizeof fake.endpoint, "%s", endpoint);
-	memcpy(fake.server_pub, key, 32);
-	if ((bob = eprof_new(&fake, "bob")) == NULL) {
-		goto out;
-	}
-	/* Bob's card names the real relay, as alice's circle lives there. */
-	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", relay.endpoint));
-	CHECK_OK(eprof_meet(alice, bob));
-	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", endpoint));
 	CHECK_OK(engine_circle_create(alice->e, "Ahead", NULL));
 	CHECK_OK(engine_circle_add(alice->e, "Ahead", (const char *[]){"bob"}, 1));
 	CHECK_OK(eprof_sync(bob, &rep));
@@ -200,27 +183,11 @@ static void test_sync_ahead(void)
 	struct eprof *alice = eprof_new(&relay, "alice");
 	struct eprof *bob = NULL;
 	struct hostile_relay *h = NULL;
-	struct relay_test fake;
 	struct engine_sync_report rep;
-	char endpoint[64];
-	uint8_t key[32];
 
-	if (alice == NULL) {
-		return;
-	}
-	CHECK_OK(hostile_relay_start(&h, &relay, endpoint, key));
-	if (h == NULL) {
+	if (alice == NULL || (bob = eprof_new_behind(&relay, alice, "bob", &h)) == NULL) {
 		goto out;
 	}
-	fake = relay;
-	snprintf(fake.endpoint, sizeof fake.endpoint, "%s", endpoint);
-	memcpy(fake.server_pub, key, 32);
-	if ((bob = eprof_new(&fake, "bob")) == NULL) {
-		goto out;
-	}
-	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", relay.endpoint));
-	CHECK_OK(eprof_meet(alice, bob));
-	CHECK_OK(store_setting_set(bob->store, "relay.endpoint", endpoint));
 	CHECK_OK(engine_circle_create(alice->e, "A", NULL));
 	CHECK_OK(engine_circle_create(alice->e, "B", NULL));
 	CHECK_OK(engine_circle_add(alice->e, "A", (const char *[]){"bob"}, 1));

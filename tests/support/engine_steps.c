@@ -15,6 +15,7 @@
 #include "halqa/card.h"
 #include "halqa/mls_group.h"
 #include "harness.h"
+#include "support/hostile_relay.h"
 
 static int64_t eprof_clock(void *arg)
 {
@@ -315,4 +316,35 @@ int eprof_run_until(struct eprof *p, const size_t *count, size_t want, int ms)
 		nanosleep(&nap, NULL);
 	}
 	return *count >= want;
+}
+
+struct eprof *eprof_new_behind(struct relay_test *t, struct eprof *peer, const char *name,
+			       struct hostile_relay **out_h)
+{
+	struct relay_test fake;
+	struct eprof *p;
+	char endpoint[64];
+	uint8_t key[32];
+	int r;
+
+	*out_h = NULL;
+	CHECK_OK(hostile_relay_start(out_h, t, endpoint, key));
+	if (*out_h == NULL) {
+		return NULL;
+	}
+	fake = *t;
+	snprintf(fake.endpoint, sizeof fake.endpoint, "%s", endpoint);
+	memcpy(fake.server_pub, key, 32);
+	if ((p = eprof_new(&fake, name)) == NULL) {
+		return NULL;
+	}
+	/* The card made for |peer| names the real relay; then the liar is ours. */
+	if ((r = store_setting_set(p->store, "relay.endpoint", t->endpoint)) != HALQA_OK ||
+	    (r = eprof_meet(peer, p)) != HALQA_OK ||
+	    (r = store_setting_set(p->store, "relay.endpoint", endpoint)) != HALQA_OK) {
+		CHECK_OK(r);
+		eprof_free(p);
+		return NULL;
+	}
+	return p;
 }

@@ -40,6 +40,17 @@ struct eprof {
  */
 struct eprof *eprof_new(struct relay_test *t, const char *name);
 
+struct hostile_relay;
+
+/*
+ * eprof_new_behind starts a hostile relay (hostile_relay.h) in front of
+ * |t| into |*out_h| and makes profile |name| talking to it, a contact of
+ * |peer|: its card names the real relay, where |peer|'s circles live.
+ * NULL on failure (reported); |*out_h| may then be set, to stop.
+ */
+struct eprof *eprof_new_behind(struct relay_test *t, struct eprof *peer, const char *name,
+			       struct hostile_relay **out_h);
+
 /* eprof_reopen closes the engine and store and opens them again (a restart). */
 int eprof_reopen(struct eprof *p);
 
