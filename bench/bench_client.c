@@ -28,7 +28,8 @@
  *    (taken out of the figure) and `halqa help` (starting and ending a
  *    process that links SQLCipher, ZeroMQ and libuv, libical being loaded
  *    only where a session date is needed: the floor of any command on this
- *    machine at this load).
+ *    machine at this load). With --cli-session the circle has a weekly
+ *    session scheduled before the timed sends (a facilitator's sends).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +80,7 @@ struct prof {
 static char g_tmpdir[PATH_MAX - 64];
 static char g_halqad[PATH_MAX];
 static char g_halqa[PATH_MAX]; /* --halqa: time the CLI too */
+static bool g_cli_session;     /* --cli-session: the CLI's circle has a weekly session */
 static char g_endpoint[64];
 static uint8_t g_server_pub[32];
 static pid_t g_relay_pid;
@@ -253,7 +255,7 @@ static const char *const g_cli_env[] = {"HALQA_PASSPHRASE", "bench passphrase, n
 /* cli runs `halqa --home HOME ARGS...` (|args| NULL-terminated), output to |log|. */
 static void cli(const char *home, const char *log, const char *const *args)
 {
-	char *argv[16];
+	char *argv[24];
 	size_t n = 0;
 
 	argv[n++] = g_halqa;
@@ -319,6 +321,12 @@ static void cli_sends(unsigned long n, uint64_t *samples, uint64_t *cpu)
 	cli(home, log, (const char *const[]){"relay", "set", address, NULL});
 	cli(home, log, (const char *const[]){"register", NULL});
 	cli(home, log, (const char *const[]){"circle", "create", CIRCLE_NAME, NULL});
+	if (g_cli_session) {
+		cli(home, log,
+		    (const char *const[]){"session", "schedule", CIRCLE_NAME, "--title", "Weekly",
+		                          "--at", "2030-01-07 18:00", "--tz", "Europe/Berlin",
+		                          "--duration", "60m", "--every", "1w", NULL});
+	}
 	for (unsigned long i = 0; i < n; i++) {
 		uint64_t start;
 		double cpu0;
@@ -629,7 +637,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_client [--sends N] [--catchup N] [--rounds N]"
 	                " [--halqad PATH] [--count-requests]\n"
-	                "                    [--halqa PATH [--cli-sends N]]\n");
+	                "                    [--halqa PATH [--cli-sends N] [--cli-session]]\n");
 	exit(2);
 }
 
@@ -671,6 +679,8 @@ int main(int argc, char **argv)
 			cli_n = arg_num(argv[++i], 1, MAX_SAMPLES);
 		} else if (strcmp(argv[i], "--count-requests") == 0) {
 			g_count_requests = true;
+		} else if (strcmp(argv[i], "--cli-session") == 0) {
+			g_cli_session = true;
 		} else if (strcmp(argv[i], "--halqad") == 0 && i + 1 < argc) {
 			snprintf(g_halqad, sizeof g_halqad, "%s", argv[++i]);
 		} else {
@@ -834,10 +844,11 @@ int main(int argc, char **argv)
 		cpu50 = bench_percentile_ms(cpu_samples, cli_n, 0.5);
 		kdf = kdf_test_ms(cli_n, samples);
 		help = cli_help_ms(cli_n, samples);
-		printf("halqa send (whole process, --kdf-profile test): %lu runs, median %.1f ms,"
+		printf("halqa send (whole process, --kdf-profile test%s): %lu runs, median %.1f ms,"
 		       " p99 %.1f ms, process cpu median %.1f ms; the test KDF alone %.2f ms:"
 		       " median without it %.1f ms; halqa help, median %.1f ms\n",
-		       cli_n, p50, p99, cpu50, kdf, p50 - kdf, help);
+		       g_cli_session ? ", a weekly session in the circle" : "", cli_n, p50, p99,
+		       cpu50, kdf, p50 - kdf, help);
 	}
 	bench_print_load("at end");
 
