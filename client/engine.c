@@ -83,6 +83,8 @@
  */
 #define ENGINE_NEWCOMER_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
 _Static_assert(STORE_CAP_LEN == WIRE_CAP_LEN, "the store keeps relay capabilities");
+_Static_assert(sizeof(((struct engine_kept_group *)0)->state_hash) == MLS_GROUP_STATE_DIGEST_LEN,
+	       "a kept group's hash is a state digest");
 #define SET_KP_COUNTED "kp.counted_at"
 /* e->fetch: fetch_circle's two FETCHes, and a sync's KeyPackage count. */
 #define ENGINE_KP_AHEAD 2
@@ -138,14 +140,9 @@ struct circle {
 	struct store_circle row;
 	struct mls_group *g;
 	struct engine *e;
-	uint8_t state_hash[32];
+	uint8_t state_hash[MLS_GROUP_STATE_DIGEST_LEN];
 	bool have_hash;
 };
-
-static void state_hash(uint8_t out[32], const uint8_t *state, size_t len)
-{
-	crypto_generichash(out, 32, state, len, NULL, 0);
-}
 
 static void kept_drop(struct engine_kept_group *k)
 {
@@ -200,18 +197,15 @@ static void group_keep(struct circle *c)
 {
 	struct engine *e = c->e;
 	struct engine_kept_group *slot = NULL;
-	uint8_t *state = NULL, hash[32];
-	size_t state_len = 0;
+	uint8_t hash[MLS_GROUP_STATE_DIGEST_LEN];
 
 	if (e->live) {
 		groups_drop(e);
 		return;
 	}
-	if (mls_group_save(c->g, &state, &state_len) != HALQA_OK) {
+	if (mls_group_state_hash(c->g, hash) != HALQA_OK) {
 		return;
 	}
-	state_hash(hash, state, state_len);
-	mls_group_state_free(state, state_len);
 	if (sodium_memcmp(hash, c->state_hash, sizeof hash) != 0) {
 		sodium_memzero(hash, sizeof hash);
 		return;
@@ -297,7 +291,7 @@ static int circle_load(struct engine *e, const uint8_t id[ENGINE_ID_LEN], struct
 	if ((r = store_circle_state_get(e->store, id, &state, &state_len)) != HALQA_OK) {
 		return r;
 	}
-	state_hash(c->state_hash, state, state_len);
+	mls_group_state_digest(c->state_hash, state, state_len);
 	if ((c->g = group_take(e, id, c->state_hash)) != NULL) {
 		e->group_reuses++;
 		r = HALQA_OK;
@@ -331,7 +325,7 @@ static int circle_save(struct engine *e, struct circle *c)
 	r = store_circle_state_put(e->store, c->row.circle_id, state, state_len);
 	if (r == HALQA_OK) {
 		/* Kept later only if this transaction commits: else the stored hash differs. */
-		state_hash(c->state_hash, state, state_len);
+		mls_group_state_digest(c->state_hash, state, state_len);
 		c->e = e;
 		c->have_hash = true;
 	}

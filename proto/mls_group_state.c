@@ -103,12 +103,55 @@ static void put_leaves(struct bytes_writer *w, const uint32_t *l, size_t n)
 	}
 }
 
+/* save_write writes |g|'s state to |w| (a BYTES_WIPE writer); the writer's error, if any. */
+static int save_write(const struct mls_group *g, struct bytes_writer *w)
+{
+	struct bytes_mark m;
+	size_t n_hist;
+	int rc;
+
+	bytes_put(w, STATE_MAGIC, sizeof STATE_MAGIC);
+	bytes_put_u16(w, STATE_VERSION);
+	bytes_put_u8(w, (uint8_t)((g->public_handshake ? FLAG_PUBLIC : 0) |
+				  (g->removed ? FLAG_REMOVED : 0) |
+				  (g->pending != NULL ? FLAG_PENDING : 0)));
+	bytes_put(w, g->sig_priv, MLS_SIG_PRIV_LEN);
+	if ((rc = put_epoch(w, &g->cur)) != 0) {
+		return rc;
+	}
+	n_hist = g->history == NULL ? 0 : g->num_history;
+	bytes_put_u64(w, (uint64_t)n_hist);
+	n_hist = n_hist < MLS_GROUP_PSK_HISTORY ? n_hist : MLS_GROUP_PSK_HISTORY;
+	bytes_put_u8(w, (uint8_t)n_hist);
+	for (size_t i = 0; i < n_hist; i++) {
+		bytes_put_u64(w, g->history[i].epoch);
+		bytes_put(w, g->history[i].psk, MLS_HASH_LEN);
+	}
+	bytes_put_u32(w, (uint32_t)g->num_props);
+	for (size_t i = 0; i < g->num_props; i++) {
+		bytes_put(w, g->props[i].ref, MLS_HASH_LEN);
+		bytes_put_u32(w, g->props[i].sender);
+		bytes_begin(w, BYTES_PREFIX_U32, &m);
+		mls_proposal_encode(w, &g->props[i].p);
+		bytes_end(w, &m);
+	}
+	if (g->pending != NULL) {
+		if ((rc = put_epoch(w, &g->pending->next)) != 0) {
+			return rc;
+		}
+		bytes_put_u32(w, (uint32_t)g->pending->msg_len);
+		bytes_put(w, g->pending->msg, g->pending->msg_len);
+		put_leaves(w, g->pending->added, g->pending->num_added);
+		put_leaves(w, g->pending->removed, g->pending->num_removed);
+	}
+	return bytes_writer_error(w);
+}
+
 int mls_group_save(const struct mls_group *g, uint8_t **out, size_t *out_len)
 {
 	struct bytes_writer w;
-	struct bytes_mark m;
 	uint8_t *buf = NULL;
-	size_t len = 0, n_hist;
+	size_t len = 0;
 	int rc;
 
 	if (out == NULL || out_len == NULL) {
@@ -120,41 +163,7 @@ int mls_group_save(const struct mls_group *g, uint8_t **out, size_t *out_len)
 		return HALQA_ERR_ARG;
 	}
 	bytes_writer_init(&w, MLS_GROUP_STATE_MAX, BYTES_WIPE);
-	bytes_put(&w, STATE_MAGIC, sizeof STATE_MAGIC);
-	bytes_put_u16(&w, STATE_VERSION);
-	bytes_put_u8(&w, (uint8_t)((g->public_handshake ? FLAG_PUBLIC : 0) |
-				   (g->removed ? FLAG_REMOVED : 0) |
-				   (g->pending != NULL ? FLAG_PENDING : 0)));
-	bytes_put(&w, g->sig_priv, MLS_SIG_PRIV_LEN);
-	if ((rc = put_epoch(&w, &g->cur)) != 0) {
-		goto out;
-	}
-	n_hist = g->history == NULL ? 0 : g->num_history;
-	bytes_put_u64(&w, (uint64_t)n_hist);
-	n_hist = n_hist < MLS_GROUP_PSK_HISTORY ? n_hist : MLS_GROUP_PSK_HISTORY;
-	bytes_put_u8(&w, (uint8_t)n_hist);
-	for (size_t i = 0; i < n_hist; i++) {
-		bytes_put_u64(&w, g->history[i].epoch);
-		bytes_put(&w, g->history[i].psk, MLS_HASH_LEN);
-	}
-	bytes_put_u32(&w, (uint32_t)g->num_props);
-	for (size_t i = 0; i < g->num_props; i++) {
-		bytes_put(&w, g->props[i].ref, MLS_HASH_LEN);
-		bytes_put_u32(&w, g->props[i].sender);
-		bytes_begin(&w, BYTES_PREFIX_U32, &m);
-		mls_proposal_encode(&w, &g->props[i].p);
-		bytes_end(&w, &m);
-	}
-	if (g->pending != NULL) {
-		if ((rc = put_epoch(&w, &g->pending->next)) != 0) {
-			goto out;
-		}
-		bytes_put_u32(&w, (uint32_t)g->pending->msg_len);
-		bytes_put(&w, g->pending->msg, g->pending->msg_len);
-		put_leaves(&w, g->pending->added, g->pending->num_added);
-		put_leaves(&w, g->pending->removed, g->pending->num_removed);
-	}
-	if ((rc = bytes_writer_finish(&w, &buf, &len)) != 0) {
+	if ((rc = save_write(g, &w)) != 0 || (rc = bytes_writer_finish(&w, &buf, &len)) != 0) {
 		goto out;
 	}
 	if ((*out = sodium_malloc(len)) == NULL) {
@@ -167,6 +176,29 @@ out:
 	if (buf != NULL) {
 		sodium_memzero(buf, len);
 		free(buf);
+	}
+	bytes_writer_cleanup(&w);
+	return rc;
+}
+
+void mls_group_state_digest(uint8_t out[static MLS_GROUP_STATE_DIGEST_LEN], const uint8_t *state,
+			    size_t len)
+{
+	crypto_generichash(out, MLS_GROUP_STATE_DIGEST_LEN, state, len, NULL, 0);
+}
+
+int mls_group_state_hash(const struct mls_group *g, uint8_t out[static MLS_GROUP_STATE_DIGEST_LEN])
+{
+	struct bytes_writer w;
+	int rc;
+
+	sodium_memzero(out, MLS_GROUP_STATE_DIGEST_LEN);
+	if (g == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	bytes_writer_init(&w, MLS_GROUP_STATE_MAX, BYTES_WIPE);
+	if ((rc = save_write(g, &w)) == 0) {
+		mls_group_state_digest(out, bytes_writer_data(&w), bytes_writer_len(&w));
 	}
 	bytes_writer_cleanup(&w);
 	return rc;

@@ -110,10 +110,16 @@ static void reload(struct mls_group **g)
 	struct mls_group *copy = NULL;
 	uint8_t a1[MLS_HASH_LEN], a2[MLS_HASH_LEN], e1[16], e2[16];
 
+	uint8_t h1[MLS_GROUP_STATE_DIGEST_LEN], h2[MLS_GROUP_STATE_DIGEST_LEN];
+
 	CHECK_OK(mls_group_save(*g, &s1, &l1));
 	if (s1 == NULL) {
 		return;
 	}
+	/* The state's hash is the digest of its saved bytes. */
+	mls_group_state_digest(h1, s1, l1);
+	CHECK_OK(mls_group_state_hash(*g, h2));
+	CHECK_MEM_EQ(h2, sizeof h2, h1, sizeof h1);
 	CHECK_OK(mls_group_load(&copy, s1, l1, NULL));
 	if (copy == NULL) {
 		mls_group_state_free(s1, l1);
@@ -351,6 +357,27 @@ static void test_out_of_order_keys_survive(void)
 	sim_cleanup();
 }
 
+/* A message sent moves the ratchet: the state's hash changes with it, and only then. */
+static void test_state_hash_follows_ratchet(void)
+{
+	uint8_t before[MLS_GROUP_STATE_DIGEST_LEN], again[MLS_GROUP_STATE_DIGEST_LEN],
+	    after[MLS_GROUP_STATE_DIGEST_LEN];
+	uint8_t *ct = NULL;
+	size_t ct_len = 0;
+
+	sim_start();
+	op_add();
+	CHECK_OK(mls_group_state_hash(members[0]->g, before));
+	CHECK_OK(mls_group_state_hash(members[0]->g, again));
+	CHECK_MEM_EQ(again, sizeof again, before, sizeof before);
+	CHECK_OK(mls_group_protect(members[0]->g, (const uint8_t *)"x", 1, &ct, &ct_len));
+	CHECK_OK(mls_group_state_hash(members[0]->g, after));
+	CHECK(memcmp(after, before, sizeof after) != 0);
+	CHECK_RC(mls_group_state_hash(NULL, after), HALQA_ERR_ARG);
+	free(ct);
+	sim_cleanup();
+}
+
 /* A removed member's state keeps saying so. */
 static void test_removed_state(void)
 {
@@ -551,6 +578,7 @@ int main(void)
 	}
 	RUN(test_round_trip_simulation);
 	RUN(test_out_of_order_keys_survive);
+	RUN(test_state_hash_follows_ratchet);
 	RUN(test_removed_state);
 	RUN(test_cached_proposals_survive);
 	RUN(test_truncations_refused);

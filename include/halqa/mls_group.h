@@ -359,6 +359,24 @@ HALQA_MUST_CHECK int mls_group_save(const struct mls_group *g, uint8_t **out, si
 void mls_group_state_free(uint8_t *state, size_t len);
 
 /*
+ * mls_group_state_digest writes to |out| the BLAKE2b-256 (unkeyed) of the
+ * saved state |state|: what a caller compares to tell two states apart
+ * without keeping either.
+ */
+#define MLS_GROUP_STATE_DIGEST_LEN 32
+void mls_group_state_digest(uint8_t out[static MLS_GROUP_STATE_DIGEST_LEN], const uint8_t *state,
+			    size_t len);
+
+/*
+ * mls_group_state_hash writes to |out| the digest mls_group_state_digest
+ * gives of what mls_group_save would return for |g|, without handing the
+ * bytes out (they stay in a wiped heap buffer, with no secure allocation).
+ * On failure the error mls_group_save would return, and |out| zeroed.
+ */
+HALQA_MUST_CHECK int mls_group_state_hash(const struct mls_group *g,
+					  uint8_t out[static MLS_GROUP_STATE_DIGEST_LEN]);
+
+/*
  * mls_group_load rebuilds a group from mls_group_save's bytes; |psks| as
  * in mls_group_join. Any damage (truncation, trailing bytes, bad version,
  * inconsistent tree, wrong lengths) is refused with an error and no
