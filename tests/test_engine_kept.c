@@ -19,25 +19,6 @@
 
 static struct relay_test relay;
 
-static int pair(struct eprof *alice, struct eprof *bob, const char *name)
-{
-	struct engine_sync_report rep;
-	int r;
-
-	if ((r = eprof_meet(alice, bob)) != HALQA_OK) {
-		return r;
-	}
-	CHECK_OK(r = engine_circle_create(alice->e, name, NULL));
-	if (r == HALQA_OK) {
-		CHECK_OK(r = engine_circle_add(alice->e, name, (const char *[]){"bob"}, 1));
-	}
-	if (r == HALQA_OK) {
-		CHECK_OK(r = eprof_sync(bob, &rep));
-		CHECK_INT_EQ(rep.joined, 1);
-	}
-	return r;
-}
-
 /* loads_of returns how many groups |e| rebuilt from the store; |reuses| gets the kept ones used. */
 static unsigned long loads_of(struct engine *e, unsigned long *reuses)
 {
@@ -67,7 +48,7 @@ static void test_reused_within_a_command(void)
 	unsigned long loads, reuses, reuses2;
 	bool sent = false;
 
-	if (alice == NULL || bob == NULL || pair(alice, bob, "Kept") != HALQA_OK) {
+	if (alice == NULL || bob == NULL || eprof_pair(alice, bob, "Kept") != HALQA_OK) {
 		goto out;
 	}
 	/* A new engine, as a new `halqa send`: sync, the warning's members, the send. */
@@ -97,7 +78,7 @@ static void test_rollback_after_the_ratchet_moved(void)
 	char *err = NULL;
 	bool sent = false;
 
-	if (alice == NULL || bob == NULL || pair(alice, bob, "Rollback") != HALQA_OK) {
+	if (alice == NULL || bob == NULL || eprof_pair(alice, bob, "Rollback") != HALQA_OK) {
 		goto out;
 	}
 	CHECK_OK(eprof_say(alice, "Rollback", "before", &sent));
@@ -144,7 +125,7 @@ static void test_two_engines_one_store(void)
 	bool loop_init = false, sent = false;
 	unsigned long loads, reuses;
 
-	if (alice == NULL || bob == NULL || pair(alice, bob, "Shared") != HALQA_OK ||
+	if (alice == NULL || bob == NULL || eprof_pair(alice, bob, "Shared") != HALQA_OK ||
 	    (m = calloc(1, sizeof *m)) == NULL) {
 		goto out;
 	}
@@ -192,7 +173,7 @@ static void test_stale_epoch_retry(void)
 	unsigned long reuses, reuses2;
 	bool sent = false;
 
-	if (alice == NULL || bob == NULL || pair(alice, bob, "Stale") != HALQA_OK) {
+	if (alice == NULL || bob == NULL || eprof_pair(alice, bob, "Stale") != HALQA_OK) {
 		goto out;
 	}
 	/* bob becomes a facilitator, then steps down: a commit alice's store has not seen. */

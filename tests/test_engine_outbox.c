@@ -19,25 +19,6 @@
 
 static struct relay_test relay;
 
-static int pair(struct eprof *alice, struct eprof *bob, const char *name)
-{
-	struct engine_sync_report rep;
-	int r;
-
-	if ((r = eprof_meet(alice, bob)) != HALQA_OK) {
-		return r;
-	}
-	CHECK_OK(r = engine_circle_create(alice->e, name, NULL));
-	if (r == HALQA_OK) {
-		CHECK_OK(r = engine_circle_add(alice->e, name, (const char *[]){"bob"}, 1));
-	}
-	if (r == HALQA_OK) {
-		CHECK_OK(r = eprof_sync(bob, &rep));
-		CHECK_INT_EQ(rep.joined, 1);
-	}
-	return r;
-}
-
 static void test_outbox_across_restart(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
@@ -49,7 +30,7 @@ static void test_outbox_across_restart(void)
 	bool sent = true;
 
 	memset(&copy, 0, sizeof copy);
-	if (alice == NULL || bob == NULL || pair(alice, bob, "Outbox") != HALQA_OK) {
+	if (alice == NULL || bob == NULL || eprof_pair(alice, bob, "Outbox") != HALQA_OK) {
 		goto out;
 	}
 	engine_set_timeout(alice->e, 1000);
@@ -133,7 +114,7 @@ static void test_live(void)
 	struct engine_sync_report rep;
 	bool sent = true;
 
-	if (alice == NULL || bob == NULL || carol == NULL || pair(alice, bob, "Live") != HALQA_OK) {
+	if (alice == NULL || bob == NULL || carol == NULL || eprof_pair(alice, bob, "Live") != HALQA_OK) {
 		goto out;
 	}
 	CHECK_OK(eprof_meet(alice, carol));

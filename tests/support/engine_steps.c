@@ -179,6 +179,25 @@ int eprof_meet(struct eprof *a, struct eprof *b)
 	return r;
 }
 
+int eprof_pair(struct eprof *a, struct eprof *b, const char *name)
+{
+	struct engine_sync_report rep;
+	int r;
+
+	if ((r = eprof_meet(a, b)) != HALQA_OK) {
+		return r;
+	}
+	CHECK_OK(r = engine_circle_create(a->e, name, NULL));
+	if (r == HALQA_OK) {
+		CHECK_OK(r = engine_circle_add(a->e, name, (const char *[]){b->name}, 1));
+	}
+	if (r == HALQA_OK) {
+		CHECK_OK(r = eprof_sync(b, &rep));
+		CHECK_INT_EQ(rep.joined, 1);
+	}
+	return r;
+}
+
 int eprof_say(struct eprof *p, const char *circle, const char *text, bool *out_sent)
 {
 	struct session_message *m = calloc(1, sizeof *m);

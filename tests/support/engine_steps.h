@@ -60,6 +60,12 @@ void eprof_free(struct eprof *p);
 /* eprof_meet makes |a| and |b| contacts of each other (under their names, verified). */
 int eprof_meet(struct eprof *a, struct eprof *b);
 
+/*
+ * eprof_pair makes |b| a contact of |a| and |a| a contact of |b|, then
+ * circle |name| of |a|'s with |b| in it, joined by |b|'s sync.
+ */
+int eprof_pair(struct eprof *a, struct eprof *b, const char *name);
+
 /* eprof_say sends chat |text| to |circle|. */
 int eprof_say(struct eprof *p, const char *circle, const char *text, bool *out_sent);
 
