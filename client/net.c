@@ -919,6 +919,12 @@ static void on_pending_reply(void *arg, int status, const struct wire_msg *reply
 
 	p->waiting = 0;
 	p->status = status;
+	/*
+	 * Done: net_finish's loop turn may end. Completed by a timer, which
+	 * a turn runs before it polls, the turn would otherwise go on to
+	 * wait in its poll for I/O that may never come.
+	 */
+	uv_stop(n->loop);
 	if (reply == NULL || n->cur_frame == NULL) {
 		return;
 	}
@@ -956,6 +962,14 @@ int net_finish(struct net_pending *p, struct wire_msg *reply)
 		return HALQA_ERR_ARG;
 	}
 	wire_msg_init(reply, 0, 0);
+	/*
+	 * An answer may be waiting in the socket already (the caller worked
+	 * without running the loop): read it before a turn runs the timers,
+	 * which come first and would call it a timeout.
+	 */
+	if (p->waiting) {
+		pump(p->net);
+	}
 	/* The request's own timer bounds this loop. */
 	while (p->waiting) {
 		uv_run(p->net->loop, UV_RUN_ONCE);

@@ -182,7 +182,9 @@ HALQA_MUST_CHECK int net_start(struct net *n, const struct wire_msg *req, struct
  * inside a callback of the same loop) and returns its status as net_call
  * does; on HALQA_OK and on a relay ERR, |*reply| holds the answer, its
  * blobs borrowed from |p| until |p| is started again or cleaned up.
- * HALQA_ERR_ARG if |p| was not started.
+ * An answer that arrived while the loop was not running is read first,
+ * so a caller that worked past the timeout still gets it. HALQA_ERR_ARG
+ * if |p| was not started.
  */
 HALQA_MUST_CHECK int net_finish(struct net_pending *p, struct wire_msg *reply);
 
