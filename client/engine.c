@@ -2370,12 +2370,13 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	uint8_t *old_state = NULL;
 	size_t num_members = 0, old_state_len = 0;
 	const char *why = NULL;
-	bool ours = false, found = false, in_sp = false, changed = false;
+	bool ours = false, found = false, in_sp = false, changed = false, had_pending;
 	int r, pr;
 
 	memset(&ev, 0, sizeof ev);
 	memset(&mem_ev, 0, sizeof mem_ev);
 	hash_bytes(hash, payload, len);
+	had_pending = mls_group_has_pending(c->g);
 	if ((r = batch_open(e, sx, b)) != HALQA_OK) {
 		return r;
 	}
@@ -2476,8 +2477,14 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 			if ((r = note_added(e, c, members, num_members, seq)) != HALQA_OK) {
 				goto out;
 			}
-		} else if ((r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
-			/* Another's commit discarded ours: its Welcomes will never be valid. */
+		} else if (had_pending &&
+			   (r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
+			/*
+			 * Another's commit discarded our pending one: its Welcomes
+			 * will never be valid. Without one pending, what waits
+			 * belongs to a commit of ours the relay accepted (posting
+			 * failed then): still valid, posted at the end of this sync.
+			 */
 			goto out;
 		}
 		if (changed) {

@@ -547,6 +547,38 @@ out:
 	trio_free(&t);
 }
 
+/*
+ * A Welcome whose posting failed waits in welcome_out; another member's
+ * commit read before it goes out (carol's self-update, made while alice
+ * was away) does not make it invalid: alice's commit was accepted, so
+ * bob joins at its epoch and reads on from there. Only a commit that
+ * discards a pending commit of ours takes its Welcomes with it.
+ */
+static void test_welcome_past_later_commit(void)
+{
+	struct trio t = {0};
+	struct engine_sync_report rep;
+
+	if (!trio_start(&t, "Later", "said before bob looked", false)) {
+		goto out;
+	}
+	CHECK_INT_EQ(welcomes_waiting(t.alice, "Later"), 1);
+	t.carol->now += ENGINE_SELF_UPDATE_MS + 1000;
+	CHECK_OK(eprof_sync(t.carol, &rep));
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_OK(eprof_sync(t.alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_INT_EQ(welcomes_waiting(t.alice, "Later"), 0);
+	CHECK_OK(eprof_sync(t.bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(eprof_has_text(t.bob, "Later", "said before bob looked"), 1);
+	CHECK_OK(eprof_same_epoch(t.alice, t.bob, "Later", NULL));
+	CHECK_OK(eprof_same_epoch(t.carol, t.bob, "Later", NULL));
+out:
+	trio_free(&t);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -563,6 +595,7 @@ int main(void)
 	RUN(test_own_cursor_held);
 	RUN(test_owed_dropped_on_removal);
 	RUN(test_welcome_other_circle);
+	RUN(test_welcome_past_later_commit);
 	relay_test_stop(&relay);
 	return harness_report();
 }
