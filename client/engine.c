@@ -12,10 +12,11 @@
  * loaded (mls_group_load), changed, and saved (mls_group_save) in the same
  * store transaction as what the change produced (a message, the relay
  * cursor, an outbox entry's ciphertext), so a crash can neither lose nor
- * repeat a message, nor reuse a ratchet key. Catching up, the application
- * messages of one FETCH reply share one transaction and one save of the
- * group at its end (struct batch): a group save and a commit per message
- * cost a hundred times more than decrypting it. Between two uses in one
+ * repeat a message, nor reuse a ratchet key. Catching up, up to
+ * ENGINE_BATCH_ITEMS items of the log, across FETCH replies and epochs,
+ * share one transaction and one save of the group at its end (struct
+ * batch): a group save and a commit per message cost a hundred times more
+ * than decrypting it. Between two uses in one
  * engine a group may be kept in memory (struct engine_kept_group), but a
  * load hands it out only if the stored bytes are still the ones it
  * serialises to, so the store stays the only truth. A proposal or the commit
@@ -86,6 +87,13 @@ _Static_assert(STORE_CAP_LEN == WIRE_CAP_LEN, "the store keeps relay capabilitie
 _Static_assert(sizeof(((struct engine_kept_group *)0)->state_hash) == MLS_GROUP_STATE_DIGEST_LEN,
 	       "a kept group's hash is a state digest");
 #define SET_KP_COUNTED "kp.counted_at"
+/*
+ * Log items a catch-up reads in one store transaction at the most (a
+ * transaction ends earlier at the end of the log and when a commit of
+ * ours is confirmed): fewer WAL commits, a bounded time holding the
+ * store's write lock.
+ */
+#define ENGINE_BATCH_ITEMS 1024
 /* e->fetch: fetch_circle's two FETCHes, and a sync's KeyPackage count. */
 #define ENGINE_KP_AHEAD 2
 #define ENGINE_NUM_AHEAD 3
@@ -2248,12 +2256,13 @@ out:
 }
 
 /*
- * A batch: what one FETCH reply brings, read in one store transaction
- * that ends with the cursor and one save of the group, so the messages
- * and the ratchet state that decrypted them commit together (a crash
- * keeps both or neither). Application messages are read in it by
- * batch_item; a proposal or the commit closing the epoch joins it too
- * (process_item), so an epoch costs one transaction, not two. Such an
+ * A batch: what FETCH replies bring, up to ENGINE_BATCH_ITEMS items and
+ * across epochs, read in one store transaction that ends with the cursor
+ * and one save of the group, so the messages and the ratchet state that
+ * decrypted them commit together (a crash keeps both or neither; a relay
+ * that fails mid-way leaves what was read written). Application messages
+ * are read in it by batch_item; a proposal or the commit closing the epoch
+ * joins it too (process_item); a confirmed commit of ours ends it. Such an
  * item is read inside a savepoint, with a copy of the group and the row
  * from just before it: a commit the roster rules refuse is taken back to
  * that point alone, and the messages before it stay.
@@ -2268,6 +2277,8 @@ struct batch {
 	size_t num_members;
 	bool have_members;
 	struct counters counters; /* the senders' counters, written at the commit */
+	size_t num_items;         /* log items read in it */
+	bool must_commit;         /* a commit of ours was confirmed in it */
 };
 
 /* batch_open starts the batch's transaction if it has none yet. */
@@ -2306,6 +2317,8 @@ static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, 
 	b->open = false;
 	*sx->rep = b->at_open;
 	b->num_events = 0;
+	b->num_items = 0;
+	b->must_commit = false;
 	b->counters.num = 0;
 	free(b->members);
 	b->members = NULL;
@@ -2334,6 +2347,8 @@ static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx,
 		return r;
 	}
 	b->open = false;
+	b->num_items = 0;
+	b->must_commit = false;
 	for (size_t i = 0; i < b->num_events; i++) {
 		(void)engine_emit(e, &b->events[i]);
 	}
@@ -2474,6 +2489,7 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 		}
 		if (ours) {
 			sx->confirmed_own = true;
+			b->must_commit = true;
 			if ((r = note_added(e, c, members, num_members, seq)) != HALQA_OK) {
 				goto out;
 			}
@@ -2519,6 +2535,7 @@ advance:
 	}
 	in_sp = false;
 	c->row.relay_seq = seq;
+	b->num_items++;
 	r = HALQA_OK;
 	goto out;
 refuse_commit:
@@ -2660,6 +2677,7 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 	batch_event(b, &out_ev);
 advance:
 	c->row.relay_seq = seq;
+	b->num_items++;
 	mls_group_event_cleanup(&ev);
 	return HALQA_OK;
 fail:
@@ -2842,11 +2860,12 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 	struct batch b;
 	uint64_t epoch, first, last, prev_seq, top;
 	uint16_t order[WIRE_MAX_FETCH_COUNT];
-	bool closed;
+	bool closed, relay_failed = false;
 	int r = HALQA_OK;
 
 	memset(&b, 0, sizeof b);
-	b.max_events = 2 * WIRE_MAX_FETCH_COUNT; /* a commit gives two: members, removed */
+	/* A reply gives an event per message, and two for a commit: members, removed. */
+	b.max_events = ENGINE_BATCH_ITEMS + WIRE_MAX_FETCH_COUNT + 2;
 	if ((b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
@@ -2862,10 +2881,12 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		} else {
 			fetch_drop(ahead);
 			if ((r = fetch_start(e, c, cur, c->row.relay_seq + 1)) != HALQA_OK) {
+				relay_failed = true;
 				break;
 			}
 		}
 		if ((r = fetch_finish(e, cur)) != HALQA_OK) {
+			relay_failed = true;
 			break;
 		}
 		const struct wire_fetch_ok *f = &cur->msg->u.ok.u.fetch;
@@ -2876,6 +2897,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		if (f->epoch != epoch || first == 0 || last + 1 < first) {
 			/* Not an answer to what we asked: a relay bug or a hostile relay. */
 			r = engine_seterr(e, HALQA_ERR_MALFORMED, "the relay answered out of turn");
+			relay_failed = true;
 			break;
 		}
 		if (c->row.relay_seq + 1 < first) {
@@ -2903,6 +2925,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		sort_items(order, f->num_msgs, f->msgs);
 		/* The reply stopped short of the epoch's end: ask for the rest while reading it. */
 		if (top != 0 && top < last && (r = fetch_start(e, c, ahead, top + 1)) != HALQA_OK) {
+			relay_failed = true;
 			break;
 		}
 		for (uint16_t k = 0; k < f->num_msgs && r == HALQA_OK; k++) {
@@ -2932,9 +2955,15 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		if (r == HALQA_OK && mls_group_epoch(c->g) != epoch &&
 		    !(c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
 			fetch_drop(ahead);
-			r = fetch_start(e, c, ahead, c->row.relay_seq + 1);
+			relay_failed = (r = fetch_start(e, c, ahead, c->row.relay_seq + 1)) != HALQA_OK;
 		}
-		if (r == HALQA_OK) {
+		/*
+		 * The batch goes on into the next reply, whose FETCH is out,
+		 * until it holds ENGINE_BATCH_ITEMS items or a commit of ours
+		 * was confirmed in it (its newcomers' cursors are made from
+		 * what it stored): fewer WAL commits, each still all or nothing.
+		 */
+		if (r == HALQA_OK && (b.must_commit || b.num_items >= ENGINE_BATCH_ITEMS)) {
 			r = batch_commit(e, c, sx, &b);
 		}
 		if (r != HALQA_OK) {
@@ -2946,6 +2975,9 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 			continue; /* a commit moved us on: read the next epoch */
 		}
 		if (c->row.relay_seq >= last) {
+			if ((r = batch_commit(e, c, sx, &b)) != HALQA_OK) {
+				break;
+			}
 			if (closed && !(c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
 				/* The closing commit did not apply: we cannot follow. */
 				r = close_circle(e, c, STORE_CIRCLE_BLOCKED,
@@ -2959,6 +2991,15 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		if (c->row.relay_seq == prev_seq) {
 			break; /* no progress (deleted messages, or junk): as far as we can */
 		}
+	}
+	/*
+	 * What the batch read stands when the relay fails us (a FETCH lost,
+	 * unanswered or out of turn): it is written, and the failure returned.
+	 */
+	if (r == HALQA_OK || relay_failed) {
+		int cr = batch_commit(e, c, sx, &b);
+
+		r = r == HALQA_OK ? cr : r;
 	}
 	(void)batch_abort(e, c, sx, &b); /* only after a failure: a batch in flight is rolled back */
 	/* A FETCH asked ahead and not read (a failure, a blocked circle): waited out, dropped. */
