@@ -278,6 +278,11 @@ static int map_rc(int rc)
 		return HALQA_ERR_NOMEM;
 	case SQLITE_TOOBIG:
 		return HALQA_ERR_TOO_LARGE;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		halqa_log(HALQA_LOG_ERROR, "store",
+			  "the profile is in use by another halqa process; try again when it is done");
+		return HALQA_ERR_IO;
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
 			return HALQA_ERR_NOT_FOUND;
@@ -552,6 +557,12 @@ int store_open(struct store **out, const char *path, const uint8_t key[STORE_KEY
 		goto out;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
+	/*
+	 * Another halqa process on the same profile (a `halqa send` while
+	 * `halqa chat` catches up) waits for the write lock instead of failing
+	 * at once; a catch-up holds it at most one relay request long.
+	 */
+	(void)sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
 	/* Proof that the engine is SQLCipher, before a key or a write. */
 	if ((r = pragma_int(s, "PRAGMA cipher_version", NULL, &has_row)) != HALQA_OK) {
 		goto out;

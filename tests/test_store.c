@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlcipher/sqlite3.h>
@@ -1092,6 +1093,59 @@ static void test_newcomer_acks(void)
 	store_close(s);
 }
 
+/*
+ * A second connection to the same store (another halqa process on the
+ * profile) waits for the first one's write lock instead of failing at once.
+ * A child process holds a write transaction until the parent has started
+ * waiting for it, then commits.
+ */
+static void test_second_writer_waits(void)
+{
+	uint8_t key[STORE_KEY_LEN];
+	struct store *s = fresh(0x61), *t = NULL;
+	int held[2], go[2], status = 0;
+	char byte = 0;
+	pid_t pid;
+
+	key_fill(key, 0x61);
+	store_close(s);
+	CHECK(pipe(held) == 0 && pipe(go) == 0);
+	fflush(NULL);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct store *c = NULL;
+		int ok = store_open(&c, path, key, 0) == HALQA_OK && store_begin(c) == HALQA_OK &&
+			 store_setting_set(c, "test.writer", "child") == HALQA_OK;
+
+		/* Tell the parent the lock is held; wait until it is about to ask for it. */
+		ok = ok && write(held[1], "h", 1) == 1 && read(go[0], &byte, 1) == 1;
+		usleep(200 * 1000);
+		ok = ok && store_commit(c) == HALQA_OK;
+		store_close(c);
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(read(held[0], &byte, 1) == 1);
+	CHECK_OK(store_open(&t, path, key, 0));
+	CHECK(write(go[1], "g", 1) == 1);
+	/* Blocks until the child commits; without a busy timeout it failed at once. */
+	CHECK_OK(store_begin(t));
+	CHECK_OK(store_setting_set(t, "test.writer", "parent"));
+	CHECK_OK(store_commit(t));
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	{
+		char v[16];
+
+		CHECK_OK(store_setting_get(t, "test.writer", v, sizeof v));
+		CHECK(strcmp(v, "parent") == 0);
+	}
+	store_close(t);
+	close(held[0]);
+	close(held[1]);
+	close(go[0]);
+	close(go[1]);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1124,6 +1178,7 @@ int main(void)
 	RUN(test_migrate_from_v2);
 	RUN(test_circle_acked);
 	RUN(test_newcomer_acks);
+	RUN(test_second_writer_waits);
 	cleanup_files();
 	rmdir(dir);
 	return harness_report();

@@ -47,6 +47,13 @@
 #define STORE_MAX_PAYLOAD (64u * 1024)    /* an encoded envelope in the outbox */
 #define STORE_MAX_WIRE (256u * 1024)      /* an MLS message or mailbox item (WIRE_MAX_PAYLOAD) */
 #define STORE_MAX_KP (16u * 1024)         /* a KeyPackage or its privates */
+/*
+ * How long a write waits for another connection's write lock (another
+ * halqa process on the same profile) before failing with HALQA_ERR_IO:
+ * longer than a relay request's timeout, which bounds how long a sync
+ * holds it.
+ */
+#define STORE_BUSY_TIMEOUT_MS 15000
 /* The schema version this build writes and the newest it opens. */
 #define STORE_SCHEMA_VERSION 7
 
