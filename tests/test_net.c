@@ -132,15 +132,16 @@ static void test_hello_register_ping(void)
 	/*
 	 * The loop sits still longer than the next request's timeout: that
 	 * request's timer still counts from when it is made, not from the
-	 * loop's last wake-up (it would expire unsent).
+	 * loop's last wake-up (it would expire unsent). The timeout is long
+	 * enough for a loopback PING on a loaded machine.
 	 */
 	{
-		struct timespec ts = {1, 500 * 1000 * 1000};
+		struct timespec ts = {4, 500 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
 	}
 	wire_msg_init(&req, WIRE_PING, 1);
-	CHECK_OK(net_call(f.net, &req, &rep, 1000));
+	CHECK_OK(net_call(f.net, &req, &rep, 4000));
 	CHECK_INT_EQ(rep.u.ok.for_type, WIRE_PING);
 	/* A second REGISTER is an ERR from the relay, with the reply in hand. */
 	steps_register(&req, "");
