@@ -2954,6 +2954,16 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		 */
 		if (r == HALQA_OK && mls_group_epoch(c->g) != epoch &&
 		    !(c->row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+			/*
+			 * The batch goes on into the new epoch, whose session
+			 * payloads are checked against the roster event handlers
+			 * read from the store (engine_circle_members): the
+			 * batch's transaction holds the new epoch's group from
+			 * here on, as a commit of the batch at each epoch did.
+			 */
+			if (b.open && (r = circle_save(e, c)) != HALQA_OK) {
+				break;
+			}
 			fetch_drop(ahead);
 			relay_failed = (r = fetch_start(e, c, ahead, c->row.relay_seq + 1)) != HALQA_OK;
 		}
