@@ -922,9 +922,14 @@ static void on_pending_reply(void *arg, int status, const struct wire_msg *reply
 	/*
 	 * Done: net_finish's loop turn may end. Completed by a timer, which
 	 * a turn runs before it polls, the turn would otherwise go on to
-	 * wait in its poll for I/O that may never come.
+	 * wait in its poll for I/O that may never come. Only inside that
+	 * turn: completed anywhere else (a pump outside the loop, a dropped
+	 * connection failing what is in flight, a net_close), uv_stop would
+	 * stay pending and make the caller's next uv_run return at once.
 	 */
-	uv_stop(n->loop);
+	if (p->in_turn) {
+		uv_stop(n->loop);
+	}
 	if (reply == NULL || n->cur_frame == NULL) {
 		return;
 	}
@@ -948,6 +953,7 @@ int net_start(struct net *n, const struct wire_msg *req, struct net_pending *p,
 	net_pending_cleanup(p);
 	p->net = n;
 	p->status = HALQA_ERR_NETWORK;
+	p->in_turn = 0;
 	if ((rc = net_request(n, req, on_pending_reply, p, timeout_ms)) != HALQA_OK) {
 		return rc;
 	}
@@ -972,7 +978,9 @@ int net_finish(struct net_pending *p, struct wire_msg *reply)
 	}
 	/* The request's own timer bounds this loop. */
 	while (p->waiting) {
+		p->in_turn = 1;
 		uv_run(p->net->loop, UV_RUN_ONCE);
+		p->in_turn = 0;
 	}
 	p->started = 0;
 	if (p->frame != NULL && wire_decode(p->frame, p->frame_len, reply) != HALQA_OK) {

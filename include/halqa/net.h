@@ -161,6 +161,7 @@ struct net_pending {
 	int status;
 	int waiting; /* started and not yet completed */
 	int started; /* started and not yet finished */
+	int in_turn; /* net_finish is running a loop turn for it */
 };
 
 /* net_pending_init gives |p| the idle state. */
