@@ -2099,12 +2099,8 @@ static int store_application(struct engine *e, struct circle *c, const uint8_t *
 		m.sent_at = env.sent_at;
 		m.received_at = engine_now(e);
 		m.body = msg->u.chat.text;
-		r = store_message_add(e->store, &m, &ev->seq);
-		if (r == HALQA_ERR_EXISTS) {
-			r = HALQA_OK;
-			goto out;
-		}
-		if (r != HALQA_OK) {
+		/* A duplicate id was dropped above (seen_ids); messages holds no unique index. */
+		if ((r = store_message_add(e->store, &m, &ev->seq)) != HALQA_OK) {
 			goto out;
 		}
 		ev->type = ENGINE_EVENT_MESSAGE;
