@@ -863,6 +863,11 @@ int cli_main(int argc, char **argv)
 	}
 	current = cmd;
 	rc = cmd->run(&c, argc - i, argv + i);
+	if (store_writes_refused(c.store) && rc == 0) {
+		/* What the command did after that was not written: it must not look done. */
+		rc = cli_fail("the profile could not make its writes durable again, so the "
+			      "later ones were refused; run the command again");
+	}
 	identity_free(c.id);
 	store_close(c.store);
 	if (fflush(stdout) != 0 && rc == 0) {

@@ -106,7 +106,9 @@ static void keep_read(struct cli_ctx *c, const struct store_circle *sc)
 		    HALQA_OK) {
 			/* Harmless: the message only stays counted as unread. */
 		}
-		store_sync_restore(c->store, saved);
+		if (store_sync_restore(c->store, saved) != HALQA_OK) {
+			/* The store now refuses writes; the command fails at its end (cli.c). */
+		}
 	}
 	store_message_list_free(&list);
 }

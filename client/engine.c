@@ -3020,6 +3020,24 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 /* ---- sending ---- */
 
 /*
+ * outbox_remove_relaxed removes outbox entry |client_msg_id| with a commit
+ * that does not wait for the disk (see send_wire). A failure to make
+ * commits wait again is returned above the removal's own result: the
+ * store then refuses every write (store_sync_restore).
+ */
+static int outbox_remove_relaxed(struct engine *e, const uint8_t client_msg_id[ENGINE_ID_LEN])
+{
+	int r, rr, saved = -1;
+
+	(void)store_sync_relax(e->store, &saved);
+	r = store_outbox_remove(e->store, client_msg_id);
+	if ((rr = store_sync_restore(e->store, saved)) != HALQA_OK) {
+		return engine_seterr(e, rr, "the profile cannot make its writes durable again");
+	}
+	return r;
+}
+
+/*
  * send_wire sends |wire|, outbox entry |o|'s ciphertext for |epoch|
  * (already stored with the group), and settles the entry by the answer:
  * removed once the relay has it; counted as an attempt otherwise.
@@ -3041,7 +3059,7 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 	struct wire_msg *req = NULL;
 	struct engine_event ev;
 	struct envelope env;
-	int r, saved = -1;
+	int r;
 
 	if ((req = calloc(1, sizeof *req)) == NULL) {
 		return HALQA_ERR_NOMEM;
@@ -3064,9 +3082,7 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 		 * answer was lost) and read back before this one. Done.
 		 */
 		halqa_log(HALQA_LOG_INFO, "engine", "an outbox entry was already delivered");
-		(void)store_sync_relax(e->store, &saved);
-		r = store_outbox_remove(e->store, o->client_msg_id);
-		store_sync_restore(e->store, saved);
+		r = outbox_remove_relaxed(e, o->client_msg_id);
 		goto out;
 	}
 	if (r != HALQA_OK) {
@@ -3075,9 +3091,7 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 		}
 		goto out;
 	}
-	(void)store_sync_relax(e->store, &saved);
-	r = store_outbox_remove(e->store, o->client_msg_id);
-	store_sync_restore(e->store, saved);
+	r = outbox_remove_relaxed(e, o->client_msg_id);
 	if (r != HALQA_OK && r != HALQA_ERR_NOT_FOUND) {
 		goto out;
 	}

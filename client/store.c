@@ -119,6 +119,7 @@ static const char *const cached_sql[NUM_CACHED] = {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *cached[NUM_CACHED];
+	bool writes_refused; /* store_sync_restore failed: see refuse_writes */
 };
 
 static const char *const migrations[] = {
@@ -630,19 +631,70 @@ int store_sync_relax(struct store *s, int *out_saved)
 	return HALQA_OK;
 }
 
-void store_sync_restore(struct store *s, int saved)
+/*
+ * deny_writes is the authorizer of a connection whose commits may no
+ * longer be durable (refuse_writes): reading goes on, and so does taking
+ * back a transaction or savepoint; everything that would write or
+ * commit, pragmas that set a value included, fails at prepare time with
+ * SQLITE_AUTH.
+ */
+static int deny_writes(void *arg, int action, const char *a1, const char *a2, const char *a3,
+		       const char *a4)
+{
+	(void)arg;
+	(void)a3;
+	(void)a4;
+	switch (action) {
+	case SQLITE_SELECT:
+	case SQLITE_READ:
+	case SQLITE_FUNCTION:
+	case SQLITE_RECURSIVE:
+		return SQLITE_OK;
+	case SQLITE_PRAGMA:
+		return a2 == NULL ? SQLITE_OK : SQLITE_DENY;
+	case SQLITE_TRANSACTION:
+	case SQLITE_SAVEPOINT:
+		return a1 != NULL && strcmp(a1, "ROLLBACK") == 0 ? SQLITE_OK : SQLITE_DENY;
+	default:
+		return SQLITE_DENY;
+	}
+}
+
+/*
+ * refuse_writes makes every later write and commit on |s| fail, through
+ * the connection's authorizer, so the modules that hold the raw handle
+ * (store_db) are covered too. Setting it expires the statements prepared
+ * so far (the cached ones), so they are checked again before their next
+ * step. It cannot fail: it allocates nothing.
+ */
+static void refuse_writes(struct store *s)
+{
+	s->writes_refused = true;
+	(void)sqlite3_set_authorizer(s->db, deny_writes, NULL);
+}
+
+int store_sync_restore(struct store *s, int saved)
 {
 	char sql[40];
+	int r;
 
 	if (saved < 0) {
-		return;
+		return HALQA_OK;
 	}
 	snprintf(sql, sizeof sql, "PRAGMA synchronous = %d", saved);
-	if (exec(s, sql) != HALQA_OK) {
+	if ((r = exec(s, sql)) != HALQA_OK) {
+		refuse_writes(s);
 		halqa_log(HALQA_LOG_ERROR, "store",
-		          "cannot restore the durability of commits; stopping");
-		abort();
+			  "cannot make commits wait for the disk again: every further write "
+			  "of this run is refused");
+		return HALQA_ERR_IO;
 	}
+	return HALQA_OK;
+}
+
+bool store_writes_refused(const struct store *s)
+{
+	return s != NULL && s->writes_refused;
 }
 
 struct sqlite3 *store_db(struct store *s)

@@ -23,6 +23,7 @@
 #ifndef HALQA_STORE_H
 #define HALQA_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -101,10 +102,17 @@ void store_close(struct store *s);
  *
  * store_sync_restore sets the level back as |saved| says. It cannot be allowed
  * to fail quietly, since the commits after it (a ratchet step stored
- * before its message leaves) rely on it: a failure aborts the process.
+ * before its message leaves) rely on it: on failure it returns
+ * HALQA_ERR_IO, logs an error, and from then on |s| refuses every write
+ * and commit (HALQA_ERR_IO), through its own functions and through
+ * store_db's handle alike, while reads go on; the relaxed commits made so
+ * far become durable at store_close as usual. Only a new store_open
+ * writes again. store_writes_refused says whether that happened (a
+ * command that saw it must not report success).
  */
 int store_sync_relax(struct store *s, int *out_saved);
-void store_sync_restore(struct store *s, int saved);
+HALQA_MUST_CHECK int store_sync_restore(struct store *s, int saved);
+bool store_writes_refused(const struct store *s);
 
 /*
  * store_db returns the store's SQLite handle for client modules that keep
