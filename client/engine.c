@@ -536,6 +536,7 @@ static int call_failed(struct engine *e, int r, const struct wire_msg *reply)
 	if (r == HALQA_ERR_NETWORK && !net_connected(e->net)) {
 		e->relay_down = true;
 	}
+	e->relay_refused = reply->type == WIRE_ERR;
 	if (reply->type == WIRE_ERR) {
 		return engine_seterr(e, r, "the relay refused: %s", wire_err_name(reply->u.err.code));
 	}
@@ -551,6 +552,7 @@ static int call(struct engine *e, const struct wire_msg *req)
 	unsigned timeout_ms;
 	int r;
 
+	e->relay_refused = false;
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
 	}
@@ -2761,6 +2763,7 @@ static int ahead_start(struct engine *e, struct engine_fetch *f, const struct wi
 	unsigned timeout_ms;
 	int r;
 
+	e->relay_refused = false;
 	if ((r = engine_connect(e)) != HALQA_OK || (r = call_timeout(e, &timeout_ms)) != HALQA_OK) {
 		return r;
 	}
@@ -3412,56 +3415,103 @@ static bool sync_ahead(struct engine *e)
 	return counting;
 }
 
+/*
+ * relay_unreachable says whether status |r| of the last request means the
+ * relay cannot be reached (lost, or no answer in time), as opposed to the
+ * relay answering with an error: `internal` maps to HALQA_ERR_NETWORK too
+ * (retry later), but the relay is there, and other circles may work.
+ */
+static bool relay_unreachable(const struct engine *e, int r)
+{
+	return r == HALQA_ERR_NETWORK && !e->relay_refused;
+}
+
+/*
+ * sync_failed keeps the first failure of a sync, |r| (its reason prefixed
+ * with |circle|'s name if not NULL), in |*first| and |first_err|.
+ */
+static void sync_failed(struct engine *e, int r, const struct store_circle *circle, int *first,
+			char first_err[sizeof e->err])
+{
+	if (r == HALQA_OK || *first != HALQA_OK) {
+		return;
+	}
+	const char *why = e->err[0] ? e->err : halqa_strerror(r);
+	size_t n = 0;
+
+	*first = r;
+	first_err[0] = '\0';
+	if (circle != NULL) {
+		/* A circle name is at most STORE_MAX_NAME bytes: the prefix always fits. */
+		n = (size_t)snprintf(first_err, sizeof e->err, "circle \"%s\": ", circle->name);
+	}
+	if (n < sizeof e->err) {
+		(void)snprintf(first_err + n, sizeof e->err - n, "%.*s", (int)(sizeof e->err - n - 1),
+			       why);
+	}
+}
+
 int engine_sync(struct engine *e, struct engine_sync_report *rep)
 {
 	struct store_circle *circles = NULL;
 	struct store_outbox *items = NULL;
 	size_t num = 0, num_items = 0;
+	char first_err[sizeof e->err];
 	bool counting;
 	int r, first = HALQA_OK;
 
 	memset(rep, 0, sizeof *rep);
 	e->err[0] = '\0';
+	first_err[0] = '\0';
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
 	}
 	counting = sync_ahead(e);
+	/*
+	 * Only an unreachable relay makes the sync offline and ends it. An
+	 * error the relay answers with (`internal` for one circle's log, say)
+	 * is one circle's or one step's: the others go on, and the first
+	 * such error is what the sync returns, with its reason.
+	 */
 	r = sync_mailbox(e, rep);
-	if (r == HALQA_ERR_NETWORK) {
+	if (relay_unreachable(e, r)) {
 		rep->offline = true;
 		goto count;
 	}
-	first = r;
+	sync_failed(e, r, NULL, &first, first_err);
 	if ((r = store_circle_list(e->store, &circles, &num)) != HALQA_OK) {
 		goto out;
 	}
 	for (size_t i = 0; i < num; i++) {
+		e->err[0] = '\0';
 		r = engine_sync_one(e, circles[i].circle_id, rep);
-		if (r == HALQA_ERR_NETWORK) {
+		if (relay_unreachable(e, r)) {
 			rep->offline = true;
 			goto count;
 		}
-		if (first == HALQA_OK) {
-			first = r;
-		}
+		sync_failed(e, r, &circles[i], &first, first_err);
 	}
 	r = HALQA_OK;
+	e->err[0] = '\0';
 	if (counting || kp_stock_due(e, rep)) {
 		r = kp_stock(e, counting ? &e->fetch[ENGINE_KP_AHEAD] : NULL);
 		if (r == HALQA_OK) {
 			kp_stock_done(e);
 		}
 	}
-	if (r == HALQA_ERR_NETWORK) {
+	if (relay_unreachable(e, r)) {
 		rep->offline = true;
-	} else if (first == HALQA_OK) {
-		first = r;
+	} else {
+		sync_failed(e, r, NULL, &first, first_err);
 	}
 count:
 	if (store_outbox_list(e->store, NULL, &items, &num_items) == HALQA_OK) {
 		rep->waiting = num_items;
 	}
 	r = first;
+	if (r != HALQA_OK) {
+		memcpy(e->err, first_err, sizeof e->err);
+	}
 out:
 	/* What was sent ahead and not read (offline, a failure): waited out, dropped. */
 	fetch_drop(&e->fetch[1]);

@@ -105,6 +105,13 @@ struct engine {
 	 * the reconnect instead of blocking on requests that must time out.
 	 */
 	bool relay_down;
+	/*
+	 * The last request that failed was answered by the relay with an ERR
+	 * (it is there and talking; `internal` still maps to
+	 * HALQA_ERR_NETWORK): see relay_unreachable. Cleared as each request
+	 * starts.
+	 */
+	bool relay_refused;
 	/* The end of the current operation's time (engine_send), uv_hrtime ns; 0: none. */
 	uint64_t deadline_ns;
 

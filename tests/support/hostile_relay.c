@@ -38,6 +38,10 @@ struct hostile_relay {
 	atomic_uint modes;
 	atomic_int fetch_left; /* FETCHes still answered, when fetch_limited */
 	atomic_int fetch_limited;
+	/* FETCHes of this circle get ERR internal, while fail_set. */
+	pthread_mutex_t fail_lock;
+	bool fail_set;
+	uint8_t fail_circle[WIRE_ID_LEN];
 	/* Messages of earlier fetches: of the last circle, and of others. */
 	uint8_t last_circle[WIRE_ID_LEN];
 	struct stash_item last[STASH_MAX];
@@ -212,6 +216,18 @@ static void handle(struct hostile_relay *h, const uint8_t *rid, size_t rid_len,
 		atomic_fetch_sub(&h->fetch_left, 1);
 	}
 	memcpy(circle, req.u.fetch.circle_id, WIRE_ID_LEN);
+	pthread_mutex_lock(&h->fail_lock);
+	bool fail = req.type == WIRE_FETCH && h->fail_set &&
+		    memcmp(h->fail_circle, circle, WIRE_ID_LEN) == 0;
+	pthread_mutex_unlock(&h->fail_lock);
+	if (fail) {
+		wire_msg_init(&reply, WIRE_ERR, id);
+		reply.u.err.code = WIRE_ERR_INTERNAL;
+		snprintf(reply.u.err.reason, sizeof reply.u.err.reason, "storage failed");
+		send_msg(h, rid, rid_len, &reply);
+		wire_msg_cleanup(&req);
+		return;
+	}
 	if (relay_client_request(h->up, &req, &reply, 10000) != HALQA_OK) {
 		wire_msg_cleanup(&req);
 		return;
@@ -301,6 +317,7 @@ int hostile_relay_start(struct hostile_relay **out, struct relay_test *t, char e
 	if ((h = calloc(1, sizeof *h)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
+	pthread_mutex_init(&h->fail_lock, NULL);
 	crypto_box_keypair(key, sec);
 	if ((r = relay_test_client(t, &h->up, NULL, NULL)) != HALQA_OK) {
 		goto fail;
@@ -333,6 +350,7 @@ fail:
 		zmq_ctx_term(h->ctx);
 	}
 	relay_client_free(h->up);
+	pthread_mutex_destroy(&h->fail_lock);
 	free(h);
 	return r;
 }
@@ -348,6 +366,16 @@ void hostile_relay_fetch_budget(struct hostile_relay *h, int n)
 	atomic_store(&h->fetch_limited, n >= 0);
 }
 
+void hostile_relay_fail_circle(struct hostile_relay *h, const uint8_t *id)
+{
+	pthread_mutex_lock(&h->fail_lock);
+	h->fail_set = id != NULL;
+	if (id != NULL) {
+		memcpy(h->fail_circle, id, WIRE_ID_LEN);
+	}
+	pthread_mutex_unlock(&h->fail_lock);
+}
+
 void hostile_relay_stop(struct hostile_relay *h)
 {
 	if (h == NULL) {
@@ -360,5 +388,6 @@ void hostile_relay_stop(struct hostile_relay *h)
 	relay_client_free(h->up);
 	stash_clear(h->last, &h->num_last);
 	stash_clear(h->foreign, &h->num_foreign);
+	pthread_mutex_destroy(&h->fail_lock);
 	free(h);
 }

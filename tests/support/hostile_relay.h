@@ -38,6 +38,13 @@ void hostile_relay_set_modes(struct hostile_relay *h, unsigned modes);
  */
 void hostile_relay_fetch_budget(struct hostile_relay *h, int n);
 
+/*
+ * hostile_relay_fail_circle answers every later FETCH of circle |id| with
+ * ERR `internal`, as a relay whose storage failed for that circle would;
+ * NULL ends it.
+ */
+void hostile_relay_fail_circle(struct hostile_relay *h, const uint8_t *id);
+
 /* hostile_relay_stop stops the thread and frees everything. NULL is a no-op. */
 void hostile_relay_stop(struct hostile_relay *h);
 
