@@ -2510,9 +2510,11 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 			c->row.flags |= STORE_CIRCLE_REMOVED;
 			snprintf(c->row.reason, sizeof c->row.reason, "%s",
 				 "we were removed from the circle");
-			/* Not synced again: the cursors still owed are given up (newcomer_acks). */
-			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK ||
-			    (r = store_newcomer_ack_clear(e->store, c->row.circle_id)) != HALQA_OK) {
+			/*
+			 * Not read again; what an earlier commit of ours owes its
+			 * newcomers is still settled (owed_after_removal).
+			 */
+			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
 				goto out;
 			}
 			memset(&mem_ev, 0, sizeof mem_ev);
@@ -3239,6 +3241,28 @@ static int commit_proposals(struct engine *e, struct circle *c)
 	return r;
 }
 
+/*
+ * owed_after_removal settles, in a circle we were removed from, what a
+ * commit of ours that the relay accepted before the removal still owes
+ * the members it added: their Welcomes and relay cursors (the removal
+ * may be read in the very sync that would have posted them, or come
+ * before it). The relay takes both from us still: a MAILBOX_PUT needs no
+ * capability, and a newcomer's ACK carries the capability of the epoch
+ * our commit opened, kept with it. So the newcomer joins at that epoch
+ * and reads on to our removal, like the other members. What fails waits
+ * for the next sync, which comes back here; a newcomer's cursor is given
+ * up by the rules of newcomer_acks.
+ */
+static int owed_after_removal(struct engine *e, struct circle *c)
+{
+	int r;
+
+	if ((r = post_welcomes(e, c->row.circle_id)) != HALQA_OK) {
+		return r;
+	}
+	return newcomer_acks(e, c, NULL);
+}
+
 int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		    struct engine_sync_report *rep)
 {
@@ -3255,13 +3279,13 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 	}
 	for (int attempt = 0; attempt < ENGINE_RETRIES; attempt++) {
 		if (c.row.flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
-			goto out;
+			goto closed;
 		}
 		if ((r = fetch_circle(e, &c, &sx)) != HALQA_OK) {
 			goto out;
 		}
 		if (c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
-			goto out;
+			goto closed;
 		}
 		/*
 		 * The Welcomes of a commit of ours go once the relay has it (no
@@ -3336,6 +3360,11 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 				  halqa_strerror(r));
 			r = HALQA_OK;
 		}
+	}
+	goto out;
+closed:
+	if (c.row.flags & STORE_CIRCLE_REMOVED) {
+		r = owed_after_removal(e, &c);
 	}
 out:
 	circle_cleanup(&c);

@@ -12,7 +12,8 @@
  *  - While the relay will not take it (the circle's cursors are at its
  *    limit), the adder's own cursor stays at the commit and holds the
  *    epoch's messages for the newcomer.
- *  - Leaving, or being removed, gives the cursors owed up.
+ *  - Leaving gives the cursors owed up; being removed does not: the
+ *    removed adder still posts the Welcome and makes the cursor.
  *  - A Welcome whose posting failed after its commit was accepted waits
  *    in the adder's welcome_out and goes out with the adder's next sync.
  *  - A Welcome item naming another circle than its group is refused,
@@ -527,22 +528,47 @@ out:
 	trio_free(&t);
 }
 
-/* A removal read before the cursors owed went out gives them up. */
-static void test_owed_dropped_on_removal(void)
+/*
+ * Alice's commit adding bob was accepted, but his Welcome and cursor did
+ * not go out before carol removed alice. Alice's next sync reads her
+ * removal and still posts the Welcome and makes bob's cursor (the relay
+ * takes both from her): bob joins at her commit's epoch, reads what was
+ * said there though every other member has read it, and follows the
+ * circle to alice's removal, where carol is. It failed before: the
+ * removal gave both up, and bob never joined.
+ */
+static void test_owed_settled_after_removal(void)
 {
 	struct trio t = {0};
 	struct engine_sync_report rep;
 	struct store_circle row;
+	uint64_t carol_epoch = 0;
 
 	if (!trio_start(&t, "Gone", "before alice went", true)) {
 		goto out;
 	}
 	CHECK_OK(engine_circle_remove(t.carol->e, "Gone", (const char *[]){"alice"}, 1));
 	CHECK_INT_EQ(owed(t.alice, "Gone"), 1);
+	CHECK_INT_EQ(welcomes_waiting(t.alice, "Gone"), 1);
 	CHECK_OK(eprof_sync(t.alice, &rep));
+	CHECK(!rep.offline);
 	CHECK_OK(engine_circle_find(t.alice->e, "Gone", &row));
 	CHECK(row.flags & STORE_CIRCLE_REMOVED);
 	CHECK_INT_EQ(owed(t.alice, "Gone"), 0);
+	CHECK_INT_EQ(welcomes_waiting(t.alice, "Gone"), 0);
+	/* Carol has read it all: only bob's cursor keeps the epoch's first message. */
+	CHECK_OK(eprof_sync(t.carol, &rep));
+	sweep();
+	CHECK_OK(eprof_sync(t.bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(eprof_has_text(t.bob, "Gone", "before alice went"), 1);
+	CHECK_OK(eprof_same_epoch(t.carol, t.bob, "Gone", &carol_epoch));
+	CHECK_OK(engine_circle_find(t.bob->e, "Gone", &row));
+	CHECK(!(row.flags & STORE_CIRCLE_REMOVED));
+	CHECK_OK(eprof_say(t.carol, "Gone", "after alice went", NULL));
+	CHECK_OK(eprof_sync(t.bob, &rep));
+	CHECK_INT_EQ(eprof_has_text(t.bob, "Gone", "after alice went"), 1);
+	CHECK_INT_EQ(eprof_has_text(t.alice, "Gone", "after alice went"), 0);
 out:
 	trio_free(&t);
 }
@@ -593,7 +619,7 @@ int main(void)
 	RUN(test_newcomer_cursor_after_drop);
 	RUN(test_newcomer_cursor_denied);
 	RUN(test_own_cursor_held);
-	RUN(test_owed_dropped_on_removal);
+	RUN(test_owed_settled_after_removal);
 	RUN(test_welcome_other_circle);
 	RUN(test_welcome_past_later_commit);
 	relay_test_stop(&relay);
