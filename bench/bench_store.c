@@ -61,11 +61,13 @@
 #include <sqlcipher/sqlite3.h>
 
 #include "bench_util.h"
+#include "halqa/engine.h"
 #include "halqa/store.h"
 #include "halqa/utf8.h"
 
 #define NUM_MESSAGES_DEFAULT 100000u
-#define BATCH_DEFAULT        1000u
+/* The engine's catch-up transaction: "batched" measures what the client does. */
+#define BATCH_DEFAULT        ((size_t)ENGINE_BATCH_ITEMS)
 #define ROUNDS_DEFAULT       3u
 #define SEARCH_REPS_DEFAULT  25u
 #define SEARCH_LIMIT         50u
@@ -827,7 +829,8 @@ static struct insert_result insert_all(struct target *t, const struct corpus *c,
 /*
  * receive_all stores the corpus as the engine's catch-up does (client/
  * engine.c, batch_item and store_application), on the store side, in
- * transactions of |batch| messages (a FETCH reply is 256): per message the
+ * transactions of |batch| messages (ENGINE_BATCH_ITEMS by default, the
+ * engine's, which spans FETCH replies of 256): per message the
  * own-echo lookup (a miss: nobody here is us), the seen-id insert, the
  * sender's counter read on its first message of the batch, the message
  * with its full-text row; at the batch's end each sender's counter written

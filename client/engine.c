@@ -87,13 +87,6 @@ _Static_assert(STORE_CAP_LEN == WIRE_CAP_LEN, "the store keeps relay capabilitie
 _Static_assert(sizeof(((struct engine_kept_group *)0)->state_hash) == MLS_GROUP_STATE_DIGEST_LEN,
 	       "a kept group's hash is a state digest");
 #define SET_KP_COUNTED "kp.counted_at"
-/*
- * Log items a catch-up reads in one store transaction at the most (a
- * transaction ends earlier at the end of the log and when a commit of
- * ours is confirmed): fewer WAL commits, a bounded time holding the
- * store's write lock.
- */
-#define ENGINE_BATCH_ITEMS 1024
 /* e->fetch: fetch_circle's two FETCHes, and a sync's KeyPackage count. */
 #define ENGINE_KP_AHEAD 2
 #define ENGINE_NUM_AHEAD 3
@@ -592,6 +585,7 @@ int engine_new(struct engine **out, struct store *store, const struct identity *
 	e->id = id;
 	e->loop = loop;
 	e->timeout_ms = ENGINE_TIMEOUT_MS;
+	e->batch_items = ENGINE_BATCH_ITEMS;
 	e->pushes_tail = &e->pushes;
 	*out = e;
 	return HALQA_OK;
@@ -644,6 +638,11 @@ void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg)
 void engine_set_timeout(struct engine *e, unsigned timeout_ms)
 {
 	e->timeout_ms = timeout_ms > 0 ? timeout_ms : ENGINE_TIMEOUT_MS;
+}
+
+void engine_set_batch_items(struct engine *e, size_t num_items)
+{
+	e->batch_items = num_items > 0 ? num_items : ENGINE_BATCH_ITEMS;
 }
 
 const char *engine_last_error(const struct engine *e)
@@ -2314,6 +2313,7 @@ static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, 
 	(void)store_rollback(e->store);
 	b->open = false;
 	*sx->rep = b->at_open;
+	sodium_memzero(b->events, b->num_events * sizeof *b->events);
 	b->num_events = 0;
 	b->num_items = 0;
 	b->must_commit = false;
@@ -2350,6 +2350,8 @@ static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	for (size_t i = 0; i < b->num_events; i++) {
 		(void)engine_emit(e, &b->events[i]);
 	}
+	/* Only what was used is wiped: the buffer is sized for the largest batch. */
+	sodium_memzero(b->events, b->num_events * sizeof *b->events);
 	b->num_events = 0;
 	return HALQA_OK;
 }
@@ -2865,8 +2867,12 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 	int r = HALQA_OK;
 
 	memset(&b, 0, sizeof b);
-	/* A reply gives an event per message, and two for a commit: members, removed. */
-	b.max_events = ENGINE_BATCH_ITEMS + WIRE_MAX_FETCH_COUNT + 2;
+	/*
+	 * A reply gives an event per message, and two for a commit: members,
+	 * removed; a batch ends after the reply that filled it. At 4,096
+	 * items, about half a MiB, whose pages are touched only as used.
+	 */
+	b.max_events = e->batch_items + WIRE_MAX_FETCH_COUNT + 2;
 	if ((b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
@@ -2970,11 +2976,11 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 		}
 		/*
 		 * The batch goes on into the next reply, whose FETCH is out,
-		 * until it holds ENGINE_BATCH_ITEMS items or a commit of ours
+		 * until it holds e->batch_items items or a commit of ours
 		 * was confirmed in it (its newcomers' cursors are made from
 		 * what it stored): fewer WAL commits, each still all or nothing.
 		 */
-		if (r == HALQA_OK && (b.must_commit || b.num_items >= ENGINE_BATCH_ITEMS)) {
+		if (r == HALQA_OK && (b.must_commit || b.num_items >= e->batch_items)) {
 			r = batch_commit(e, c, sx, &b);
 		}
 		if (r != HALQA_OK) {
@@ -3017,7 +3023,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 	fetch_drop(ahead);
 	fetch_drop(cur);
 	free(b.members);
-	sodium_memzero(b.events, b.max_events * sizeof *b.events);
+	sodium_memzero(b.events, b.num_events * sizeof *b.events);
 	free(b.events);
 	return r;
 }

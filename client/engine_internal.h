@@ -83,6 +83,7 @@ struct engine {
 	/* fetch_circle's FETCHes: the one being read and the one asked ahead (engine.c). */
 	struct engine_fetch *fetch;
 	unsigned timeout_ms;
+	size_t batch_items; /* a catch-up's transaction, in log items (ENGINE_BATCH_ITEMS) */
 	unsigned commit_depth; /* send_commit calls in progress (its syncs make no commits) */
 	struct engine_kept_group groups[ENGINE_GROUP_CACHE];
 	uint64_t group_tick;

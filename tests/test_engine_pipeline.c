@@ -241,8 +241,9 @@ out:
 /*
  * A reader slower than the request timeout: bob's event handler takes
  * longer than his timeout on the first message it hears, which it hears
- * once the first ENGINE_BATCH_ITEMS messages are written, with the FETCH
- * for the rest already out and answered on loopback. The answer sitting
+ * once his first batch (512 items here, engine_set_batch_items) is
+ * written, with the FETCH for the rest already out and answered on
+ * loopback. The answer sitting
  * in the socket is read, not taken for a timeout (libuv runs due timers
  * before it polls): the sync reads every epoch and is not offline.
  */
@@ -266,7 +267,7 @@ static void test_slow_reader(void)
 		goto out;
 	}
 	CHECK_OK(joined_pair(alice, bob, "Slow"));
-	/* More than a batch holds (1,024 items): its events come while a FETCH is out. */
+	/* More than two batches hold: the first one's events come while a FETCH is out. */
 	for (size_t i = 0; i < said; i++) {
 		snprintf(text, sizeof text, "slow %zu", i);
 		CHECK_OK(eprof_say(alice, "Slow", text, NULL));
@@ -275,6 +276,7 @@ static void test_slow_reader(void)
 		}
 	}
 	engine_set_timeout(bob->e, 500);
+	engine_set_batch_items(bob->e, 512);
 	bob->on_event = slow_hook;
 	bob->hook_arg = bob;
 	CHECK_OK(eprof_sync(bob, &rep));

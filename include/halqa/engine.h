@@ -45,6 +45,20 @@
 /* One-time KeyPackages kept in the relay's directory; replenished below half. */
 #define ENGINE_KP_STOCK 20
 
+/*
+ * Log items a catch-up reads in one store transaction at the most (a
+ * transaction ends earlier at the end of the log and when a commit of
+ * ours is confirmed). A transaction is one WAL commit, and one FTS4
+ * segment up to about 4,000 messages (past 1 MiB of pending terms FTS4
+ * writes one anyway): at 4,096 a message costs the store about a fifth
+ * less CPU than at 1,024 (bench/README.md, bench_store, whose default
+ * batch this is). The price: a batch holds the store's write lock while
+ * it reads (about half a second at the catch-up's speed), its events
+ * wait for its commit, and a crash loses it whole (the relay sends it
+ * again: the cursor commits with it).
+ */
+#define ENGINE_BATCH_ITEMS 4096
+
 /* Post-compromise healing: a self-update after this long or this many sends. */
 #define ENGINE_SELF_UPDATE_MS (7LL * 24 * 3600 * 1000)
 #define ENGINE_SELF_UPDATE_SENDS 100
@@ -81,6 +95,13 @@ void engine_set_clock(struct engine *e, engine_clock_fn fn, void *arg);
  * scripts that want a quick "offline".
  */
 void engine_set_timeout(struct engine *e, unsigned timeout_ms);
+
+/*
+ * engine_set_batch_items sets how many log items a catch-up reads in one
+ * store transaction at the most (0: ENGINE_BATCH_ITEMS). For tests, so a
+ * catch-up can cross a batch's end without thousands of messages.
+ */
+void engine_set_batch_items(struct engine *e, size_t num_items);
 
 /* engine_last_error: a one-line reason for the last failure; "" if none. Never NULL. */
 /*
