@@ -537,6 +537,17 @@ static int call_failed(struct engine *e, int r, const struct wire_msg *reply)
 }
 
 /*
+ * relay_unreachable says whether status |r| of the last request means the
+ * relay cannot be reached (lost, or no answer in time), as opposed to the
+ * relay answering with an error: `internal` maps to HALQA_ERR_NETWORK too
+ * (retry later), but the relay is there, and other circles may work.
+ */
+static bool relay_unreachable(const struct engine *e, int r)
+{
+	return r == HALQA_ERR_NETWORK && !e->relay_refused;
+}
+
+/*
  * call sends |req| and waits for the answer in e->reply. A relay ERR
  * becomes its HALQA_ERR_* with the relay's reason in engine_last_error.
  */
@@ -1009,7 +1020,14 @@ out:
 	return r;
 }
 
-/* post_welcomes sends the Welcomes whose commit is now accepted, deleting each once posted. */
+/*
+ * post_welcomes sends the Welcomes whose commit is now accepted, deleting
+ * each once posted. One the relay refuses (the new member's mailbox is
+ * full, our daily bytes are used up, its storage failed) waits for the
+ * next sync with a warning, and the rest of the sync goes on: anyone may
+ * fill a mailbox, and that must not stop our messages in the circle.
+ * Only an unreachable relay (HALQA_ERR_NETWORK) ends it.
+ */
 static int post_welcomes(struct engine *e, const uint8_t id[ENGINE_ID_LEN])
 {
 	struct store_welcome_out *items = NULL;
@@ -1034,6 +1052,11 @@ static int post_welcomes(struct engine *e, const uint8_t id[ENGINE_ID_LEN])
 			/* No such mailbox: the contact never registered. Say so, drop it. */
 			halqa_log(HALQA_LOG_WARN, "engine", "a Welcome's mailbox does not exist");
 			r = HALQA_OK;
+		} else if (r != HALQA_OK && !relay_unreachable(e, r)) {
+			halqa_log(HALQA_LOG_WARN, "engine",
+				  "a new member's Welcome waits for the next sync: %s", e->err);
+			r = HALQA_OK;
+			continue;
 		}
 		if (r == HALQA_OK) {
 			r = store_welcome_out_delete(e->store, items[i].row);
@@ -1045,9 +1068,14 @@ static int post_welcomes(struct engine *e, const uint8_t id[ENGINE_ID_LEN])
 	return r;
 }
 
-/* discard_pending drops our pending commit and what waited on it (inside no transaction). */
+/*
+ * discard_pending drops our pending commit and what waited on it, its own
+ * Welcomes (made in the group's epoch; those of an earlier commit the
+ * relay accepted stay), inside no transaction.
+ */
 static int discard_pending(struct engine *e, struct circle *c, const uint8_t commit_hash[32])
 {
+	uint64_t epoch = mls_group_epoch(c->g);
 	int r;
 
 	mls_group_commit_discard(c->g);
@@ -1055,7 +1083,7 @@ static int discard_pending(struct engine *e, struct circle *c, const uint8_t com
 		return r;
 	}
 	if ((r = circle_save(e, c)) != HALQA_OK ||
-	    (r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK ||
+	    (r = store_welcome_out_discard(e->store, c->row.circle_id, epoch)) != HALQA_OK ||
 	    (commit_hash != NULL &&
 	     (r = store_sent_take(e->store, c->row.circle_id, commit_hash)) != HALQA_OK &&
 	     r != HALQA_ERR_NOT_FOUND) ||
@@ -1198,8 +1226,8 @@ static int send_commit(struct engine *e, struct circle *c, const uint8_t *commit
 
 		r = seal_item(&sealed, &sealed_len, item_bytes, item_len, to[i].identity);
 		if (r == HALQA_OK) {
-			r = store_welcome_out_add(e->store, c->row.circle_id, to[i].mailbox_id,
-						  sealed, sealed_len);
+			r = store_welcome_out_add(e->store, c->row.circle_id, epoch,
+						  to[i].mailbox_id, sealed, sealed_len);
 		}
 		free(sealed);
 	}
@@ -2386,12 +2414,14 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	size_t num_members = 0, old_state_len = 0;
 	const char *why = NULL;
 	bool ours = false, found = false, in_sp = false, changed = false, had_pending;
+	uint64_t epoch;
 	int r, pr;
 
 	memset(&ev, 0, sizeof ev);
 	memset(&mem_ev, 0, sizeof mem_ev);
 	hash_bytes(hash, payload, len);
 	had_pending = mls_group_has_pending(c->g);
+	epoch = mls_group_epoch(c->g);
 	if ((r = batch_open(e, sx, b)) != HALQA_OK) {
 		return r;
 	}
@@ -2493,13 +2523,14 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 			if ((r = note_added(e, c, members, num_members, seq)) != HALQA_OK) {
 				goto out;
 			}
-		} else if (had_pending &&
-			   (r = store_welcome_out_clear(e->store, c->row.circle_id)) != HALQA_OK) {
+		} else if (had_pending && (r = store_welcome_out_discard(e->store, c->row.circle_id,
+									 epoch)) != HALQA_OK) {
 			/*
-			 * Another's commit discarded our pending one: its Welcomes
-			 * will never be valid. Without one pending, what waits
-			 * belongs to a commit of ours the relay accepted (posting
-			 * failed then): still valid, posted at the end of this sync.
+			 * Another's commit discarded our pending one, made in this
+			 * epoch: its Welcomes will never be valid. What else waits
+			 * belongs to an earlier commit of ours the relay accepted
+			 * (posting failed then): still valid, posted at the end of
+			 * this sync.
 			 */
 			goto out;
 		}
@@ -2514,7 +2545,7 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 				 "we were removed from the circle");
 			/*
 			 * Not read again; what an earlier commit of ours owes its
-			 * newcomers is still settled (owed_after_removal).
+			 * newcomers is still settled (owed_after_closing).
 			 */
 			if ((r = store_circle_update(e->store, &c->row)) != HALQA_OK) {
 				goto out;
@@ -3248,7 +3279,7 @@ static int commit_proposals(struct engine *e, struct circle *c)
 }
 
 /*
- * owed_after_removal settles, in a circle we were removed from, what a
+ * owed_after_closing settles, in a circle we were removed from, what a
  * commit of ours that the relay accepted before the removal still owes
  * the members it added: their Welcomes and relay cursors (the removal
  * may be read in the very sync that would have posted them, or come
@@ -3257,9 +3288,10 @@ static int commit_proposals(struct engine *e, struct circle *c)
  * our commit opened, kept with it. So the newcomer joins at that epoch
  * and reads on to our removal, like the other members. What fails waits
  * for the next sync, which comes back here; a newcomer's cursor is given
- * up by the rules of newcomer_acks.
+ * up by the rules of newcomer_acks. A circle we left posts its waiting
+ * Welcomes the same way (leaving gave the cursors up: close_circle).
  */
-static int owed_after_removal(struct engine *e, struct circle *c)
+static int owed_after_closing(struct engine *e, struct circle *c)
 {
 	int r;
 
@@ -3369,8 +3401,8 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 	}
 	goto out;
 closed:
-	if (c.row.flags & STORE_CIRCLE_REMOVED) {
-		r = owed_after_removal(e, &c);
+	if (c.row.flags & (STORE_CIRCLE_REMOVED | STORE_CIRCLE_LEFT)) {
+		r = owed_after_closing(e, &c);
 	}
 out:
 	circle_cleanup(&c);
@@ -3448,17 +3480,6 @@ static bool sync_ahead(struct engine *e)
 		free(req);
 	}
 	return counting;
-}
-
-/*
- * relay_unreachable says whether status |r| of the last request means the
- * relay cannot be reached (lost, or no answer in time), as opposed to the
- * relay answering with an error: `internal` maps to HALQA_ERR_NETWORK too
- * (retry later), but the relay is there, and other circles may work.
- */
-static bool relay_unreachable(const struct engine *e, int r)
-{
-	return r == HALQA_ERR_NETWORK && !e->relay_refused;
 }
 
 /*

@@ -259,6 +259,15 @@ static const char *const migrations[] = {
 	" DELETE FROM messages_fts WHERE docid = old.seq; END;"
 	"CREATE TRIGGER messages_au AFTER UPDATE ON messages BEGIN"
 	" INSERT INTO messages_fts(docid, body) VALUES(new.seq, new.body); END;",
+	/*
+	 * 8: each waiting Welcome knows the epoch its commit was made in.
+	 * Discarding our pending commit (stale-epoch, or another member's
+	 * commit first) drops that commit's Welcomes alone: those of an
+	 * earlier commit the relay accepted, still waiting to be posted, are
+	 * valid and stay. Rows from before have none (NULL) and go with any
+	 * discard in their circle, as they did.
+	 */
+	"ALTER TABLE welcome_out ADD COLUMN commit_epoch INTEGER;",
 };
 
 #define NUM_MIGRATIONS (sizeof migrations / sizeof migrations[0])
@@ -2095,7 +2104,7 @@ int store_sent_take(struct store *s, const uint8_t id[STORE_ID_LEN],
 	return r;
 }
 
-int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN], uint64_t commit_epoch,
 			  const uint8_t mailbox_id[STORE_ID_LEN], const uint8_t *item,
 			  size_t item_len)
 {
@@ -2105,18 +2114,19 @@ int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN],
 	if (item == NULL || item_len == 0) {
 		return HALQA_ERR_ARG;
 	}
-	if (item_len > STORE_MAX_WIRE) {
+	if (item_len > STORE_MAX_WIRE || commit_epoch > INT64_MAX) {
 		return HALQA_ERR_TOO_LARGE;
 	}
 	if ((r = prepare(s,
-			 "INSERT INTO welcome_out(circle, mailbox_id, item) SELECT id, ?, ? FROM"
-			 " circles WHERE circle_id = ?",
+			 "INSERT INTO welcome_out(circle, mailbox_id, item, commit_epoch)"
+			 " SELECT id, ?, ?, ? FROM circles WHERE circle_id = ?",
 			 &st)) != HALQA_OK) {
 		goto out;
 	}
 	sqlite3_bind_blob(st, 1, mailbox_id, STORE_ID_LEN, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, item, (int)item_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (int64_t)commit_epoch);
+	sqlite3_bind_blob(st, 4, id, STORE_ID_LEN, SQLITE_STATIC);
 	r = run_changed(s, st);
 out:
 	sqlite3_finalize(st);
@@ -2210,12 +2220,27 @@ int store_welcome_out_delete(struct store *s, int64_t row)
 	return by_row(s, "DELETE FROM welcome_out WHERE id = ?", row);
 }
 
-int store_welcome_out_clear(struct store *s, const uint8_t id[STORE_ID_LEN])
+int store_welcome_out_discard(struct store *s, const uint8_t id[STORE_ID_LEN],
+			      uint64_t commit_epoch)
 {
-	return by_circle(s,
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (commit_epoch > INT64_MAX) {
+		return HALQA_ERR_TOO_LARGE;
+	}
+	if ((r = prepare(s,
 			 "DELETE FROM welcome_out WHERE circle = (SELECT id FROM circles WHERE"
-			 " circle_id = ?)",
-			 id);
+			 " circle_id = ?) AND (commit_epoch = ? OR commit_epoch IS NULL)",
+			 &st)) != HALQA_OK) {
+		goto out;
+	}
+	sqlite3_bind_blob(st, 1, id, STORE_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)commit_epoch);
+	r = step_done(s, st);
+out:
+	sqlite3_finalize(st);
+	return r;
 }
 
 int store_newcomer_ack_add(struct store *s, const uint8_t id[STORE_ID_LEN],

@@ -324,7 +324,7 @@ static void take_on_members(struct eprof *p, const struct engine_event *ev)
 		memcpy(t->item, items[0].item, items[0].item_len);
 		t->item_len = items[0].item_len;
 		memcpy(t->mailbox_id, items[0].mailbox_id, STORE_ID_LEN);
-		CHECK_OK(store_welcome_out_clear(p->store, ev->circle_id));
+		CHECK_OK(store_welcome_out_delete(p->store, items[0].row));
 	}
 	store_welcome_out_free(items, num);
 }

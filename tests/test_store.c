@@ -658,8 +658,8 @@ static void test_engine_tables(void)
 
 	/* Welcomes waiting for their commit. */
 	memset(mbox, 0x6d, sizeof mbox);
-	CHECK_OK(store_welcome_out_add(s, c.circle_id, mbox, wire, sizeof wire));
-	CHECK_OK(store_welcome_out_add(s, c.circle_id, mbox, kp_in, sizeof kp_in));
+	CHECK_OK(store_welcome_out_add(s, c.circle_id, 4, mbox, wire, sizeof wire));
+	CHECK_OK(store_welcome_out_add(s, c.circle_id, 4, mbox, kp_in, sizeof kp_in));
 	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
 	CHECK_INT_EQ(num, 2);
 	if (num == 2) {
@@ -671,10 +671,23 @@ static void test_engine_tables(void)
 	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
 	CHECK_INT_EQ(num, 1);
 	store_welcome_out_free(wo, num);
-	CHECK_OK(store_welcome_out_clear(s, c.circle_id));
+	/* Discarding the commit of epoch 5 leaves the accepted one of epoch 4 its Welcome. */
+	CHECK_OK(store_welcome_out_add(s, c.circle_id, 5, mbox, wire, sizeof wire));
+	CHECK_OK(store_welcome_out_discard(s, c.circle_id, 5));
+	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
+	CHECK_INT_EQ(num, 1);
+	if (num == 1) {
+		CHECK_MEM_EQ(wo[0].item, wo[0].item_len, kp_in, sizeof kp_in);
+	}
+	store_welcome_out_free(wo, num);
+	CHECK_OK(store_welcome_out_discard(s, c.circle_id, 5));
+	CHECK_OK(store_welcome_out_discard(s, c.circle_id, 4));
 	CHECK_OK(store_welcome_out_list(s, c.circle_id, &wo, &num));
 	CHECK_INT_EQ(num, 0);
 	store_welcome_out_free(wo, num);
+	CHECK_RC(store_welcome_out_add(s, c.circle_id, (uint64_t)INT64_MAX + 1, mbox, wire,
+				       sizeof wire),
+		 HALQA_ERR_TOO_LARGE);
 
 	/* Removing the circle takes all of it along. */
 	CHECK_OK(store_circle_remove(s, c.circle_id));
@@ -927,7 +940,9 @@ static void test_migrate_from_v2(void)
 			   " (1, x'a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3', " SENDER ", 30, 31, 'رسالة قديمة'),"
 			   " (1, x'a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4a4', " SENDER ", 35, 36, 'soon gone');"
 			   /* The newest deleted: AUTOINCREMENT must not give seq 4 again. */
-			   "DELETE FROM messages WHERE seq = 4",
+			   "DELETE FROM messages WHERE seq = 4;"
+			   "INSERT INTO welcome_out(circle, mailbox_id, item)"
+			   " VALUES(1, x'6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d', x'0102')",
 			   NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 
@@ -978,6 +993,10 @@ static void test_migrate_from_v2(void)
 	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
 				   " AND name = 'newcomer_acks_by_circle'"),
 		     1);
+	/* Schema 8: a Welcome from before has no epoch, and goes with any discard in its circle. */
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM welcome_out WHERE commit_epoch IS NULL"), 1);
+	CHECK_OK(store_welcome_out_discard(s, c.circle_id, 9));
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM welcome_out"), 0);
 	CHECK_OK(store_message_delete_range(s, c.circle_id, 0, 25, &deleted));
 	CHECK_INT_EQ(deleted, 2);
 	CHECK_INT_EQ(search_count(s, "old"), 0);

@@ -56,7 +56,7 @@
  */
 #define STORE_BUSY_TIMEOUT_MS 15000
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct store;
 
@@ -413,8 +413,14 @@ HALQA_MUST_CHECK int store_sent_take(struct store *s, const uint8_t id[STORE_ID_
 
 /*
  * Welcomes waiting to be posted once their commit is accepted: add one
- * (for mailbox |mailbox_id|), list a circle's (free with
- * store_welcome_out_free), delete one by its row, clear a circle's.
+ * (for mailbox |mailbox_id|, of our commit made in epoch |commit_epoch|;
+ * HALQA_ERR_NOT_FOUND for an unknown circle), list a circle's, oldest
+ * first (free with store_welcome_out_free), delete one by its row.
+ * store_welcome_out_discard deletes circle |id|'s Welcomes of the commit
+ * made in |commit_epoch| (our pending commit, discarded: they can never
+ * be valid), and those stored before schema 8, whose epoch is unknown;
+ * the Welcomes of an earlier commit of ours, which the relay accepted,
+ * stay. No error if there are none.
  */
 struct store_welcome_out {
 	int64_t row;
@@ -423,13 +429,15 @@ struct store_welcome_out {
 	size_t item_len;
 };
 HALQA_MUST_CHECK int store_welcome_out_add(struct store *s, const uint8_t id[STORE_ID_LEN],
+					   uint64_t commit_epoch,
 					   const uint8_t mailbox_id[STORE_ID_LEN],
 					   const uint8_t *item, size_t item_len);
 HALQA_MUST_CHECK int store_welcome_out_list(struct store *s, const uint8_t id[STORE_ID_LEN],
 					    struct store_welcome_out **out, size_t *num_out);
 void store_welcome_out_free(struct store_welcome_out *items, size_t num);
 HALQA_MUST_CHECK int store_welcome_out_delete(struct store *s, int64_t row);
-HALQA_MUST_CHECK int store_welcome_out_clear(struct store *s, const uint8_t id[STORE_ID_LEN]);
+HALQA_MUST_CHECK int store_welcome_out_discard(struct store *s, const uint8_t id[STORE_ID_LEN],
+					       uint64_t commit_epoch);
 
 /*
  * Relay cursors owed to the members a commit of ours added (schema 6): the
