@@ -28,7 +28,10 @@
  * used at once instead of after ZeroMQ's next retry, seconds away maybe.
  *
  * Requests live in a fixed table of NET_MAX_PENDING slots, each with its own
- * timer. The request id carries the slot index in its low bits and a
+ * timer, initialised the first time its slot is used: a one-shot command
+ * makes a handful of requests, and a thousand timers set up and closed
+ * cost it more CPU than its requests (the slots' pages touched, a close
+ * callback each). The request id carries the slot index in its low bits and a
  * per-slot generation above it, so a reply finds its slot in O(1) and a
  * late reply to a freed or reused slot does not match (the generation
  * differs). A slot is freed before its callback runs, which is what makes
@@ -81,6 +84,7 @@ struct net_slot {
 	uint8_t type;    /* the request type, which an OK must name */
 	struct net_frame *frame; /* its frame while still in our queue, else NULL */
 	int status;      /* outcome if the timer fires: timeout, or a fault */
+	int timer_on;    /* timer initialised (at the slot's first use), so closed at the end */
 };
 
 struct net {
@@ -93,6 +97,7 @@ struct net {
 	uv_idle_t again;
 	struct net_slot *slots; /* NET_MAX_PENDING */
 	size_t num_pending;
+	size_t num_timers; /* slots whose timer is initialised */
 	struct net_frame *outq_head;
 	struct net_frame *outq_tail;
 	net_push_cb push_cb;
@@ -171,7 +176,9 @@ static void complete(struct net_slot *s, int status, const struct wire_msg *repl
 	if (s->frame != NULL) {
 		outq_unlink(s->net, s->frame);
 	}
-	uv_timer_stop(&s->timer);
+	if (s->timer_on) {
+		uv_timer_stop(&s->timer);
+	}
 	s->id = 0;
 	s->cb = NULL;
 	s->arg = NULL;
@@ -600,12 +607,12 @@ static void close_sockets(struct net *n)
 }
 
 /* Closes whatever handles are initialised; the last close callback frees |n|. */
-static void release(struct net *n, size_t num_timers)
+static void release(struct net *n)
 {
 	size_t i;
 
 	n->closing = 1;
-	n->open_handles = num_timers + 1 + (size_t)n->poll_inited + (size_t)n->mon_poll_inited;
+	n->open_handles = n->num_timers + 1 + (size_t)n->poll_inited + (size_t)n->mon_poll_inited;
 	uv_close((uv_handle_t *)&n->again, on_handle_closed);
 	if (n->poll_inited) {
 		uv_close((uv_handle_t *)&n->poll, on_handle_closed);
@@ -613,8 +620,10 @@ static void release(struct net *n, size_t num_timers)
 	if (n->mon_poll_inited) {
 		uv_close((uv_handle_t *)&n->mon_poll, on_handle_closed);
 	}
-	for (i = 0; i < num_timers; i++) {
-		uv_close((uv_handle_t *)&n->slots[i].timer, on_handle_closed);
+	for (i = 0; i < NET_MAX_PENDING; i++) {
+		if (n->slots[i].timer_on) {
+			uv_close((uv_handle_t *)&n->slots[i].timer, on_handle_closed);
+		}
 	}
 	/* The poll handles are closed (and so stopped) before the sockets whose fds they watch. */
 	close_sockets(n);
@@ -681,8 +690,6 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 	    const struct relayaddr_hostport *socks)
 {
 	struct net *n = NULL;
-	size_t timers = 0;
-	uint32_t gens[NET_MAX_PENDING];
 	int fd, mon_fd, rc;
 	size_t fd_len;
 
@@ -711,23 +718,6 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 	}
 	uv_idle_init(loop, &n->again);
 	n->again.data = n;
-	/*
-	 * Random first generations, from one call: libsodium asks the kernel
-	 * on every call, and a call per slot cost a command a thousand system
-	 * calls before its first request.
-	 */
-	randombytes_buf(gens, sizeof gens);
-	for (timers = 0; timers < NET_MAX_PENDING; timers++) {
-		struct net_slot *s = &n->slots[timers];
-
-		if (uv_timer_init(loop, &s->timer) != 0) {
-			rc = HALQA_ERR_NETWORK;
-			goto out;
-		}
-		s->timer.data = s;
-		s->net = n;
-		s->gen = gens[timers] & ((1u << (32 - NET_SLOT_BITS)) - 1);
-	}
 	if ((rc = open_sockets(n, zmq_ctx, addr, client_pub, client_sec, socks)) != HALQA_OK) {
 		goto out;
 	}
@@ -767,7 +757,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 out:
 	if (n != NULL) {
 		/* Handles are initialised: the memory goes in their close callbacks. */
-		release(n, timers);
+		release(n);
 	}
 	return rc;
 }
@@ -817,6 +807,17 @@ int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void
 	}
 	if (n->num_pending >= NET_MAX_PENDING || (s = free_slot(n)) == NULL) {
 		return HALQA_ERR_LIMIT;
+	}
+	if (!s->timer_on) {
+		/* The slot's first use: its timer, and a random first generation. */
+		if (uv_timer_init(n->loop, &s->timer) != 0) {
+			return HALQA_ERR_NETWORK;
+		}
+		s->timer.data = s;
+		s->timer_on = 1;
+		s->net = n;
+		s->gen = randombytes_random() & ((1u << (32 - NET_SLOT_BITS)) - 1);
+		n->num_timers++;
 	}
 	idx = (size_t)(s - n->slots);
 	do {
@@ -1018,7 +1019,7 @@ void net_close(struct net *n)
 	}
 	n->closing = 1;
 	fail_all(n, HALQA_ERR_NETWORK);
-	release(n, NET_MAX_PENDING);
+	release(n);
 }
 
 void net_stats(const struct net *n, struct net_stats *out)
