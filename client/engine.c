@@ -2291,6 +2291,15 @@ out:
  * item is read inside a savepoint, with a copy of the group and the row
  * from just before it: a commit the roster rules refuse is taken back to
  * that point alone, and the messages before it stay.
+ *
+ * A batch that holds nothing but our own messages echoed (the usual sync
+ * before a send: the last send's echo) is relaxed: it changes no key and
+ * brings no message, so it neither saves the group (unchanged) nor waits
+ * for the disk (store_sync_relax); if a crash undoes it, the next sync
+ * reads the echoes again, or skips them if the relay has dropped them.
+ * It becomes durable with the next durable commit (a send's) or the
+ * close. The first item that is not such an echo commits it and goes on
+ * in a durable batch.
  */
 struct batch {
 	bool open;                        /* a store transaction is open */
@@ -2304,22 +2313,77 @@ struct batch {
 	struct counters counters; /* the senders' counters, written at the commit */
 	size_t num_items;         /* log items read in it */
 	bool must_commit;         /* a commit of ours was confirmed in it */
+	bool relaxed;             /* echoes of ours only: committed without waiting for the disk */
+	int saved_sync;           /* the store's durability to restore after a relaxed batch */
 };
 
-/* batch_open starts the batch's transaction if it has none yet. */
-static int batch_open(struct engine *e, struct sync_ctx *sx, struct batch *b)
+static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b);
+static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b);
+
+/*
+ * batch_closed restores the store's durability after the batch's
+ * transaction ended. A failure is returned: the store then refuses every
+ * write (store_sync_restore).
+ */
+static int batch_closed(struct engine *e, struct batch *b)
+{
+	int r = store_sync_restore(e->store, b->saved_sync);
+
+	b->open = false;
+	b->relaxed = false;
+	b->saved_sync = -1;
+	return r != HALQA_OK ? engine_seterr(e, r, "the profile cannot make its writes durable again")
+			     : HALQA_OK;
+}
+
+/*
+ * batch_open starts the batch's transaction if it has none yet: relaxed
+ * if |echo| (the caller reads an item that may be an echo of ours, and
+ * says so with batch_harden if it is not). An item that is not an echo
+ * (|echo| false) ends a relaxed batch first and opens a durable one.
+ */
+static int batch_open(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b,
+		      bool echo)
 {
 	int r;
 
-	if (b->open) {
+	if (b->open && (echo || !b->relaxed)) {
 		return HALQA_OK;
 	}
+	if (b->open && b->num_items == 0) {
+		/* Nothing read in it yet (a lookup only): ended with nothing written. */
+		if ((r = store_commit(e->store)) != HALQA_OK) {
+			(void)batch_abort(e, c, sx, b);
+			return r;
+		}
+		if ((r = batch_closed(e, b)) != HALQA_OK) {
+			return r;
+		}
+	} else if (b->open && (r = batch_commit(e, c, sx, b)) != HALQA_OK) {
+		return r;
+	}
+	b->saved_sync = -1;
+	/*
+	 * The level cannot change inside a transaction: set before it starts.
+	 * Should that fail, the batch is durable, which is safe.
+	 */
+	if (echo) {
+		(void)store_sync_relax(e->store, &b->saved_sync);
+	}
 	if ((r = store_begin(e->store)) != HALQA_OK) {
+		(void)batch_closed(e, b);
 		return r;
 	}
 	b->open = true;
+	b->relaxed = echo;
 	b->at_open = *sx->rep;
 	return HALQA_OK;
+}
+
+/* batch_harden makes sure the item being read goes into a durable batch. */
+static int batch_harden(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b)
+{
+	return batch_open(e, c, sx, b, false);
 }
 
 /* batch_event keeps |ev| to be given out once the batch is committed. */
@@ -2333,13 +2397,13 @@ static void batch_event(struct batch *b, const struct engine_event *ev)
 /* batch_abort rolls the batch back: the store, the group and the row as they were before it. */
 static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b)
 {
-	int r;
+	int r, rr;
 
 	if (!b->open) {
 		return HALQA_OK;
 	}
 	(void)store_rollback(e->store);
-	b->open = false;
+	rr = batch_closed(e, b);
 	*sx->rep = b->at_open;
 	sodium_memzero(b->events, b->num_events * sizeof *b->events);
 	b->num_events = 0;
@@ -2351,13 +2415,13 @@ static int batch_abort(struct engine *e, struct circle *c, struct sync_ctx *sx, 
 	b->have_members = false;
 	/* The in-memory group ran ahead of the store: read both back. */
 	r = circle_reload(e, c);
-	return r != HALQA_OK ? r : HALQA_OK;
+	return r != HALQA_OK ? r : rr;
 }
 
 /* batch_commit ends the batch: the cursor and the group with its messages, then their events. */
 static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx, struct batch *b)
 {
-	int r;
+	int r, rr;
 
 	free(b->members);
 	b->members = NULL;
@@ -2365,14 +2429,17 @@ static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	if (!b->open) {
 		return HALQA_OK;
 	}
+	/* A relaxed batch read echoes only: the group is as stored. */
 	if ((r = counters_flush(e, c, &b->counters)) != HALQA_OK ||
 	    (r = store_circle_set_cursor(e->store, c->row.circle_id, c->row.relay_seq)) !=
 		    HALQA_OK ||
-	    (r = circle_save(e, c)) != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
+	    (!b->relaxed && (r = circle_save(e, c)) != HALQA_OK) ||
+	    (r = store_commit(e->store)) != HALQA_OK) {
 		(void)batch_abort(e, c, sx, b);
 		return r;
 	}
-	b->open = false;
+	/* Committed either way; should durability not come back, the store refuses writes. */
+	rr = batch_closed(e, b);
 	b->num_items = 0;
 	b->must_commit = false;
 	for (size_t i = 0; i < b->num_events; i++) {
@@ -2381,7 +2448,7 @@ static int batch_commit(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	/* Only what was used is wiped: the buffer is sized for the largest batch. */
 	sodium_memzero(b->events, b->num_events * sizeof *b->events);
 	b->num_events = 0;
-	return HALQA_OK;
+	return rr;
 }
 
 static int db_exec(struct engine *e, const char *sql)
@@ -2422,7 +2489,7 @@ static int process_item(struct engine *e, struct circle *c, struct sync_ctx *sx,
 	hash_bytes(hash, payload, len);
 	had_pending = mls_group_has_pending(c->g);
 	epoch = mls_group_epoch(c->g);
-	if ((r = batch_open(e, sx, b)) != HALQA_OK) {
+	if ((r = batch_open(e, c, sx, b, false)) != HALQA_OK) {
 		return r;
 	}
 	/*
@@ -2656,7 +2723,7 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 
 	memset(&ev, 0, sizeof ev);
 	memset(&out_ev, 0, sizeof out_ev);
-	if ((r = batch_open(e, sx, b)) != HALQA_OK) {
+	if ((r = batch_open(e, c, sx, b, true)) != HALQA_OK) {
 		return r;
 	}
 	hash_bytes(hash, payload, len);
@@ -2670,6 +2737,10 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 	}
 	if (r != HALQA_ERR_NOT_FOUND) {
 		goto fail;
+	}
+	/* Not an echo (the lookup wrote nothing): read in a durable batch. */
+	if ((r = batch_harden(e, c, sx, b)) != HALQA_OK) {
+		return r;
 	}
 	if (!private_application(payload, len)) {
 		refused_item(c, sx, seq, HALQA_ERR_INVALID);
@@ -2734,7 +2805,7 @@ static int ack_cursor(struct engine *e, struct circle *c)
 	struct wire_msg *req = NULL;
 	uint64_t seq = c->row.relay_seq;
 	int64_t now = engine_now(e);
-	int r;
+	int r, rr, saved = -1;
 
 	if ((r = newcomer_acks(e, c, &held)) != HALQA_OK) {
 		goto out;
@@ -2759,8 +2830,20 @@ static int ack_cursor(struct engine *e, struct circle *c)
 	} else if ((r = circle_cap(c, req->u.ack.cap)) != HALQA_OK) {
 		goto out;
 	}
-	if ((r = call(e, req)) == HALQA_OK &&
-	    (r = store_circle_set_acked(e->store, c->row.circle_id, seq, now)) == HALQA_OK) {
+	if ((r = call(e, req)) != HALQA_OK) {
+		goto out;
+	}
+	/*
+	 * The record only saves repeating the ACK: a crash that undoes it
+	 * costs one more ACK, so it does not wait for the disk.
+	 */
+	(void)store_sync_relax(e->store, &saved);
+	r = store_circle_set_acked(e->store, c->row.circle_id, seq, now);
+	if ((rr = store_sync_restore(e->store, saved)) != HALQA_OK) {
+		r = engine_seterr(e, rr, "the profile cannot make its writes durable again");
+		goto out;
+	}
+	if (r == HALQA_OK) {
 		c->row.acked_seq = seq;
 		c->row.acked_at = now;
 	}
@@ -2898,6 +2981,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 	int r = HALQA_OK;
 
 	memset(&b, 0, sizeof b);
+	b.saved_sync = -1;
 	/*
 	 * A reply gives an event per message, and two for a commit: members,
 	 * removed; a batch ends after the reply that filled it. At 4,096
