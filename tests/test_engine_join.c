@@ -253,18 +253,6 @@ out:
 }
 
 
-static size_t welcomes_waiting(struct eprof *p, const char *circle)
-{
-	struct store_circle row;
-	struct store_welcome_out *items = NULL;
-	size_t num = 0;
-
-	CHECK_OK(engine_circle_find(p->e, circle, &row));
-	CHECK_OK(store_welcome_out_list(p->store, row.circle_id, &items, &num));
-	store_welcome_out_free(items, num);
-	return num;
-}
-
 static void test_welcome_retried(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
@@ -282,7 +270,7 @@ static void test_welcome_retried(void)
 		 HALQA_ERR_NETWORK);
 	alice->on_event = NULL;
 	CHECK(alice->hook_arg == NULL);
-	CHECK_INT_EQ(welcomes_waiting(alice, "Retry"), 1);
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Retry"), 1);
 	CHECK_OK(relay_test_restart(&relay));
 	engine_set_timeout(alice->e, 5000);
 	CHECK_OK(eprof_sync(bob, &rep));
@@ -290,7 +278,7 @@ static void test_welcome_retried(void)
 	/* Alice's next sync, no new commit needed, posts it. */
 	CHECK_OK(eprof_sync(alice, &rep));
 	CHECK(!rep.offline);
-	CHECK_INT_EQ(welcomes_waiting(alice, "Retry"), 0);
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Retry"), 0);
 	CHECK_OK(eprof_sync(bob, &rep));
 	CHECK_INT_EQ(rep.joined, 1);
 	CHECK_OK(eprof_say(alice, "Retry", "welcome at last", NULL));
@@ -549,13 +537,13 @@ static void test_owed_settled_after_removal(void)
 	}
 	CHECK_OK(engine_circle_remove(t.carol->e, "Gone", (const char *[]){"alice"}, 1));
 	CHECK_INT_EQ(owed(t.alice, "Gone"), 1);
-	CHECK_INT_EQ(welcomes_waiting(t.alice, "Gone"), 1);
+	CHECK_INT_EQ(eprof_welcomes_waiting(t.alice, "Gone"), 1);
 	CHECK_OK(eprof_sync(t.alice, &rep));
 	CHECK(!rep.offline);
 	CHECK_OK(engine_circle_find(t.alice->e, "Gone", &row));
 	CHECK(row.flags & STORE_CIRCLE_REMOVED);
 	CHECK_INT_EQ(owed(t.alice, "Gone"), 0);
-	CHECK_INT_EQ(welcomes_waiting(t.alice, "Gone"), 0);
+	CHECK_INT_EQ(eprof_welcomes_waiting(t.alice, "Gone"), 0);
 	/* Carol has read it all: only bob's cursor keeps the epoch's first message. */
 	CHECK_OK(eprof_sync(t.carol, &rep));
 	sweep();
@@ -588,14 +576,14 @@ static void test_welcome_past_later_commit(void)
 	if (!trio_start(&t, "Later", "said before bob looked", false)) {
 		goto out;
 	}
-	CHECK_INT_EQ(welcomes_waiting(t.alice, "Later"), 1);
+	CHECK_INT_EQ(eprof_welcomes_waiting(t.alice, "Later"), 1);
 	t.carol->now += ENGINE_SELF_UPDATE_MS + 1000;
 	CHECK_OK(eprof_sync(t.carol, &rep));
 	CHECK_INT_EQ(rep.commits, 1);
 	CHECK_OK(eprof_sync(t.alice, &rep));
 	CHECK(!rep.offline);
 	CHECK_INT_EQ(rep.commits, 1);
-	CHECK_INT_EQ(welcomes_waiting(t.alice, "Later"), 0);
+	CHECK_INT_EQ(eprof_welcomes_waiting(t.alice, "Later"), 0);
 	CHECK_OK(eprof_sync(t.bob, &rep));
 	CHECK_INT_EQ(rep.joined, 1);
 	CHECK_INT_EQ(eprof_has_text(t.bob, "Later", "said before bob looked"), 1);

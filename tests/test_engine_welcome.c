@@ -21,18 +21,6 @@
 
 static struct relay_test relay;
 
-static size_t welcomes_waiting(struct eprof *p, const char *circle)
-{
-	struct store_circle row;
-	struct store_welcome_out *items = NULL;
-	size_t num = 0;
-
-	CHECK_OK(engine_circle_find(p->e, circle, &row));
-	CHECK_OK(store_welcome_out_list(p->store, row.circle_id, &items, &num));
-	store_welcome_out_free(items, num);
-	return num;
-}
-
 /* fill_mailbox puts items into |p|'s mailbox through device |rc| until the relay says it is full. */
 static int fill_mailbox(struct relay_client *rc, struct eprof *p)
 {
@@ -104,7 +92,7 @@ static void test_welcome_kept_past_stale(void)
 
 	/* Alice adds bob: her commit is accepted, his Welcome waits, her messages go out. */
 	CHECK_OK(engine_circle_add(alice->e, "Court", (const char *[]){"bob"}, 1));
-	CHECK_INT_EQ(welcomes_waiting(alice, "Court"), 1);
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Court"), 1);
 	CHECK_OK(eprof_say(alice, "Court", "while bob's Welcome waits", &sent));
 	CHECK(sent);
 	CHECK_OK(eprof_sync(carol, &rep));
@@ -122,7 +110,7 @@ static void test_welcome_kept_past_stale(void)
 	CHECK_OK(engine_circle_add(alice->e, "Court", (const char *[]){"dave"}, 1));
 	alice->on_event = NULL;
 	CHECK(alice->hook_arg == NULL);
-	CHECK_INT_EQ(welcomes_waiting(alice, "Court"), 1);
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Court"), 1);
 	CHECK_OK(eprof_sync(dave, &rep));
 	CHECK_INT_EQ(rep.joined, 1);
 	CHECK_OK(eprof_same_epoch(alice, dave, "Court", NULL));
@@ -133,7 +121,7 @@ static void test_welcome_kept_past_stale(void)
 	CHECK(rep.refused > 0);
 	CHECK_OK(eprof_sync(alice, &rep));
 	CHECK(!rep.offline);
-	CHECK_INT_EQ(welcomes_waiting(alice, "Court"), 0);
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Court"), 0);
 	CHECK_OK(eprof_sync(bob, &rep));
 	CHECK_INT_EQ(rep.joined, 1);
 	CHECK_INT_EQ(eprof_has_text(bob, "Court", "while bob's Welcome waits"), 1);

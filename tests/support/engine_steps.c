@@ -367,3 +367,15 @@ struct eprof *eprof_new_behind(struct relay_test *t, struct eprof *peer, const c
 	}
 	return p;
 }
+
+size_t eprof_welcomes_waiting(struct eprof *p, const char *circle)
+{
+	struct store_circle row;
+	struct store_welcome_out *items = NULL;
+	size_t num = 0;
+
+	CHECK_OK(engine_circle_find(p->e, circle, &row));
+	CHECK_OK(store_welcome_out_list(p->store, row.circle_id, &items, &num));
+	store_welcome_out_free(items, num);
+	return num;
+}

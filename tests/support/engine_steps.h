@@ -78,6 +78,9 @@ int eprof_last_text(struct eprof *p, const char *circle, char *out, size_t out_l
 /* eprof_count returns how many messages |circle| holds (-1 on error). */
 long eprof_count(struct eprof *p, const char *circle);
 
+/* eprof_welcomes_waiting returns how many Welcomes |p| still has to post in |circle|. */
+size_t eprof_welcomes_waiting(struct eprof *p, const char *circle);
+
 /* eprof_has_text says whether |circle| holds a message with body |text|, and how many times. */
 int eprof_has_text(struct eprof *p, const char *circle, const char *text);
 
