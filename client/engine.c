@@ -3602,6 +3602,7 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 
 	memset(rep, 0, sizeof *rep);
 	e->err[0] = '\0';
+	e->sync_offline = false;
 	first_err[0] = '\0';
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
@@ -3645,6 +3646,7 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 		sync_failed(e, r, NULL, &first, first_err);
 	}
 count:
+	e->sync_offline = rep->offline;
 	if (store_outbox_list(e->store, NULL, &items, &num_items) == HALQA_OK) {
 		rep->waiting = num_items;
 	}
@@ -3659,6 +3661,19 @@ out:
 	store_outbox_list_free(items, num_items);
 	free(circles);
 	return r;
+}
+
+/*
+ * relay_known_down says whether a send should only queue: live mode knows
+ * the relay is down, or this engine's last sync found it unreachable and
+ * no handshake completed since. A relay that takes the connection and
+ * never answers costs the sync its whole timeout; the send right after
+ * it (halqa send) would wait as long again for the same silence.
+ */
+static bool relay_known_down(const struct engine *e)
+{
+	return engine_relay_down(e) ||
+	       (e->sync_offline && (e->net == NULL || !net_connected(e->net)));
 }
 
 int engine_send(struct engine *e, const char *circle, const struct session_message *msg,
@@ -3725,7 +3740,7 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	 * circle, then send again for the new epoch) follows. Reading what
 	 * others wrote is the next sync's work, or live mode's on the push.
 	 */
-	if (!engine_relay_down(e) &&
+	if (!relay_known_down(e) &&
 	    store_outbox_list(e->store, row.circle_id, &items, &num) == HALQA_OK && num == 0 &&
 	    circle_load(e, row.circle_id, &c) == HALQA_OK) {
 		fast = true;
@@ -3764,11 +3779,12 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 		memcpy(out_msg_id, env.msg_id, ENGINE_ID_LEN);
 	}
 	/* Queued: from here on, failing to reach the relay is not an error. */
-	if (engine_relay_down(e)) {
+	if (relay_known_down(e)) {
 		/*
-		 * Live mode knows the relay is down: trying would only wait
-		 * out the timeout with the user's terminal stuck. The
-		 * reconnect flushes the outbox (engine_live.c).
+		 * The relay is known to be down: trying would only wait out
+		 * the timeout again with the user's terminal stuck. Live mode's
+		 * reconnect flushes the outbox (engine_live.c); else the next
+		 * sync does.
 		 */
 		r = HALQA_OK;
 		goto out;

@@ -113,6 +113,11 @@ struct engine {
 	 * starts.
 	 */
 	bool relay_refused;
+	/*
+	 * The last engine_sync found the relay unreachable; until a
+	 * handshake completes again, engine_send only queues (relay_known_down).
+	 */
+	bool sync_offline;
 	/* The end of the current operation's time (engine_send), uv_hrtime ns; 0: none. */
 	uint64_t deadline_ns;
 

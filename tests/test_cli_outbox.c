@@ -102,6 +102,32 @@ static void test_relay_restart_while_noor_away(void)
 	CHECK_INT_EQ(cli_runner_count(cr.out, "\"seq\":"), 1);
 }
 
+/*
+ * A relay that takes the connection and never answers (stopped, not
+ * gone): `halqa send` gives up after one timeout (its sync's; the send
+ * that follows does not wait again), says so in one line, keeps the
+ * message in the outbox, and exits 0; once the relay runs again the next
+ * sync sends it, once.
+ */
+static void test_hung_relay(void)
+{
+	CHECK_OK(relay_test_kill(&relay, SIGSTOP));
+	EXPECT_OK(HALQA("amira", "send", "Desk", "said to a hung relay"));
+	expect(cr.out, "outbox");
+	expect(cr.err, "halqa: offline: the relay cannot be reached\n");
+	/*
+	 * The sync before it waited out the relay's silence; the send did
+	 * not wait again (it would have logged "message queued: ..." after
+	 * a second timeout).
+	 */
+	CHECK(cr.err != NULL && strstr(cr.err, "message queued") == NULL);
+	CHECK_OK(relay_test_kill(&relay, SIGCONT));
+	EXPECT_OK(HALQA("amira", "sync"));
+	expect(cr.out, "1 sent from the outbox");
+	EXPECT_OK(HALQA("noor", "read", "Desk", "--json"));
+	CHECK_INT_EQ(cli_runner_count(cr.out, "said to a hung relay"), 1);
+}
+
 int main(void)
 {
 	/* Offline is noticed after this long instead of the default 10 s. */
@@ -118,6 +144,7 @@ int main(void)
 	RUN(test_offline);
 	RUN(test_back_online_exactly_once);
 	RUN(test_relay_restart_while_noor_away);
+	RUN(test_hung_relay);
 	relay_test_stop(&relay);
 	cli_runner_cleanup(&cr);
 	return harness_report();
