@@ -257,16 +257,33 @@ static int add_or_remove(struct cli_ctx *c, int argc, char **argv, int add)
 		return rc;
 	}
 	if (add) {
+		struct store_welcome_out *waiting = NULL;
+		size_t num_waiting = 0;
+		bool found = engine_circle_find(ce.e, argv[0], &sc) == HALQA_OK;
+
 		/* The newcomers get the circle's sessions on their first sync. */
-		if (engine_circle_find(ce.e, argv[0], &sc) == HALQA_OK) {
+		if (found) {
 			cli_engine_catch_up(&ce, sc.circle_id);
 		}
+		/* A Welcome the relay would not take yet (a full mailbox) is retried by each sync. */
+		if (found && store_welcome_out_list(c->store, sc.circle_id, &waiting, &num_waiting) !=
+				     HALQA_OK) {
+			num_waiting = 0;
+		}
+		store_welcome_out_free(waiting, num_waiting);
 		printf("Added ");
 		put_list(stdout, (const char *const *)(argv + 1), num);
 		printf(" to ");
 		cli_put_text(stdout, argv[0]);
-		printf(". %s the circle after %s next sync.\n", num == 1 ? "It sees" : "They see",
-		       num == 1 ? "its" : "their");
+		if (num_waiting > 0) {
+			printf(". The relay did not take %zu Welcome%s yet (a full mailbox, say): "
+			       "each sync of yours tries again, and a new member sees the circle "
+			       "after its next sync once its Welcome is in.\n",
+			       num_waiting, num_waiting == 1 ? "" : "s");
+		} else {
+			printf(". %s the circle after %s next sync.\n",
+			       num == 1 ? "It sees" : "They see", num == 1 ? "its" : "their");
+		}
 		cli_engine_warn_unverified(c, &ce, argv[0]);
 	} else {
 		printf("Removed ");
