@@ -958,6 +958,13 @@ static void test_migrate_from_v2(void)
 	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts'"
 				   " AND sql LIKE '%order=desc%'"),
 		     1);
+	/* Schema 9: no per-message %_docsize row (matchinfo=fts3), the index rebuilt. */
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts'"
+				   " AND sql LIKE '%matchinfo=fts3%'"),
+		     1);
+	CHECK_INT_EQ(count_rows(s, "SELECT count(*) FROM sqlite_master"
+				   " WHERE name = 'messages_fts_docsize'"),
+		     0);
 	CHECK_INT_EQ(search_count(s, "old"), 2);
 	CHECK_INT_EQ(search_count(s, "قديمة"), 1);
 	CHECK_OK(add_msg(s, 1, 4, 40, "a new note in the new style", &seq));

@@ -56,7 +56,7 @@
  */
 #define STORE_BUSY_TIMEOUT_MS 15000
 /* The schema version this build writes and the newest it opens. */
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 struct store;
 
