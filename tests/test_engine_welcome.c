@@ -8,6 +8,8 @@
  *    takes its own Welcomes with it, never the waiting one of the
  *    earlier, accepted commit: once the mailbox has room, that one is
  *    posted and the newcomer joins.
+ *  - The adder leaving the circle does not take the waiting Welcome
+ *    with it: the adder's next sync still posts it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +140,58 @@ out:
 	eprof_free(dave);
 }
 
+static void test_welcome_kept_past_leaving(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct eprof *carol = eprof_new(&relay, "carol");
+	struct relay_client *rc = NULL;
+	struct engine_sync_report rep;
+	struct store_circle row;
+	struct wire_msg *m = calloc(1, sizeof *m);
+
+	if (alice == NULL || bob == NULL || carol == NULL || m == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_meet(alice, bob));
+	CHECK_OK(eprof_meet(alice, carol));
+	CHECK_OK(engine_circle_create(alice->e, "Desk", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Desk", (const char *[]){"carol"}, 1));
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_OK(engine_circle_set_facilitator(alice->e, "Desk", "carol", true));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_OK(relay_test_client(&relay, &rc, NULL, NULL));
+	if (rc == NULL) {
+		goto out;
+	}
+	steps_register(m, "");
+	CHECK_OK(steps_call(rc, m, NULL));
+	CHECK(fill_mailbox(rc, bob) > 0);
+	CHECK_OK(engine_circle_add(alice->e, "Desk", (const char *[]){"bob"}, 1));
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Desk"), 1);
+	CHECK_OK(eprof_say(alice, "Desk", "before alice left", NULL));
+	/* Alice leaves before bob's mailbox has room; carol's sync commits it. */
+	CHECK_OK(engine_circle_leave(alice->e, "Desk"));
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_OK(engine_circle_find(alice->e, "Desk", &row));
+	CHECK(row.flags & STORE_CIRCLE_LEFT);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 0);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Desk"), 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "before alice left"), 1);
+	CHECK_OK(eprof_same_epoch(carol, bob, "Desk", NULL));
+out:
+	free(m);
+	relay_client_free(rc);
+	eprof_free(alice);
+	eprof_free(bob);
+	eprof_free(carol);
+}
+
 int main(void)
 {
 	struct relay_client *rc = NULL;
@@ -160,6 +214,7 @@ int main(void)
 	}
 	relay_client_free(rc);
 	RUN(test_welcome_kept_past_stale);
+	RUN(test_welcome_kept_past_leaving);
 	relay_test_stop(&relay);
 	return harness_report();
 }
