@@ -2985,7 +2985,7 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 	/*
 	 * A reply gives an event per message, and two for a commit: members,
 	 * removed; a batch ends after the reply that filled it. At 4,096
-	 * items, about half a MiB, whose pages are touched only as used.
+	 * items, about half a MiB, wiped only as far as it was used.
 	 */
 	b.max_events = e->batch_items + WIRE_MAX_FETCH_COUNT + 2;
 	if ((b.events = calloc(b.max_events, sizeof *b.events)) == NULL) {
