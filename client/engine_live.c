@@ -71,6 +71,7 @@ static int listen_one(struct engine *e, const struct store_circle *row)
 	if ((r = engine_connect(e)) == HALQA_OK) {
 		wire_msg_cleanup(e->reply);
 		r = net_call(e->net, req, e->reply, e->timeout_ms);
+		e->relay_refused = r != HALQA_OK && e->reply->type == WIRE_ERR;
 	}
 	/* A closed epoch (stale) means a commit is waiting for us: read it, then listen again. */
 out:
@@ -86,12 +87,18 @@ int engine_listen_all(struct engine *e)
 	struct store_circle *circles = NULL;
 	struct engine_sync_report rep;
 	size_t num = 0;
-	int r;
+	int r, first = HALQA_OK;
 
 	if ((r = store_circle_list(e->store, &circles, &num)) != HALQA_OK) {
 		return r;
 	}
-	for (size_t i = 0; i < num && r == HALQA_OK; i++) {
+	/*
+	 * An error the relay answers for one circle (`not-found`, `internal`)
+	 * does not keep the others from being listened to; an unreachable
+	 * relay ends the round (the rest would only wait out the timeout).
+	 * The first failure is returned, so the round is tried again.
+	 */
+	for (size_t i = 0; i < num; i++) {
 		if (!live_wants(e, circles[i].circle_id) ||
 		    (circles[i].flags &
 		     (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
@@ -109,9 +116,15 @@ int engine_listen_all(struct engine *e)
 				r = sr;
 			}
 		}
+		if (r != HALQA_OK && first == HALQA_OK) {
+			first = r;
+		}
+		if (r == HALQA_ERR_NETWORK && !e->relay_refused) {
+			break;
+		}
 	}
 	free(circles);
-	return r;
+	return first;
 }
 
 static void live_schedule(struct engine *e, int64_t ms);

@@ -10,6 +10,10 @@
  * What she types during the outage goes to the outbox at once; after the
  * restart it goes out by itself, and every message, hers and the one
  * whose push she let go, arrives exactly once.
+ *
+ * A circle the relay answers with an error for (here one it does not
+ * know) does not keep live mode from listening to the others: their
+ * pushes are read as they come.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <sqlcipher/sqlite3.h>
 
 #include "harness.h"
 #include "support/engine_steps.h"
@@ -116,6 +121,35 @@ out:
 	eprof_free(bob);
 }
 
+static void test_one_circle_refused(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+
+	if (alice == NULL || bob == NULL || eprof_meet(alice, bob) != HALQA_OK ||
+	    circle_with(alice, bob, "Aaa") != HALQA_OK ||
+	    circle_with(alice, bob, "Bbb") != HALQA_OK) {
+		goto out;
+	}
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.joined, 2);
+	/* Bob's "Aaa", listened to first, now names a circle the relay does not know. */
+	CHECK_INT_EQ(sqlite3_exec(store_db(bob->store),
+				  "UPDATE circles SET circle_id = randomblob(16) WHERE name = 'Aaa'",
+				  NULL, NULL, NULL),
+		     SQLITE_OK);
+	CHECK_OK(eprof_reopen(bob));
+	CHECK_OK(engine_live(bob->e, NULL));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_ONLINE], 1, 10000));
+	CHECK_OK(eprof_say(alice, "Bbb", "pushed to bob", NULL));
+	CHECK(eprof_run_until(bob, &bob->events[ENGINE_EVENT_MESSAGE], 1, 10000));
+	CHECK_INT_EQ(eprof_has_text(bob, "Bbb", "pushed to bob"), 1);
+	engine_live_stop(bob->e);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -127,6 +161,7 @@ int main(void)
 		return 1;
 	}
 	RUN(test_outage_mid_turn);
+	RUN(test_one_circle_refused);
 	relay_test_stop(&relay);
 	return harness_report();
 }
