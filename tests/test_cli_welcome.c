@@ -39,46 +39,18 @@ static void expect(const char *buf, const char *want)
 	}
 }
 
-/* fill puts junk into the mailbox of |card| through a device of the test's own until it is full. */
-static void fill(const char *card_text)
-{
-	static const uint8_t junk[] = "not a Welcome";
-	struct relay_client *rc = NULL;
-	struct wire_msg *m = calloc(1, sizeof *m);
-	struct card cd;
-	int r = HALQA_OK, put = 0;
-
-	CHECK_OK(card_decode(&cd, card_text));
-	if (m == NULL || steps_device(&relay, &rc) != HALQA_OK) {
-		CHECK(0);
-		goto out;
-	}
-	for (int i = 0; i < 16 && r == HALQA_OK; i++) {
-		wire_msg_init(m, WIRE_MAILBOX_PUT, 1);
-		memcpy(m->u.mailbox_put.mailbox_id, cd.mailbox_id, WIRE_ID_LEN);
-		m->u.mailbox_put.payload.data = junk;
-		m->u.mailbox_put.payload.len = sizeof junk;
-		if ((r = steps_call(rc, m, NULL)) == HALQA_OK) {
-			put++;
-		}
-	}
-	CHECK(put > 0);
-	CHECK_INT_EQ(r, WIRE_ERR_QUOTA_EXCEEDED);
-out:
-	relay_client_free(rc);
-	free(m);
-}
-
 static void test_welcome_waits(void)
 {
 	char card[512];
+	struct card cd;
 
 	CHECK_INT_EQ(cli_runner_profile(&cr, &relay, "amira", "Amira"), 0);
 	CHECK_INT_EQ(cli_runner_profile(&cr, &relay, "noor", "Noor"), 0);
 	CHECK_INT_EQ(cli_runner_introduce(&cr, "amira", "noor"), 0);
 	EXPECT_OK(HALQA("noor", "sync"));
 	CHECK_INT_EQ(cli_runner_card(&cr, "noor", card, sizeof card), 0);
-	fill(card);
+	CHECK_OK(card_decode(&cd, card));
+	CHECK(steps_fill_mailbox(&relay, cd.mailbox_id) > 0);
 	EXPECT_OK(HALQA("amira", "circle", "create", "Desk"));
 	EXPECT_OK(HALQA("amira", "circle", "add", "Desk", "noor"));
 	expect(cr.out, "Added noor to Desk. The relay did not take 1 Welcome yet");
@@ -95,8 +67,6 @@ static void test_welcome_waits(void)
 
 int main(void)
 {
-	struct relay_client *rc = NULL;
-
 	if (sodium_init() < 0 || cli_runner_init(&cr) != 0) {
 		return 1;
 	}
@@ -105,17 +75,12 @@ int main(void)
 		cli_runner_cleanup(&cr);
 		return 1;
 	}
-	/* Mailboxes of two items, so the test can fill one. */
-	if (relay_test_client(&relay, &rc, NULL, NULL) != HALQA_OK ||
-	    steps_reconfigure(&relay, rc, "[limits]\nmailbox_max_items = 2\nrequests_per_second = 201\n",
-			      201) != HALQA_OK) {
+	if (steps_small_mailboxes(&relay) != HALQA_OK) {
 		fprintf(stderr, "cannot configure halqad\n");
-		relay_client_free(rc);
 		relay_test_stop(&relay);
 		cli_runner_cleanup(&cr);
 		return 1;
 	}
-	relay_client_free(rc);
 	RUN(test_welcome_waits);
 	relay_test_stop(&relay);
 	cli_runner_cleanup(&cr);

@@ -23,30 +23,6 @@
 
 static struct relay_test relay;
 
-/* fill_mailbox puts items into |p|'s mailbox through device |rc| until the relay says it is full. */
-static int fill_mailbox(struct relay_client *rc, struct eprof *p)
-{
-	static const uint8_t junk[] = "not a Welcome";
-	struct wire_msg *m = calloc(1, sizeof *m);
-	int put = 0, r = HALQA_OK;
-
-	if (m == NULL) {
-		return 0;
-	}
-	for (int i = 0; i < 16 && r == HALQA_OK; i++) {
-		wire_msg_init(m, WIRE_MAILBOX_PUT, 1);
-		memcpy(m->u.mailbox_put.mailbox_id, p->id->mailbox_id, WIRE_ID_LEN);
-		m->u.mailbox_put.payload.data = junk;
-		m->u.mailbox_put.payload.len = sizeof junk;
-		if ((r = steps_call(rc, m, NULL)) == HALQA_OK) {
-			put++;
-		}
-	}
-	CHECK_INT_EQ(r, WIRE_ERR_QUOTA_EXCEEDED);
-	free(m);
-	return put;
-}
-
 /* Hook: carol's self-update, made while alice reads carol's message before her own commit. */
 static void carol_commits(struct eprof *p, const struct engine_event *ev)
 {
@@ -66,12 +42,10 @@ static void test_welcome_kept_past_stale(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
 	struct eprof *carol = eprof_new(&relay, "carol"), *dave = eprof_new(&relay, "dave");
-	struct relay_client *rc = NULL;
 	struct engine_sync_report rep;
-	struct wire_msg *m = calloc(1, sizeof *m);
 	bool sent = false;
 
-	if (alice == NULL || bob == NULL || carol == NULL || dave == NULL || m == NULL) {
+	if (alice == NULL || bob == NULL || carol == NULL || dave == NULL) {
 		goto out;
 	}
 	CHECK_OK(eprof_meet(alice, bob));
@@ -84,13 +58,7 @@ static void test_welcome_kept_past_stale(void)
 
 	/* Someone fills bob's mailbox (anyone may put there). */
 	CHECK_OK(eprof_sync(bob, &rep));
-	CHECK_OK(relay_test_client(&relay, &rc, NULL, NULL));
-	if (rc == NULL) {
-		goto out;
-	}
-	steps_register(m, "");
-	CHECK_OK(steps_call(rc, m, NULL));
-	CHECK(fill_mailbox(rc, bob) > 0);
+	CHECK(steps_fill_mailbox(&relay, bob->id->mailbox_id) > 0);
 
 	/* Alice adds bob: her commit is accepted, his Welcome waits, her messages go out. */
 	CHECK_OK(engine_circle_add(alice->e, "Court", (const char *[]){"bob"}, 1));
@@ -132,8 +100,6 @@ static void test_welcome_kept_past_stale(void)
 	CHECK_OK(eprof_sync(bob, &rep));
 	CHECK_INT_EQ(eprof_has_text(bob, "Court", "hello bob"), 1);
 out:
-	free(m);
-	relay_client_free(rc);
 	eprof_free(alice);
 	eprof_free(bob);
 	eprof_free(carol);
@@ -144,12 +110,10 @@ static void test_welcome_kept_past_leaving(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
 	struct eprof *carol = eprof_new(&relay, "carol");
-	struct relay_client *rc = NULL;
 	struct engine_sync_report rep;
 	struct store_circle row;
-	struct wire_msg *m = calloc(1, sizeof *m);
 
-	if (alice == NULL || bob == NULL || carol == NULL || m == NULL) {
+	if (alice == NULL || bob == NULL || carol == NULL) {
 		goto out;
 	}
 	CHECK_OK(eprof_meet(alice, bob));
@@ -160,13 +124,7 @@ static void test_welcome_kept_past_leaving(void)
 	CHECK_INT_EQ(rep.joined, 1);
 	CHECK_OK(engine_circle_set_facilitator(alice->e, "Desk", "carol", true));
 	CHECK_OK(eprof_sync(bob, &rep));
-	CHECK_OK(relay_test_client(&relay, &rc, NULL, NULL));
-	if (rc == NULL) {
-		goto out;
-	}
-	steps_register(m, "");
-	CHECK_OK(steps_call(rc, m, NULL));
-	CHECK(fill_mailbox(rc, bob) > 0);
+	CHECK(steps_fill_mailbox(&relay, bob->id->mailbox_id) > 0);
 	CHECK_OK(engine_circle_add(alice->e, "Desk", (const char *[]){"bob"}, 1));
 	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Desk"), 1);
 	CHECK_OK(eprof_say(alice, "Desk", "before alice left", NULL));
@@ -185,8 +143,6 @@ static void test_welcome_kept_past_leaving(void)
 	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "before alice left"), 1);
 	CHECK_OK(eprof_same_epoch(carol, bob, "Desk", NULL));
 out:
-	free(m);
-	relay_client_free(rc);
 	eprof_free(alice);
 	eprof_free(bob);
 	eprof_free(carol);
@@ -194,8 +150,6 @@ out:
 
 int main(void)
 {
-	struct relay_client *rc = NULL;
-
 	if (sodium_init() < 0) {
 		return 1;
 	}
@@ -203,16 +157,11 @@ int main(void)
 		fprintf(stderr, "cannot start halqad\n");
 		return 1;
 	}
-	/* Mailboxes of two items, so a test can fill one. */
-	if (relay_test_client(&relay, &rc, NULL, NULL) != HALQA_OK ||
-	    steps_reconfigure(&relay, rc, "[limits]\nmailbox_max_items = 2\nrequests_per_second = 201\n",
-			      201) != HALQA_OK) {
+	if (steps_small_mailboxes(&relay) != HALQA_OK) {
 		fprintf(stderr, "cannot configure halqad\n");
-		relay_client_free(rc);
 		relay_test_stop(&relay);
 		return 1;
 	}
-	relay_client_free(rc);
 	RUN(test_welcome_kept_past_stale);
 	RUN(test_welcome_kept_past_leaving);
 	relay_test_stop(&relay);

@@ -208,6 +208,51 @@ out:
 	return rc;
 }
 
+int steps_small_mailboxes(struct relay_test *t)
+{
+	struct relay_client *c = NULL;
+	int rc = relay_test_client(t, &c, NULL, NULL);
+
+	if (rc == HALQA_OK) {
+		rc = steps_reconfigure(t, c,
+				       "[limits]\nmailbox_max_items = 2\nrequests_per_second = 201\n",
+				       201);
+	}
+	relay_client_free(c);
+	return rc;
+}
+
+int steps_fill_mailbox(struct relay_test *t, const uint8_t id[WIRE_ID_LEN])
+{
+	static const uint8_t junk[] = "not a Welcome";
+	struct relay_client *c = NULL;
+	struct wire_msg *m = calloc(1, sizeof *m);
+	int put = 0, rc;
+
+	if (m == NULL) {
+		return 0;
+	}
+	if ((rc = relay_test_client(t, &c, NULL, NULL)) == HALQA_OK) {
+		steps_register(m, "");
+		rc = steps_call(c, m, NULL);
+	}
+	for (int i = 0; i < 16 && rc == HALQA_OK; i++) {
+		wire_msg_init(m, WIRE_MAILBOX_PUT, 1);
+		memcpy(m->u.mailbox_put.mailbox_id, id, WIRE_ID_LEN);
+		m->u.mailbox_put.payload.data = junk;
+		m->u.mailbox_put.payload.len = sizeof junk;
+		if ((rc = steps_call(c, m, NULL)) == HALQA_OK) {
+			put++;
+		}
+	}
+	if (rc != WIRE_ERR_QUOTA_EXCEEDED) {
+		harness_fail(__FILE__, __LINE__, "steps_fill_mailbox: the relay answered %d", rc);
+	}
+	relay_client_free(c);
+	free(m);
+	return put;
+}
+
 void steps_stop(struct relay_test *t)
 {
 	int was_running = t->pid != 0;

@@ -65,6 +65,19 @@ int steps_text_send(struct relay_client *c, const struct steps_circle *ci, uint6
 int steps_reconfigure(struct relay_test *t, struct relay_client *c, const char *ini, uint32_t rps);
 
 /*
+ * steps_small_mailboxes reconfigures the running relay |t| (steps_reconfigure)
+ * so a mailbox holds two items, for tests that fill one.
+ */
+int steps_small_mailboxes(struct relay_test *t);
+
+/*
+ * steps_fill_mailbox puts junk into mailbox |id| through a device of its
+ * own (registered on an open relay) until the relay says it is full;
+ * returns how many items it put, and reports if the relay never refused.
+ */
+int steps_fill_mailbox(struct relay_test *t, const uint8_t id[WIRE_ID_LEN]);
+
+/*
  * steps_stop stops the relay (SIGTERM), checks it exited with status 0 (a
  * graceful stop; under the sanitizers, also no leak or error report) and
  * removes its directory.
