@@ -133,8 +133,14 @@ struct engine_sync_report {
 /*
  * engine_sync fetches the mailbox (joining circles from Welcomes), every
  * circle's new messages epoch by epoch (applying commits, storing
- * messages), flushes the outbox, sends a due self-update, and tops up the
- * KeyPackage directory. Unreachable relay: HALQA_OK with |rep->offline|.
+ * messages), flushes the outbox, posts waiting Welcomes (also those a
+ * circle we left or were removed from still owes), sends a due
+ * self-update, and tops up the KeyPackage directory. Unreachable relay
+ * (lost, or no answer in time): HALQA_OK with |rep->offline|, and
+ * engine_send then only queues until a handshake completes again. An
+ * error the relay answers with (`internal` for one circle, say) fails
+ * that circle or step alone: the rest is still synced, and the first
+ * such error is returned, engine_last_error naming the circle.
  */
 HALQA_MUST_CHECK int engine_sync(struct engine *e, struct engine_sync_report *rep);
 
