@@ -63,6 +63,7 @@
 #include "halqa/mls_keypackage.h"
 #include "halqa/relayaddr.h"
 #include "halqa/roster.h"
+#include "halqa/secmem.h"
 
 #define ENGINE_TIMEOUT_MS 10000
 #define ENGINE_CAP_LABEL "halqa relay capability"
@@ -1134,7 +1135,7 @@ static int seal_item(uint8_t **out, size_t *out_len, const uint8_t *item, size_t
 
 /*
  * open_item opens a sealed Welcome item addressed to us into |*out|
- * (sodium_malloc'd; free with store_secret_free). HALQA_ERR_CRYPTO for
+ * (secmem_alloc'd; free with store_secret_free). HALQA_ERR_CRYPTO for
  * anything not sealed to our identity (garbage, or for someone else).
  */
 static int open_item(const struct engine *e, const uint8_t *data, size_t len, uint8_t **out,
@@ -1153,12 +1154,12 @@ static int open_item(const struct engine *e, const uint8_t *data, size_t len, ui
 		r = HALQA_ERR_CRYPTO;
 		goto out;
 	}
-	if ((*out = sodium_malloc(len - crypto_box_SEALBYTES)) == NULL) {
+	if ((*out = secmem_alloc(len - crypto_box_SEALBYTES)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;
 	}
 	if (crypto_box_seal_open(*out, data, len, xpk, xsk) != 0) {
-		sodium_free(*out);
+		secmem_free(*out);
 		*out = NULL;
 		r = HALQA_ERR_CRYPTO;
 		goto out;

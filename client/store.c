@@ -65,6 +65,7 @@
 #include <sqlcipher/sqlite3.h>
 
 #include "halqa/log.h"
+#include "halqa/secmem.h"
 
 /*
  * Statements on the insert path, prepared once per connection and kept:
@@ -901,7 +902,7 @@ int store_identity_get(struct store *s, char name[STORE_MAX_NAME + 1], uint8_t *
 	if ((r = copy_text(st, 0, name, STORE_MAX_NAME + 1)) != HALQA_OK) {
 		goto out;
 	}
-	if ((copy = sodium_malloc((size_t)n)) == NULL) {
+	if ((copy = secmem_alloc((size_t)n)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;
 	}
@@ -918,7 +919,7 @@ void store_secret_free(uint8_t *p, size_t len)
 {
 	if (p != NULL) {
 		sodium_memzero(p, len);
-		sodium_free(p);
+		secmem_free(p);
 	}
 }
 
@@ -1313,7 +1314,7 @@ int store_circle_state_get(struct store *s, const uint8_t id[STORE_ID_LEN], uint
 		r = HALQA_ERR_MALFORMED;
 		goto out;
 	}
-	if ((copy = sodium_malloc((size_t)n)) == NULL) {
+	if ((copy = secmem_alloc((size_t)n)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;
 	}
@@ -1942,7 +1943,7 @@ int store_kp_get(struct store *s, const uint8_t ref[STORE_HASH_LEN], uint8_t **k
 		r = HALQA_ERR_MALFORMED;
 		goto out;
 	}
-	if ((copy = sodium_malloc((size_t)n)) == NULL) {
+	if ((copy = secmem_alloc((size_t)n)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;
 	}

@@ -36,6 +36,7 @@
 #include "halqa/mls_secret_tree.h"
 #include "halqa/mls_tree.h"
 #include "halqa/mls_tree_math.h"
+#include "halqa/secmem.h"
 #include "mls_group_internal.h"
 
 /* A proposal of a commit, resolved, with who proposed it. */
@@ -123,8 +124,8 @@ void mls_group_free(struct mls_group *g)
 	drop_pending(g);
 	clear_cache(g);
 	mls_group_epoch_cleanup(&g->cur);
-	sodium_free(g->sig_priv);
-	sodium_free(g->history); /* wipes; NULL is a no-op */
+	secmem_free(g->sig_priv);
+	secmem_free(g->history); /* wipes; NULL is a no-op */
 	free(g);
 }
 
@@ -567,7 +568,7 @@ int mls_group_create(struct mls_group **out, const uint8_t *group_id, size_t gro
 		return rc;
 	}
 	if ((g = calloc(1, sizeof *g)) == NULL ||
-	    (g->sig_priv = sodium_malloc(MLS_SIG_PRIV_LEN)) == NULL ||
+	    (g->sig_priv = secmem_alloc(MLS_SIG_PRIV_LEN)) == NULL ||
 	    (g->cur.tree = mls_tree_new()) == NULL) {
 		rc = HALQA_ERR_NOMEM;
 		goto out;
@@ -1043,7 +1044,7 @@ int mls_group_commit_psk(struct mls_group *g, const struct mls_psk_id *psk, uint
 static void swap_in(struct mls_group *g, struct mls_group_epoch *next)
 {
 	if (g->history == NULL) {
-		g->history = sodium_malloc(MLS_GROUP_PSK_HISTORY * sizeof *g->history);
+		g->history = secmem_alloc(MLS_GROUP_PSK_HISTORY * sizeof *g->history);
 	}
 	/* Without memory the old PSK is just unavailable later (NOT_FOUND). */
 	if (g->history != NULL) {
@@ -1911,7 +1912,7 @@ int mls_group_join(struct mls_group **out, const uint8_t *welcome, size_t welcom
 		goto out;
 	}
 	if ((g = calloc(1, sizeof *g)) == NULL ||
-	    (g->sig_priv = sodium_malloc(MLS_SIG_PRIV_LEN)) == NULL) {
+	    (g->sig_priv = secmem_alloc(MLS_SIG_PRIV_LEN)) == NULL) {
 		rc = HALQA_ERR_NOMEM;
 		goto out;
 	}

@@ -51,10 +51,10 @@ struct mls_group_pending {
 struct mls_group {
 	struct mls_group_epoch cur;
 	struct mls_group_past_psk
-	    *history;       /* sodium_malloc'd ring of MLS_GROUP_PSK_HISTORY, lazily */
+	    *history;       /* secmem_alloc'd ring of MLS_GROUP_PSK_HISTORY, lazily */
 	size_t num_history; /* epochs recorded so far; slot = count % MLS_GROUP_PSK_HISTORY */
 	struct mls_group_pending *pending; /* our commit awaiting the relay */
-	uint8_t *sig_priv;                 /* sodium_malloc'd, MLS_SIG_PRIV_LEN */
+	uint8_t *sig_priv;                 /* secmem_alloc'd, MLS_SIG_PRIV_LEN */
 	bool public_handshake;
 	bool removed;
 	const struct mls_group_psk_store *psks;

@@ -49,6 +49,7 @@
 #include "halqa/mls_keypackage.h"
 #include "halqa/mls_secret_tree.h"
 #include "halqa/mls_tree.h"
+#include "halqa/secmem.h"
 #include "mls_group_internal.h"
 
 static const uint8_t STATE_MAGIC[4] = {'H', 'Q', 'G', 'S'};
@@ -166,7 +167,7 @@ int mls_group_save(const struct mls_group *g, uint8_t **out, size_t *out_len)
 	if ((rc = save_write(g, &w)) != 0 || (rc = bytes_writer_finish(&w, &buf, &len)) != 0) {
 		goto out;
 	}
-	if ((*out = sodium_malloc(len)) == NULL) {
+	if ((*out = secmem_alloc(len)) == NULL) {
 		rc = HALQA_ERR_NOMEM;
 		goto out;
 	}
@@ -206,8 +207,8 @@ int mls_group_state_hash(const struct mls_group *g, uint8_t out[static MLS_GROUP
 
 void mls_group_state_free(uint8_t *state, size_t len)
 {
-	(void)len; /* sodium_free knows the size and wipes it */
-	sodium_free(state);
+	(void)len; /* secmem_free knows the size and wipes it */
+	secmem_free(state);
 }
 
 /* ---- loading ---- */
@@ -246,7 +247,7 @@ static int get_key_schedule(struct bytes_reader *r, struct mls_key_schedule_epoc
 	int rc;
 
 	*out = NULL;
-	if ((ks = sodium_malloc(sizeof *ks)) == NULL) {
+	if ((ks = secmem_alloc(sizeof *ks)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	memset(ks, 0, sizeof *ks);
@@ -336,7 +337,7 @@ static int get_sig_priv(struct bytes_reader *r, struct mls_group *g)
 	uint8_t check[MLS_SIG_PRIV_LEN], pub[MLS_SIG_PUB_LEN];
 	int rc;
 
-	if ((g->sig_priv = sodium_malloc(MLS_SIG_PRIV_LEN)) == NULL) {
+	if ((g->sig_priv = secmem_alloc(MLS_SIG_PRIV_LEN)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	if ((rc = bytes_get_copy(r, g->sig_priv, MLS_SIG_PRIV_LEN)) != 0 ||
@@ -368,7 +369,7 @@ static int get_history(struct bytes_reader *r, struct mls_group *g)
 	if (num == 0) {
 		return HALQA_OK;
 	}
-	if ((g->history = sodium_malloc(MLS_GROUP_PSK_HISTORY * sizeof *g->history)) == NULL) {
+	if ((g->history = secmem_alloc(MLS_GROUP_PSK_HISTORY * sizeof *g->history)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	memset(g->history, 0, MLS_GROUP_PSK_HISTORY * sizeof *g->history);

@@ -4,7 +4,7 @@
  * PSK chain and the transcript hashes.
  *
  * The derivation runs on stack temporaries (the two extracts and the
- * epoch_secret), writes straight into a sodium_malloc'd epoch struct, and
+ * epoch_secret), writes straight into a secmem_alloc'd epoch struct, and
  * wipes the temporaries on every path. The GroupContext is encoded by the
  * codec, never by hand, so the bytes the key schedule binds are the bytes
  * the wire carries. KDF.Extract(salt, ikm) takes the diagram's "top" input
@@ -18,6 +18,7 @@
 
 #include "halqa/hkdf.h"
 #include "halqa/mls_secret_tree.h"
+#include "halqa/secmem.h"
 
 static const uint8_t zero_secret[MLS_HASH_LEN];
 
@@ -81,7 +82,7 @@ out:
 
 static struct mls_key_schedule_epoch *epoch_alloc(void)
 {
-	struct mls_key_schedule_epoch *e = sodium_malloc(sizeof *e);
+	struct mls_key_schedule_epoch *e = secmem_alloc(sizeof *e);
 
 	if (e != NULL) {
 		sodium_memzero(e, sizeof *e);
@@ -161,7 +162,7 @@ out:
 
 void mls_key_schedule_free(struct mls_key_schedule_epoch *epoch)
 {
-	sodium_free(epoch); /* wipes; NULL is a no-op */
+	secmem_free(epoch); /* wipes; NULL is a no-op */
 }
 
 int mls_key_schedule_secret_tree(struct mls_key_schedule_epoch *epoch,

@@ -2,8 +2,8 @@
  * mls_secret_tree.c: RFC 9420 section 9, the secret tree and the senders'
  * hash ratchets, with the deletion schedule of section 9.2.
  *
- * State is three sorted arrays in sodium_malloc memory (grown by doubling,
- * the old buffer wiped by sodium_free):
+ * State is three sorted arrays in locked secmem memory (grown by doubling,
+ * the old buffer wiped by secmem_free):
  *   nodes   the frontier: secrets of subtree roots no leaf has used yet.
  *           Initially only the root (encryption_secret). Using a leaf
  *           finds the frontier node above it, splits it down to the leaf,
@@ -31,8 +31,9 @@
 #include <string.h>
 
 #include "halqa/mls_tree_math.h"
+#include "halqa/secmem.h"
 
-/* A growable array of fixed-size elements in sodium_malloc memory. */
+/* A growable array of fixed-size elements in locked secmem memory. */
 struct sarr {
 	void *buf;
 	size_t num;
@@ -90,13 +91,13 @@ static int sarr_reserve(struct sarr *a, size_t extra)
 		}
 		cap *= 2;
 	}
-	if ((nb = sodium_malloc(cap * a->elem)) == NULL) {
+	if ((nb = secmem_alloc(cap * a->elem)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	if (a->num > 0) {
 		memcpy(nb, a->buf, a->num * a->elem);
 	}
-	sodium_free(a->buf); /* wipes the old copy */
+	secmem_free(a->buf); /* wipes the old copy */
 	a->buf = nb;
 	a->cap = cap;
 	return HALQA_OK;
@@ -120,7 +121,7 @@ static void sarr_remove(struct sarr *a, size_t pos, size_t count)
 
 static void sarr_free(struct sarr *a)
 {
-	sodium_free(a->buf);
+	secmem_free(a->buf);
 	a->buf = NULL;
 	a->num = a->cap = 0;
 }
@@ -759,7 +760,7 @@ int mls_secret_tree_decode(struct bytes_reader *r, struct mls_secret_tree **out)
 	*out = t;
 	t = NULL;
 out:
-	mls_secret_tree_free(t); /* sodium_free wipes every array */
+	mls_secret_tree_free(t); /* secmem_free wipes every array */
 	return rc;
 }
 

@@ -2,13 +2,13 @@
  * mls_tree_kem.c: TreeKEM (RFC 9420 7.4-7.6, 7.9, 12.4.2), the half of
  * the ratchet tree module that holds secrets.
  *
- * A member's private state is one fixed-size struct in sodium_malloc
+ * A member's private state is one fixed-size struct in locked secmem
  * memory: the leaf key, at most one key per level of its direct path
  * (the tree invariant allows no others), and, after generating a path,
  * that path's secrets until forgotten. Every operation that changes the
- * state works on a scratch copy (also sodium_malloc'd) and copies it back
+ * state works on a scratch copy (also secmem_alloc'd) and copies it back
  * only on success, so a refused path leaves the state as it was; freeing
- * a state wipes it (sodium_free).
+ * a state wipes it (secmem_free).
  *
  * Generating and merging a path share one order of work: compute
  * everything (keys, parent hashes, the new leaf, the new parent nodes) into
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "halqa/mls_tree_math.h"
+#include "halqa/secmem.h"
 #include "mls_tree_internal.h"
 
 struct mls_tree_private {
@@ -50,7 +51,7 @@ int mls_tree_private_new(struct mls_tree_private **out, uint32_t leaf_index,
 	struct mls_tree_private *p;
 
 	*out = NULL;
-	if ((p = sodium_malloc(sizeof *p)) == NULL) {
+	if ((p = secmem_alloc(sizeof *p)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	memset(p, 0, sizeof *p);
@@ -62,7 +63,7 @@ int mls_tree_private_new(struct mls_tree_private **out, uint32_t leaf_index,
 
 void mls_tree_private_free(struct mls_tree_private *p)
 {
-	sodium_free(p); /* wipes; NULL is a no-op */
+	secmem_free(p); /* wipes; NULL is a no-op */
 }
 
 int mls_tree_private_copy(struct mls_tree_private **out, const struct mls_tree_private *p)
@@ -73,7 +74,7 @@ int mls_tree_private_copy(struct mls_tree_private **out, const struct mls_tree_p
 	if (p == NULL) {
 		return HALQA_ERR_ARG;
 	}
-	if ((c = sodium_malloc(sizeof *c)) == NULL) {
+	if ((c = secmem_alloc(sizeof *c)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	memcpy(c, p, sizeof *c);
@@ -103,7 +104,7 @@ int mls_tree_private_decode(struct bytes_reader *r, struct mls_tree_private **ou
 	int rc;
 
 	*out = NULL;
-	if ((p = sodium_malloc(sizeof *p)) == NULL) {
+	if ((p = secmem_alloc(sizeof *p)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
 	memset(p, 0, sizeof *p);
@@ -133,7 +134,7 @@ int mls_tree_private_decode(struct bytes_reader *r, struct mls_tree_private **ou
 	*out = p;
 	p = NULL;
 out:
-	sodium_free(p); /* wipes what was read */
+	secmem_free(p); /* wipes what was read */
 	return rc;
 }
 
@@ -155,7 +156,7 @@ void mls_tree_private_forget_path(struct mls_tree_private *p)
 static void commit_state(struct mls_tree_private *p, struct mls_tree_private *scratch)
 {
 	memcpy(p, scratch, sizeof *p);
-	sodium_free(scratch);
+	secmem_free(scratch);
 }
 
 static void drop_key(struct mls_tree_private *p, uint32_t i)

@@ -349,7 +349,7 @@ const struct mls_extension_list *mls_group_extensions(const struct mls_group *g)
  * ratchet positions and kept out-of-order keys, interim transcript hash,
  * resumption PSKs kept, cached proposals, our signing key, the pending
  * commit if any, the handshake-public flag, the removed flag) into
- * |*out| (sodium_malloc'd: it is secret; free with mls_group_state_free)
+ * |*out| (secmem_alloc'd: it is secret; free with mls_group_state_free)
  * and |*out_len|. The format is versioned (see mls_group_state.c). The
  * testing hook and the PSK store are not saved. On failure NULL and 0.
  */

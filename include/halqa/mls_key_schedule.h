@@ -9,7 +9,7 @@
  *   every epoch secret is DeriveSecret(epoch_secret, label).
  *
  * An epoch's secrets live in a struct mls_key_schedule_epoch allocated in
- * sodium_malloc memory by mls_key_schedule_new (or _from_joiner, for a
+ * locked secmem memory by mls_key_schedule_new (or _from_joiner, for a
  * member joining by Welcome) and wiped by mls_key_schedule_free. The
  * epoch_secret itself and the intermediate extracts are wiped before the
  * constructor returns (RFC 9420 9.2 counts them consumed). Fields the

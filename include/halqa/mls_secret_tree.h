@@ -33,7 +33,7 @@
  * handed out twice, even if the caller then fails to send.
  *
  * All secrets (node secrets, ratchet secrets, retained keys) live in
- * sodium_malloc memory and are wiped when deleted and by
+ * locked secmem memory and are wiped when deleted and by
  * mls_secret_tree_free. Errors: HALQA_ERR_ARG for a leaf outside the tree
  * or a bad argument, HALQA_ERR_NOT_FOUND for a generation already consumed
  * or evicted, HALQA_ERR_TOO_LARGE for a generation beyond the forward

@@ -277,7 +277,7 @@ HALQA_MUST_CHECK int mls_tree_remove_leaf(struct mls_tree *t, uint32_t leaf_inde
  * nodes on its direct path it knows (the tree invariant, 4.2: no others).
  * After generating an UpdatePath it also holds the path secrets and the
  * commit secret of that path until mls_tree_private_forget_path. All of it
- * lives in sodium_malloc memory and is wiped when freed; every
+ * lives in locked secmem memory and is wiped when freed; every
  * intermediate secret (path, node and leaf secrets, decrypted plaintexts)
  * is wiped on every path out.
  *

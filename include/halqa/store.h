@@ -155,7 +155,7 @@ HALQA_MUST_CHECK int store_setting_delete(struct store *s, const char *name);
  * store_identity_put stores the profile's identity blob (secret: an encoded
  * identity from identity.h) and its name. HALQA_ERR_EXISTS if one is stored
  * already: an identity is never replaced.
- * store_identity_get returns a sodium_malloc'd copy in |*out| (free with
+ * store_identity_get returns a secmem_alloc'd copy in |*out| (free with
  * store_secret_free) and the name in |name|. HALQA_ERR_NOT_FOUND if none.
  */
 HALQA_MUST_CHECK int store_identity_put(struct store *s, const char *name, const uint8_t *blob,
@@ -246,7 +246,7 @@ HALQA_MUST_CHECK int store_circle_set_acked(struct store *s, const uint8_t id[ST
 /*
  * store_circle_state_put replaces the circle's group state (opaque bytes
  * from the group API, at most STORE_MAX_STATE). store_circle_state_get
- * returns a sodium_malloc'd copy (free with store_secret_free);
+ * returns a secmem_alloc'd copy (free with store_secret_free);
  * HALQA_ERR_NOT_FOUND if the circle has none.
  */
 HALQA_MUST_CHECK int store_circle_state_put(struct store *s, const uint8_t id[STORE_ID_LEN],
@@ -370,7 +370,7 @@ HALQA_MUST_CHECK int store_circle_update(struct store *s, const struct store_cir
  * KeyPackage privates, until the package is used. |ref| is its
  * KeyPackageRef; |kp| the encoded KeyPackage; |priv| the secret halves
  * (encoded by the caller). store_kp_get returns |*kp| malloc'd and |*priv|
- * sodium_malloc'd (free with store_secret_free); HALQA_ERR_NOT_FOUND if
+ * secmem_alloc'd (free with store_secret_free); HALQA_ERR_NOT_FOUND if
  * none. store_kp_count counts the one-time (|last_resort| 0) or
  * last-resort packages kept.
  */
