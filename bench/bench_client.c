@@ -30,6 +30,10 @@
  *    only where a session date is needed: the floor of any command on this
  *    machine at this load). With --cli-session the circle has a weekly
  *    session scheduled before the timed sends (a facilitator's sends).
+ *  - with --alloc N, alone: N allocations and frees of secrets of the
+ *    sizes a `halqa send` makes (its group load, save and stored state),
+ *    with sodium_malloc and with the secrets arena (secmem.h): the
+ *    process's CPU time per pair.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +62,7 @@
 #include "halqa/card.h"
 #include "halqa/engine.h"
 #include "halqa/identity.h"
+#include "halqa/secmem.h"
 #include "halqa/session.h"
 #include "halqa/store.h"
 #include "halqa/storekey.h"
@@ -637,8 +642,58 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_client [--sends N] [--catchup N] [--rounds N]"
 	                " [--halqad PATH] [--count-requests]\n"
-	                "                    [--halqa PATH [--cli-sends N] [--cli-session]]\n");
+	                "                    [--halqa PATH [--cli-sends N] [--cli-session]]\n"
+	                "       bench_client --alloc N\n");
 	exit(2);
+}
+
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * alloc_bench times |n| allocate-touch-free pairs of secrets, the sizes
+ * one `halqa send` asked sodium_malloc for (strace and a counting
+ * wrapper, 2026-12-07), with sodium_malloc and with secmem_alloc.
+ */
+static void alloc_bench(unsigned long n)
+{
+	static const size_t sizes[] = {35, 64, 96, 99, 101, 144, 160, 192, 195, 304,
+				       320, 384, 1026, 1527, 1527, 2384};
+	const size_t num = sizeof sizes / sizeof sizes[0];
+	struct secmem_stats st;
+	double t0, t1, t2;
+
+	t0 = cpu_ms();
+	for (unsigned long i = 0; i < n; i++) {
+		uint8_t *p = sodium_malloc(sizes[i % num]);
+
+		if (p == NULL) {
+			die("sodium_malloc");
+		}
+		p[0] = (uint8_t)i;
+		sodium_free(p);
+	}
+	t1 = cpu_ms();
+	for (unsigned long i = 0; i < n; i++) {
+		uint8_t *p = secmem_alloc(sizes[i % num]);
+
+		if (p == NULL) {
+			die("secmem_alloc");
+		}
+		p[0] = (uint8_t)i;
+		secmem_free(p);
+	}
+	t2 = cpu_ms();
+	secmem_stats(&st);
+	printf("secrets, %lu allocate+free pairs: sodium_malloc %.2f us CPU each, "
+	       "secmem_alloc %.3f us CPU each (%zu from the arena, %zu fallbacks)\n",
+	       n, (t1 - t0) * 1e3 / (double)n, (t2 - t1) * 1e3 / (double)n, st.arena_allocs,
+	       st.fallbacks);
 }
 
 static unsigned long arg_num(const char *s, unsigned long min, unsigned long max)
@@ -661,6 +716,7 @@ int main(int argc, char **argv)
 	const char *names[NUM_MEMBERS - 1];
 	int sync_level[NUM_MEMBERS - 1];
 	unsigned long sends = SENDS_DEFAULT, catchup = CATCHUP_DEFAULT, rounds = 1, cli_n = 20;
+	unsigned long alloc_n = 0;
 	uint8_t circle_id[ENGINE_ID_LEN];
 	char text[512];
 	const char *base;
@@ -683,12 +739,20 @@ int main(int argc, char **argv)
 			g_cli_session = true;
 		} else if (strcmp(argv[i], "--halqad") == 0 && i + 1 < argc) {
 			snprintf(g_halqad, sizeof g_halqad, "%s", argv[++i]);
+		} else if (strcmp(argv[i], "--alloc") == 0 && i + 1 < argc) {
+			alloc_n = arg_num(argv[++i], 1, 100000000);
 		} else {
 			usage();
 		}
 	}
 	if (sodium_init() < 0) {
 		return 1;
+	}
+	if (alloc_n > 0) {
+		bench_print_load("at start");
+		alloc_bench(alloc_n);
+		bench_print_load("at end");
+		return 0;
 	}
 	if (g_halqad[0] == '\0') {
 		ssize_t n = readlink("/proc/self/exe", g_halqad, sizeof g_halqad - 16);
