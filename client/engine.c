@@ -2734,6 +2734,9 @@ static int batch_item(struct engine *e, struct circle *c, struct sync_ctx *sx, s
 		if ((r = outbox_echo(e, c->row.circle_id, hash, msg_id, &found)) != HALQA_OK) {
 			goto fail;
 		}
+		if (found && b->relaxed) {
+			e->outbox_unsynced = true;
+		}
 		goto advance;
 	}
 	if (r != HALQA_ERR_NOT_FOUND) {
@@ -2830,6 +2833,21 @@ static int ack_cursor(struct engine *e, struct circle *c)
 		memcpy(req->u.ack.cap, held.cap, WIRE_CAP_LEN);
 	} else if ((r = circle_cap(c, req->u.ack.cap)) != HALQA_OK) {
 		goto out;
+	}
+	/*
+	 * Past this ACK the relay may forget what we read, and with it the
+	 * client message ids of our own messages there. Should a power cut
+	 * bring back an outbox entry whose removal did not wait for the disk,
+	 * its message would then be taken again as a new one and reach every
+	 * member twice: such removals are made durable first (rewriting the
+	 * ACK's record as it stands, in a commit that waits for the disk).
+	 */
+	if (e->outbox_unsynced && seq > c->row.acked_seq) {
+		if ((r = store_circle_set_acked(e->store, c->row.circle_id, c->row.acked_seq,
+						c->row.acked_at)) != HALQA_OK) {
+			goto out;
+		}
+		e->outbox_unsynced = false;
 	}
 	if ((r = call(e, req)) != HALQA_OK) {
 		goto out;
@@ -3158,6 +3176,9 @@ static int outbox_remove_relaxed(struct engine *e, const uint8_t client_msg_id[E
 
 	(void)store_sync_relax(e->store, &saved);
 	r = store_outbox_remove(e->store, client_msg_id);
+	if (r == HALQA_OK && saved >= 0) {
+		e->outbox_unsynced = true;
+	}
 	if ((rr = store_sync_restore(e->store, saved)) != HALQA_OK) {
 		return engine_seterr(e, rr, "the profile cannot make its writes durable again");
 	}

@@ -114,6 +114,14 @@ struct engine {
 	 */
 	bool relay_refused;
 	/*
+	 * An outbox entry was removed by a commit that did not wait for the
+	 * disk (outbox_remove_relaxed, or an echo read in a relaxed batch):
+	 * a power cut may bring it back, to be sent again. ack_cursor makes
+	 * the store durable before an ACK lets the relay forget the message
+	 * (and with it the client message id that makes a resend harmless).
+	 */
+	bool outbox_unsynced;
+	/*
 	 * The last engine_sync found the relay unreachable; until a
 	 * handshake completes again, engine_send only queues (relay_known_down).
 	 */
