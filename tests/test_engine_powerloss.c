@@ -487,6 +487,49 @@ out:
 	eprof_free(bob);
 }
 
+/*
+ * The power fails right after alice added carol: the commit, its
+ * confirmation and the Welcome's posting waited for the disk. Carol joins
+ * once, alice posts nothing again, and all three go on in one epoch.
+ */
+static void test_cut_after_add(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob"),
+		     *carol = eprof_new(&relay, "carol");
+	struct engine_sync_report rep;
+	bool sent = false;
+
+	if (alice == NULL || bob == NULL || carol == NULL || pair(alice, bob, "Add") != HALQA_OK ||
+	    eprof_meet(alice, carol) != HALQA_OK) {
+		goto out;
+	}
+	CHECK_OK(engine_circle_add(alice->e, "Add", (const char *[]){"carol"}, 1));
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Add"), 0);
+	CHECK_OK(power_cut(alice));
+	CHECK_INT_EQ(eprof_welcomes_waiting(alice, "Add"), 0);
+	memset(&rep, 0, sizeof rep);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_INT_EQ(rep.joined, 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_OK(eprof_say(alice, "Add", "after the cut", &sent));
+	CHECK(sent);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_OK(eprof_sync(carol, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_OK(eprof_same_epoch(alice, carol, "Add", NULL));
+	CHECK_OK(eprof_same_epoch(alice, bob, "Add", NULL));
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+	eprof_free(carol);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
@@ -501,6 +544,7 @@ int main(void)
 	RUN(test_cut_after_echo_sync);
 	RUN(test_cut_after_send);
 	RUN(test_cut_after_mixed_sync);
+	RUN(test_cut_after_add);
 	relay_test_stop(&relay);
 	return harness_report();
 }
