@@ -3554,31 +3554,25 @@ static void kp_stock_done(struct engine *e)
  * out together instead of one after another. Best effort: what could not
  * be sent is asked in turn later. Returns whether the count went out.
  */
-static bool sync_ahead(struct engine *e)
+static bool sync_ahead(struct engine *e, const struct store_circle *circles, size_t num)
 {
-	struct store_circle *circles = NULL;
 	struct wire_msg *req;
 	struct circle c;
-	size_t num = 0;
 	bool counting = false;
 
 	memset(&c, 0, sizeof c);
-	if (store_circle_list(e->store, &circles, &num) == HALQA_OK) {
-		for (size_t i = 0; i < num; i++) {
-			if (circles[i].flags &
-			    (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
-				continue;
-			}
-			/* engine_sync_one reads this circle first; fetch_circle takes the answer. */
-			if (circle_load(e, circles[i].circle_id, &c) == HALQA_OK &&
-			    fetch_start(e, &c, &e->fetch[1], c.row.relay_seq + 1) != HALQA_OK) {
-				fetch_drop(&e->fetch[1]);
-			}
-			circle_cleanup(&c);
-			break;
+	for (size_t i = 0; i < num; i++) {
+		if (circles[i].flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+			continue;
 		}
+		/* engine_sync_one reads this circle first; fetch_circle takes the answer. */
+		if (circle_load(e, circles[i].circle_id, &c) == HALQA_OK &&
+		    fetch_start(e, &c, &e->fetch[1], c.row.relay_seq + 1) != HALQA_OK) {
+			fetch_drop(&e->fetch[1]);
+		}
+		circle_cleanup(&c);
+		break;
 	}
-	free(circles);
 	if (kp_stock_due(e, NULL) && (req = calloc(1, sizeof *req)) != NULL) {
 		kp_count_req(e, req);
 		counting = ahead_start(e, &e->fetch[ENGINE_KP_AHEAD], req) == HALQA_OK;
@@ -3619,7 +3613,7 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 	struct store_outbox *items = NULL;
 	size_t num = 0, num_items = 0;
 	char first_err[sizeof e->err];
-	bool counting;
+	bool counting, listed = true;
 	int r, first = HALQA_OK;
 
 	memset(rep, 0, sizeof *rep);
@@ -3629,7 +3623,17 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
 	}
-	counting = sync_ahead(e);
+	/*
+	 * The circles are listed once, before the mailbox is read, unless it
+	 * joined us to new ones (listing them costs a scan of each circle's
+	 * messages for its unread count).
+	 */
+	if (store_circle_list(e->store, &circles, &num) != HALQA_OK) {
+		circles = NULL;
+		num = 0;
+		listed = false;
+	}
+	counting = sync_ahead(e, circles, num);
 	/*
 	 * Only an unreachable relay makes the sync offline and ends it. An
 	 * error the relay answers with (`internal` for one circle's log, say)
@@ -3642,8 +3646,13 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 		goto count;
 	}
 	sync_failed(e, r, NULL, &first, first_err);
-	if ((r = store_circle_list(e->store, &circles, &num)) != HALQA_OK) {
-		goto out;
+	if (!listed || rep->joined > 0) {
+		free(circles);
+		circles = NULL;
+		num = 0;
+		if ((r = store_circle_list(e->store, &circles, &num)) != HALQA_OK) {
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < num; i++) {
 		e->err[0] = '\0';
