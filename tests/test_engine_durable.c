@@ -240,6 +240,18 @@ out:
 	eprof_free(bob);
 }
 
+/* sync_one_durably syncs |p|, which reads one message: the WAL synced, full durability after. */
+static void sync_one_durably(struct eprof *p)
+{
+	struct engine_sync_report rep;
+	unsigned long before = g_wal_syncs;
+
+	CHECK_OK(eprof_sync(p, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK(g_wal_syncs > before);
+	CHECK_INT_EQ(sync_level(p), 2);
+}
+
 /*
  * One reply with alice's echo before bob's message, and one with bob's
  * message before her echo: the batch that reads bob's message syncs.
@@ -249,7 +261,6 @@ static void test_echo_then_message(void)
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
 	struct engine_sync_report rep;
 	char text[64];
-	unsigned long before;
 	bool sent = false;
 
 	if (alice == NULL || bob == NULL || pair(alice, bob, "Mixed") != HALQA_OK) {
@@ -258,19 +269,10 @@ static void test_echo_then_message(void)
 	CHECK_OK(eprof_say(alice, "Mixed", "alice first", &sent));
 	CHECK_OK(eprof_sync(bob, NULL));
 	CHECK_OK(eprof_say(bob, "Mixed", "bob after", &sent));
-	before = g_wal_syncs;
-	CHECK_OK(eprof_sync(alice, &rep));
-	CHECK_INT_EQ(rep.received, 1);
-	CHECK(g_wal_syncs > before);
-	CHECK_INT_EQ(sync_level(alice), 2);
-
+	sync_one_durably(alice);
 	CHECK_OK(eprof_say(bob, "Mixed", "bob first", &sent));
 	CHECK_OK(eprof_say(alice, "Mixed", "alice after", &sent));
-	before = g_wal_syncs;
-	CHECK_OK(eprof_sync(alice, &rep));
-	CHECK_INT_EQ(rep.received, 1);
-	CHECK(g_wal_syncs > before);
-	CHECK_INT_EQ(sync_level(alice), 2);
+	sync_one_durably(alice);
 
 	/* The group that decrypted bob's messages was saved with them: the next one decrypts too. */
 	CHECK_OK(eprof_reopen(alice));
