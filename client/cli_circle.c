@@ -351,6 +351,7 @@ int cli_cmd_circle_list(struct cli_ctx *c, int argc, char **argv)
 {
 	struct cli_engine ce;
 	struct store_circle *list = NULL;
+	uint64_t *unread = NULL;
 	char hex[2 * ENGINE_ID_LEN + 1];
 	size_t num = 0, width = 0;
 	int json = cli_has_flag(argc, argv, "--json"), r, rc;
@@ -362,9 +363,20 @@ int cli_cmd_circle_list(struct cli_ctx *c, int argc, char **argv)
 		cli_engine_close(&ce);
 		return rc;
 	}
-	if ((r = store_circle_list(c->store, &list, &num)) != HALQA_OK) {
+	if ((r = store_circle_list(c->store, &list, &num)) != HALQA_OK ||
+	    (num > 0 && (unread = calloc(num, sizeof *unread)) == NULL)) {
+		free(list);
 		cli_engine_close(&ce);
-		return cli_fail("cannot list the circles: %s", halqa_strerror(r));
+		return cli_fail("cannot list the circles: %s",
+				halqa_strerror(r != HALQA_OK ? r : HALQA_ERR_NOMEM));
+	}
+	for (size_t i = 0; i < num; i++) {
+		if ((r = store_circle_unread(c->store, list[i].circle_id, &unread[i])) != HALQA_OK) {
+			free(unread);
+			free(list);
+			cli_engine_close(&ce);
+			return cli_fail("cannot count the unread messages: %s", halqa_strerror(r));
+		}
 	}
 	if (json) {
 		printf("[");
@@ -373,7 +385,7 @@ int cli_cmd_circle_list(struct cli_ctx *c, int argc, char **argv)
 			printf("%s{\"name\":", i ? "," : "");
 			cli_json_string(stdout, list[i].name);
 			printf(",\"id\":\"%s\",\"unread\":%llu,\"state\":\"%s\"}", hex,
-			       (unsigned long long)list[i].unread,
+			       (unsigned long long)unread[i],
 			       cli_engine_state(&list[i])[0] ? cli_engine_state(&list[i])
 							      : "active");
 		}
@@ -389,8 +401,8 @@ int cli_cmd_circle_list(struct cli_ctx *c, int argc, char **argv)
 		for (size_t i = 0; i < num; i++) {
 			printf("  ");
 			put_padded(stdout, list[i].name, width + 2);
-			if (list[i].unread > 0) {
-				printf("%llu unread", (unsigned long long)list[i].unread);
+			if (unread[i] > 0) {
+				printf("%llu unread", (unsigned long long)unread[i]);
 			} else {
 				printf("-");
 			}
@@ -400,6 +412,7 @@ int cli_cmd_circle_list(struct cli_ctx *c, int argc, char **argv)
 			printf("\n");
 		}
 	}
+	free(unread);
 	free(list);
 	cli_engine_close(&ce);
 	return 0;

@@ -119,7 +119,8 @@ int cli_cmd_send(struct cli_ctx *c, int argc, char **argv)
 	struct session_message *msg = NULL;
 	struct store_circle sc;
 	const char *why;
-	bool caught_up, found;
+	bool caught_up = false, found;
+	uint64_t unread = 0;
 	size_t len = 0;
 	bool sent = false;
 	int r, rc = 1;
@@ -160,7 +161,9 @@ int cli_cmd_send(struct cli_ctx *c, int argc, char **argv)
 		goto out;
 	}
 	found = engine_circle_find(ce.e, argv[0], &sc) == HALQA_OK;
-	caught_up = found && sc.unread == 0;
+	if (found && store_circle_unread(c->store, sc.circle_id, &unread) == HALQA_OK) {
+		caught_up = unread == 0;
+	}
 	if (found && cli_engine_state(&sc)[0] == '\0') {
 		cli_engine_warn_unverified(c, &ce, argv[0]);
 	}

@@ -201,7 +201,6 @@ struct store_circle {
 	uint64_t relay_seq;   /* the relay cursor: last sequence number processed */
 	int64_t read_marker;  /* last message (store_message.seq) the user has read */
 	int64_t created_at;
-	uint64_t unread;      /* filled by the getters and the list */
 	/* Schema 2: the circle engine's bookkeeping. */
 	uint8_t cursor_id[STORE_ID_LEN]; /* our relay cursor (ACK); set by store_circle_add */
 	uint32_t flags;                  /* STORE_CIRCLE_* */
@@ -231,9 +230,17 @@ HALQA_MUST_CHECK int store_circle_get_by_name(struct store *s, const char *name,
 					      struct store_circle *out);
 HALQA_MUST_CHECK int store_circle_get_by_id(struct store *s, const uint8_t id[STORE_ID_LEN],
 					    struct store_circle *out);
-/* store_circle_list: all circles by name with unread counts (free with free()). */
+/* store_circle_list: all circles by name (free with free()). */
 HALQA_MUST_CHECK int store_circle_list(struct store *s, struct store_circle **out,
 				       size_t *num_out);
+/*
+ * store_circle_unread counts the circle's messages after its read marker;
+ * HALQA_ERR_NOT_FOUND for an unknown circle. Its cost grows with what
+ * arrived (in any circle) since the circle was last read: ask it where
+ * the count is shown, not on every circle read.
+ */
+HALQA_MUST_CHECK int store_circle_unread(struct store *s, const uint8_t id[STORE_ID_LEN],
+					 uint64_t *out);
 /* store_circle_set_cursor records the relay sequence processed up to. */
 HALQA_MUST_CHECK int store_circle_set_cursor(struct store *s, const uint8_t id[STORE_ID_LEN],
 					     uint64_t relay_seq);
