@@ -3624,9 +3624,8 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 		return r;
 	}
 	/*
-	 * The circles are listed once, before the mailbox is read, unless it
-	 * joined us to new ones (listing them costs a scan of each circle's
-	 * messages for its unread count).
+	 * The circles are listed once, before the mailbox is read, and again
+	 * only if it joined us to new ones.
 	 */
 	if (store_circle_list(e->store, &circles, &num) != HALQA_OK) {
 		circles = NULL;
