@@ -330,10 +330,29 @@ static int fill_limits(struct spool_limits *lim)
 
 #undef FILL
 
+int spool_limits_set(struct spool *sp, const struct spool_limits *limits)
+{
+	struct spool_limits lim;
+	int rc;
+
+	if (sp == NULL || limits == NULL) {
+		return HALQA_ERR_ARG;
+	}
+	lim = *limits;
+	if ((rc = fill_limits(&lim)) != HALQA_OK) {
+		return rc;
+	}
+	sp->lim = lim;
+	sqlite3_busy_timeout(sp->db, (int)sp->lim.busy_timeout_ms);
+	return HALQA_OK;
+}
+
 /*
  * prepare_file creates the database file with mode 0600 before SQLite sees
  * it (SQLite would use 0644 minus umask, and gives the -wal and -shm files
- * the main file's mode), and narrows the mode of an existing file.
+ * the main file's mode), and narrows the mode of an existing file. Its
+ * close() drops every POSIX lock this process holds on the file: harmless
+ * only while no connection of ours has the file open (spool.h, spool_open).
  */
 static int prepare_file(const char *path)
 {

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,42 @@ static void test_device_limit(void)
 	CHECK_RC(spool_device_register(sp, c, NULL, 0, 1, T0), HALQA_ERR_LIMIT);
 	CHECK_OK(spool_stats(sp, &stats));
 	CHECK_INT_EQ(stats.devices, 2);
+	CHECK_OK(spool_commit_turn(sp));
+	spool_close(sp);
+	teardown();
+}
+
+/* spool_limits_set: new limits on the open spool; bad ones refused, the old kept. */
+static void test_limits_set(void)
+{
+	struct spool *sp;
+	struct spool_limits lim;
+	uint8_t a[SPOOL_KEY_LEN], b[SPOOL_KEY_LEN], c[SPOOL_KEY_LEN];
+
+	setup();
+	memset(&lim, 0, sizeof lim);
+	lim.max_devices = 1;
+	sp = open_with(&lim);
+	new_device(sp, a);
+	rnd(b, sizeof b);
+	CHECK_RC(spool_device_register(sp, b, NULL, 0, 1, T0), HALQA_ERR_LIMIT);
+
+	lim.max_devices = 2;
+	CHECK_OK(spool_limits_set(sp, &lim));
+	CHECK_INT_EQ(spool_limits_get(sp)->max_devices, 2);
+	/* Zero fields take the defaults, as at open. */
+	CHECK_INT_EQ(spool_limits_get(sp)->max_payload, 256 * 1024);
+	CHECK_OK(spool_device_register(sp, b, NULL, 0, 1, T0));
+
+	lim.max_devices = 3;
+	lim.max_payload = INT_MAX;
+	CHECK_RC(spool_limits_set(sp, &lim), HALQA_ERR_ARG);
+	CHECK_RC(spool_limits_set(sp, NULL), HALQA_ERR_ARG);
+	CHECK_RC(spool_limits_set(NULL, &lim), HALQA_ERR_ARG);
+	CHECK_INT_EQ(spool_limits_get(sp)->max_devices, 2);
+	CHECK_INT_EQ(spool_limits_get(sp)->max_payload, 256 * 1024);
+	rnd(c, sizeof c);
+	CHECK_RC(spool_device_register(sp, c, NULL, 0, 1, T0), HALQA_ERR_LIMIT);
 	CHECK_OK(spool_commit_turn(sp));
 	spool_close(sp);
 	teardown();
@@ -1815,6 +1852,7 @@ int main(void)
 	RUN(test_invites_and_register);
 	RUN(test_ban);
 	RUN(test_device_limit);
+	RUN(test_limits_set);
 	RUN(test_quota);
 	RUN(test_circle_create);
 	RUN(test_append_in_order);

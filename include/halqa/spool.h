@@ -121,6 +121,13 @@ void spool_limits_default(struct spool_limits *out);
  * unchanged. Returns HALQA_ERR_ARG for bad arguments or limits, HALQA_ERR_IO
  * if the file cannot be opened or is not a database, HALQA_ERR_NOMEM.
  * On success *out owns the handle; free it with spool_close.
+ *
+ * Never open a file this process already has open through another spool:
+ * spool_open opens and closes the file itself (to fix its mode), and
+ * closing any descriptor of a file drops every POSIX lock the process
+ * holds on it, SQLite's included. Another process would then take itself
+ * for the database's last user, checkpoint and delete the WAL that the
+ * still-open spool goes on writing to. To change limits, spool_limits_set.
  */
 int spool_open(struct spool **out, const char *path, const struct spool_limits *limits)
 	HALQA_MUST_CHECK;
@@ -148,6 +155,13 @@ void spool_checkpoints_stop(struct spool *sp);
 
 /* spool_limits_get returns the limits in force (defaults filled in). */
 const struct spool_limits *spool_limits_get(const struct spool *sp);
+
+/*
+ * spool_limits_set replaces the limits of an open spool, checked and
+ * defaulted as spool_open does; the next operation runs under them.
+ * HALQA_ERR_ARG for bad limits, with the old ones kept.
+ */
+int spool_limits_set(struct spool *sp, const struct spool_limits *limits) HALQA_MUST_CHECK;
 
 /* ------------------------------------------------------------------------ */
 /* Turns (group commit) */
