@@ -592,7 +592,7 @@ static void on_retry(uv_timer_t *t)
 static void reload(struct relay *r)
 {
 	struct relay_config cfg = r->cfg;
-	struct spool *old;
+	struct spool_limits sl;
 	int rc;
 
 	if (r->opt.config_path == NULL) {
@@ -611,21 +611,18 @@ static void reload(struct relay *r)
 	if (r->opt.log_level_forced) {
 		cfg.log_level = r->cfg.log_level;
 	}
-	/* The spool's limits are fixed at open: commit the turn, reopen. */
+	/*
+	 * The turn so far ran under the old limits: commit it, then change the
+	 * limits in place. Never reopen the spool here: a second open of the
+	 * file from this process drops the daemon's lock on it (spool.h).
+	 */
 	relay_end_turn(r);
-	old = r->spool;
-	r->spool = NULL;
-	{
-		struct relay_config keep = r->cfg;
-		r->cfg = cfg;
-		if (open_spool(r) != HALQA_OK) {
-			r->cfg = keep;
-			r->spool = old;
-			halqa_log(HALQA_LOG_ERROR, "relay", "reload: spool reopen failed, old limits kept");
-			return;
-		}
+	spool_limits_from(&cfg, &sl);
+	if (spool_limits_set(r->spool, &sl) != HALQA_OK) {
+		halqa_log(HALQA_LOG_ERROR, "relay", "reload: limits refused, old config kept");
+		return;
 	}
-	spool_close(old);
+	r->cfg = cfg;
 	halqa_log_set_level(r->cfg.log_level);
 	relay_devices_apply_limits(r);
 	halqa_log(HALQA_LOG_INFO, "relay", "configuration reloaded (mode %s)",

@@ -1,7 +1,8 @@
 /*
  * test_relay_basic.c: the real halqad on loopback, over CURVE: HELLO and
  * version negotiation, PING, what a guest may and may not do, invite-only
- * registration (missing, wrong, used-up, multi-use, loosely typed codes),
+ * registration (missing, wrong, used-up, multi-use, loosely typed codes;
+ * codes made after a SIGHUP reload, and their uses across a crash),
  * open mode, banned keys, undecodable frames, and `halqad status`.
  */
 #include <signal.h>
@@ -131,6 +132,110 @@ static void test_invite_registration(void)
 
 	relay_client_free(a);
 	relay_client_free(b);
+	relay_client_free(d);
+	steps_stop(&t);
+}
+
+/* register_new connects |*c| (a fresh key) and registers it with |code|. */
+static int register_new(struct relay_test *t, struct relay_client **c, const char *code)
+{
+	int rc;
+
+	relay_client_free(*c);
+	*c = NULL;
+	if ((rc = relay_test_client(t, c, NULL, NULL)) != HALQA_OK) {
+		return rc;
+	}
+	steps_register(&req, code);
+	return steps_call(*c, &req, NULL);
+}
+
+/* reconnect_registered reconnects |*c| as the same device and says whether it is registered. */
+static int reconnect_registered(struct relay_test *t, struct relay_client **c)
+{
+	uint8_t pub[32], sec[32];
+	int registered = -1;
+
+	relay_client_public_key(*c, pub);
+	relay_client_secret_key(*c, sec);
+	relay_client_free(*c);
+	*c = NULL;
+	if (relay_test_client(t, c, pub, sec) == HALQA_OK) {
+		steps_hello(&req);
+		if (steps_call(*c, &req, &rep) == HALQA_OK) {
+			registered = rep.u.ok.u.hello.registered;
+		}
+	}
+	sodium_memzero(sec, sizeof sec);
+	return registered;
+}
+
+/*
+ * test_invite_after_reload: `halqad invite` writes to the store beside the
+ * running daemon, also after a SIGHUP reload, and what the daemon
+ * acknowledges after a reload is on disk for every later reader. A reload
+ * used to reopen the store, and opening it again from the same process
+ * dropped the daemon's POSIX lock on the database file: the next command to
+ * close the store then took itself for its last user and deleted the WAL
+ * the daemon went on writing to. The daemon's later writes, acknowledged,
+ * were invisible to other processes and lost on a crash, and invites made
+ * after that were invisible to the daemon (refused as invite-invalid).
+ */
+static void test_invite_after_reload(void)
+{
+	static const char body[] = "acknowledged after a reload";
+	struct relay_test t = {0};
+	struct relay_client *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+	struct steps_circle ci;
+	char code1[128], code2[128], code3[128];
+	uint64_t seq = 0;
+
+	if (relay_test_start(&t, NULL) != HALQA_OK) {
+		CHECK(0);
+		return;
+	}
+	CHECK_OK(relay_test_client(&t, &a, NULL, NULL));
+	if (steps_reconfigure(&t, a, "[limits]\nrequests_per_second = 123\n", 123) != HALQA_OK) {
+		goto out;
+	}
+	/* Each code made by a separate process that opens and closes the store. */
+	CHECK_OK(relay_test_invite(&t, 1, code1, sizeof code1));
+	steps_register(&req, code1);
+	CHECK_OK(steps_call(a, &req, NULL));
+	CHECK_OK(relay_test_invite(&t, 1, code2, sizeof code2));
+	CHECK_OK(register_new(&t, &b, code2));
+	CHECK_OK(steps_circle_new(a, &ci));
+	CHECK_OK(steps_text_send(a, &ci, 0, body, &seq));
+	CHECK_OK(relay_test_invite(&t, 2, code3, sizeof code3));
+	CHECK_OK(register_new(&t, &c, code3));
+
+	/* A crash: only what reached the store's files survives. */
+	CHECK_OK(relay_test_kill(&t, SIGKILL));
+	if (relay_test_restart(&t) != HALQA_OK) {
+		CHECK(0);
+		goto out;
+	}
+	CHECK_INT_EQ(reconnect_registered(&t, &a), 1);
+	CHECK_INT_EQ(reconnect_registered(&t, &b), 1);
+	CHECK_INT_EQ(reconnect_registered(&t, &c), 1);
+	steps_fetch(&req, &ci, 0, 1, 10);
+	CHECK_OK(steps_call(a, &req, &rep));
+	CHECK_INT_EQ(rep.u.ok.u.fetch.num_msgs, 1);
+	if (rep.u.ok.u.fetch.num_msgs == 1) {
+		CHECK_INT_EQ(rep.u.ok.u.fetch.msgs[0].seq, seq);
+		CHECK_MEM_EQ(rep.u.ok.u.fetch.msgs[0].payload.data,
+			     rep.u.ok.u.fetch.msgs[0].payload.len, (const uint8_t *)body,
+			     sizeof body - 1);
+	}
+	/* Every use was counted, across the crash: spent codes stay spent. */
+	CHECK_INT_EQ(register_new(&t, &d, code1), WIRE_ERR_INVITE_INVALID);
+	CHECK_INT_EQ(register_new(&t, &d, code2), WIRE_ERR_INVITE_INVALID);
+	CHECK_OK(register_new(&t, &d, code3));
+	CHECK_INT_EQ(register_new(&t, &d, code3), WIRE_ERR_INVITE_INVALID);
+out:
+	relay_client_free(a);
+	relay_client_free(b);
+	relay_client_free(c);
 	relay_client_free(d);
 	steps_stop(&t);
 }
@@ -357,6 +462,7 @@ int main(void)
 	}
 	RUN(test_hello_and_guest);
 	RUN(test_invite_registration);
+	RUN(test_invite_after_reload);
 	RUN(test_open_mode);
 	RUN(test_ban);
 	RUN(test_bad_frames);
