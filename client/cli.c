@@ -33,6 +33,7 @@
 #include "halqa/store.h"
 #include "halqa/term.h"
 #include "halqa/utf8.h"
+#include "halqa/zmq_lib.h"
 
 #define SET_RELAY_ENDPOINT "relay.endpoint"
 #define SET_RELAY_KEY "relay.key"
@@ -863,6 +864,8 @@ int cli_main(int argc, char **argv)
 	}
 	current = cmd;
 	rc = cmd->run(&c, argc - i, argv + i);
+	/* No exit while libzmq's loading thread may still run. */
+	zmq_lib_settle();
 	if (store_writes_refused(c.store) && rc == 0) {
 		/* What the command did after that was not written: it must not look done. */
 		rc = cli_fail("the profile could not make its writes durable again, so the "

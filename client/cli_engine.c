@@ -23,6 +23,7 @@
 
 #include "halqa/sessions.h"
 #include "halqa/term.h"
+#include "halqa/zmq_lib.h"
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
@@ -289,6 +290,13 @@ int cli_engine_start(struct cli_engine *ce, struct store *store, const struct id
 int cli_engine_open(struct cli_ctx *c, struct cli_engine *ce, unsigned flags)
 {
 	memset(ce, 0, sizeof *ce);
+	/*
+	 * libzmq loads on a thread of its own while the profile opens
+	 * (zmq_lib.h); libcrypto starts first, since it takes the loader's
+	 * lock that the load holds.
+	 */
+	store_library_init();
+	zmq_lib_preload();
 	if (cli_open_profile(c) != 0) {
 		return 1;
 	}

@@ -51,7 +51,6 @@
 
 #include <sodium.h>
 #include <sqlcipher/sqlite3.h>
-#include <zmq.h>
 
 #include "engine_internal.h"
 #include "halqa/bytes.h"
@@ -64,6 +63,7 @@
 #include "halqa/relayaddr.h"
 #include "halqa/roster.h"
 #include "halqa/secmem.h"
+#include "halqa/zmq_lib.h"
 
 #define ENGINE_TIMEOUT_MS 10000
 #define ENGINE_CAP_LABEL "halqa relay capability"
@@ -475,8 +475,15 @@ int engine_connect(struct engine *e)
 	} else if (r != HALQA_ERR_NOT_FOUND) {
 		return r;
 	}
-	if (e->zctx == NULL && (e->zctx = zmq_ctx_new()) == NULL) {
-		return engine_seterr(e, HALQA_ERR_NETWORK, "cannot start ZeroMQ");
+	if (e->zctx == NULL) {
+		const struct zmq_lib *lib;
+
+		if ((r = zmq_lib_get(&lib)) != HALQA_OK) {
+			return engine_seterr(e, r, "cannot load ZeroMQ (%s)", ZMQ_LIB_SONAME);
+		}
+		if ((e->zctx = zmq_lib_ctx_new()) == NULL) {
+			return engine_seterr(e, HALQA_ERR_NETWORK, "cannot start ZeroMQ");
+		}
 	}
 	r = net_new(&e->net, &e->own_loop, e->zctx, &addr, e->id->curve_pub, e->id->curve_sec,
 		    has_socks ? &socks : NULL);
@@ -621,7 +628,7 @@ void engine_free(struct engine *e)
 		(void)uv_loop_close(&e->own_loop);
 	}
 	if (e->zctx != NULL) {
-		zmq_ctx_term(e->zctx);
+		zmq_lib_loaded()->zmq_ctx_term(e->zctx);
 	}
 	while ((p = e->pushes) != NULL) {
 		e->pushes = p->next;

@@ -51,10 +51,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zmq.h>
 
 #include "halqa/bytes.h"
 #include "halqa/log.h"
+#include "halqa/zmq_lib.h"
+
+/*
+ * zl is libzmq's table (zmq_lib.h): net_new loads it before anything
+ * else, and every call below runs on a net, so after that.
+ */
+static const struct zmq_lib *zl(void)
+{
+	return zmq_lib_loaded();
+}
 
 #define NET_SLOT_BITS 10 /* 1 << NET_SLOT_BITS == NET_MAX_PENDING */
 #define NET_PUMP_BUDGET 1024
@@ -128,7 +137,7 @@ static void pump(struct net *n);
 
 static int set_int(void *s, int opt, int v)
 {
-	return zmq_setsockopt(s, opt, &v, sizeof v);
+	return zl()->zmq_setsockopt(s, opt, &v, sizeof v);
 }
 
 static void emit(struct net *n, enum net_event ev)
@@ -278,27 +287,27 @@ static void recv_one(struct net *n)
 	int more;
 	size_t more_len = sizeof more;
 
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&msg);
+	zl()->zmq_msg_init(&msg);
+	if (zl()->zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
+		zl()->zmq_msg_close(&msg);
 		return;
 	}
-	if (zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
+	if (zl()->zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more) {
 		/* The protocol is one frame per message: drop every part. */
 		n->stats.dropped_garbage++;
 		do {
-			zmq_msg_close(&msg);
-			zmq_msg_init(&msg);
-			if (zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
+			zl()->zmq_msg_close(&msg);
+			zl()->zmq_msg_init(&msg);
+			if (zl()->zmq_msg_recv(&msg, n->sock, ZMQ_DONTWAIT) < 0) {
 				break;
 			}
 			more_len = sizeof more;
-		} while (zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more);
-		zmq_msg_close(&msg);
+		} while (zl()->zmq_getsockopt(n->sock, ZMQ_RCVMORE, &more, &more_len) == 0 && more);
+		zl()->zmq_msg_close(&msg);
 		return;
 	}
-	dispatch(n, zmq_msg_data(&msg), zmq_msg_size(&msg));
-	zmq_msg_close(&msg);
+	dispatch(n, zl()->zmq_msg_data(&msg), zl()->zmq_msg_size(&msg));
+	zl()->zmq_msg_close(&msg);
 }
 
 /* ---- the socket monitor ---- */
@@ -420,33 +429,33 @@ static void recv_monitor(struct net *n)
 	int more = 0;
 	size_t more_len = sizeof more;
 
-	zmq_msg_init(&head);
-	if (zmq_msg_recv(&head, n->mon, ZMQ_DONTWAIT) < 0) {
-		zmq_msg_close(&head);
+	zl()->zmq_msg_init(&head);
+	if (zl()->zmq_msg_recv(&head, n->mon, ZMQ_DONTWAIT) < 0) {
+		zl()->zmq_msg_close(&head);
 		return;
 	}
 	/* Frame 1: event u16 and value u32 in host order; frame 2: the endpoint. */
-	(void)zmq_getsockopt(n->mon, ZMQ_RCVMORE, &more, &more_len);
+	(void)zl()->zmq_getsockopt(n->mon, ZMQ_RCVMORE, &more, &more_len);
 	while (more) {
-		zmq_msg_init(&tail);
-		if (zmq_msg_recv(&tail, n->mon, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&tail);
+		zl()->zmq_msg_init(&tail);
+		if (zl()->zmq_msg_recv(&tail, n->mon, ZMQ_DONTWAIT) < 0) {
+			zl()->zmq_msg_close(&tail);
 			break;
 		}
-		zmq_msg_close(&tail);
+		zl()->zmq_msg_close(&tail);
 		more_len = sizeof more;
-		if (zmq_getsockopt(n->mon, ZMQ_RCVMORE, &more, &more_len) != 0) {
+		if (zl()->zmq_getsockopt(n->mon, ZMQ_RCVMORE, &more, &more_len) != 0) {
 			break;
 		}
 	}
-	if (zmq_msg_size(&head) == 6) {
-		memcpy(&event, zmq_msg_data(&head), sizeof event);
-		memcpy(&value, (const uint8_t *)zmq_msg_data(&head) + sizeof event, sizeof value);
-		zmq_msg_close(&head);
+	if (zl()->zmq_msg_size(&head) == 6) {
+		memcpy(&event, zl()->zmq_msg_data(&head), sizeof event);
+		memcpy(&value, (const uint8_t *)zl()->zmq_msg_data(&head) + sizeof event, sizeof value);
+		zl()->zmq_msg_close(&head);
 		on_monitor_event(n, event, value);
 		return;
 	}
-	zmq_msg_close(&head);
+	zl()->zmq_msg_close(&head);
 }
 
 /* ---- the pump ---- */
@@ -455,7 +464,7 @@ static void send_head(struct net *n)
 {
 	struct net_frame *f = n->outq_head;
 
-	if (zmq_send(n->sock, f->data, f->len, ZMQ_DONTWAIT) < 0 && errno == EAGAIN) {
+	if (zl()->zmq_send(n->sock, f->data, f->len, ZMQ_DONTWAIT) < 0 && errno == EAGAIN) {
 		return; /* ZMQ_EVENTS said POLLOUT; the next round re-reads it */
 	}
 	/* Sent, or refused for good (the request will time out): either way done with it. */
@@ -468,7 +477,7 @@ static int events_of(void *s)
 	int ev = 0;
 	size_t len = sizeof ev;
 
-	if (zmq_getsockopt(s, ZMQ_EVENTS, &ev, &len) != 0) {
+	if (zl()->zmq_getsockopt(s, ZMQ_EVENTS, &ev, &len) != 0) {
 		return 0;
 	}
 	return ev;
@@ -486,14 +495,14 @@ static void start_attempt(struct net *n)
 {
 	n->want_attempt = 0;
 	n->attempting = 1;
-	if (n->endpoint_on && zmq_disconnect(n->sock, n->endpoint) != 0) {
+	if (n->endpoint_on && zl()->zmq_disconnect(n->sock, n->endpoint) != 0) {
 		return;
 	}
 	n->endpoint_on = 0;
-	if (zmq_connect(n->sock, n->endpoint) != 0) {
+	if (zl()->zmq_connect(n->sock, n->endpoint) != 0) {
 		/* Nothing connects now, not even ZeroMQ's retry: the next request tries again. */
 		halqa_log(HALQA_LOG_WARN, "net", "cannot reconnect to the relay: %s",
-			  zmq_strerror(errno));
+			  zl()->zmq_strerror(errno));
 		attempt_failed(n);
 		return;
 	}
@@ -594,14 +603,14 @@ static void on_handle_closed(uv_handle_t *h)
 static void close_sockets(struct net *n)
 {
 	if (n->sock != NULL && n->mon != NULL) {
-		(void)zmq_socket_monitor(n->sock, NULL, 0);
+		(void)zl()->zmq_socket_monitor(n->sock, NULL, 0);
 	}
 	if (n->mon != NULL) {
-		zmq_close(n->mon);
+		zl()->zmq_close(n->mon);
 		n->mon = NULL;
 	}
 	if (n->sock != NULL) {
-		zmq_close(n->sock);
+		zl()->zmq_close(n->sock);
 		n->sock = NULL;
 	}
 }
@@ -643,7 +652,7 @@ static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
 	if (socks != NULL && relayaddr_format_proxy(proxy, sizeof proxy, socks) != HALQA_OK) {
 		return HALQA_ERR_ARG;
 	}
-	n->sock = zmq_socket(ctx, ZMQ_DEALER);
+	n->sock = zl()->zmq_socket(ctx, ZMQ_DEALER);
 	if (n->sock == NULL) {
 		return HALQA_ERR_NETWORK;
 	}
@@ -653,18 +662,18 @@ static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
 	    set_int(n->sock, ZMQ_RECONNECT_IVL_MAX, NET_RECONNECT_IVL_MAX_MS) != 0 ||
 	    set_int(n->sock, ZMQ_HEARTBEAT_IVL, NET_HEARTBEAT_IVL_MS) != 0 ||
 	    set_int(n->sock, ZMQ_HEARTBEAT_TIMEOUT, NET_HEARTBEAT_TIMEOUT_MS) != 0 ||
-	    zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-	    zmq_setsockopt(n->sock, ZMQ_CURVE_SERVERKEY, addr->server_key, 32) != 0 ||
-	    zmq_setsockopt(n->sock, ZMQ_CURVE_PUBLICKEY, client_pub, 32) != 0 ||
-	    zmq_setsockopt(n->sock, ZMQ_CURVE_SECRETKEY, client_sec, 32) != 0) {
+	    zl()->zmq_setsockopt(n->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+	    zl()->zmq_setsockopt(n->sock, ZMQ_CURVE_SERVERKEY, addr->server_key, 32) != 0 ||
+	    zl()->zmq_setsockopt(n->sock, ZMQ_CURVE_PUBLICKEY, client_pub, 32) != 0 ||
+	    zl()->zmq_setsockopt(n->sock, ZMQ_CURVE_SECRETKEY, client_sec, 32) != 0) {
 		return HALQA_ERR_NETWORK;
 	}
-	if (socks != NULL && zmq_setsockopt(n->sock, ZMQ_SOCKS_PROXY, proxy, strlen(proxy)) != 0) {
+	if (socks != NULL && zl()->zmq_setsockopt(n->sock, ZMQ_SOCKS_PROXY, proxy, strlen(proxy)) != 0) {
 		return HALQA_ERR_NETWORK;
 	}
 	/* The monitor must be in place before connect, or the first handshake goes unseen. */
 	snprintf(mon_ep, sizeof mon_ep, "inproc://halqa-net-monitor-%p-%lu", (void *)n, ++counter);
-	if (zmq_socket_monitor(n->sock, mon_ep,
+	if (zl()->zmq_socket_monitor(n->sock, mon_ep,
 			       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
 				       ZMQ_EVENT_CONNECT_RETRIED |
 				       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
@@ -672,12 +681,12 @@ static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
 				       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0) {
 		return HALQA_ERR_NETWORK;
 	}
-	n->mon = zmq_socket(ctx, ZMQ_PAIR);
+	n->mon = zl()->zmq_socket(ctx, ZMQ_PAIR);
 	if (n->mon == NULL || set_int(n->mon, ZMQ_LINGER, 0) != 0 ||
-	    zmq_connect(n->mon, mon_ep) != 0) {
+	    zl()->zmq_connect(n->mon, mon_ep) != 0) {
 		return HALQA_ERR_NETWORK;
 	}
-	if (zmq_connect(n->sock, ep) != 0) {
+	if (zl()->zmq_connect(n->sock, ep) != 0) {
 		return HALQA_ERR_NETWORK;
 	}
 	memcpy(n->endpoint, ep, sizeof n->endpoint);
@@ -689,6 +698,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 	    const uint8_t client_pub[32], const uint8_t client_sec[32],
 	    const struct relayaddr_hostport *socks)
 {
+	const struct zmq_lib *lib;
 	struct net *n = NULL;
 	int fd, mon_fd, rc;
 	size_t fd_len;
@@ -700,6 +710,10 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 	if (loop == NULL || zmq_ctx == NULL || addr == NULL || client_pub == NULL ||
 	    client_sec == NULL) {
 		return HALQA_ERR_ARG;
+	}
+	/* Loaded already when the context came from zmq_lib_ctx_new; this makes zl() safe. */
+	if ((rc = zmq_lib_get(&lib)) != HALQA_OK) {
+		return rc;
 	}
 	n = calloc(1, sizeof *n);
 	if (n == NULL) {
@@ -722,12 +736,12 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 		goto out;
 	}
 	fd_len = sizeof fd;
-	if (zmq_getsockopt(n->sock, ZMQ_FD, &fd, &fd_len) != 0) {
+	if (zl()->zmq_getsockopt(n->sock, ZMQ_FD, &fd, &fd_len) != 0) {
 		rc = HALQA_ERR_NETWORK;
 		goto out;
 	}
 	fd_len = sizeof mon_fd;
-	if (zmq_getsockopt(n->mon, ZMQ_FD, &mon_fd, &fd_len) != 0) {
+	if (zl()->zmq_getsockopt(n->mon, ZMQ_FD, &mon_fd, &fd_len) != 0) {
 		rc = HALQA_ERR_NETWORK;
 		goto out;
 	}

@@ -520,6 +520,11 @@ static void crypto_init_once(void)
 	}
 }
 
+void store_library_init(void)
+{
+	(void)pthread_once(&crypto_once, crypto_init_once);
+}
+
 static int migrate(struct store *s, int from)
 {
 	char bump[64];
@@ -570,7 +575,7 @@ int store_open(struct store **out, const char *path, const uint8_t key[STORE_KEY
 			return HALQA_ERR_MALFORMED;
 		}
 	}
-	(void)pthread_once(&crypto_once, crypto_init_once);
+	store_library_init();
 	if ((s = calloc(1, sizeof *s)) == NULL) {
 		r = HALQA_ERR_NOMEM;
 		goto out;

@@ -64,6 +64,15 @@ struct store;
 #define STORE_CREATE 0x1u /* create a new file; HALQA_ERR_EXISTS if it exists */
 
 /*
+ * store_library_init starts libcrypto for SQLCipher (without its
+ * configuration file); store_open calls it. It goes through the dynamic
+ * loader's lock (dlsym, and libcrypto pinning itself), so a caller about
+ * to load a library on another thread (zmq_lib_preload) calls it first,
+ * rather than have the store's opening wait for that load.
+ */
+void store_library_init(void);
+
+/*
  * store_open opens (or with STORE_CREATE creates, mode 0600) the database at
  * |path| keyed with |key|, applies pending migrations and returns it in
  * |*out|. The key is not kept by the store; the caller wipes its copy.
