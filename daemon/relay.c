@@ -603,11 +603,17 @@ static void reload(struct relay *r)
 		halqa_log(HALQA_LOG_ERROR, "relay", "reload: config refused, keeping the old one");
 		return;
 	}
-	/* The endpoint and the mode given on the command line stay. */
+	/*
+	 * The endpoint and the mode stay until the next start, as halqad.conf
+	 * and OPERATOR.md say: an operator who prepares `mode = open` for
+	 * later and reloads for the limits must not open registration now.
+	 */
 	memcpy(cfg.listen, r->cfg.listen, sizeof cfg.listen);
-	if (r->opt.mode_forced) {
-		cfg.mode = r->cfg.mode;
+	if (cfg.mode != r->cfg.mode && !r->opt.mode_forced) {
+		halqa_log(HALQA_LOG_INFO, "relay", "reload: mode %s in the configuration applies at the next start",
+			  cfg.mode == RELAY_MODE_OPEN ? "open" : "invite");
 	}
+	cfg.mode = r->cfg.mode;
 	if (r->opt.log_level_forced) {
 		cfg.log_level = r->cfg.log_level;
 	}

@@ -240,6 +240,38 @@ out:
 	steps_stop(&t);
 }
 
+/*
+ * test_mode_after_reload: `mode` applies at the next start, as halqad.conf
+ * says; a SIGHUP (here for the limits) leaves an invite-only relay
+ * invite-only even with `mode = open` in the file, until a restart.
+ */
+static void test_mode_after_reload(void)
+{
+	struct relay_test t = {0};
+	struct relay_client *a = NULL, *b = NULL;
+
+	if (relay_test_start(&t, NULL) != HALQA_OK) {
+		CHECK(0);
+		return;
+	}
+	CHECK_OK(relay_test_client(&t, &a, NULL, NULL));
+	if (steps_reconfigure(&t, a, "[relay]\nmode = open\n[limits]\nrequests_per_second = 77\n",
+			      77) != HALQA_OK) {
+		CHECK(0);
+		goto out;
+	}
+	CHECK_INT_EQ(register_new(&t, &b, ""), WIRE_ERR_INVITE_INVALID);
+	if (relay_test_restart(&t) != HALQA_OK) {
+		CHECK(0);
+		goto out;
+	}
+	CHECK_OK(register_new(&t, &b, ""));
+out:
+	relay_client_free(a);
+	relay_client_free(b);
+	steps_stop(&t);
+}
+
 static void test_open_mode(void)
 {
 	struct relay_test t = {0};
@@ -463,6 +495,7 @@ int main(void)
 	RUN(test_hello_and_guest);
 	RUN(test_invite_registration);
 	RUN(test_invite_after_reload);
+	RUN(test_mode_after_reload);
 	RUN(test_open_mode);
 	RUN(test_ban);
 	RUN(test_bad_frames);
