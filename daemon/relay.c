@@ -610,7 +610,8 @@ static void reload(struct relay *r)
 	 */
 	memcpy(cfg.listen, r->cfg.listen, sizeof cfg.listen);
 	if (cfg.mode != r->cfg.mode && !r->opt.mode_forced) {
-		halqa_log(HALQA_LOG_INFO, "relay", "reload: mode %s in the configuration applies at the next start",
+		halqa_log(HALQA_LOG_INFO, "relay",
+			  "reload: mode %s in the configuration applies at the next start",
 			  cfg.mode == RELAY_MODE_OPEN ? "open" : "invite");
 	}
 	cfg.mode = r->cfg.mode;
