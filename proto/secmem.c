@@ -129,7 +129,16 @@ void *secmem_alloc(size_t len)
 		g_stats.fallbacks++;
 	}
 	pthread_mutex_unlock(&g_lock);
-	return p != NULL ? p : sodium_malloc(len);
+	/*
+	 * sodium_malloc puts a piece's end against its guard page, so its
+	 * start is as aligned as its length: a length rounded up to 16 keeps
+	 * the 16-byte alignment secmem.h promises (len <= SIZE_MAX - 15: the
+	 * arena's size bounds nothing here, so check).
+	 */
+	if (p == NULL && len <= SIZE_MAX - 15) {
+		p = sodium_malloc((len + 15) & ~(size_t)15);
+	}
+	return p;
 }
 
 void *secmem_alloc_array(size_t num, size_t size)

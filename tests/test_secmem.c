@@ -136,10 +136,14 @@ static void test_full_and_too_large(void)
 	secmem_stats(&before);
 	CHECK_INT_EQ(before.fallbacks, st.fallbacks);
 	secmem_free(p[0]);
-	/* Larger than the arena: sodium_malloc, freed the same way. */
+	/*
+	 * Larger than the arena: sodium_malloc, freed the same way, and
+	 * aligned as every piece is though its length is odd.
+	 */
 	big = secmem_alloc(SECMEM_ARENA_SIZE + 1);
 	CHECK(big != NULL);
 	if (big != NULL) {
+		CHECK_INT_EQ((uintptr_t)big % 16, 0);
 		memset(big, 0x33, SECMEM_ARENA_SIZE + 1);
 	}
 	secmem_stats(&st);
