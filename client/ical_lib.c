@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "halqa/dl_table.h"
 #include "halqa/log.h"
 
 static struct ical_lib g_lib;
@@ -21,39 +22,30 @@ static enum { UNTRIED, LOADED, FAILED } g_state = UNTRIED;
 
 static int load(void)
 {
+	static const char *const names[] = {
+#define ICAL_LIB_NAME(name) #name,
+		ICAL_LIB_FUNCS(ICAL_LIB_NAME)
+#undef ICAL_LIB_NAME
+	};
+	void *syms[sizeof names / sizeof names[0]];
 	const char *v = getenv("HALQA_TEST_NO_ICAL");
-	const char *missing = NULL;
-	void *h, *sym;
+	char why[256];
+	size_t i = 0;
 
 	if (v != NULL && strcmp(v, "1") == 0) {
 		halqa_log(HALQA_LOG_ERROR, "ical", "cannot load %s: disabled by HALQA_TEST_NO_ICAL",
 		          ICAL_LIB_SONAME);
 		return HALQA_ERR_UNSUPPORTED;
 	}
-	if ((h = dlopen(ICAL_LIB_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		const char *why = dlerror();
-
+	if (dl_table_load(ICAL_LIB_SONAME, RTLD_NOW | RTLD_LOCAL, names, syms,
+			  sizeof names / sizeof names[0], why, sizeof why) != HALQA_OK) {
 		halqa_log(HALQA_LOG_ERROR, "ical", "cannot load %s (needed for session dates): %s",
-		          ICAL_LIB_SONAME, why != NULL ? why : "unknown reason");
+		          ICAL_LIB_SONAME, why);
 		return HALQA_ERR_UNSUPPORTED;
 	}
-#define ICAL_LIB_RESOLVE(name)                                                                     \
-	if (missing == NULL) {                                                                     \
-		if ((sym = dlsym(h, #name)) == NULL) {                                             \
-			missing = #name;                                                           \
-		} else {                                                                           \
-			memcpy(&g_lib.name, &sym, sizeof sym);                                     \
-		}                                                                                  \
-	}
-	ICAL_LIB_FUNCS(ICAL_LIB_RESOLVE)
-#undef ICAL_LIB_RESOLVE
-	if (missing != NULL) {
-		halqa_log(HALQA_LOG_ERROR, "ical", "cannot load %s: it has no %s", ICAL_LIB_SONAME,
-		          missing);
-		memset(&g_lib, 0, sizeof g_lib);
-		dlclose(h);
-		return HALQA_ERR_UNSUPPORTED;
-	}
+#define ICAL_LIB_SET(name) memcpy(&g_lib.name, &syms[i++], sizeof syms[0]);
+	ICAL_LIB_FUNCS(ICAL_LIB_SET)
+#undef ICAL_LIB_SET
 	return HALQA_OK;
 }
 

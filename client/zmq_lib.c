@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "halqa/dl_table.h"
 #include "halqa/log.h"
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -42,36 +43,27 @@ static _Atomic(const struct zmq_lib *) g_loaded;
 
 static int load(void)
 {
+	static const char *const names[] = {
+#define ZMQ_LIB_NAME(name) #name,
+		ZMQ_LIB_FUNCS(ZMQ_LIB_NAME)
+#undef ZMQ_LIB_NAME
+	};
+	void *syms[sizeof names / sizeof names[0]];
 	const char *v = getenv("HALQA_TEST_NO_ZMQ");
-	const char *missing = NULL;
-	void *h, *sym;
+	size_t i = 0;
+	int r;
 
 	if (v != NULL && strcmp(v, "1") == 0) {
 		snprintf(g_why, sizeof g_why, "disabled by HALQA_TEST_NO_ZMQ");
 		return HALQA_ERR_UNSUPPORTED;
 	}
-	if ((h = dlopen(ZMQ_LIB_SONAME, RTLD_LAZY | RTLD_LOCAL)) == NULL) {
-		const char *why = dlerror();
-
-		snprintf(g_why, sizeof g_why, "%s", why != NULL ? why : "unknown reason");
-		return HALQA_ERR_UNSUPPORTED;
+	if ((r = dl_table_load(ZMQ_LIB_SONAME, RTLD_LAZY | RTLD_LOCAL, names, syms,
+			       sizeof names / sizeof names[0], g_why, sizeof g_why)) != HALQA_OK) {
+		return r;
 	}
-#define ZMQ_LIB_RESOLVE(name)                                                                      \
-	if (missing == NULL) {                                                                     \
-		if ((sym = dlsym(h, #name)) == NULL) {                                             \
-			missing = #name;                                                           \
-		} else {                                                                           \
-			memcpy(&g_lib.name, &sym, sizeof sym);                                     \
-		}                                                                                  \
-	}
-	ZMQ_LIB_FUNCS(ZMQ_LIB_RESOLVE)
-#undef ZMQ_LIB_RESOLVE
-	if (missing != NULL) {
-		snprintf(g_why, sizeof g_why, "it has no %s", missing);
-		memset(&g_lib, 0, sizeof g_lib);
-		dlclose(h);
-		return HALQA_ERR_UNSUPPORTED;
-	}
+#define ZMQ_LIB_SET(name) memcpy(&g_lib.name, &syms[i++], sizeof syms[0]);
+	ZMQ_LIB_FUNCS(ZMQ_LIB_SET)
+#undef ZMQ_LIB_SET
 	return HALQA_OK;
 }
 

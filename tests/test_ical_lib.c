@@ -11,7 +11,6 @@
  * naming the library; with libical available the same command works;
  * once a session is scheduled, send, read and sync still do not load it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,52 +107,40 @@ static void test_loaded_on_use(void)
 	"session", "schedule", "c", "--title", "Check-in", "--at", "2030-01-07 18:00", "--tz", \
 		"Europe/Berlin", "--duration", "60m"
 
-static int run(const char *who, const char *no_ical, ...)
-{
-	va_list ap;
-	char pass[64];
-	int st;
-
-	snprintf(pass, sizeof pass, "pw-%s", who);
-	if (cli_runner_setenv(&cr, "HALQA_TEST_NO_ICAL", no_ical) != 0) {
-		return -1;
-	}
-	va_start(ap, no_ical);
-	st = cli_runner_vrun(&cr, who, pass, NULL, 0, ap);
-	va_end(ap);
-	return st;
-}
+/* RUN_AS runs halqa as |who| with HALQA_TEST_NO_ICAL set to |no_ical| (NULL: unset). */
+#define RUN_AS(who, no_ical, ...) \
+	cli_runner_run_env(&cr, "HALQA_TEST_NO_ICAL", no_ical, who, __VA_ARGS__)
 
 static void test_cli(void)
 {
 	CHECK_INT_EQ(cli_runner_setenv(&cr, "HALQA_TEST_NO_ICAL", "1"), 0);
 	CHECK_INT_EQ(cli_runner_profile(&cr, &relay, "amira", "Amira"), 0);
-	CHECK_INT_EQ(run("amira", "1", "help", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "help", NULL), 0);
 	CHECK(strstr(cr.err, "libical") == NULL);
-	CHECK_INT_EQ(run("amira", "1", "circle", "create", "c", NULL), 0);
-	CHECK_INT_EQ(run("amira", "1", "send", "c", "hello without libical", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "circle", "create", "c", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "send", "c", "hello without libical", NULL), 0);
 	CHECK(strstr(cr.err, "libical") == NULL);
-	CHECK_INT_EQ(run("amira", "1", "read", "c", "--all", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "read", "c", "--all", NULL), 0);
 	CHECK(strstr(cr.out, "hello without libical") != NULL);
-	CHECK(run("amira", "1", SCHEDULE, NULL) != 0);
+	CHECK(RUN_AS("amira", "1", SCHEDULE, NULL) != 0);
 	if (strstr(cr.err, NO_ICAL_LINE) == NULL) {
 		harness_fail(__FILE__, __LINE__, "stderr lacks \"%s\": %s", NO_ICAL_LINE, cr.err);
 	}
-	CHECK_INT_EQ(run("amira", NULL, SCHEDULE, NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", NULL, SCHEDULE, NULL), 0);
 	/*
 	 * A facilitator whose circle has a scheduled session: reading it back
 	 * from the store computes no date, so send, read and sync still work
 	 * without libical and never try to load it.
 	 */
-	CHECK_INT_EQ(run("amira", "1", "send", "c", "hello with a session", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "send", "c", "hello with a session", NULL), 0);
 	CHECK(strstr(cr.err, "libical") == NULL);
-	CHECK_INT_EQ(run("amira", "1", "read", "c", "--all", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "read", "c", "--all", NULL), 0);
 	CHECK(strstr(cr.out, "hello with a session") != NULL);
 	CHECK(strstr(cr.err, "libical") == NULL);
-	CHECK_INT_EQ(run("amira", "1", "sync", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "sync", NULL), 0);
 	CHECK(strstr(cr.err, "libical") == NULL);
 	/* Listing the sessions shows their dates: that loads it. */
-	(void)run("amira", "1", "sessions", "c", NULL);
+	(void)RUN_AS("amira", "1", "sessions", "c", NULL);
 	if (strstr(cr.err, NO_ICAL_LINE) == NULL) {
 		harness_fail(__FILE__, __LINE__, "stderr lacks \"%s\": %s", NO_ICAL_LINE, cr.err);
 	}

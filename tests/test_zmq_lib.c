@@ -11,7 +11,6 @@
  *   command that needs the relay, with the load refused, fails with one
  *   line naming the library.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,33 +79,21 @@ static void test_preload_contexts(void)
 
 #define NO_ZMQ_LINE "cannot load libzmq.so.5"
 
-static int run(const char *who, const char *no_zmq, ...)
-{
-	va_list ap;
-	char pass[64];
-	int st;
-
-	snprintf(pass, sizeof pass, "pw-%s", who);
-	if (cli_runner_setenv(&cr, "HALQA_TEST_NO_ZMQ", no_zmq) != 0) {
-		return -1;
-	}
-	va_start(ap, no_zmq);
-	st = cli_runner_vrun(&cr, who, pass, NULL, 0, ap);
-	va_end(ap);
-	return st;
-}
+/* RUN_AS runs halqa as |who| with HALQA_TEST_NO_ZMQ set to |no_zmq| (NULL: unset). */
+#define RUN_AS(who, no_zmq, ...) \
+	cli_runner_run_env(&cr, "HALQA_TEST_NO_ZMQ", no_zmq, who, __VA_ARGS__)
 
 static void test_cli(void)
 {
 	CHECK_INT_EQ(cli_runner_profile(&cr, &relay, "amira", "Amira"), 0);
-	CHECK_INT_EQ(run("amira", "1", "help", NULL), 0);
-	CHECK_INT_EQ(run("amira", "1", "contact", "list", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "help", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", "1", "contact", "list", NULL), 0);
 	CHECK(strstr(cr.err, "libzmq") == NULL);
-	CHECK(run("amira", "1", "sync", NULL) != 0);
+	CHECK(RUN_AS("amira", "1", "sync", NULL) != 0);
 	if (strstr(cr.err, NO_ZMQ_LINE) == NULL) {
 		harness_fail(__FILE__, __LINE__, "stderr lacks \"%s\": %s", NO_ZMQ_LINE, cr.err);
 	}
-	CHECK_INT_EQ(run("amira", NULL, "sync", NULL), 0);
+	CHECK_INT_EQ(RUN_AS("amira", NULL, "sync", NULL), 0);
 	CHECK(strstr(cr.err, "libzmq") == NULL);
 }
 

@@ -211,6 +211,23 @@ int cli_runner_run(struct cli_runner *r, const char *who, const char *pass, cons
 	return st;
 }
 
+int cli_runner_run_env(struct cli_runner *r, const char *name, const char *value, const char *who,
+                       ...)
+{
+	va_list ap;
+	char pass[64];
+	int st;
+
+	snprintf(pass, sizeof pass, "pw-%s", who);
+	if (cli_runner_setenv(r, name, value) != 0) {
+		return -1;
+	}
+	va_start(ap, who);
+	st = cli_runner_vrun(r, who, pass, NULL, 0, ap);
+	va_end(ap);
+	return st;
+}
+
 int cli_runner_setenv(struct cli_runner *r, const char *name, const char *value)
 {
 	size_t i;

@@ -76,6 +76,15 @@ int cli_runner_vrun(struct cli_runner *r, const char *who, const char *pass, con
  */
 int cli_runner_setenv(struct cli_runner *r, const char *name, const char *value);
 
+/*
+ * cli_runner_run_env sets |name| to |value| as cli_runner_setenv does
+ * (it stays for later runs), then runs halqa for profile |who| with its
+ * passphrase "pw-<who>" and no input, the arguments NULL-terminated.
+ * Returns the exit status, or -1 if the variable could not be set.
+ */
+int cli_runner_run_env(struct cli_runner *r, const char *name, const char *value, const char *who,
+                       ...);
+
 /* cli_runner_start starts the same in the background; cli_runner_finish waits and captures. */
 int cli_runner_start(struct cli_runner *r, struct cli_job *job, const char *who, const char *pass,
                      ...);
