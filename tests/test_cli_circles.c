@@ -61,14 +61,7 @@ static void expect_err(const char *want)
 }
 
 /* expect_ok checks the last run succeeded, printing its output if not. */
-#define EXPECT_OK(call)                                                                            \
-	do {                                                                                       \
-		int st_ = (call);                                                                  \
-		if (st_ != 0) {                                                                    \
-			harness_fail(__FILE__, __LINE__, "%s exited %d; stderr:\n%s", #call, st_,  \
-			             cr.err ? cr.err : "");                                        \
-		}                                                                                  \
-	} while (0)
+#define EXPECT_OK(call) CLI_EXPECT_OK(&cr, call)
 
 /* one_line_failure checks exit 1 with exactly one line on stderr. */
 static void one_line_failure(int status, const char *want)

@@ -26,14 +26,7 @@ static struct relay_test relay;
 
 #define HALQA(who, ...) cli_runner_run(&cr, who, "pw-" who, NULL, 0, __VA_ARGS__, (char *)NULL)
 
-#define EXPECT_OK(call)                                                                            \
-	do {                                                                                       \
-		int st_ = (call);                                                                  \
-		if (st_ != 0) {                                                                    \
-			harness_fail(__FILE__, __LINE__, "%s exited %d; stderr:\n%s", #call, st_,  \
-			             cr.err ? cr.err : "");                                        \
-		}                                                                                  \
-	} while (0)
+#define EXPECT_OK(call) CLI_EXPECT_OK(&cr, call)
 
 /*
  * promote makes |name| a facilitator of |circle| in |who|'s profile through

@@ -26,21 +26,7 @@ static struct relay_test relay;
 #define BEFORE     "Sent while the relay was up"
 #define WHILE_DOWN "Typed on the train, relay unreachable: رسالة"
 
-#define EXPECT_OK(call)                                                                            \
-	do {                                                                                       \
-		int st_ = (call);                                                                  \
-		if (st_ != 0) {                                                                    \
-			harness_fail(__FILE__, __LINE__, "%s exited %d; stderr:\n%s", #call, st_,  \
-			             cr.err ? cr.err : "");                                        \
-		}                                                                                  \
-	} while (0)
-
-static void expect(const char *buf, const char *want)
-{
-	if (buf == NULL || strstr(buf, want) == NULL) {
-		harness_fail(__FILE__, __LINE__, "output lacks \"%s\":\n%s", want, buf ? buf : "");
-	}
-}
+#define EXPECT_OK(call) CLI_EXPECT_OK(&cr, call)
 
 static void test_setup(void)
 {
@@ -51,7 +37,7 @@ static void test_setup(void)
 	EXPECT_OK(HALQA("amira", "circle", "add", "Desk", "noor"));
 	EXPECT_OK(HALQA("amira", "send", "Desk", BEFORE));
 	EXPECT_OK(HALQA("noor", "read", "Desk"));
-	expect(cr.out, BEFORE);
+	CLI_EXPECT_OUT(cr.out, BEFORE);
 }
 
 static void test_offline(void)
@@ -59,28 +45,28 @@ static void test_offline(void)
 	CHECK_OK(relay_test_kill(&relay, SIGTERM));
 	/* Reading works from the local history. */
 	EXPECT_OK(HALQA("noor", "read", "Desk", "--all"));
-	expect(cr.out, BEFORE);
-	expect(cr.err, "offline");
+	CLI_EXPECT_OUT(cr.out, BEFORE);
+	CLI_EXPECT_OUT(cr.err, "offline");
 	/* Sending is kept in the outbox, and says so. */
 	EXPECT_OK(HALQA("amira", "send", "Desk", WHILE_DOWN));
-	expect(cr.out, "outbox");
+	CLI_EXPECT_OUT(cr.out, "outbox");
 	/* A sync that cannot happen is a failure, told in one line. */
 	CHECK_INT_EQ(HALQA("amira", "sync"), 1);
-	expect(cr.err, "offline");
+	CLI_EXPECT_OUT(cr.err, "offline");
 	CHECK(cr.err != NULL && strchr(cr.err, '\n') == cr.err + cr.err_len - 1);
 	EXPECT_OK(HALQA("amira", "search", "train"));
-	expect(cr.out, WHILE_DOWN);
+	CLI_EXPECT_OUT(cr.out, WHILE_DOWN);
 }
 
 static void test_back_online_exactly_once(void)
 {
 	CHECK_OK(relay_test_restart(&relay));
 	EXPECT_OK(HALQA("amira", "sync"));
-	expect(cr.out, "1 sent from the outbox");
+	CLI_EXPECT_OUT(cr.out, "1 sent from the outbox");
 	/* More syncs send nothing again. */
 	EXPECT_OK(HALQA("amira", "sync", "--json"));
-	expect(cr.out, "\"sent\":0");
-	expect(cr.out, "\"waiting\":0");
+	CLI_EXPECT_OUT(cr.out, "\"sent\":0");
+	CLI_EXPECT_OUT(cr.out, "\"waiting\":0");
 	EXPECT_OK(HALQA("noor", "read", "Desk", "--json"));
 	CHECK_INT_EQ(cli_runner_count(cr.out, WHILE_DOWN), 1);
 	EXPECT_OK(HALQA("noor", "sync"));
@@ -113,8 +99,8 @@ static void test_hung_relay(void)
 {
 	CHECK_OK(relay_test_kill(&relay, SIGSTOP));
 	EXPECT_OK(HALQA("amira", "send", "Desk", "said to a hung relay"));
-	expect(cr.out, "outbox");
-	expect(cr.err, "halqa: offline: the relay cannot be reached\n");
+	CLI_EXPECT_OUT(cr.out, "outbox");
+	CLI_EXPECT_OUT(cr.err, "halqa: offline: the relay cannot be reached\n");
 	/*
 	 * The sync before it waited out the relay's silence; the send did
 	 * not wait again (it would have logged "message queued: ..." after
@@ -123,7 +109,7 @@ static void test_hung_relay(void)
 	CHECK(cr.err != NULL && strstr(cr.err, "message queued") == NULL);
 	CHECK_OK(relay_test_kill(&relay, SIGCONT));
 	EXPECT_OK(HALQA("amira", "sync"));
-	expect(cr.out, "1 sent from the outbox");
+	CLI_EXPECT_OUT(cr.out, "1 sent from the outbox");
 	EXPECT_OK(HALQA("noor", "read", "Desk", "--json"));
 	CHECK_INT_EQ(cli_runner_count(cr.out, "said to a hung relay"), 1);
 }

@@ -23,21 +23,7 @@ static struct relay_test relay;
 
 #define HALQA(who, ...) cli_runner_run(&cr, who, "pw-" who, NULL, 0, __VA_ARGS__, (char *)NULL)
 
-#define EXPECT_OK(call)                                                                            \
-	do {                                                                                       \
-		int st_ = (call);                                                                  \
-		if (st_ != 0) {                                                                    \
-			harness_fail(__FILE__, __LINE__, "%s exited %d; stderr:\n%s", #call, st_,  \
-			             cr.err ? cr.err : "");                                        \
-		}                                                                                  \
-	} while (0)
-
-static void expect(const char *buf, const char *want)
-{
-	if (buf == NULL || strstr(buf, want) == NULL) {
-		harness_fail(__FILE__, __LINE__, "output lacks \"%s\":\n%s", want, buf ? buf : "");
-	}
-}
+#define EXPECT_OK(call) CLI_EXPECT_OK(&cr, call)
 
 static void test_welcome_waits(void)
 {
@@ -53,16 +39,16 @@ static void test_welcome_waits(void)
 	CHECK(steps_fill_mailbox(&relay, cd.mailbox_id) > 0);
 	EXPECT_OK(HALQA("amira", "circle", "create", "Desk"));
 	EXPECT_OK(HALQA("amira", "circle", "add", "Desk", "noor"));
-	expect(cr.out, "Added noor to Desk. The relay did not take 1 Welcome yet");
-	expect(cr.err, "Welcome waits for the next sync: the relay refused: quota-exceeded");
+	CLI_EXPECT_OUT(cr.out, "Added noor to Desk. The relay did not take 1 Welcome yet");
+	CLI_EXPECT_OUT(cr.err, "Welcome waits for the next sync: the relay refused: quota-exceeded");
 	EXPECT_OK(HALQA("amira", "send", "Desk", "while noor's Welcome waits"));
-	expect(cr.out, "Sent to Desk.");
+	CLI_EXPECT_OUT(cr.out, "Sent to Desk.");
 	/* Noor's sync refuses the junk and empties her mailbox; she is not in yet. */
 	EXPECT_OK(HALQA("noor", "circle", "list"));
 	CHECK(cr.out == NULL || strstr(cr.out, "Desk") == NULL);
 	EXPECT_OK(HALQA("amira", "sync"));
 	EXPECT_OK(HALQA("noor", "read", "Desk"));
-	expect(cr.out, "while noor's Welcome waits");
+	CLI_EXPECT_OUT(cr.out, "while noor's Welcome waits");
 }
 
 int main(void)

@@ -211,6 +211,13 @@ int cli_runner_run(struct cli_runner *r, const char *who, const char *pass, cons
 	return st;
 }
 
+void cli_runner_expect_at(const char *file, int line, const char *buf, const char *want)
+{
+	if (buf == NULL || strstr(buf, want) == NULL) {
+		harness_fail(file, line, "output lacks \"%s\":\n%s", want, buf ? buf : "");
+	}
+}
+
 int cli_runner_run_env(struct cli_runner *r, const char *name, const char *value, const char *who,
                        ...)
 {

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "harness.h"
+
 #define CLI_RUNNER_MAX_OUTPUT (4u * 1024 * 1024)
 #define CLI_RUNNER_MAX_ARGS   32
 #define CLI_RUNNER_MAX_JOBS   8
@@ -75,6 +77,23 @@ int cli_runner_vrun(struct cli_runner *r, const char *who, const char *pass, con
  * 0, or -1 when the table is full or a string too long.
  */
 int cli_runner_setenv(struct cli_runner *r, const char *name, const char *value);
+
+/*
+ * CLI_EXPECT_OK(r, call) reports a failure, with |r|'s stderr, when
+ * |call| (a run's exit status) is not 0. CLI_EXPECT_OUT(buf, want)
+ * reports one when |buf| (an output, may be NULL) lacks |want|. Both
+ * report the caller's file and line.
+ */
+#define CLI_EXPECT_OK(r, call)                                                                     \
+	do {                                                                                       \
+		int st_ = (call);                                                                  \
+		if (st_ != 0) {                                                                    \
+			harness_fail(__FILE__, __LINE__, "%s exited %d; stderr:\n%s", #call, st_,  \
+			             (r)->err ? (r)->err : "");                                    \
+		}                                                                                  \
+	} while (0)
+#define CLI_EXPECT_OUT(buf, want) cli_runner_expect_at(__FILE__, __LINE__, (buf), (want))
+void cli_runner_expect_at(const char *file, int line, const char *buf, const char *want);
 
 /*
  * cli_runner_run_env sets |name| to |value| as cli_runner_setenv does
