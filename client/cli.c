@@ -864,8 +864,6 @@ int cli_main(int argc, char **argv)
 	}
 	current = cmd;
 	rc = cmd->run(&c, argc - i, argv + i);
-	/* No exit while libzmq's loading thread may still run. */
-	zmq_lib_settle();
 	if (store_writes_refused(c.store) && rc == 0) {
 		/* What the command did after that was not written: it must not look done. */
 		rc = cli_fail("the profile could not make its writes durable again, so the "
@@ -873,6 +871,12 @@ int cli_main(int argc, char **argv)
 	}
 	identity_free(c.id);
 	store_close(c.store);
+	/*
+	 * No exit while libzmq's loading thread, or the one ending the
+	 * command's ZeroMQ context (engine_end), may still run. The store
+	 * closed meanwhile.
+	 */
+	zmq_lib_settle();
 	if (fflush(stdout) != 0 && rc == 0) {
 		rc = cli_fail("cannot write the output");
 	}

@@ -36,7 +36,8 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 void cli_engine_close(struct cli_engine *ce)
 {
 	if (ce->e != NULL) {
-		engine_free(ce->e);
+		/* ZeroMQ ends on a thread while the command closes its store; cli_main waits for it. */
+		engine_end(ce->e);
 		ce->e = NULL;
 	}
 	if (ce->loop_ready) {

@@ -610,7 +610,8 @@ int engine_new(struct engine **out, struct store *store, const struct identity *
 	return HALQA_OK;
 }
 
-void engine_free(struct engine *e)
+/* engine_close frees |e|; with |retire|, ZeroMQ's context ends on a thread of its own. */
+static void engine_close(struct engine *e, bool retire)
 {
 	struct engine_push *p;
 
@@ -618,6 +619,11 @@ void engine_free(struct engine *e)
 		return;
 	}
 	engine_live_close(e);
+	if (retire && e->zctx != NULL) {
+		net_close_retire(e->net, e->zctx);
+		e->net = NULL;
+		e->zctx = NULL;
+	}
 	if (e->net != NULL) {
 		net_close(e->net);
 		e->net = NULL;
@@ -639,6 +645,16 @@ void engine_free(struct engine *e)
 	groups_drop(e);
 	sodium_memzero(e, sizeof *e);
 	free(e);
+}
+
+void engine_free(struct engine *e)
+{
+	engine_close(e, false);
+}
+
+void engine_end(struct engine *e)
+{
+	engine_close(e, true);
 }
 
 void engine_group_counts(const struct engine *e, unsigned long *out_loads,

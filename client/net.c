@@ -620,8 +620,12 @@ static void close_sockets(struct net *n)
 	}
 }
 
-/* Closes whatever handles are initialised; the last close callback frees |n|. */
-static void release(struct net *n)
+/*
+ * Closes whatever handles are initialised; the last close callback frees
+ * |n|. The sockets are closed here, or handed with |retire_ctx| to
+ * zmq_lib_retire when that is not NULL.
+ */
+static void release(struct net *n, void *retire_ctx)
 {
 	size_t i, timers;
 
@@ -642,7 +646,13 @@ static void release(struct net *n)
 		}
 	}
 	/* The poll handles are closed (and so stopped) before the sockets whose fds they watch. */
-	close_sockets(n);
+	if (retire_ctx != NULL) {
+		zmq_lib_retire(retire_ctx, n->sock, n->mon);
+		n->sock = NULL;
+		n->mon = NULL;
+	} else {
+		close_sockets(n);
+	}
 }
 
 static int open_sockets(struct net *n, void *ctx, const struct relayaddr *addr,
@@ -778,7 +788,7 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 out:
 	if (n != NULL) {
 		/* Handles are initialised: the memory goes in their close callbacks. */
-		release(n);
+		release(n, NULL);
 	}
 	return rc;
 }
@@ -1040,7 +1050,18 @@ void net_close(struct net *n)
 	}
 	n->closing = 1;
 	fail_all(n, HALQA_ERR_NETWORK);
-	release(n);
+	release(n, NULL);
+}
+
+void net_close_retire(struct net *n, void *zmq_ctx)
+{
+	if (n == NULL || n->closing) {
+		zmq_lib_retire(zmq_ctx, NULL, NULL);
+		return;
+	}
+	n->closing = 1;
+	fail_all(n, HALQA_ERR_NETWORK);
+	release(n, zmq_ctx);
 }
 
 void net_stats(const struct net *n, struct net_stats *out)

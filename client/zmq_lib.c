@@ -41,6 +41,14 @@ static void *g_spare_ctx; /* made by the preload thread, not yet handed out */
 static char g_why[256];   /* why the load failed, logged by zmq_lib_get */
 static _Atomic(const struct zmq_lib *) g_loaded;
 
+/* A retirement (zmq_lib_retire): under g_lock until the thread starts, then its own. */
+struct retiree {
+	void *ctx, *sock, *mon;
+};
+static struct retiree g_retiree;
+static pthread_t g_retire_thread;
+static bool g_retire_started; /* under g_lock */
+
 static int load(void)
 {
 	static const char *const names[] = {
@@ -154,6 +162,62 @@ void *zmq_lib_ctx_new(void)
 	return ctx;
 }
 
+/* retire_run closes a retiree's sockets (the monitor stopped first) and ends its context. */
+static void retire_run(const struct retiree *r)
+{
+	if (r->sock != NULL && r->mon != NULL) {
+		(void)g_lib.zmq_socket_monitor(r->sock, NULL, 0);
+	}
+	if (r->mon != NULL) {
+		g_lib.zmq_close(r->mon);
+	}
+	if (r->sock != NULL) {
+		g_lib.zmq_close(r->sock);
+	}
+	if (r->ctx != NULL) {
+		g_lib.zmq_ctx_term(r->ctx);
+	}
+}
+
+static void *retire_main(void *arg)
+{
+	retire_run(arg);
+	return NULL;
+}
+
+/* retire_join_locked waits for the retirement thread, if one runs (g_lock held). */
+static void retire_join_locked(void)
+{
+	if (g_retire_started) {
+		pthread_join(g_retire_thread, NULL);
+		g_retire_started = false;
+	}
+}
+
+void zmq_lib_retire(void *ctx, void *sock, void *mon)
+{
+	sigset_t all, old;
+
+	if (ctx == NULL && sock == NULL && mon == NULL) {
+		return;
+	}
+	/* Only what a loaded table made can be handed over. */
+	(void)zmq_lib_loaded();
+	pthread_mutex_lock(&g_lock);
+	retire_join_locked();
+	g_retiree = (struct retiree){ .ctx = ctx, .sock = sock, .mon = mon };
+	/* As the preload thread: no signal goes to it. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	g_retire_started =
+		pthread_create(&g_retire_thread, NULL, retire_main, &g_retiree) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!g_retire_started) {
+		retire_run(&g_retiree);
+	}
+	pthread_mutex_unlock(&g_lock);
+}
+
 void zmq_lib_settle(void)
 {
 	pthread_mutex_lock(&g_lock);
@@ -164,5 +228,6 @@ void zmq_lib_settle(void)
 		g_lib.zmq_ctx_term(g_spare_ctx);
 		g_spare_ctx = NULL;
 	}
+	retire_join_locked();
 	pthread_mutex_unlock(&g_lock);
 }

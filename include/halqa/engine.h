@@ -79,6 +79,15 @@ HALQA_MUST_CHECK int engine_new(struct engine **out, struct store *store,
 void engine_free(struct engine *e);
 
 /*
+ * engine_end is engine_free for a process about to end: ZeroMQ's sockets
+ * and context are handed to zmq_lib_retire, so they close on a thread of
+ * their own while the caller goes on (closing the store); zmq_lib_settle
+ * waits for that thread before the process exits. Everything else, the
+ * wiping of secrets included, is done before it returns, as engine_free does.
+ */
+void engine_end(struct engine *e);
+
+/*
  * engine_group_counts reports how many times this engine rebuilt a
  * circle's MLS group from its stored bytes (|out_loads|) and how many
  * loads reused a group kept from an earlier use because the stored bytes

@@ -207,6 +207,14 @@ void net_flush(struct net *n);
  */
 void net_close(struct net *n);
 
+/*
+ * net_close_retire is net_close for a process about to end: the sockets
+ * and |zmq_ctx|, the context they were made in, go to zmq_lib_retire, which
+ * closes them and ends the context on a thread of its own. |zmq_ctx| must
+ * not be used afterwards either. With |n| NULL the context alone retires.
+ */
+void net_close_retire(struct net *n, void *zmq_ctx);
+
 /* net_stats copies the counters. */
 void net_stats(const struct net *n, struct net_stats *out);
 

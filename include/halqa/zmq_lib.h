@@ -90,10 +90,24 @@ const struct zmq_lib *zmq_lib_loaded(void);
 void *zmq_lib_ctx_new(void);
 
 /*
- * zmq_lib_settle waits for the preload thread if it still runs and ends
- * the context it made if nobody took it. A command calls it before it
- * ends, so that the process never exits while a thread is in the middle
- * of dlopen.
+ * zmq_lib_retire ends |ctx| on a thread of its own: it stops |sock|'s
+ * monitor, closes |mon| and |sock| (either may be NULL) and then calls
+ * zmq_ctx_term. It is for a command about to end. Ending a context waits
+ * for its I/O and reaper threads (1-2 ms here), and the main thread can
+ * close the store in that time instead. The caller hands all three over
+ * and never uses them again; the libuv handles polling the sockets' fds
+ * must be closed already. zmq_lib_settle waits for the thread. If a
+ * retirement is still running it is waited for first; if no thread can
+ * start, the work is done before zmq_lib_retire returns.
+ */
+void zmq_lib_retire(void *ctx, void *sock, void *mon);
+
+/*
+ * zmq_lib_settle waits for the preload thread if it still runs, ends the
+ * context it made if nobody took it, and waits for a retirement
+ * (zmq_lib_retire). A command calls it before it ends, so that the
+ * process never exits while a thread is in the middle of dlopen or
+ * of ending a context.
  */
 void zmq_lib_settle(void);
 
