@@ -42,6 +42,16 @@
  * its random generator's state, goes with the process's memory, which
  * no one can read after exit that could not read it before.
  *
+ * Nor does it register every cipher and digest under its legacy names:
+ * SQLCipher looks one cipher up by name (aes-256-cbc), and reaches SHA-1
+ * and PBKDF2 through direct calls, which OpenSSL 3 fetches from the
+ * provider on its own. The full tables (about 250 names) cost their
+ * registration at start and, at the first fetch, a copy of every name into
+ * OpenSSL 3's name map: 3.1 million instructions of the store's first
+ * read, about 1.5 ms here. crypto_init_once registers the one cipher. A
+ * libcrypto without these calls (1.x, or a future one) gets the full
+ * tables, as before.
+ *
  * Closing the last connection checkpoints the WAL into the database and
  * deletes it (two syncs). We keep that on purpose: the WAL holds older
  * images of pages, so a removed message's text would stay in it
@@ -490,6 +500,8 @@ out:
 }
 
 /* OpenSSL's ABI (openssl/crypto.h, 1.1 and 3.x); Halqa has no OpenSSL headers to build with. */
+#define OSSL_INIT_NO_ADD_ALL_CIPHERS 0x00000010UL
+#define OSSL_INIT_NO_ADD_ALL_DIGESTS 0x00000020UL
 #define OSSL_INIT_ADD_ALL_CIPHERS 0x00000004UL
 #define OSSL_INIT_ADD_ALL_DIGESTS 0x00000008UL
 #define OSSL_INIT_NO_LOAD_CONFIG 0x00000080UL
@@ -507,15 +519,29 @@ static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 static void crypto_init_once(void)
 {
 	int (*init)(uint64_t opts, const void *settings);
+	int (*add_cipher)(const void *cipher);
+	const void *(*aes_256_cbc)(void);
 	void *sym = dlsym(RTLD_DEFAULT, "OPENSSL_init_crypto");
+	void *add_sym = dlsym(RTLD_DEFAULT, "EVP_add_cipher");
+	void *aes_sym = dlsym(RTLD_DEFAULT, "EVP_aes_256_cbc");
+	uint64_t tables = OSSL_INIT_ADD_ALL_CIPHERS | OSSL_INIT_ADD_ALL_DIGESTS;
+	int ok;
 
 	if (sym == NULL) {
 		return;
 	}
 	memcpy(&init, &sym, sizeof sym);
-	if (init(OSSL_INIT_NO_LOAD_CONFIG | OSSL_INIT_NO_ATEXIT | OSSL_INIT_ADD_ALL_CIPHERS |
-			 OSSL_INIT_ADD_ALL_DIGESTS,
-		 NULL) != 1) {
+	/* The one cipher SQLCipher asks for by name, or the full tables (see the top of the file). */
+	if (add_sym != NULL && aes_sym != NULL) {
+		tables = OSSL_INIT_NO_ADD_ALL_CIPHERS | OSSL_INIT_NO_ADD_ALL_DIGESTS;
+	}
+	ok = init(OSSL_INIT_NO_LOAD_CONFIG | OSSL_INIT_NO_ATEXIT | tables, NULL) == 1;
+	if (ok && (tables & OSSL_INIT_NO_ADD_ALL_CIPHERS) != 0) {
+		memcpy(&add_cipher, &add_sym, sizeof add_sym);
+		memcpy(&aes_256_cbc, &aes_sym, sizeof aes_sym);
+		ok = add_cipher(aes_256_cbc()) == 1;
+	}
+	if (!ok) {
 		halqa_log(HALQA_LOG_WARN, "store", "OpenSSL initialisation failed; SQLCipher will retry");
 	}
 }
