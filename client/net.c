@@ -74,6 +74,7 @@ static const struct zmq_lib *zl(void)
 #define NET_HEARTBEAT_TIMEOUT_MS 45000
 
 _Static_assert((1u << NET_SLOT_BITS) == NET_MAX_PENDING, "slot bits match the table");
+_Static_assert(NET_MAX_PENDING <= 65536, "a slot index fits timer_slots' uint16_t");
 
 struct net_frame {
 	struct net_frame *next;
@@ -107,6 +108,13 @@ struct net {
 	struct net_slot *slots; /* NET_MAX_PENDING */
 	size_t num_pending;
 	size_t num_timers; /* slots whose timer is initialised */
+	/*
+	 * Their indices, in the order of first use. The slot table is 200 KiB
+	 * that calloc maps untouched, and a few slots at random places are ever
+	 * used: walking the whole table (to fail what is pending, or to close
+	 * the timers) faulted it all in, a millisecond here.
+	 */
+	uint16_t *timer_slots;
 	struct net_frame *outq_head;
 	struct net_frame *outq_tail;
 	net_push_cb push_cb;
@@ -196,19 +204,19 @@ static void complete(struct net_slot *s, int status, const struct wire_msg *repl
 }
 
 /*
- * Completes every pending request with |status|; returns how many. The
- * walk ends with the last one: the slot table is 200 KiB that calloc
- * maps untouched, and reading all of it costs a page fault per 4 KiB
- * (half a millisecond here) when only a few slots were ever used.
+ * Completes every pending request with |status|; returns how many. A
+ * pending slot has its timer: only those are looked at (timer_slots).
  */
 static uint64_t fail_all(struct net *n, int status)
 {
 	uint64_t num = 0;
-	size_t i;
+	size_t k;
 
-	for (i = 0; i < NET_MAX_PENDING && n->num_pending > 0; i++) {
-		if (n->slots[i].id != 0) {
-			complete(&n->slots[i], status, NULL);
+	for (k = 0; k < n->num_timers && n->num_pending > 0; k++) {
+		struct net_slot *s = &n->slots[n->timer_slots[k]];
+
+		if (s->id != 0) {
+			complete(s, status, NULL);
 			num++;
 		}
 	}
@@ -590,6 +598,7 @@ static void net_destroy(struct net *n)
 	}
 	net_pending_cleanup(&n->call);
 	free(n->slots);
+	free(n->timer_slots);
 	free(n);
 }
 
@@ -627,7 +636,7 @@ static void close_sockets(struct net *n)
  */
 static void release(struct net *n, void *retire_ctx)
 {
-	size_t i, timers;
+	size_t i;
 
 	n->closing = 1;
 	n->open_handles = n->num_timers + 1 + (size_t)n->poll_inited + (size_t)n->mon_poll_inited;
@@ -638,12 +647,8 @@ static void release(struct net *n, void *retire_ctx)
 	if (n->mon_poll_inited) {
 		uv_close((uv_handle_t *)&n->mon_poll, on_handle_closed);
 	}
-	/* As in fail_all: the walk ends with the last slot that has a timer. */
-	for (i = 0, timers = 0; i < NET_MAX_PENDING && timers < n->num_timers; i++) {
-		if (n->slots[i].timer_on) {
-			uv_close((uv_handle_t *)&n->slots[i].timer, on_handle_closed);
-			timers++;
-		}
+	for (i = 0; i < n->num_timers; i++) {
+		uv_close((uv_handle_t *)&n->slots[n->timer_slots[i]].timer, on_handle_closed);
 	}
 	/* The poll handles are closed (and so stopped) before the sockets whose fds they watch. */
 	if (retire_ctx != NULL) {
@@ -738,10 +743,12 @@ int net_new(struct net **out, uv_loop_t *loop, void *zmq_ctx, const struct relay
 	}
 	n->loop = loop;
 	n->slots = calloc(NET_MAX_PENDING, sizeof *n->slots);
+	n->timer_slots = calloc(NET_MAX_PENDING, sizeof *n->timer_slots);
 	n->msg = calloc(1, sizeof *n->msg);
 	n->enc = calloc(1, sizeof *n->enc);
-	if (n->slots == NULL || n->msg == NULL || n->enc == NULL) {
+	if (n->slots == NULL || n->timer_slots == NULL || n->msg == NULL || n->enc == NULL) {
 		free(n->slots);
+		free(n->timer_slots);
 		free(n->msg);
 		free(n->enc);
 		free(n);
@@ -848,7 +855,7 @@ int net_request(struct net *n, const struct wire_msg *req, net_reply_cb cb, void
 		s->timer_on = 1;
 		s->net = n;
 		s->gen = randombytes_random() & ((1u << (32 - NET_SLOT_BITS)) - 1);
-		n->num_timers++;
+		n->timer_slots[n->num_timers++] = (uint16_t)(s - n->slots);
 	}
 	idx = (size_t)(s - n->slots);
 	do {
