@@ -21,8 +21,8 @@
  * joiner, welcome and encryption secrets are absent: a kept epoch has
  * wiped them (the encryption secret lives on only as the secret tree).
  *
- * The bytes are stored encrypted, but a load still treats them as
- * hostile: every length is bounded, nothing may trail, and each part is
+ * The bytes are stored encrypted, but mls_group_load still treats them
+ * as hostile: every length is bounded, nothing may trail, and each part is
  * checked as far as its content allows. The tree is verified as a
  * joiner verifies one (mls_tree_verify: signatures, parent hashes, key
  * uniqueness) and its hash must equal the GroupContext's; our private
@@ -36,6 +36,17 @@
  * old resumption PSKs, proposal references): a changed byte there gives
  * a group that loads but no longer agrees with its peers, and fails their
  * messages' authentication, never our memory safety.
+ *
+ * mls_group_load_own, for bytes our own save wrote, is the same parser
+ * with the same structural checks; of the content checks it keeps the
+ * cheap ones (every key of the tree of its suite's length, our leaf's
+ * signature key equal to our signing key's public half, the tree hash
+ * equal to the GroupContext's, cached proposals) and skips those that
+ * cost public-key operations: the leaf signatures and the rest of
+ * mls_tree_verify, our private keys against the tree, the external key
+ * pair, the signing key's seed against its public half. Where the
+ * skipped checks would refuse, the group still loads safely: the key
+ * lengths the code relies on are checked in both.
  */
 #include "halqa/mls_group.h"
 
@@ -305,22 +316,54 @@ static int get_epoch(struct bytes_reader *r, struct mls_group_epoch *s)
 }
 
 /*
+ * Every HPKE and signature key in the tree has its suite's length, which
+ * the rest of the group code relies on (a member's signature key is
+ * passed to the verifier as MLS_SIG_PUB_LEN bytes). mls_tree_verify
+ * checks the leaves' keys too; this walk is what a load of our own state
+ * keeps of it.
+ */
+static int check_key_lengths(const struct mls_tree *t)
+{
+	uint32_t n = mls_tree_num_nodes(t);
+
+	for (uint32_t x = 0; x < n; x++) {
+		const struct mls_node *node = mls_tree_node(t, x);
+
+		if (node->type == MLS_NODE_LEAF &&
+		    (node->u.leaf.encryption_key.len != MLS_KEM_PUB_LEN ||
+		     node->u.leaf.signature_key.len != MLS_SIG_PUB_LEN)) {
+			return HALQA_ERR_INVALID;
+		}
+		if (node->type == MLS_NODE_PARENT &&
+		    node->u.parent.encryption_key.len != MLS_KEM_PUB_LEN) {
+			return HALQA_ERR_INVALID;
+		}
+	}
+	return HALQA_OK;
+}
+
+/*
  * One epoch, checked: the tree verified as a joiner verifies it
  * (12.4.3.1) with its hash equal to the GroupContext's, our private keys
  * matching it, and the external key pair derived from the external secret.
+ * For our own state (|own|) only the key lengths and the tree hash.
  */
-static int check_epoch(struct mls_group_epoch *s)
+static int check_epoch(struct mls_group_epoch *s, bool own)
 {
 	struct mls_tree_policy policy = mls_group_tree_policy(s);
 	uint8_t th[MLS_HASH_LEN], priv[MLS_KEM_PRIV_LEN], pub[MLS_KEM_PUB_LEN];
 	int rc;
 
-	if ((rc = mls_tree_verify(s->tree, &policy)) != 0 ||
+	if ((rc = check_key_lengths(s->tree)) != 0 ||
+	    (!own && (rc = mls_tree_verify(s->tree, &policy)) != 0) ||
 	    (rc = mls_tree_hash(s->tree, th)) != 0) {
 		return rc;
 	}
 	if (!bytes_is(&s->gc.tree_hash, th, sizeof th)) {
 		return HALQA_ERR_INVALID;
+	}
+	if (own) {
+		return HALQA_OK;
 	}
 	if ((rc = mls_tree_private_check(s->priv, s->tree)) != 0 ||
 	    (rc = mls_key_schedule_external_key_pair(s->ks, priv, pub)) != 0) {
@@ -331,8 +374,12 @@ static int check_epoch(struct mls_group_epoch *s)
 									: HALQA_ERR_INVALID;
 }
 
-/* Our signing key: a valid Ed25519 key pair whose public half is our leaf's key. */
-static int get_sig_priv(struct bytes_reader *r, struct mls_group *g)
+/*
+ * Our signing key: a valid Ed25519 key pair (its public half derived
+ * again from its seed, unless |own|) whose public half is our leaf's key
+ * (checked by the caller once the tree is read).
+ */
+static int get_sig_priv(struct bytes_reader *r, struct mls_group *g, bool own)
 {
 	uint8_t check[MLS_SIG_PRIV_LEN], pub[MLS_SIG_PUB_LEN];
 	int rc;
@@ -340,8 +387,10 @@ static int get_sig_priv(struct bytes_reader *r, struct mls_group *g)
 	if ((g->sig_priv = secmem_alloc(MLS_SIG_PRIV_LEN)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	if ((rc = bytes_get_copy(r, g->sig_priv, MLS_SIG_PRIV_LEN)) != 0 ||
-	    (rc = mls_sig_key_pair_from_seed(check, pub, g->sig_priv)) != 0) {
+	if ((rc = bytes_get_copy(r, g->sig_priv, MLS_SIG_PRIV_LEN)) != 0 || own) {
+		return rc;
+	}
+	if ((rc = mls_sig_key_pair_from_seed(check, pub, g->sig_priv)) != 0) {
 		goto out;
 	}
 	if (sodium_memcmp(check, g->sig_priv, sizeof check) != 0) {
@@ -533,8 +582,9 @@ static int get_pending(struct bytes_reader *r, struct mls_group *g)
 	return get_leaves(r, g->cur.tree, &p->removed, &p->num_removed);
 }
 
-int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
-		   const struct mls_group_psk_store *psks)
+/* load: mls_group_load, or mls_group_load_own if |own|; one parser for both. */
+static int load(struct mls_group **out, const uint8_t *state, size_t len,
+		const struct mls_group_psk_store *psks, bool own)
 {
 	struct mls_group *g = NULL;
 	struct bytes_reader r;
@@ -573,7 +623,7 @@ int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
 	g->removed = (flags & FLAG_REMOVED) != 0;
 	g->psks = psks;
 	/* First parse everything, then run the checks that cost signatures. */
-	if ((rc = get_sig_priv(&r, g)) != 0 || (rc = get_epoch(&r, &g->cur)) != 0 ||
+	if ((rc = get_sig_priv(&r, g, own)) != 0 || (rc = get_epoch(&r, &g->cur)) != 0 ||
 	    (rc = get_history(&r, g)) != 0 || (rc = get_proposals(&r, g)) != 0 ||
 	    ((flags & FLAG_PENDING) != 0 && (rc = get_pending(&r, g)) != 0) ||
 	    (rc = bytes_expect_end(&r)) != 0) {
@@ -585,8 +635,8 @@ int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
 		rc = HALQA_ERR_INVALID;
 		goto out;
 	}
-	if ((rc = check_epoch(&g->cur)) != 0 || (rc = check_proposals(g)) != 0 ||
-	    (g->pending != NULL && (rc = check_epoch(&g->pending->next)) != 0)) {
+	if ((rc = check_epoch(&g->cur, own)) != 0 || (rc = check_proposals(g)) != 0 ||
+	    (g->pending != NULL && (rc = check_epoch(&g->pending->next, own)) != 0)) {
 		goto out;
 	}
 	*out = g;
@@ -594,4 +644,16 @@ int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
 out:
 	mls_group_free(g);
 	return rc;
+}
+
+int mls_group_load(struct mls_group **out, const uint8_t *state, size_t len,
+		   const struct mls_group_psk_store *psks)
+{
+	return load(out, state, len, psks, false);
+}
+
+int mls_group_load_own(struct mls_group **out, const uint8_t *state, size_t len,
+		       const struct mls_group_psk_store *psks)
+{
+	return load(out, state, len, psks, true);
 }

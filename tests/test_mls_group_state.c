@@ -1,15 +1,22 @@
 /*
- * test_mls_group_state.c: mls_group_save and mls_group_load.
+ * test_mls_group_state.c: mls_group_save, mls_group_load and
+ * mls_group_load_own.
  *
  * A seeded random simulation (as test_mls_sim.c, smaller) saves and
  * loads every member after every operation and goes on with the loaded
  * copies, committers included while their commit is pending: if anything
  * a group needs were lost or changed, the members would stop agreeing on
- * the epoch authenticator or stop decrypting each other. Then out-of-order
- * keys across a save, a removed member's state, and damaged states: every
- * truncation refused, and single-bit flips either refused or, where they
- * hit a secret with no public image, loaded into a group whose public
- * state is unchanged and whose save gives back exactly the flipped bytes.
+ * the epoch authenticator or stop decrypting each other. Every reload
+ * loads the bytes both ways, checks the two groups are the same, and goes
+ * on with one or the other in turn, so groups from mls_group_load_own
+ * send, receive, commit and get removed too. Then out-of-order keys
+ * across a save, a removed member's state, and damaged states: every
+ * truncation refused by both loads, single-bit flips either refused or,
+ * where they hit a secret with no public image, loaded into a group whose
+ * public state is unchanged and whose save gives back exactly the flipped
+ * bytes (the own load accepting all the full load accepts, and refusing
+ * the structural damage), and a key of the wrong length in a tree whose
+ * hash was made to agree, refused by both.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -19,6 +26,7 @@
 #include "halqa/mls_codec.h"
 #include "halqa/mls_group.h"
 #include "halqa/mls_keypackage.h"
+#include "halqa/mls_tree.h"
 #include "harness.h"
 
 #if defined(__has_feature)
@@ -46,7 +54,7 @@ struct member {
 static struct member *members[ST_MAX];
 static size_t num_members;
 static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-static size_t stat_reloads;
+static size_t stat_reloads, stat_own_kept;
 
 static uint32_t rnd(uint32_t n)
 {
@@ -99,17 +107,38 @@ static void check_same_public(const struct mls_group *a, const struct mls_group 
 }
 
 /*
- * Saves |*g|, loads the bytes, checks the copy agrees with the original
- * (epoch authenticator, an exported secret, public view, and a second
- * save giving the same bytes), and replaces |*g| with the copy.
+ * Checks that |copy| agrees with |g|: epoch authenticator, an exported
+ * secret, public view, and a save giving back |state|.
+ */
+static void check_same_group(const struct mls_group *g, const struct mls_group *copy,
+			     const uint8_t *state, size_t len)
+{
+	uint8_t a1[MLS_HASH_LEN], a2[MLS_HASH_LEN], e1[16], e2[16];
+	uint8_t *again = NULL;
+	size_t again_len = 0;
+
+	mls_group_epoch_authenticator(g, a1);
+	mls_group_epoch_authenticator(copy, a2);
+	CHECK(sodium_memcmp(a1, a2, sizeof a1) == 0);
+	CHECK_OK(mls_group_export(g, "test", (const uint8_t *)"c", 1, e1, sizeof e1));
+	CHECK_OK(mls_group_export(copy, "test", (const uint8_t *)"c", 1, e2, sizeof e2));
+	CHECK(sodium_memcmp(e1, e2, sizeof e1) == 0);
+	check_same_public(g, copy);
+	CHECK_OK(mls_group_save(copy, &again, &again_len));
+	CHECK_MEM_EQ(again, again_len, state, len);
+	mls_group_state_free(again, again_len);
+}
+
+/*
+ * Saves |*g|, loads the bytes with mls_group_load and with
+ * mls_group_load_own, checks both copies agree with the original, and
+ * replaces |*g| with one of them, the own load's every other time.
  */
 static void reload(struct mls_group **g)
 {
-	uint8_t *s1 = NULL, *s2 = NULL;
-	size_t l1 = 0, l2 = 0;
-	struct mls_group *copy = NULL;
-	uint8_t a1[MLS_HASH_LEN], a2[MLS_HASH_LEN], e1[16], e2[16];
-
+	uint8_t *s1 = NULL;
+	size_t l1 = 0;
+	struct mls_group *copy = NULL, *own = NULL;
 	uint8_t h1[MLS_GROUP_STATE_DIGEST_LEN], h2[MLS_GROUP_STATE_DIGEST_LEN];
 
 	CHECK_OK(mls_group_save(*g, &s1, &l1));
@@ -121,23 +150,25 @@ static void reload(struct mls_group **g)
 	CHECK_OK(mls_group_state_hash(*g, h2));
 	CHECK_MEM_EQ(h2, sizeof h2, h1, sizeof h1);
 	CHECK_OK(mls_group_load(&copy, s1, l1, NULL));
-	if (copy == NULL) {
+	CHECK_OK(mls_group_load_own(&own, s1, l1, NULL));
+	if (copy == NULL || own == NULL) {
+		mls_group_free(copy);
+		mls_group_free(own);
 		mls_group_state_free(s1, l1);
 		return;
 	}
-	mls_group_epoch_authenticator(*g, a1);
-	mls_group_epoch_authenticator(copy, a2);
-	CHECK(sodium_memcmp(a1, a2, sizeof a1) == 0);
-	CHECK_OK(mls_group_export(*g, "test", (const uint8_t *)"c", 1, e1, sizeof e1));
-	CHECK_OK(mls_group_export(copy, "test", (const uint8_t *)"c", 1, e2, sizeof e2));
-	CHECK(sodium_memcmp(e1, e2, sizeof e1) == 0);
-	check_same_public(*g, copy);
-	CHECK_OK(mls_group_save(copy, &s2, &l2));
-	CHECK_MEM_EQ(s2, l2, s1, l1);
+	check_same_group(*g, copy, s1, l1);
+	check_same_group(*g, own, s1, l1);
 	mls_group_state_free(s1, l1);
-	mls_group_state_free(s2, l2);
 	mls_group_free(*g);
-	*g = copy;
+	if (stat_reloads % 2 == 1) {
+		*g = own;
+		mls_group_free(copy);
+		stat_own_kept++;
+	} else {
+		*g = copy;
+		mls_group_free(own);
+	}
 	stat_reloads++;
 }
 
@@ -322,8 +353,11 @@ static void test_round_trip_simulation(void)
 		reload_all();
 		check_agreement();
 	}
-	printf("state: %d ops, %zu save/load round trips, %zu members, epoch %llu\n", ST_OPS,
-	       stat_reloads, num_members, (unsigned long long)mls_group_epoch(members[0]->g));
+	printf("state: %d ops, %zu save/load round trips (%zu going on with the own load), %zu "
+	       "members, epoch %llu\n",
+	       ST_OPS, stat_reloads, stat_own_kept, num_members,
+	       (unsigned long long)mls_group_epoch(members[0]->g));
+	CHECK(stat_own_kept > 0);
 	sim_cleanup();
 }
 
@@ -477,13 +511,16 @@ static void test_truncations_refused(void)
 
 	damaged_subject(&state, &len);
 	for (size_t cut = 0; cut < len && state != NULL; cut++) {
-		int rc = mls_group_load(&g, state, cut, NULL);
+		for (int own = 0; own < 2; own++) {
+			int rc = own ? mls_group_load_own(&g, state, cut, NULL)
+				     : mls_group_load(&g, state, cut, NULL);
 
-		if (rc == HALQA_OK || g != NULL) {
-			harness_fail(__FILE__, __LINE__, "a state cut to %zu of %zu loaded", cut,
-				     len);
-			mls_group_free(g);
-			g = NULL;
+			if (rc == HALQA_OK || g != NULL) {
+				harness_fail(__FILE__, __LINE__, "a state cut to %zu of %zu loaded%s",
+					     cut, len, own ? " as our own" : "");
+				mls_group_free(g);
+				g = NULL;
+			}
 		}
 	}
 	/* And one byte too many. */
@@ -494,6 +531,8 @@ static void test_truncations_refused(void)
 		longer[len] = 0;
 		CHECK_RC(mls_group_load(&g, longer, len + 1, NULL), HALQA_ERR_MALFORMED);
 		CHECK(g == NULL);
+		CHECK_RC(mls_group_load_own(&g, longer, len + 1, NULL), HALQA_ERR_MALFORMED);
+		CHECK(g == NULL);
 		free(longer);
 	}
 	mls_group_state_free(state, len);
@@ -502,14 +541,18 @@ static void test_truncations_refused(void)
 
 /*
  * The first byte of each 8-byte word gets one flip, of a bit that moves
- * with the position: refused, or loaded with
- * the same public state and a save that gives back the flipped bytes.
+ * with the position: refused, or loaded with the same public state and a
+ * save that gives back the flipped bytes. The own load accepts every flip
+ * the full load accepts; what only the full load refuses lands in a
+ * secret whose public image only a public-key operation shows (the
+ * signing key's seed, our private keys, the external key pair): each of
+ * the tree's bytes is covered by the tree hash.
  */
 static void test_flips_refused_or_harmless(void)
 {
 	uint8_t *state = NULL, *copy = NULL;
-	size_t len = 0, refused = 0, accepted = 0;
-	struct mls_group *g = NULL;
+	size_t len = 0, refused = 0, accepted = 0, own_only = 0;
+	struct mls_group *g = NULL, *own = NULL;
 
 	damaged_subject(&state, &len);
 	if (state == NULL || (copy = malloc(len)) == NULL) {
@@ -520,27 +563,186 @@ static void test_flips_refused_or_harmless(void)
 	for (size_t pos = 0; pos < len; pos += 8) {
 		uint8_t *again = NULL;
 		size_t again_len = 0;
+		int rc_full, rc_own;
 
 		memcpy(copy, state, len);
 		copy[pos] ^= (uint8_t)(1u << (pos / 8 % 8));
-		if (mls_group_load(&g, copy, len, NULL) != HALQA_OK) {
-			CHECK(g == NULL);
+		rc_full = mls_group_load(&g, copy, len, NULL);
+		rc_own = mls_group_load_own(&own, copy, len, NULL);
+		CHECK((rc_full == HALQA_OK) == (g != NULL));
+		CHECK((rc_own == HALQA_OK) == (own != NULL));
+		if (rc_own != HALQA_OK) {
+			if (rc_full == HALQA_OK) {
+				harness_fail(__FILE__, __LINE__,
+					     "flip at %zu: only the own load refused (%s)", pos,
+					     halqa_errname(rc_own));
+			}
 			refused++;
-			continue;
+		} else if (rc_full != HALQA_OK) {
+			own_only++;
+		} else {
+			accepted++;
 		}
-		accepted++;
-		check_same_public(g, members[0]->g);
-		CHECK_OK(mls_group_save(g, &again, &again_len));
-		CHECK_MEM_EQ(again, again_len, copy, len);
-		mls_group_state_free(again, again_len);
+		if (own != NULL) {
+			check_same_public(own, members[0]->g);
+			CHECK_OK(mls_group_save(own, &again, &again_len));
+			CHECK_MEM_EQ(again, again_len, copy, len);
+			mls_group_state_free(again, again_len);
+		}
+		if (g != NULL && own != NULL) {
+			check_same_group(g, own, copy, len);
+		}
 		mls_group_free(g);
+		mls_group_free(own);
 		g = NULL;
+		own = NULL;
 	}
-	printf("state: %zu bytes; of %zu flips %zu refused, %zu in secrets loaded\n", len,
-	       refused + accepted, refused, accepted);
+	printf("state: %zu bytes; of %zu flips %zu refused by both loads, %zu only by the full "
+	       "load, %zu in secrets loaded\n",
+	       len, refused + own_only + accepted, refused, own_only, accepted);
 	/* The flags, lengths, GroupContext, tree and keys with public images are most of it. */
+	CHECK(refused + own_only > accepted);
+	/* The structure and the tree hash alone still refuse more than half of what is hit. */
 	CHECK(refused > accepted);
+	/* The full load still checks what the own load skips. */
+	CHECK(own_only > 0);
 	free(copy);
+	mls_group_state_free(state, len);
+	sim_cleanup();
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/* Takes one from the MLS varint (RFC 9420 2.1.2) at |p|, keeping its width. */
+static void varint_dec(uint8_t *p)
+{
+	size_t width = (size_t)1 << (p[0] >> 6);
+	uint32_t v = p[0] & 0x3fu;
+
+	for (size_t i = 1; i < width; i++) {
+		v = v << 8 | p[i];
+	}
+	CHECK(v > (width == 1 ? 0u : width == 2 ? 63u : 16383u) + 1);
+	v--;
+	for (size_t i = width; i-- > 1;) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+	p[0] = (uint8_t)((p[0] & 0xc0u) | v);
+}
+
+static void tree_hash_of(const uint8_t *tree, size_t len, uint8_t out[MLS_HASH_LEN])
+{
+	struct mls_tree *t = NULL;
+
+	memset(out, 0, MLS_HASH_LEN);
+	CHECK_OK(mls_tree_load(&t, tree, len));
+	if (t != NULL) {
+		CHECK_OK(mls_tree_hash(t, out));
+	}
+	mls_tree_free(t);
+}
+
+/*
+ * Member 1's signature key in member 0's saved state (no pending commit)
+ * edited by |shorten| (drop its last byte) or not (change its last
+ * byte), with the tree's length prefixes and the GroupContext's tree
+ * hash made to agree with the edited tree, as a faulty save would write
+ * it. Returns the new state (malloc'd) and its length.
+ */
+static uint8_t *edit_member_key(const uint8_t *state, size_t len, bool shorten, size_t *out_len)
+{
+	const size_t gc_at = 4 + 2 + 1 + MLS_SIG_PRIV_LEN; /* magic, version, flags, sig_priv */
+	uint8_t old_hash[MLS_HASH_LEN], new_hash[MLS_HASH_LEN], *out;
+	size_t gc_len, tree_at, tree_len, key_at = 0;
+
+	gc_len = get_be32(state + gc_at);
+	tree_at = gc_at + 4 + gc_len + 4;
+	tree_len = get_be32(state + tree_at - 4);
+	for (size_t i = tree_at; i + 1 + MLS_SIG_PUB_LEN <= tree_at + tree_len; i++) {
+		if (state[i] == MLS_SIG_PUB_LEN &&
+		    memcmp(state + i + 1, members[1]->sig_pub, MLS_SIG_PUB_LEN) == 0) {
+			key_at = i;
+			break;
+		}
+	}
+	CHECK(key_at != 0);
+	tree_hash_of(state + tree_at, tree_len, old_hash);
+	if ((out = malloc(len)) == NULL) {
+		abort();
+	}
+	memcpy(out, state, len);
+	*out_len = len;
+	if (key_at == 0) {
+		return out;
+	}
+	if (shorten) {
+		/* A 31-byte key: its prefix, the tree's vector length and our u32 each one less. */
+		memmove(out + key_at + MLS_SIG_PUB_LEN, out + key_at + MLS_SIG_PUB_LEN + 1,
+			len - key_at - MLS_SIG_PUB_LEN - 1);
+		out[key_at] = MLS_SIG_PUB_LEN - 1;
+		varint_dec(out + tree_at);
+		tree_len--;
+		put_be32(out + tree_at - 4, (uint32_t)tree_len);
+		*out_len = len - 1;
+	} else {
+		out[key_at + MLS_SIG_PUB_LEN] ^= 1;
+	}
+	tree_hash_of(out + tree_at, tree_len, new_hash);
+	for (size_t i = gc_at + 4; i + MLS_HASH_LEN <= gc_at + 4 + gc_len; i++) {
+		if (memcmp(out + i, old_hash, MLS_HASH_LEN) == 0) {
+			memcpy(out + i, new_hash, MLS_HASH_LEN);
+			return out;
+		}
+	}
+	harness_fail(__FILE__, __LINE__, "the tree hash is not in the GroupContext");
+	return out;
+}
+
+/*
+ * A member's signature key one byte short, in a tree whose hash agrees:
+ * both loads refuse it (the group code hands a member's key to the
+ * verifier as MLS_SIG_PUB_LEN bytes). The same edit keeping the length
+ * is what the own load does not see and the full load does: the leaf's
+ * signature no longer verifies.
+ */
+static void test_wrong_key_length_refused(void)
+{
+	uint8_t *state = NULL, *bad = NULL;
+	size_t len = 0, bad_len = 0;
+	struct mls_group *g = NULL;
+
+	sim_start();
+	op_add();
+	CHECK_OK(mls_group_save(members[0]->g, &state, &len));
+	if (state == NULL) {
+		sim_cleanup();
+		return;
+	}
+	bad = edit_member_key(state, len, true, &bad_len);
+	CHECK_RC(mls_group_load_own(&g, bad, bad_len, NULL), HALQA_ERR_INVALID);
+	CHECK(g == NULL);
+	CHECK(mls_group_load(&g, bad, bad_len, NULL) != HALQA_OK);
+	CHECK(g == NULL);
+	free(bad);
+	bad = edit_member_key(state, len, false, &bad_len);
+	CHECK_OK(mls_group_load_own(&g, bad, bad_len, NULL));
+	mls_group_free(g);
+	g = NULL;
+	CHECK(mls_group_load(&g, bad, bad_len, NULL) != HALQA_OK);
+	CHECK(g == NULL);
+	free(bad);
 	mls_group_state_free(state, len);
 	sim_cleanup();
 }
@@ -564,8 +766,24 @@ static void test_bad_header(void)
 		state[6] &= 0x7f;
 		CHECK_OK(mls_group_load(&g, state, len, NULL));
 		mls_group_free(g);
+		g = NULL;
+		state[0] ^= 1;
+		CHECK_RC(mls_group_load_own(&g, state, len, NULL), HALQA_ERR_MALFORMED);
+		state[0] ^= 1;
+		state[5] ^= 2;
+		CHECK_RC(mls_group_load_own(&g, state, len, NULL), HALQA_ERR_UNSUPPORTED);
+		state[5] ^= 2;
+		state[6] |= 0x80;
+		CHECK_RC(mls_group_load_own(&g, state, len, NULL), HALQA_ERR_INVALID);
+		state[6] &= 0x7f;
+		CHECK_OK(mls_group_load_own(&g, state, len, NULL));
+		mls_group_free(g);
+		g = NULL;
 	}
 	CHECK_RC(mls_group_load(&g, NULL, 0, NULL), HALQA_ERR_ARG);
+	CHECK(g == NULL);
+	CHECK_RC(mls_group_load_own(&g, NULL, 0, NULL), HALQA_ERR_ARG);
+	CHECK_RC(mls_group_load_own(NULL, state, len, NULL), HALQA_ERR_ARG);
 	CHECK(g == NULL);
 	mls_group_state_free(state, len);
 	sim_cleanup();
@@ -583,6 +801,7 @@ int main(void)
 	RUN(test_cached_proposals_survive);
 	RUN(test_truncations_refused);
 	RUN(test_flips_refused_or_harmless);
+	RUN(test_wrong_key_length_refused);
 	RUN(test_bad_header);
 	return harness_report();
 }

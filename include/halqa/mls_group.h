@@ -392,6 +392,37 @@ HALQA_MUST_CHECK int mls_group_load(struct mls_group **out, const uint8_t *state
 				    const struct mls_group_psk_store *psks);
 
 /*
+ * mls_group_load_own is mls_group_load for bytes that our own
+ * mls_group_save wrote and that were kept where nobody else can change
+ * them undetected: the client's store, every page of which SQLCipher
+ * authenticates with the store key. It runs the same parser: every
+ * structural and length check, the magic and version, the flags, the
+ * secret tree's layout against the tree, the epoch and history rules,
+ * the pending commit's shape. Of the content checks it keeps the cheap
+ * ones: every key in the tree of its suite's length, our leaf's
+ * signature key equal to our signing key's public half, the tree hash
+ * equal to the GroupContext's, and the cached proposals' checks (none
+ * cost anything without cached proposals). It skips what costs
+ * public-key operations, which grow with the group: the tree
+ * verification a joiner does (leaf signatures, parent hashes, unique
+ * keys, capabilities), our private keys against their public keys, the
+ * external key pair against the external secret, the signing key's seed
+ * against its public half. That is sound because each was checked
+ * before the state was saved: the tree when it was joined or a commit
+ * changed it (and since then only our own code changed it), our keys
+ * when they were made or decrypted, and the tree hash ties the tree read
+ * back to the GroupContext saved with it. A state that fails a skipped
+ * check loads into a group that disagrees with its peers and fails
+ * their messages' authentication, as a changed secret does under
+ * mls_group_load; it does not weaken memory safety. Bytes that came from
+ * anywhere else (the network, a file, a backup) must go through
+ * mls_group_load. Errors as mls_group_load's; HALQA_ERR_CRYPTO only from
+ * a cached proposal.
+ */
+HALQA_MUST_CHECK int mls_group_load_own(struct mls_group **out, const uint8_t *state,
+					size_t len, const struct mls_group_psk_store *psks);
+
+/*
  * Testing only: mls_group_testing_set_hook makes |g| call |hook| on each
  * commit it builds, once with MLS_GROUP_HOOK_CONTENT before the content is
  * signed (the commit may be changed: proposals added, the path dropped;
