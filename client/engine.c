@@ -268,15 +268,16 @@ static int newcomer_cursor(const struct mls_group *g, uint32_t leaf, uint8_t out
 	return mls_group_export(g, ENGINE_NEWCOMER_LABEL, ctx, sizeof ctx, out, ENGINE_ID_LEN);
 }
 
+/* Every caller's bytes are our own save's, from the store or memory: no tree check. */
 static int group_load_bytes(struct mls_group **out, const uint8_t *state, size_t len)
 {
-	return mls_group_load(out, state, len, NULL);
+	return mls_group_load_own(out, state, len, NULL);
 }
 
 /*
  * circle_load reads circle |id| and its group from the store: the group
  * kept from an earlier use in this engine if the stored bytes are still
- * the ones it equals, else rebuilt (and verified) from them.
+ * the ones it equals, else rebuilt from them.
  */
 static int circle_load(struct engine *e, const uint8_t id[ENGINE_ID_LEN], struct circle *c)
 {

@@ -29,8 +29,8 @@ struct engine_live_handles {
 
 /*
  * A circle's MLS group kept between two uses in one engine (engine.c,
- * circle_load and circle_cleanup): loading a group re-verifies its tree,
- * the biggest cost of a command after the process start. |state_hash| is
+ * circle_load and circle_cleanup): rebuilding a group from its bytes
+ * (parse, tree hash, secure allocations) is saved. |state_hash| is
  * the BLAKE2b of the stored bytes the group is equal to; a load uses the
  * kept group only if the bytes it reads from the store now have that hash,
  * so a rollback, a reload or another writer of the store can never make it
