@@ -1565,14 +1565,25 @@ int store_message_list_after(struct store *s, const uint8_t id[STORE_ID_LEN], in
 	if (limit > INT32_MAX) {
 		limit = INT32_MAX;
 	}
-	r = prepare(s,
-		    last ? "SELECT * FROM (SELECT " MESSAGE_COLS " FROM messages m JOIN circles c"
-			   " ON c.id = m.circle WHERE c.circle_id = ? AND m.seq > ?"
-			   " ORDER BY m.seq DESC LIMIT ?) ORDER BY seq"
-			 : "SELECT " MESSAGE_COLS " FROM messages m JOIN circles c"
-			   " ON c.id = m.circle WHERE c.circle_id = ? AND m.seq > ?"
-			   " ORDER BY m.seq LIMIT ?",
-		    &st);
+	/*
+	 * With a lower bound, the walk goes by seq from it ("+m.circle" keeps
+	 * SQLite off the (circle, sent_at) index, which would read the
+	 * circle's whole history and sort it): what a read, a send's read
+	 * marker and chat's live messages ask for lies just after their
+	 * marker. Without one (a backlog), the circle's index is the short way.
+	 */
+#define LIST_AFTER_SQL(circle, order)                                                              \
+	"SELECT " MESSAGE_COLS " FROM messages m JOIN circles c ON c.id = " circle                 \
+	" WHERE c.circle_id = ? AND m.seq > ? ORDER BY m.seq " order " LIMIT ?"
+#define LIST_LAST_SQL(circle) "SELECT * FROM (" LIST_AFTER_SQL(circle, "DESC") ") ORDER BY seq"
+	static const char *const sql[2][2] = {
+		{ LIST_AFTER_SQL("m.circle", "ASC"), LIST_LAST_SQL("m.circle") },
+		{ LIST_AFTER_SQL("+m.circle", "ASC"), LIST_LAST_SQL("+m.circle") },
+	};
+#undef LIST_LAST_SQL
+#undef LIST_AFTER_SQL
+
+	r = prepare(s, sql[after > 0][last != 0], &st);
 	if (r != HALQA_OK) {
 		goto out;
 	}

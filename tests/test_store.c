@@ -567,6 +567,45 @@ static void test_messages(void)
 	store_close(s);
 }
 
+/* From a bound the list walks by seq: another circle's messages between ours are skipped. */
+static void test_messages_after_bound(void)
+{
+	struct store *s = fresh(13);
+	struct store_circle c, d;
+	struct store_message_list l;
+	int64_t seq[6] = { 0 };
+
+	circle(&c, "C", 1);
+	circle(&d, "D", 2);
+	CHECK_OK(store_circle_add(s, &c));
+	CHECK_OK(store_circle_add(s, &d));
+	CHECK_OK(add_msg(s, 1, 1, 100, "one", &seq[0]));
+	CHECK_OK(add_msg(s, 2, 2, 200, "other", &seq[1]));
+	CHECK_OK(add_msg(s, 1, 3, 300, "two", &seq[2]));
+	CHECK_OK(add_msg(s, 2, 4, 400, "other again", &seq[3]));
+	CHECK_OK(add_msg(s, 1, 5, 500, "three", &seq[4]));
+	CHECK_OK(add_msg(s, 2, 6, 600, "other last", &seq[5]));
+	CHECK_OK(store_message_list_after(s, c.circle_id, seq[0], 10, 0, &l));
+	CHECK(l.num == 2 && l.items[0].seq == seq[2] && l.items[1].seq == seq[4]);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, seq[0], 1, 0, &l));
+	CHECK(l.num == 1 && l.items[0].seq == seq[2] && strcmp(l.items[0].body, "two") == 0);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, seq[0], 1, 1, &l));
+	CHECK(l.num == 1 && l.items[0].seq == seq[4]);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, seq[1], 5, 1, &l));
+	CHECK(l.num == 2 && l.items[0].seq == seq[2] && l.items[1].seq == seq[4]);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, c.circle_id, seq[4], 5, 1, &l));
+	CHECK_INT_EQ(l.num, 0);
+	store_message_list_free(&l);
+	CHECK_OK(store_message_list_after(s, d.circle_id, seq[2], 1, 1, &l));
+	CHECK(l.num == 1 && strcmp(l.items[0].body, "other last") == 0);
+	store_message_list_free(&l);
+	store_close(s);
+}
+
 static void test_outbox(void)
 {
 	struct store *s = fresh(13);
@@ -1250,6 +1289,7 @@ int main(void)
 	RUN(test_contacts);
 	RUN(test_circles);
 	RUN(test_messages);
+	RUN(test_messages_after_bound);
 	RUN(test_outbox);
 	RUN(test_engine_tables);
 	RUN(test_message_batch);
