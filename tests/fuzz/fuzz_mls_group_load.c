@@ -13,7 +13,9 @@
  * need no deterministic random source. HALQA_FUZZ_WRITE_SEEDS=dir makes
  * the target write its seeds there: a lone creator at epoch 0, and a
  * member of three with a cached proposal, kept out-of-order keys and a
- * pending commit.
+ * pending commit. The corpus also keeps two inputs the fuzzer made from
+ * them that only the own load accepts (own_only_*), so the replay in the
+ * ordinary builds uses such groups too.
  */
 #include <sodium.h>
 #include <stdio.h>
