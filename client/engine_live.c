@@ -47,7 +47,10 @@ static bool live_wants(const struct engine *e, const uint8_t id[ENGINE_ID_LEN])
 	return e->live_all || sodium_memcmp(e->live_circle, id, ENGINE_ID_LEN) == 0;
 }
 
-/* listen_one sends LISTEN for circle |row| with its current capability. */
+/*
+ * listen_one sends LISTEN for circle |row| with its current capability,
+ * from the group our own save put in the store (mls_group_load_own).
+ */
 static int listen_one(struct engine *e, const struct store_circle *row)
 {
 	struct wire_msg *req;
@@ -63,7 +66,7 @@ static int listen_one(struct engine *e, const struct store_circle *row)
 	memcpy(req->u.listen.circle_id, row->circle_id, WIRE_ID_LEN);
 	if ((r = store_circle_state_get(e->store, row->circle_id, &state, &state_len)) !=
 		    HALQA_OK ||
-	    (r = mls_group_load(&g, state, state_len, NULL)) != HALQA_OK ||
+	    (r = mls_group_load_own(&g, state, state_len, NULL)) != HALQA_OK ||
 	    (r = mls_group_export(g, "halqa relay capability", row->circle_id, ENGINE_ID_LEN,
 				  req->u.listen.cap, WIRE_CAP_LEN)) != HALQA_OK) {
 		goto out;
