@@ -230,7 +230,7 @@ void cli_engine_catch_up(struct cli_engine *ce, const uint8_t *circle_id)
 int cli_engine_start(struct cli_engine *ce, struct store *store, const struct identity *id,
                      unsigned flags)
 {
-	char why[512], *end;
+	char *end;
 	const char *env;
 	unsigned long timeout;
 	int r;
@@ -270,6 +270,14 @@ int cli_engine_start(struct cli_engine *ce, struct store *store, const struct id
 	if ((flags & CLI_ENGINE_SYNC) == 0) {
 		return 0;
 	}
+	return cli_engine_first_sync(ce, flags);
+}
+
+int cli_engine_first_sync(struct cli_engine *ce, unsigned flags)
+{
+	char why[512];
+	int r;
+
 	r = cli_engine_sync(ce, &ce->rep);
 	if (r == HALQA_OK && !ce->rep.offline) {
 		ce->synced = true;

@@ -85,25 +85,27 @@ static int read_stdin(char *buf, size_t cap, size_t *out_len)
 }
 
 /*
- * keep_read moves the read marker past our own message just sent when
- * nothing was unread before: what we wrote ourselves is not news to us.
- * Failing to is harmless (the message then counts as unread), and so is
- * losing it in a crash: the commit does not wait for the disk, the close
- * makes it durable.
+ * keep_read moves the read marker past our own message |msg_id| just sent
+ * when nothing before it was unread: what we wrote ourselves is not news
+ * to us. Messages of others that the same command's sync stored after it
+ * stay unread. Failing to is harmless (the message then counts as
+ * unread), and so is losing it in a crash: the commit does not wait for
+ * the disk, the close makes it durable.
  */
-static void keep_read(struct cli_ctx *c, const struct store_circle *sc)
+static void keep_read(struct cli_ctx *c, const uint8_t circle_id[ENGINE_ID_LEN],
+		      const uint8_t msg_id[ENGINE_ID_LEN])
 {
 	struct store_message_list list;
+	struct store_circle sc;
 	int saved = -1;
 
 	memset(&list, 0, sizeof list);
-	if (store_message_list_after(c->store, sc->circle_id, sc->read_marker, 1, 1, &list) ==
+	if (store_circle_get_by_id(c->store, circle_id, &sc) == HALQA_OK &&
+	    store_message_list_after(c->store, circle_id, sc.read_marker, 1, 0, &list) ==
 		HALQA_OK &&
-	    list.num == 1 &&
-	    sodium_memcmp(list.items[0].sender, c->id->sign_pub, ENGINE_KEY_LEN) == 0) {
+	    list.num == 1 && sodium_memcmp(list.items[0].msg_id, msg_id, ENGINE_ID_LEN) == 0) {
 		(void)store_sync_relax(c->store, &saved);
-		if (store_message_mark_read(c->store, sc->circle_id, list.items[0].seq) !=
-		    HALQA_OK) {
+		if (store_message_mark_read(c->store, circle_id, list.items[0].seq) != HALQA_OK) {
 			/* Harmless: the message only stays counted as unread. */
 		}
 		if (store_sync_restore(c->store, saved) != HALQA_OK) {
@@ -113,14 +115,20 @@ static void keep_read(struct cli_ctx *c, const struct store_circle *sc)
 	store_message_list_free(&list);
 }
 
+/*
+ * cli_cmd_send sends with the sync every command runs first, in one go
+ * (engine_send_with_sync): the message is queued and its SEND on the wire
+ * while the sync's first requests are answered, where sync then send took
+ * three round trips one after another.
+ */
 int cli_cmd_send(struct cli_ctx *c, int argc, char **argv)
 {
 	struct cli_engine ce;
 	struct session_message *msg = NULL;
 	struct store_circle sc;
+	uint8_t msg_id[ENGINE_ID_LEN];
 	const char *why;
-	bool caught_up = false, found;
-	uint64_t unread = 0;
+	bool found;
 	size_t len = 0;
 	bool sent = false;
 	int r, rc = 1;
@@ -156,20 +164,23 @@ int cli_cmd_send(struct cli_ctx *c, int argc, char **argv)
 		goto out;
 	}
 	msg->u.chat.text[len] = '\0';
-	if ((rc = cli_engine_open(c, &ce, CLI_ENGINE_SYNC)) != 0) {
+	if ((rc = cli_engine_open(c, &ce, 0)) != 0) {
 		cli_engine_close(&ce);
 		goto out;
 	}
-	found = engine_circle_find(ce.e, argv[0], &sc) == HALQA_OK;
-	if (found && store_circle_unread(c->store, sc.circle_id, &unread) == HALQA_OK) {
-		caught_up = unread == 0;
+	if ((r = engine_send_with_sync(ce.e, argv[0], msg)) != HALQA_OK) {
+		rc = cli_engine_fail(&ce, "cannot send", r);
+		cli_engine_close(&ce);
+		goto out;
 	}
+	(void)cli_engine_first_sync(&ce, 0);
+	found = engine_circle_find(ce.e, argv[0], &sc) == HALQA_OK;
 	if (found && cli_engine_state(&sc)[0] == '\0') {
 		cli_engine_warn_unverified(c, &ce, argv[0]);
 	}
-	r = engine_send(ce.e, argv[0], msg, NULL, &sent);
-	if (r == HALQA_OK && caught_up) {
-		keep_read(c, &sc);
+	r = engine_send_outcome(ce.e, msg_id, &sent);
+	if (r == HALQA_OK && found) {
+		keep_read(c, sc.circle_id, msg_id);
 	}
 	if (r != HALQA_OK) {
 		rc = cli_engine_fail(&ce, "cannot send", r);

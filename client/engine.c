@@ -88,9 +88,15 @@ _Static_assert(STORE_CAP_LEN == WIRE_CAP_LEN, "the store keeps relay capabilitie
 _Static_assert(sizeof(((struct engine_kept_group *)0)->state_hash) == MLS_GROUP_STATE_DIGEST_LEN,
 	       "a kept group's hash is a state digest");
 #define SET_KP_COUNTED "kp.counted_at"
-/* e->fetch: fetch_circle's two FETCHes, and a sync's KeyPackage count. */
+/*
+ * e->fetch: fetch_circle's two FETCHes, a sync's KeyPackage count, the
+ * SEND of a message sent with a sync (struct engine_sync_send), and a
+ * sync's first mailbox fetch.
+ */
 #define ENGINE_KP_AHEAD 2
-#define ENGINE_NUM_AHEAD 3
+#define ENGINE_SEND_AHEAD 3
+#define ENGINE_MAILBOX_AHEAD 4
+#define ENGINE_NUM_AHEAD 5
 
 #define SET_RELAY_ENDPOINT "relay.endpoint"
 #define SET_RELAY_KEY "relay.key"
@@ -591,11 +597,19 @@ int engine_new(struct engine **out, struct store *store, const struct identity *
 		return HALQA_ERR_ARG;
 	}
 	if ((e = calloc(1, sizeof *e)) == NULL || (e->reply = calloc(1, sizeof *e->reply)) == NULL ||
-	    (e->fetch = calloc(ENGINE_NUM_AHEAD, sizeof *e->fetch)) == NULL ||
-	    (e->fetch[0].msg = calloc(1, sizeof *e->fetch[0].msg)) == NULL ||
-	    (e->fetch[1].msg = calloc(1, sizeof *e->fetch[1].msg)) == NULL ||
-	    (e->fetch[ENGINE_KP_AHEAD].msg = calloc(1, sizeof *e->fetch[0].msg)) == NULL ||
-	    uv_loop_init(&e->own_loop) != 0) {
+	    (e->fetch = calloc(ENGINE_NUM_AHEAD, sizeof *e->fetch)) == NULL) {
+		fetch_free(e);
+		free(e);
+		return HALQA_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < ENGINE_NUM_AHEAD; i++) {
+		if ((e->fetch[i].msg = calloc(1, sizeof *e->fetch[i].msg)) == NULL) {
+			fetch_free(e);
+			free(e);
+			return HALQA_ERR_NOMEM;
+		}
+	}
+	if (uv_loop_init(&e->own_loop) != 0) {
 		fetch_free(e);
 		free(e);
 		return HALQA_ERR_NOMEM;
@@ -1803,9 +1817,23 @@ out:
 	return r;
 }
 
-/* sync_mailbox joins circles from the Welcomes in our mailbox and empties it. */
+/* mailbox_fetch_req makes |req| the MAILBOX_FETCH of our mailbox. */
+static void mailbox_fetch_req(const struct engine *e, struct wire_msg *req)
+{
+	wire_msg_init(req, WIRE_MAILBOX_FETCH, 0);
+	memcpy(req->u.mailbox_fetch.mailbox_id, e->id->mailbox_id, WIRE_ID_LEN);
+	req->u.mailbox_fetch.max_count = WIRE_MAX_MAILBOX_FETCH;
+}
+
+/*
+ * sync_mailbox joins circles from the Welcomes in our mailbox and empties
+ * it. Its first fetch's answer is e->fetch[ENGINE_MAILBOX_AHEAD]'s if the
+ * sync sent it ahead.
+ */
 static int sync_mailbox(struct engine *e, struct engine_sync_report *rep)
 {
+	struct engine_fetch *ahead = &e->fetch[ENGINE_MAILBOX_AHEAD];
+	const struct wire_msg *reply;
 	struct wire_msg *req = NULL;
 	struct engine_event ev;
 	uint8_t **items = NULL, id[ENGINE_ID_LEN] = {0};
@@ -1820,20 +1848,24 @@ static int sync_mailbox(struct engine *e, struct engine_sync_report *rep)
 		goto out;
 	}
 	for (int round = 0; round < 64; round++) {
-		wire_msg_init(req, WIRE_MAILBOX_FETCH, 0);
-		memcpy(req->u.mailbox_fetch.mailbox_id, e->id->mailbox_id, WIRE_ID_LEN);
-		req->u.mailbox_fetch.max_count = WIRE_MAX_MAILBOX_FETCH;
-		if ((r = call(e, req)) != HALQA_OK) {
+		if (round == 0 && ahead->p.started) {
+			r = fetch_finish(e, ahead);
+			reply = ahead->msg;
+		} else {
+			mailbox_fetch_req(e, req);
+			r = call(e, req);
+			reply = e->reply;
+		}
+		if (r != HALQA_OK) {
 			goto out;
 		}
-		num = e->reply->u.ok.u.mailbox_fetch.num_items;
+		num = reply->u.ok.u.mailbox_fetch.num_items;
 		if (num == 0 || num > WIRE_MAX_MAILBOX_FETCH) {
 			break;
 		}
 		/* Copy out: every later call reuses the reply's buffer. */
 		for (size_t i = 0; i < num; i++) {
-			const struct wire_mailbox_item *it =
-				&e->reply->u.ok.u.mailbox_fetch.items[i];
+			const struct wire_mailbox_item *it = &reply->u.ok.u.mailbox_fetch.items[i];
 
 			ids[i] = it->id;
 			if ((items[i] = malloc(it->payload.len)) == NULL) {
@@ -3188,6 +3220,17 @@ static int fetch_circle(struct engine *e, struct circle *c, struct sync_ctx *sx)
 
 /* ---- sending ---- */
 
+/* Sending with a sync (engine_send_with_sync): defined after engine_send. */
+static bool ss_begin(struct engine *e);
+static void ss_start(struct engine *e);
+static bool ss_in_flight(const struct engine *e, const uint8_t id[ENGINE_ID_LEN]);
+static bool ss_holds(const struct engine *e, const struct store_outbox *o);
+static int ss_settle(struct engine *e);
+static void ss_after_circle(struct engine *e, bool circle_synced, struct engine_sync_report *rep);
+static void ss_complete(struct engine *e);
+static bool outbox_holds(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
+			 const uint8_t client_msg_id[ENGINE_ID_LEN]);
+
 /*
  * outbox_remove_relaxed removes outbox entry |client_msg_id| with a commit
  * that does not wait for the disk (see send_wire). A failure to make
@@ -3207,6 +3250,64 @@ static int outbox_remove_relaxed(struct engine *e, const uint8_t client_msg_id[E
 		return engine_seterr(e, rr, "the profile cannot make its writes durable again");
 	}
 	return r;
+}
+
+/* send_req makes |req| the SEND of entry |client_msg_id|'s ciphertext |wire| for |epoch|. */
+static int send_req(struct circle *c, struct wire_msg *req,
+		    const uint8_t client_msg_id[ENGINE_ID_LEN], const uint8_t *wire, size_t wire_len,
+		    uint64_t epoch)
+{
+	wire_msg_init(req, WIRE_SEND, 0);
+	memcpy(req->u.send.circle_id, c->row.circle_id, WIRE_ID_LEN);
+	req->u.send.epoch = epoch;
+	req->u.send.kind = WIRE_KIND_APPLICATION;
+	memcpy(req->u.send.client_msg_id, client_msg_id, WIRE_ID_LEN);
+	req->u.send.payload.data = wire;
+	req->u.send.payload.len = wire_len;
+	return circle_cap(c, req->u.send.cap);
+}
+
+/*
+ * send_settle settles outbox entry |client_msg_id| of circle |circle_id|
+ * (message |msg_id|, written at |sent_at|) by its SEND's status |r|:
+ * removed once the relay has it, with an ENGINE_EVENT_OUTBOX; counted as
+ * an attempt otherwise. Returns |r|, or the removal's failure.
+ */
+static int send_settle(struct engine *e, const uint8_t circle_id[ENGINE_ID_LEN],
+		       const uint8_t client_msg_id[ENGINE_ID_LEN],
+		       const uint8_t msg_id[ENGINE_ID_LEN], int64_t sent_at, int r,
+		       bool resent_elsewhere, struct engine_sync_report *rep)
+{
+	struct engine_event ev;
+
+	if (r == HALQA_ERR_DENIED && resent_elsewhere) {
+		/*
+		 * The relay holds this client message id under another epoch's
+		 * capability: an earlier attempt was stored after all (its
+		 * answer was lost) and read back before this one. Done.
+		 */
+		halqa_log(HALQA_LOG_INFO, "engine", "an outbox entry was already delivered");
+		return outbox_remove_relaxed(e, client_msg_id);
+	}
+	if (r != HALQA_OK) {
+		if (store_outbox_bump(e->store, client_msg_id) != HALQA_OK) {
+			halqa_log(HALQA_LOG_DEBUG, "engine", "outbox attempt not counted");
+		}
+		return r;
+	}
+	/* Its echo may have been read first (a FETCH sent after it): NOT_FOUND. */
+	r = outbox_remove_relaxed(e, client_msg_id);
+	if (r != HALQA_OK && r != HALQA_ERR_NOT_FOUND) {
+		return r;
+	}
+	rep->sent++;
+	memset(&ev, 0, sizeof ev);
+	ev.type = ENGINE_EVENT_OUTBOX;
+	memcpy(ev.circle_id, circle_id, ENGINE_ID_LEN);
+	memcpy(ev.msg_id, msg_id, ENGINE_ID_LEN);
+	ev.sent_at = sent_at;
+	(void)engine_emit(e, &ev);
+	return HALQA_OK;
 }
 
 /*
@@ -3229,54 +3330,21 @@ static int send_wire(struct engine *e, struct circle *c, const struct store_outb
 		     struct engine_sync_report *rep)
 {
 	struct wire_msg *req = NULL;
-	struct engine_event ev;
 	struct envelope env;
 	int r;
 
 	if ((req = calloc(1, sizeof *req)) == NULL) {
 		return HALQA_ERR_NOMEM;
 	}
-	wire_msg_init(req, WIRE_SEND, 0);
-	memcpy(req->u.send.circle_id, c->row.circle_id, WIRE_ID_LEN);
-	req->u.send.epoch = epoch;
-	req->u.send.kind = WIRE_KIND_APPLICATION;
-	memcpy(req->u.send.client_msg_id, o->client_msg_id, WIRE_ID_LEN);
-	req->u.send.payload.data = wire;
-	req->u.send.payload.len = wire_len;
-	if ((r = circle_cap(c, req->u.send.cap)) != HALQA_OK) {
+	if ((r = send_req(c, req, o->client_msg_id, wire, wire_len, epoch)) != HALQA_OK) {
 		goto out;
 	}
 	r = call(e, req);
-	if (r == HALQA_ERR_DENIED && resent_elsewhere) {
-		/*
-		 * The relay holds this client message id under another epoch's
-		 * capability: an earlier attempt was stored after all (its
-		 * answer was lost) and read back before this one. Done.
-		 */
-		halqa_log(HALQA_LOG_INFO, "engine", "an outbox entry was already delivered");
-		r = outbox_remove_relaxed(e, o->client_msg_id);
-		goto out;
+	if (envelope_decode(&env, o->payload, o->payload_len) != HALQA_OK) {
+		memset(&env, 0, sizeof env);
 	}
-	if (r != HALQA_OK) {
-		if (store_outbox_bump(e->store, o->client_msg_id) != HALQA_OK) {
-			halqa_log(HALQA_LOG_DEBUG, "engine", "outbox attempt not counted");
-		}
-		goto out;
-	}
-	r = outbox_remove_relaxed(e, o->client_msg_id);
-	if (r != HALQA_OK && r != HALQA_ERR_NOT_FOUND) {
-		goto out;
-	}
-	r = HALQA_OK;
-	rep->sent++;
-	memset(&ev, 0, sizeof ev);
-	ev.type = ENGINE_EVENT_OUTBOX;
-	memcpy(ev.circle_id, c->row.circle_id, ENGINE_ID_LEN);
-	if (envelope_decode(&env, o->payload, o->payload_len) == HALQA_OK) {
-		memcpy(ev.msg_id, env.msg_id, ENGINE_ID_LEN);
-		ev.sent_at = env.sent_at;
-	}
-	(void)engine_emit(e, &ev);
+	r = send_settle(e, c->row.circle_id, o->client_msg_id, env.msg_id, env.sent_at, r,
+			resent_elsewhere, rep);
 out:
 	wire_msg_cleanup(req);
 	free(req);
@@ -3363,6 +3431,10 @@ static int flush_outbox(struct engine *e, struct circle *c, struct engine_sync_r
 		return r;
 	}
 	for (size_t i = 0; i < num; i++) {
+		/* Its SEND is out (engine_send_with_sync): its answer settles it, not a second one. */
+		if (ss_holds(e, &items[i])) {
+			continue;
+		}
 		if ((r = send_entry(e, c, &items[i], rep)) != HALQA_OK) {
 			break;
 		}
@@ -3465,6 +3537,16 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 			goto out;
 		}
 		r = flush_outbox(e, &c, rep);
+		/*
+		 * A commit of ours may follow: the SEND still out goes first on
+		 * the wire, but its answer is read before, so a stale one is
+		 * sent again here, for the epoch the sync reached.
+		 */
+		if (r == HALQA_OK && ss_in_flight(e, id) && e->commit_depth == 0 &&
+		    (mls_group_num_proposals(c.g) > 0 || self_update_due(e, &c.row)) &&
+		    ss_settle(e) == HALQA_ERR_STALE) {
+			r = HALQA_ERR_STALE;
+		}
 		if (r != HALQA_ERR_STALE) {
 			break;
 		}
@@ -3631,13 +3713,34 @@ static void sync_failed(struct engine *e, int r, const struct store_circle *circ
 	}
 }
 
-int engine_sync(struct engine *e, struct engine_sync_report *rep)
+/* circle_first moves circle |id| to the front of |circles|, the others keeping their order. */
+static void circle_first(struct store_circle *circles, size_t num, const uint8_t id[ENGINE_ID_LEN])
+{
+	struct store_circle t;
+
+	for (size_t i = 1; i < num; i++) {
+		if (memcmp(circles[i].circle_id, id, ENGINE_ID_LEN) == 0) {
+			t = circles[i];
+			memmove(&circles[1], &circles[0], i * sizeof *circles);
+			circles[0] = t;
+			return;
+		}
+	}
+}
+
+/*
+ * sync_run is engine_sync. With a message to send (e->ss), its circle is
+ * read first and the message goes out with the first requests when it
+ * can (ss_begin, ss_start); engine_sync settles the rest (ss_complete).
+ */
+static int sync_run(struct engine *e, struct engine_sync_report *rep)
 {
 	struct store_circle *circles = NULL;
 	struct store_outbox *items = NULL;
+	struct wire_msg *req;
 	size_t num = 0, num_items = 0;
 	char first_err[sizeof e->err];
-	bool counting, listed = true;
+	bool counting, listed = true, pipelined, ss_synced = false;
 	int r, first = HALQA_OK;
 
 	memset(rep, 0, sizeof *rep);
@@ -3646,6 +3749,15 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 	first_err[0] = '\0';
 	if ((r = engine_connect(e)) != HALQA_OK) {
 		return r;
+	}
+	/* The mailbox fetch goes first, while the circles are listed and a group loads. */
+	if ((req = calloc(1, sizeof *req)) != NULL) {
+		mailbox_fetch_req(e, req);
+		if (ahead_start(e, &e->fetch[ENGINE_MAILBOX_AHEAD], req) != HALQA_OK) {
+			fetch_drop(&e->fetch[ENGINE_MAILBOX_AHEAD]); /* asked in turn, by sync_mailbox */
+		}
+		wire_msg_cleanup(req);
+		free(req);
 	}
 	/*
 	 * The circles are listed once, before the mailbox is read, and again
@@ -3656,7 +3768,13 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 		num = 0;
 		listed = false;
 	}
+	if ((pipelined = ss_begin(e))) {
+		circle_first(circles, num, e->ss.circle_id);
+	}
 	counting = sync_ahead(e, circles, num);
+	if (pipelined) {
+		ss_start(e);
+	}
 	/*
 	 * Only an unreachable relay makes the sync offline and ends it. An
 	 * error the relay answers with (`internal` for one circle's log, say)
@@ -3676,6 +3794,9 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 		if ((r = store_circle_list(e->store, &circles, &num)) != HALQA_OK) {
 			goto out;
 		}
+		if (pipelined) {
+			circle_first(circles, num, e->ss.circle_id);
+		}
 	}
 	for (size_t i = 0; i < num; i++) {
 		e->err[0] = '\0';
@@ -3685,6 +3806,17 @@ int engine_sync(struct engine *e, struct engine_sync_report *rep)
 			goto count;
 		}
 		sync_failed(e, r, &circles[i], &first, first_err);
+		if (ss_in_flight(e, circles[i].circle_id)) {
+			ss_synced = r == HALQA_OK;
+		}
+	}
+	/*
+	 * The SEND's answer is read after every circle's ACK: its entry's
+	 * removal does not wait for the disk, and an ACK after it would
+	 * (ack_cursor). Here it has long arrived.
+	 */
+	if (e->ss.in_flight) {
+		ss_after_circle(e, ss_synced, rep);
 	}
 	r = HALQA_OK;
 	e->err[0] = '\0';
@@ -3710,10 +3842,29 @@ count:
 	}
 out:
 	/* What was sent ahead and not read (offline, a failure): waited out, dropped. */
+	fetch_drop(&e->fetch[ENGINE_MAILBOX_AHEAD]);
 	fetch_drop(&e->fetch[1]);
 	fetch_drop(&e->fetch[ENGINE_KP_AHEAD]);
 	store_outbox_list_free(items, num_items);
 	free(circles);
+	return r;
+}
+
+int engine_sync(struct engine *e, struct engine_sync_report *rep)
+{
+	char err[sizeof e->err];
+	int r;
+
+	r = sync_run(e, rep);
+	if (e->ss.msg == NULL) {
+		return r;
+	}
+	/* The message's outcome keeps its own reason; the sync's stays engine_last_error. */
+	memcpy(err, e->err, sizeof err);
+	ss_complete(e);
+	memcpy(e->err, err, sizeof err);
+	e->ss.circle = NULL;
+	e->ss.msg = NULL;
 	return r;
 }
 
@@ -3730,23 +3881,113 @@ static bool relay_known_down(const struct engine *e)
 	       (e->sync_offline && (e->net == NULL || !net_connected(e->net)));
 }
 
+/*
+ * queue_message queues |msg| for circle |row| in one transaction that waits
+ * for the disk: the outbox entry (a fresh client message id; |*o|), the
+ * circle's counters (|row| is updated), the message id as seen, a chat
+ * message in our own history, and, with |c| not NULL, the ciphertext for
+ * c's epoch with the group that made it (|*out_wire|, malloc'd): stored
+ * before it can leave, so a ratchet key is never used twice. o->payload
+ * (the envelope) is malloc'd for the caller, o->body borrows |msg|. On
+ * failure nothing is stored and both are NULL.
+ */
+static int queue_message(struct engine *e, struct store_circle *row,
+			 const struct session_message *msg, struct circle *c, struct store_outbox *o,
+			 uint8_t out_msg_id[ENGINE_ID_LEN], uint8_t **out_wire, size_t *out_wire_len)
+{
+	struct store_message m;
+	struct envelope env;
+	uint8_t *payload = NULL, *env_bytes = NULL;
+	size_t payload_len = 0, env_len = 0;
+	int r;
+
+	memset(o, 0, sizeof *o);
+	*out_wire = NULL;
+	*out_wire_len = 0;
+	if ((r = session_encode(&payload, &payload_len, msg)) != HALQA_OK) {
+		return engine_seterr(e, HALQA_ERR_INVALID, "the message is not valid");
+	}
+	memset(&env, 0, sizeof env);
+	randombytes_buf(env.msg_id, sizeof env.msg_id);
+	env.sent_at = engine_now(e);
+	env.counter = row->send_counter + 1;
+	env.payload = payload;
+	env.payload_len = payload_len;
+	if ((r = envelope_encode(&env_bytes, &env_len, &env)) != HALQA_OK) {
+		r = engine_seterr(e, HALQA_ERR_INVALID, "the message is too long");
+		goto out;
+	}
+	memcpy(o->circle_id, row->circle_id, ENGINE_ID_LEN);
+	randombytes_buf(o->client_msg_id, sizeof o->client_msg_id);
+	o->created_at = env.sent_at;
+	o->body = msg->kind == SESSION_KIND_CHAT ? (char *)msg->u.chat.text : (char *)"";
+	o->payload = env_bytes;
+	o->payload_len = env_len;
+	row->send_counter++;
+	row->sends_since_update++;
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	if ((r = store_outbox_add(e->store, o)) != HALQA_OK ||
+	    (r = store_circle_update(e->store, row)) != HALQA_OK ||
+	    (r = store_seen_add(e->store, row->circle_id, env.msg_id)) != HALQA_OK) {
+		goto rollback;
+	}
+	if (msg->kind == SESSION_KIND_CHAT) {
+		memset(&m, 0, sizeof m);
+		memcpy(m.circle_id, row->circle_id, ENGINE_ID_LEN);
+		memcpy(m.msg_id, env.msg_id, ENGINE_ID_LEN);
+		memcpy(m.sender, e->id->sign_pub, ENGINE_KEY_LEN);
+		m.sent_at = env.sent_at;
+		m.received_at = env.sent_at;
+		m.body = (char *)msg->u.chat.text;
+		if ((r = store_message_add(e->store, &m, NULL)) != HALQA_OK) {
+			goto rollback;
+		}
+	}
+	if (c != NULL && (r = protect_entry(e, c, o, out_wire, out_wire_len)) != HALQA_OK) {
+		goto rollback;
+	}
+	if ((r = store_commit(e->store)) != HALQA_OK) {
+		goto rollback;
+	}
+	memcpy(out_msg_id, env.msg_id, ENGINE_ID_LEN);
+	env_bytes = NULL; /* o->payload, the caller's */
+	goto out;
+rollback:
+	(void)store_rollback(e->store);
+	engine_seterr(e, r, "cannot queue the message");
+	row->send_counter--;
+	row->sends_since_update--;
+	free(*out_wire);
+	*out_wire = NULL;
+	*out_wire_len = 0;
+out:
+	if (env_bytes != NULL) {
+		o->payload = NULL;
+		o->payload_len = 0;
+	}
+	free(env_bytes);
+	free(payload);
+	return r;
+}
+
 int engine_send(struct engine *e, const char *circle, const struct session_message *msg,
 		uint8_t out_msg_id[ENGINE_ID_LEN], bool *out_sent)
 {
 	struct store_circle row;
 	struct store_outbox o;
-	struct store_message m;
-	struct envelope env;
 	struct engine_sync_report rep;
 	struct store_outbox *items = NULL;
 	struct circle c;
-	uint8_t *payload = NULL, *env_bytes = NULL, *wire = NULL;
-	size_t payload_len = 0, env_len = 0, num = 0, wire_len = 0;
+	uint8_t *wire = NULL, msg_id[ENGINE_ID_LEN];
+	size_t num = 0, wire_len = 0;
 	uint64_t outer_deadline, epoch = 0;
 	bool fast = false;
 	int r;
 
 	memset(&c, 0, sizeof c);
+	memset(&o, 0, sizeof o);
 	if (out_msg_id != NULL) {
 		memset(out_msg_id, 0, ENGINE_ID_LEN);
 	}
@@ -3763,29 +4004,6 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 		return engine_seterr(e, HALQA_ERR_DENIED, "the circle is closed: %s",
 				     row.reason[0] ? row.reason : "we left it");
 	}
-	if ((r = session_encode(&payload, &payload_len, msg)) != HALQA_OK) {
-		return engine_seterr(e, HALQA_ERR_INVALID, "the message is not valid");
-	}
-	memset(&env, 0, sizeof env);
-	randombytes_buf(env.msg_id, sizeof env.msg_id);
-	env.sent_at = engine_now(e);
-	env.counter = row.send_counter + 1;
-	env.payload = payload;
-	env.payload_len = payload_len;
-	if ((r = envelope_encode(&env_bytes, &env_len, &env)) != HALQA_OK) {
-		engine_seterr(e, HALQA_ERR_INVALID, "the message is too long");
-		r = HALQA_ERR_INVALID;
-		goto out;
-	}
-	memset(&o, 0, sizeof o);
-	memcpy(o.circle_id, row.circle_id, ENGINE_ID_LEN);
-	randombytes_buf(o.client_msg_id, sizeof o.client_msg_id);
-	o.created_at = env.sent_at;
-	o.body = msg->kind == SESSION_KIND_CHAT ? (char *)msg->u.chat.text : (char *)"";
-	o.payload = env_bytes;
-	o.payload_len = env_len;
-	row.send_counter++;
-	row.sends_since_update++;
 	/*
 	 * The fast way, when nothing older waits in this circle's outbox:
 	 * encrypt now, in the transaction that queues the message, and send
@@ -3803,34 +4021,12 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	store_outbox_list_free(items, num);
 	items = NULL;
 	num = 0;
-	if ((r = store_begin(e->store)) != HALQA_OK) {
+	if ((r = queue_message(e, &row, msg, fast ? &c : NULL, &o, msg_id, &wire, &wire_len)) !=
+	    HALQA_OK) {
 		goto out;
 	}
-	if ((r = store_outbox_add(e->store, &o)) != HALQA_OK ||
-	    (r = store_circle_update(e->store, &row)) != HALQA_OK ||
-	    (r = store_seen_add(e->store, row.circle_id, env.msg_id)) != HALQA_OK) {
-		goto rollback;
-	}
-	if (msg->kind == SESSION_KIND_CHAT) {
-		memset(&m, 0, sizeof m);
-		memcpy(m.circle_id, row.circle_id, ENGINE_ID_LEN);
-		memcpy(m.msg_id, env.msg_id, ENGINE_ID_LEN);
-		memcpy(m.sender, e->id->sign_pub, ENGINE_KEY_LEN);
-		m.sent_at = env.sent_at;
-		m.received_at = env.sent_at;
-		m.body = (char *)msg->u.chat.text;
-		if ((r = store_message_add(e->store, &m, NULL)) != HALQA_OK) {
-			goto rollback;
-		}
-	}
-	if (fast && (r = protect_entry(e, &c, &o, &wire, &wire_len)) != HALQA_OK) {
-		goto rollback;
-	}
-	if ((r = store_commit(e->store)) != HALQA_OK) {
-		goto rollback;
-	}
 	if (out_msg_id != NULL) {
-		memcpy(out_msg_id, env.msg_id, ENGINE_ID_LEN);
+		memcpy(out_msg_id, msg_id, ENGINE_ID_LEN);
 	}
 	/* Queued: from here on, failing to reach the relay is not an error. */
 	if (relay_known_down(e)) {
@@ -3862,27 +4058,268 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 		halqa_log(HALQA_LOG_INFO, "engine", "message queued: %s", halqa_strerror(r));
 	}
 	r = HALQA_OK;
-	if (out_sent != NULL && store_outbox_list(e->store, row.circle_id, &items, &num) == HALQA_OK) {
-		*out_sent = true;
-		for (size_t i = 0; i < num; i++) {
-			if (sodium_memcmp(items[i].client_msg_id, o.client_msg_id, ENGINE_ID_LEN) ==
-			    0) {
-				*out_sent = false;
-			}
-		}
+	if (out_sent != NULL) {
+		*out_sent = !outbox_holds(e, row.circle_id, o.client_msg_id);
 	}
-	goto out;
-rollback:
-	(void)store_rollback(e->store);
-	engine_seterr(e, r, "cannot queue the message");
 out:
 	circle_cleanup(&c);
-	store_outbox_list_free(items, num);
 	free(wire);
-	free(payload);
-	free(env_bytes);
+	free(o.payload);
 	return r;
 }
+
+/* ---- sending with a sync (engine_send_with_sync) ---- */
+
+int engine_send_with_sync(struct engine *e, const char *circle, const struct session_message *msg)
+{
+	if (e == NULL || circle == NULL || msg == NULL || e->live) {
+		return HALQA_ERR_ARG;
+	}
+	memset(&e->ss, 0, sizeof e->ss);
+	e->ss.circle = circle;
+	e->ss.msg = msg;
+	return HALQA_OK;
+}
+
+int engine_send_outcome(struct engine *e, uint8_t out_msg_id[ENGINE_ID_LEN], bool *out_sent)
+{
+	if (out_msg_id != NULL) {
+		memset(out_msg_id, 0, ENGINE_ID_LEN);
+	}
+	if (out_sent != NULL) {
+		*out_sent = false;
+	}
+	if (!e->ss.done) {
+		return HALQA_ERR_ARG;
+	}
+	if (out_msg_id != NULL) {
+		memcpy(out_msg_id, e->ss.msg_id, ENGINE_ID_LEN);
+	}
+	if (out_sent != NULL) {
+		*out_sent = e->ss.sent;
+	}
+	if (e->ss.result != HALQA_OK) {
+		memcpy(e->err, e->ss.err, sizeof e->err);
+	}
+	return e->ss.result;
+}
+
+/* ss_done records the message's outcome |r| (its reason from e->err) and |sent|. */
+static void ss_done(struct engine *e, int r, bool sent)
+{
+	e->ss.done = true;
+	e->ss.result = r;
+	e->ss.sent = r == HALQA_OK && sent;
+	snprintf(e->ss.err, sizeof e->ss.err, "%s", r == HALQA_OK ? "" : e->err);
+}
+
+/*
+ * outbox_holds says whether outbox entry |client_msg_id| is still queued
+ * (also when the outbox cannot be read: then it is not known to be sent).
+ */
+static bool outbox_holds(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
+			 const uint8_t client_msg_id[ENGINE_ID_LEN])
+{
+	struct store_outbox *items = NULL;
+	size_t num = 0;
+	bool held = false;
+
+	if (store_outbox_list(e->store, id, &items, &num) != HALQA_OK) {
+		return true;
+	}
+	for (size_t i = 0; i < num; i++) {
+		if (sodium_memcmp(items[i].client_msg_id, client_msg_id, ENGINE_ID_LEN) == 0) {
+			held = true;
+		}
+	}
+	store_outbox_list_free(items, num);
+	return held;
+}
+
+/*
+ * ss_begin says whether the message can go out with the sync's first
+ * requests: engine_send's fast way (the circle known and open, nothing
+ * older in its outbox, the relay not known to be down). Its circle's id
+ * goes to e->ss.circle_id. Otherwise it is sent after the sync
+ * (ss_complete), where a circle the mailbox joins us to is known too.
+ */
+static bool ss_begin(struct engine *e)
+{
+	struct engine_sync_send *ss = &e->ss;
+	struct store_circle row;
+	struct store_outbox *items = NULL;
+	size_t num = 0;
+
+	if (ss->msg == NULL || relay_known_down(e) ||
+	    engine_circle_find(e, ss->circle, &row) != HALQA_OK ||
+	    (row.flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) ||
+	    store_outbox_list(e->store, row.circle_id, &items, &num) != HALQA_OK) {
+		e->err[0] = '\0';
+		return false;
+	}
+	store_outbox_list_free(items, num);
+	if (num != 0) {
+		return false;
+	}
+	memcpy(ss->circle_id, row.circle_id, ENGINE_ID_LEN);
+	ss->pipelined = true;
+	return true;
+}
+
+/*
+ * ss_start queues and encrypts the message (queue_message: durable before
+ * any ciphertext leaves) and sends its SEND after the sync's first
+ * requests, its answer to be read by ss_settle. A SEND that cannot start
+ * leaves the message queued; a message that cannot be queued is the
+ * outcome.
+ */
+static void ss_start(struct engine *e)
+{
+	struct engine_sync_send *ss = &e->ss;
+	struct engine_sync_report scratch;
+	struct store_outbox o;
+	struct wire_msg *req = NULL;
+	struct circle c;
+	uint8_t *wire = NULL;
+	size_t wire_len = 0;
+	int r;
+
+	memset(&c, 0, sizeof c);
+	memset(&o, 0, sizeof o);
+	if ((r = circle_load(e, ss->circle_id, &c)) != HALQA_OK ||
+	    (r = queue_message(e, &c.row, ss->msg, &c, &o, ss->msg_id, &wire, &wire_len)) !=
+		    HALQA_OK) {
+		ss_done(e, r, false);
+		goto out;
+	}
+	memcpy(ss->client_msg_id, o.client_msg_id, ENGINE_ID_LEN);
+	ss->sent_at = o.created_at;
+	ss->epoch = mls_group_epoch(c.g);
+	if ((req = calloc(1, sizeof *req)) == NULL) {
+		r = HALQA_ERR_NOMEM;
+	} else if ((r = send_req(&c, req, o.client_msg_id, wire, wire_len, ss->epoch)) ==
+		   HALQA_OK) {
+		r = ahead_start(e, &e->fetch[ENGINE_SEND_AHEAD], req);
+	}
+	if (r == HALQA_OK) {
+		ss->in_flight = true;
+	} else {
+		/* Queued: the sync's flush or the next sync sends it. */
+		memset(&scratch, 0, sizeof scratch);
+		fetch_drop(&e->fetch[ENGINE_SEND_AHEAD]);
+		(void)send_settle(e, ss->circle_id, ss->client_msg_id, ss->msg_id, ss->sent_at, r,
+				  false, &scratch);
+	}
+out:
+	e->err[0] = '\0';
+	if (req != NULL) {
+		sodium_memzero(req->u.send.cap, WIRE_CAP_LEN);
+		wire_msg_cleanup(req);
+		free(req);
+	}
+	circle_cleanup(&c);
+	free(wire);
+	free(o.payload);
+}
+
+/* ss_in_flight says whether the message's SEND is out in circle |id|, its answer not read. */
+static bool ss_in_flight(const struct engine *e, const uint8_t id[ENGINE_ID_LEN])
+{
+	return e->ss.in_flight && memcmp(e->ss.circle_id, id, ENGINE_ID_LEN) == 0;
+}
+
+/* ss_holds says whether outbox entry |o| is the message whose SEND is out. */
+static bool ss_holds(const struct engine *e, const struct store_outbox *o)
+{
+	return e->ss.in_flight &&
+	       memcmp(e->ss.client_msg_id, o->client_msg_id, ENGINE_ID_LEN) == 0;
+}
+
+/*
+ * ss_settle reads the answer to the message's SEND, if it is out, and
+ * settles its outbox entry as send_wire does. Returns the SEND's status
+ * (HALQA_ERR_STALE: a commit closed the epoch first; the entry waits for
+ * a flush in the new epoch).
+ */
+static int ss_settle(struct engine *e)
+{
+	struct engine_sync_send *ss = &e->ss;
+	struct engine_sync_report scratch;
+	int r;
+
+	if (!ss->in_flight) {
+		return HALQA_OK;
+	}
+	ss->in_flight = false;
+	memset(&scratch, 0, sizeof scratch);
+	r = fetch_finish(e, &e->fetch[ENGINE_SEND_AHEAD]);
+	return send_settle(e, ss->circle_id, ss->client_msg_id, ss->msg_id, ss->sent_at, r, false,
+			   &scratch);
+}
+
+/*
+ * ss_after_circle runs once the sync has read its circles (the message's
+ * without a failure: |circle_synced|): the SEND's answer is read, and a
+ * stale one makes the circle read again and the message sent for the
+ * epoch it reached (engine_sync_one: its retries, its flush), within one
+ * timeout as engine_send's attempt.
+ */
+static void ss_after_circle(struct engine *e, bool circle_synced, struct engine_sync_report *rep)
+{
+	uint64_t outer_deadline = e->deadline_ns;
+	int r;
+
+	if (ss_settle(e) != HALQA_ERR_STALE || !circle_synced) {
+		return;
+	}
+	if (outer_deadline == 0) {
+		e->deadline_ns = uv_hrtime() + (uint64_t)e->timeout_ms * 1000000;
+	}
+	r = engine_sync_one(e, e->ss.circle_id, rep);
+	e->deadline_ns = outer_deadline;
+	if (r != HALQA_OK) {
+		halqa_log(HALQA_LOG_INFO, "engine", "message queued: %s", halqa_strerror(r));
+	}
+}
+
+/*
+ * ss_complete settles the message after the sync: sent with engine_send
+ * if it could not go with the sync; else its SEND's answer read if the
+ * sync did not get to it (offline, a failure). A message the relay did
+ * not take in a circle the sync found closed (we were removed) never
+ * goes out: it leaves the outbox, and the outcome says the circle is closed.
+ */
+static void ss_complete(struct engine *e)
+{
+	struct engine_sync_send *ss = &e->ss;
+	struct store_circle row;
+	bool sent = false;
+	int r;
+
+	if (ss->done) {
+		return;
+	}
+	e->err[0] = '\0';
+	if (!ss->pipelined) {
+		r = engine_send(e, ss->circle, ss->msg, ss->msg_id, &sent);
+		ss_done(e, r, sent);
+		return;
+	}
+	(void)ss_settle(e);
+	e->err[0] = '\0';
+	r = HALQA_OK;
+	sent = !outbox_holds(e, ss->circle_id, ss->client_msg_id);
+	if (!sent && store_circle_get_by_id(e->store, ss->circle_id, &row) == HALQA_OK &&
+	    (row.flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED))) {
+		if (store_outbox_remove(e->store, ss->client_msg_id) != HALQA_OK) {
+			halqa_log(HALQA_LOG_DEBUG, "engine", "an unsendable entry stays queued");
+		}
+		r = engine_seterr(e, HALQA_ERR_DENIED, "the circle is closed: %s",
+				  row.reason[0] ? row.reason : "we left it");
+	}
+	ss_done(e, r, sent);
+}
+
 /* ---- leaving ---- */
 
 int engine_circle_leave(struct engine *e, const char *circle)

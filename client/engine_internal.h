@@ -71,6 +71,32 @@ struct engine_fetch {
 	uint64_t from_seq;
 };
 
+/*
+ * The message engine_send_with_sync hands to the next engine_sync
+ * (engine.c, "sending with a sync"). When its circle can take the fast
+ * way, it is queued and encrypted while the sync's first requests and the
+ * handshake are out, and its SEND follows them on the wire; its answer is
+ * read once the sync has read its circles (|in_flight| until then), and
+ * the sync's own outbox flush passes the entry over meanwhile. Otherwise
+ * it is sent after the sync, as engine_send does.
+ */
+struct engine_sync_send {
+	const char *circle;                /* borrowed until the sync returns; NULL: none */
+	const struct session_message *msg; /* borrowed likewise */
+	bool pipelined;                    /* queued during the sync, SEND out before its reads */
+	bool in_flight;                    /* its SEND is out, the answer not read (ENGINE_SEND_AHEAD) */
+	bool done;                         /* the outcome below is final */
+	uint8_t circle_id[ENGINE_ID_LEN];
+	uint8_t client_msg_id[ENGINE_ID_LEN];
+	uint8_t msg_id[ENGINE_ID_LEN];
+	int64_t sent_at;
+	uint64_t epoch;                    /* the epoch its SEND named */
+	/* The outcome, for engine_send_outcome. */
+	int result;
+	bool sent;
+	char err[256];
+};
+
 struct engine {
 	struct store *store;
 	const struct identity *id;
@@ -82,6 +108,7 @@ struct engine {
 	struct wire_msg *reply; /* net_call's answer (about 9 KiB, so on the heap) */
 	/* fetch_circle's FETCHes: the one being read and the one asked ahead (engine.c). */
 	struct engine_fetch *fetch;
+	struct engine_sync_send ss; /* a message sent with the next sync (engine_send_with_sync) */
 	unsigned timeout_ms;
 	size_t batch_items; /* a catch-up's transaction, in log items (ENGINE_BATCH_ITEMS) */
 	unsigned commit_depth; /* send_commit calls in progress (its syncs make no commits) */

@@ -86,6 +86,15 @@ int cli_engine_start(struct cli_engine *ce, struct store *store, const struct id
                      unsigned flags);
 
 /*
+ * cli_engine_first_sync is the sync cli_engine_open runs with
+ * CLI_ENGINE_SYNC (|flags| as there), for a command that sets the engine
+ * up before it (engine_send_with_sync): the report goes to ce->rep,
+ * ce->synced says whether it reached the relay, and an offline relay or a
+ * failure is told in one line on stderr, not an error. Returns 0.
+ */
+int cli_engine_first_sync(struct cli_engine *ce, unsigned flags);
+
+/*
  * cli_engine_sync runs engine_sync into |rep| and what follows every sync:
  * the circles joined or lost are told, the session payloads that were
  * refused are counted on stderr, the session-only retention runs, and the

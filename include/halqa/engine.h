@@ -221,6 +221,42 @@ HALQA_MUST_CHECK int engine_send(struct engine *e, const char *circle,
 				 const struct session_message *msg,
 				 uint8_t out_msg_id[ENGINE_ID_LEN], bool *out_sent);
 
+/*
+ * engine_send_with_sync makes the next engine_sync also send |msg| to
+ * |circle|, as engine_send would after it, but sooner: `halqa send`. When
+ * the circle is known, open, and nothing older waits in its outbox, the
+ * sync queues and encrypts the message (one durable commit, before any
+ * ciphertext leaves) while its first requests and the relay handshake are
+ * under way, and its SEND goes out right after them, before their answers
+ * are read. The relay answers one connection in order, so the sync reads
+ * the log as it was before the message; the SEND's answer is read once
+ * the sync has read its circles, and the outbox flush of that circle
+ * passes the entry over until then. A SEND refused as stale (a commit
+ * came first) is sent again, once, for the epoch the sync moved to; if
+ * that commit closed the circle for us (we were removed), it is not sent
+ * again, leaves the outbox, and the outcome says the circle is closed.
+ * The message is stored in our history before what the sync reads, so
+ * messages of others it brings come after ours in local order (as when a
+ * message waited in the outbox). Otherwise (a circle the sync may join, a
+ * closed one, an outbox with older entries) the message is sent after
+ * the sync with engine_send. |circle| and |msg| are borrowed until that
+ * sync returns. HALQA_ERR_ARG for a NULL argument or in live mode.
+ */
+HALQA_MUST_CHECK int engine_send_with_sync(struct engine *e, const char *circle,
+					   const struct session_message *msg);
+
+/*
+ * engine_send_outcome gives what happened to the message of the last
+ * engine_sync that had one (engine_send_with_sync): engine_send's result
+ * (HALQA_OK: sent, or queued in the outbox; |*out_sent| says which), its
+ * message id in |out_msg_id|, and, on failure, its reason as
+ * engine_last_error (HALQA_ERR_DENIED: the circle is closed, also when
+ * the sync closed it; the message then stays in our history only).
+ * HALQA_ERR_ARG if no sync has carried a message. Either output may be NULL.
+ */
+HALQA_MUST_CHECK int engine_send_outcome(struct engine *e, uint8_t out_msg_id[ENGINE_ID_LEN],
+					 bool *out_sent);
+
 /* Live events, for the interactive mode and the session handler. */
 enum engine_event_type {
 	ENGINE_EVENT_MESSAGE = 1,   /* a chat message was stored (|seq|) */

@@ -1,0 +1,326 @@
+/*
+ * test_engine_syncsend.c: a message sent with a sync
+ * (engine_send_with_sync, what `halqa send` does). The relay runs at
+ * log level debug, one line per request, so the order of a command's
+ * requests on the wire is read back from its log: the SEND goes out
+ * right after the sync's first requests, before the ACK that ends the
+ * sync, and once. A commit waiting on the relay makes the SEND stale:
+ * the sync applies the commit and the message goes out once more, for
+ * the new epoch, and reaches the others once. A removal waiting on the
+ * relay: the message is refused, never sent again, and the outcome says
+ * the circle is closed. A circle the same sync joins: sent after it.
+ * A self-update due in the same sync: the SEND's answer is read before
+ * the commit goes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "harness.h"
+#include "support/engine_steps.h"
+
+static struct relay_test relay;
+
+/* log_size is the relay log's current length (where a command's lines start). */
+static long log_size(void)
+{
+	FILE *f = fopen(relay.log_path, "r");
+	long n;
+
+	if (f == NULL || fseek(f, 0, SEEK_END) != 0) {
+		if (f != NULL) {
+			fclose(f);
+		}
+		return -1;
+	}
+	n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/*
+ * requests writes the request types the relay logged from offset |from|
+ * on into |out|, each followed by a space ("MAILBOX_FETCH FETCH SEND ACK ").
+ */
+static void requests(long from, char *out, size_t out_len)
+{
+	char line[512], *p;
+	size_t len = 0;
+	FILE *f = fopen(relay.log_path, "r");
+
+	out[0] = '\0';
+	if (f == NULL || fseek(f, from, SEEK_SET) != 0) {
+		CHECK(0);
+		if (f != NULL) {
+			fclose(f);
+		}
+		return;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		if (strstr(line, "relay: device ") == NULL || (p = strrchr(line, ' ')) == NULL ||
+		    strchr(p, '\n') == NULL) {
+			continue;
+		}
+		*strchr(p, '\n') = '\0';
+		len += (size_t)snprintf(out + len, len < out_len ? out_len - len : 0, "%s ", p + 1);
+	}
+	fclose(f);
+}
+
+/* count_of counts the whole words |word| in |list|. */
+static int count_of(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	int k = 0;
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n) {
+		if ((p == list || p[-1] == ' ') && p[n] == ' ') {
+			k++;
+		}
+	}
+	return k;
+}
+
+/* pos_of is the offset of the first whole word |word| in |list|, or -1. */
+static long pos_of(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n) {
+		if ((p == list || p[-1] == ' ') && p[n] == ' ') {
+			return p - list;
+		}
+	}
+	return -1;
+}
+
+/*
+ * say_with_sync syncs |p| with chat |text| for |circle| sent with it, and
+ * gives the outcome, whether it was sent, and the sync's report.
+ */
+static int say_with_sync(struct eprof *p, const char *circle, const char *text, bool *out_sent,
+			 struct engine_sync_report *rep)
+{
+	struct session_message *m = calloc(1, sizeof *m);
+	uint8_t msg_id[ENGINE_ID_LEN];
+	int r;
+
+	if (m == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	m->kind = SESSION_KIND_CHAT;
+	snprintf(m->u.chat.text, sizeof m->u.chat.text, "%s", text);
+	if ((r = engine_send_with_sync(p->e, circle, m)) == HALQA_OK) {
+		CHECK_OK(engine_sync(p->e, rep));
+		r = engine_send_outcome(p->e, msg_id, out_sent);
+	}
+	free(m);
+	return r;
+}
+
+/* outbox_num is how many entries wait in |p|'s outbox. */
+static size_t outbox_num(struct eprof *p)
+{
+	struct store_outbox *items = NULL;
+	size_t num = 0;
+
+	CHECK_OK(store_outbox_list(p->store, NULL, &items, &num));
+	store_outbox_list_free(items, num);
+	return num;
+}
+
+static void test_order_and_once(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	char ops[4096];
+	bool sent = false;
+	long from;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	/* No sync has carried a message yet. */
+	CHECK_RC(engine_send_outcome(alice->e, NULL, NULL), HALQA_ERR_ARG);
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(eprof_sync(alice, NULL));
+	/* Bob wrote meanwhile: alice's sync reads it and moves her cursor (an ACK). */
+	CHECK_OK(eprof_say(bob, "Desk", "b1", NULL));
+	from = log_size();
+	CHECK_OK(say_with_sync(alice, "Desk", "a1", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(rep.received, 1);
+	requests(from, ops, sizeof ops);
+	/* The first sync's requests, then the SEND, then the ACK; one SEND. */
+	CHECK(pos_of(ops, "MAILBOX_FETCH") >= 0 && pos_of(ops, "FETCH") >= 0);
+	CHECK(pos_of(ops, "MAILBOX_FETCH") < pos_of(ops, "SEND"));
+	CHECK(pos_of(ops, "FETCH") < pos_of(ops, "SEND"));
+	CHECK(pos_of(ops, "ACK") > pos_of(ops, "SEND"));
+	CHECK_INT_EQ(count_of(ops, "SEND"), 1);
+	if (count_of(ops, "SEND") != 1 || pos_of(ops, "ACK") < pos_of(ops, "SEND")) {
+		fprintf(stderr, "requests: %s\n", ops);
+	}
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "a1"), 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "b1"), 1);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "a1"), 1);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+static void test_stale_epoch(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	char ops[4096];
+	bool sent = false;
+	long from;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	/* Bob's self-update is due: his sync commits, and alice has not read it. */
+	bob->now += ENGINE_SELF_UPDATE_MS + 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.commits, 1);
+	from = log_size();
+	CHECK_OK(say_with_sync(alice, "Desk", "after the commit", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(rep.commits, 1);
+	requests(from, ops, sizeof ops);
+	/* Refused as stale, then sent once more for the new epoch. */
+	CHECK_INT_EQ(count_of(ops, "SEND"), 2);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "after the commit"), 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "after the commit"), 1);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
+	/* Nothing goes again. */
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+static void test_removed_meanwhile(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	struct store_circle sc;
+	char ops[4096];
+	bool sent = true;
+	long from;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(engine_circle_remove(alice->e, "Desk", (const char *[]){"bob"}, 1));
+	from = log_size();
+	CHECK_RC(say_with_sync(bob, "Desk", "said after my removal", &sent, &rep),
+		 HALQA_ERR_DENIED);
+	CHECK(!sent);
+	CHECK(strstr(engine_last_error(bob->e), "closed") != NULL);
+	requests(from, ops, sizeof ops);
+	CHECK_INT_EQ(count_of(ops, "SEND"), 1);
+	CHECK_OK(engine_circle_find(bob->e, "Desk", &sc));
+	CHECK(sc.flags & STORE_CIRCLE_REMOVED);
+	/* Never queued for a closed circle, never sent by a later sync. */
+	CHECK_INT_EQ(outbox_num(bob), 0);
+	from = log_size();
+	CHECK_OK(eprof_sync(bob, &rep));
+	requests(from, ops, sizeof ops);
+	CHECK_INT_EQ(count_of(ops, "SEND"), 0);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "said after my removal"), 0);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+static void test_joined_in_the_same_sync(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	bool sent = false;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(engine_circle_create(alice->e, "Late", NULL));
+	CHECK_OK(engine_circle_add(alice->e, "Late", (const char *[]){"bob"}, 1));
+	/* Bob does not know "Late" before his sync reads the Welcome. */
+	CHECK_OK(say_with_sync(bob, "Late", "first words", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(outbox_num(bob), 0);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Late", "first words"), 1);
+	/* An unknown circle is the outcome, as engine_send says it. */
+	CHECK_RC(say_with_sync(bob, "Nowhere", "lost", &sent, &rep), HALQA_ERR_NOT_FOUND);
+	CHECK(!sent);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+static void test_self_update_due(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	char ops[4096];
+	bool sent = false;
+	long from;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	alice->now += ENGINE_SELF_UPDATE_MS + 1000;
+	from = log_size();
+	CHECK_OK(say_with_sync(alice, "Desk", "before the update", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(rep.commits, 1);
+	requests(from, ops, sizeof ops);
+	/* The message, then the commit: two SENDs, the message's not repeated. */
+	CHECK_INT_EQ(count_of(ops, "SEND"), 2);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "before the update"), 1);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+int main(void)
+{
+	if (sodium_init() < 0) {
+		return 1;
+	}
+	if (relay_test_start(&relay, "--open --log-level debug") != HALQA_OK) {
+		fprintf(stderr, "cannot start halqad\n");
+		return 1;
+	}
+	RUN(test_order_and_once);
+	RUN(test_stale_epoch);
+	RUN(test_removed_meanwhile);
+	RUN(test_joined_in_the_same_sync);
+	RUN(test_self_update_due);
+	relay_test_stop(&relay);
+	return harness_report();
+}
