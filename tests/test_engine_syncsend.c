@@ -10,11 +10,16 @@
  * relay: the message is refused, never sent again, and the outcome says
  * the circle is closed. A circle the same sync joins: sent after it.
  * A self-update due in the same sync: the SEND's answer is read before
- * the commit goes.
+ * the commit goes. The relay killed while the SEND's write is held up
+ * (--test-faults): the message is queued, and after the restart it
+ * reaches the others once.
  */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -307,12 +312,65 @@ out:
 	eprof_free(bob);
 }
 
+/* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
+static void *killer(void *arg)
+{
+	struct timespec pause = {1, 0};
+
+	(void)arg;
+	nanosleep(&pause, NULL);
+	if (relay_test_kill(&relay, SIGKILL) != HALQA_OK) {
+		fprintf(stderr, "the relay was not running\n");
+	}
+	return NULL;
+}
+
+static void test_relay_dies_meanwhile(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	char out[256];
+	bool sent = true;
+	int status = -1;
+	pthread_t t;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(eprof_sync(alice, NULL));
+	/* The relay's next durable write (the SEND's) waits three seconds. */
+	CHECK_OK(relay_test_command(&relay, "admin delay commit 3000", out, sizeof out, &status));
+	CHECK_INT_EQ(status, 0);
+	CHECK_INT_EQ(pthread_create(&t, NULL, killer, NULL), 0);
+	/* The SEND's answer never comes: queued, not an error. */
+	CHECK_OK(say_with_sync(alice, "Desk", "across the crash", &sent, &rep));
+	CHECK_INT_EQ(pthread_join(t, NULL), 0);
+	CHECK(!sent);
+	CHECK_INT_EQ(outbox_num(alice), 1);
+	CHECK_OK(relay_test_restart(&relay));
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.sent, 1);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "across the crash"), 1);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.sent, 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "across the crash"), 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "across the crash"), 1);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0) {
 		return 1;
 	}
-	if (relay_test_start(&relay, "--open --log-level debug") != HALQA_OK) {
+	if (relay_test_start(&relay, "--open --log-level debug --test-faults") != HALQA_OK) {
 		fprintf(stderr, "cannot start halqad\n");
 		return 1;
 	}
@@ -321,6 +379,7 @@ int main(void)
 	RUN(test_removed_meanwhile);
 	RUN(test_joined_in_the_same_sync);
 	RUN(test_self_update_due);
+	RUN(test_relay_dies_meanwhile);
 	relay_test_stop(&relay);
 	return harness_report();
 }
