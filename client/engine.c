@@ -4171,7 +4171,8 @@ static bool ss_begin(struct engine *e)
  * any ciphertext leaves) and sends its SEND after the sync's first
  * requests, its answer to be read by ss_settle. A SEND that cannot start
  * leaves the message queued; a message that cannot be queued is the
- * outcome.
+ * outcome; a group that cannot be loaded leaves it to engine_send after
+ * the sync (ss_complete), as before.
  */
 static void ss_start(struct engine *e)
 {
@@ -4186,9 +4187,13 @@ static void ss_start(struct engine *e)
 
 	memset(&c, 0, sizeof c);
 	memset(&o, 0, sizeof o);
-	if ((r = circle_load(e, ss->circle_id, &c)) != HALQA_OK ||
-	    (r = queue_message(e, &c.row, ss->msg, &c, &o, ss->msg_id, &wire, &wire_len)) !=
-		    HALQA_OK) {
+	if (circle_load(e, ss->circle_id, &c) != HALQA_OK) {
+		/* As engine_send without its fast way: queued after the sync, and sent if it can be. */
+		ss->pipelined = false;
+		goto out;
+	}
+	if ((r = queue_message(e, &c.row, ss->msg, &c, &o, ss->msg_id, &wire, &wire_len)) !=
+	    HALQA_OK) {
 		ss_done(e, r, false);
 		goto out;
 	}

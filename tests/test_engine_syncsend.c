@@ -10,7 +10,8 @@
  * relay: the message is refused, never sent again, and the outcome says
  * the circle is closed. A circle the same sync joins: sent after it.
  * A self-update due in the same sync: the SEND's answer is read before
- * the commit goes. The relay killed while the SEND's write is held up
+ * the commit goes. An older message waiting in the outbox goes first.
+ * The relay killed while the SEND's write is held up
  * (--test-faults): the message is queued, and after the restart it
  * reaches the others once.
  */
@@ -312,6 +313,50 @@ out:
 	eprof_free(bob);
 }
 
+/*
+ * An older message waits in the outbox (the relay was down): the new one
+ * does not overtake it. The sync sends the old one, then the new one goes,
+ * each once, in the order they were written.
+ */
+static void test_older_entry_waiting(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	struct store_message_list list;
+	struct store_circle sc;
+	bool sent = true;
+
+	memset(&list, 0, sizeof list);
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(relay_test_kill(&relay, SIGTERM));
+	engine_set_timeout(alice->e, 1000);
+	CHECK_OK(eprof_say(alice, "Desk", "older", &sent));
+	CHECK(!sent);
+	CHECK_INT_EQ(outbox_num(alice), 1);
+	CHECK_OK(relay_test_restart(&relay));
+	engine_set_timeout(alice->e, 5000);
+	CHECK_OK(say_with_sync(alice, "Desk", "newer", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(rep.sent, 1);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 2);
+	CHECK_OK(engine_circle_find(bob->e, "Desk", &sc));
+	CHECK_OK(store_message_list_after(bob->store, sc.circle_id, 0, 10, 0, &list));
+	CHECK_INT_EQ(list.num, 2);
+	if (list.num == 2) {
+		CHECK(strcmp(list.items[0].body, "older") == 0);
+		CHECK(strcmp(list.items[1].body, "newer") == 0);
+	}
+out:
+	store_message_list_free(&list);
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 /* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
 static void *killer(void *arg)
 {
@@ -379,6 +424,7 @@ int main(void)
 	RUN(test_removed_meanwhile);
 	RUN(test_joined_in_the_same_sync);
 	RUN(test_self_update_due);
+	RUN(test_older_entry_waiting);
 	RUN(test_relay_dies_meanwhile);
 	relay_test_stop(&relay);
 	return harness_report();
