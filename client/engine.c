@@ -3540,12 +3540,17 @@ int engine_sync_one(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 		/*
 		 * A commit of ours may follow: the SEND still out goes first on
 		 * the wire, but its answer is read before, so a stale one is
-		 * sent again here, for the epoch the sync reached.
+		 * sent again here, for the epoch the sync reached. An unanswered
+		 * one ends the sync offline, as any unanswered request does: a
+		 * commit after it would wait out a second timeout.
 		 */
 		if (r == HALQA_OK && ss_in_flight(e, id) && e->commit_depth == 0 &&
-		    (mls_group_num_proposals(c.g) > 0 || self_update_due(e, &c.row)) &&
-		    ss_settle(e) == HALQA_ERR_STALE) {
-			r = HALQA_ERR_STALE;
+		    (mls_group_num_proposals(c.g) > 0 || self_update_due(e, &c.row))) {
+			int sr = ss_settle(e);
+
+			if (sr == HALQA_ERR_STALE || relay_unreachable(e, sr)) {
+				r = sr;
+			}
 		}
 		if (r != HALQA_ERR_STALE) {
 			break;

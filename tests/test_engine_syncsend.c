@@ -24,8 +24,10 @@
 
 #include <sodium.h>
 
+#include "halqa/mls_group.h"
 #include "harness.h"
 #include "support/engine_steps.h"
+#include "support/hostile_relay.h"
 
 static struct relay_test relay;
 
@@ -357,6 +359,63 @@ out:
 	eprof_free(bob);
 }
 
+/*
+ * The relay reads but its writes hang (a hostile relay that swallows
+ * every SEND) while a self-update of alice's is due in the same sync:
+ * the unanswered SEND makes the sync offline there, as any unanswered
+ * request does. No commit follows it to wait out a second timeout on the
+ * same silence (and to stay pending, its fate unknown until the next
+ * sync). Once writes go through again, the message reaches bob once and
+ * the next sync makes the self-update.
+ */
+static void test_writes_hang_commit_due(void)
+{
+	struct eprof *bob = eprof_new(&relay, "bob"), *alice = NULL;
+	struct hostile_relay *h = NULL;
+	struct engine_sync_report rep;
+	struct mls_group *g = NULL;
+	bool sent = true;
+
+	if (bob == NULL || (alice = eprof_new_behind(&relay, bob, "alice", &h)) == NULL) {
+		goto out;
+	}
+	CHECK_OK(engine_circle_create(bob->e, "Desk", NULL));
+	CHECK_OK(engine_circle_add(bob->e, "Desk", (const char *[]){"alice"}, 1));
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.joined, 1);
+	alice->now += ENGINE_SELF_UPDATE_MS + 1000;
+	engine_set_timeout(alice->e, 1000);
+	hostile_relay_set_modes(h, HOSTILE_MUTE_SEND);
+	CHECK_OK(say_with_sync(alice, "Desk", "into the silence", &sent, &rep));
+	CHECK(!sent);
+	CHECK(rep.offline);
+	CHECK_INT_EQ(rep.commits, 0);
+	CHECK_INT_EQ(outbox_num(alice), 1);
+	/* No commit was made after the SEND went unanswered. */
+	CHECK_OK(eprof_group(alice, "Desk", &g));
+	if (g != NULL) {
+		CHECK(!mls_group_has_pending(g));
+	}
+	mls_group_free(g);
+	hostile_relay_set_modes(h, 0);
+	engine_set_timeout(alice->e, 5000);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK(!rep.offline);
+	CHECK_INT_EQ(rep.sent, 1);
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "into the silence"), 1);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "into the silence"), 1);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+	hostile_relay_stop(h);
+}
+
 /* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
 static void *killer(void *arg)
 {
@@ -426,6 +485,7 @@ int main(void)
 	RUN(test_self_update_due);
 	RUN(test_older_entry_waiting);
 	RUN(test_relay_dies_meanwhile);
+	RUN(test_writes_hang_commit_due);
 	relay_test_stop(&relay);
 	return harness_report();
 }

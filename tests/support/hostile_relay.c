@@ -207,6 +207,11 @@ static void handle(struct hostile_relay *h, const uint8_t *rid, size_t rid_len,
 		return;
 	}
 	id = req.request_id;
+	if (req.type == WIRE_SEND && (modes & HOSTILE_MUTE_SEND)) {
+		/* A relay whose writes hang: it reads on, and the client waits for this answer. */
+		wire_msg_cleanup(&req);
+		return;
+	}
 	if (req.type == WIRE_FETCH && atomic_load(&h->fetch_limited)) {
 		if (atomic_load(&h->fetch_left) <= 0) {
 			send_frame(h, rid, rid_len, garbage, sizeof garbage);

@@ -20,6 +20,7 @@ enum hostile_mode {
 	HOSTILE_REPEAT = 0x04,  /* every fetched message twice, and the last fetch's again */
 	HOSTILE_REVERSE = 0x08, /* fetched messages in reverse order */
 	HOSTILE_FOREIGN = 0x10, /* add messages fetched earlier from another circle */
+	HOSTILE_MUTE_SEND = 0x20, /* SENDs swallowed: never forwarded, never answered (writes hang) */
 };
 
 struct hostile_relay;
