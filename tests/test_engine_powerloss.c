@@ -456,6 +456,84 @@ out:
 }
 
 /*
+ * send_with_sync_cut: alice sends with her sync (`halqa send`) after
+ * |setup| made that sync do more (NULL: nothing), and her power fails
+ * right after. The message and its ratchet step were on the disk before
+ * the SEND left; what followed may not be. Bob reads it, the relay's
+ * retention runs, and alice sends on with her syncs: bob has each
+ * message once and refuses none (a ratchet step used twice would be
+ * refused), and both stay in one epoch.
+ */
+static void send_with_sync_cut(const char *circle, void (*setup)(struct eprof *, struct eprof *))
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	bool sent = false;
+
+	if (alice == NULL || bob == NULL || pair(alice, bob, circle) != HALQA_OK) {
+		goto out;
+	}
+	if (setup != NULL) {
+		setup(alice, bob);
+	}
+	CHECK_OK(eprof_say_with_sync(alice, circle, "before the cut", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(outbox_len(alice), 0);
+	CHECK_OK(power_cut(alice));
+	CHECK_INT_EQ(eprof_has_text(alice, circle, "before the cut"), 1);
+	memset(&rep, 0, sizeof rep);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(rep.refused, 0);
+	sweep();
+	/* Sent before alice reads her echo: a ratchet step lost in the cut would be used again. */
+	CHECK_OK(eprof_say_with_sync(alice, circle, "after the cut", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(outbox_len(alice), 0);
+	CHECK_OK(eprof_say_with_sync(alice, circle, "and again", &sent, &rep));
+	CHECK(sent);
+	memset(&rep, 0, sizeof rep);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 2);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(eprof_has_text(bob, circle, "before the cut"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, circle, "after the cut"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, circle, "and again"), 1);
+	CHECK_INT_EQ(eprof_count(bob, circle), 3);
+	CHECK_INT_EQ(eprof_count(alice, circle), 3);
+	CHECK_OK(eprof_same_epoch(alice, bob, circle, NULL));
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
+/* bob_commits: bob's self-update waits on the relay, so alice's SEND is stale and sent again. */
+static void bob_commits(struct eprof *alice, struct eprof *bob)
+{
+	struct engine_sync_report rep;
+
+	(void)alice;
+	bob->now += ENGINE_SELF_UPDATE_MS + 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.commits, 1);
+}
+
+/* alice_update_due: alice's sync reads her SEND's answer, then commits her self-update. */
+static void alice_update_due(struct eprof *alice, struct eprof *bob)
+{
+	(void)bob;
+	alice->now += ENGINE_SELF_UPDATE_MS + 1000;
+}
+
+static void test_cut_after_send_with_sync(void)
+{
+	send_with_sync_cut("SendSync", NULL);
+	send_with_sync_cut("Stale", bob_commits);
+	send_with_sync_cut("Update", alice_update_due);
+}
+
+/*
  * The power fails right after a sync that read an echo of alice's and
  * then bob's message, and ACKed past both: bob's message was on the disk
  * before the ACK left, and the group that decrypted it too.
@@ -543,6 +621,7 @@ int main(void)
 	RUN(test_cut_model);
 	RUN(test_cut_after_echo_sync);
 	RUN(test_cut_after_send);
+	RUN(test_cut_after_send_with_sync);
 	RUN(test_cut_after_mixed_sync);
 	RUN(test_cut_after_add);
 	relay_test_stop(&relay);

@@ -104,30 +104,6 @@ static long pos_of(const char *list, const char *word)
 	return -1;
 }
 
-/*
- * say_with_sync syncs |p| with chat |text| for |circle| sent with it, and
- * gives the outcome, whether it was sent, and the sync's report.
- */
-static int say_with_sync(struct eprof *p, const char *circle, const char *text, bool *out_sent,
-			 struct engine_sync_report *rep)
-{
-	struct session_message *m = calloc(1, sizeof *m);
-	uint8_t msg_id[ENGINE_ID_LEN];
-	int r;
-
-	if (m == NULL) {
-		return HALQA_ERR_NOMEM;
-	}
-	m->kind = SESSION_KIND_CHAT;
-	snprintf(m->u.chat.text, sizeof m->u.chat.text, "%s", text);
-	if ((r = engine_send_with_sync(p->e, circle, m)) == HALQA_OK) {
-		CHECK_OK(engine_sync(p->e, rep));
-		r = engine_send_outcome(p->e, msg_id, out_sent);
-	}
-	free(m);
-	return r;
-}
-
 /* outbox_num is how many entries wait in |p|'s outbox. */
 static size_t outbox_num(struct eprof *p)
 {
@@ -157,7 +133,7 @@ static void test_order_and_once(void)
 	/* Bob wrote meanwhile: alice's sync reads it and moves her cursor (an ACK). */
 	CHECK_OK(eprof_say(bob, "Desk", "b1", NULL));
 	from = log_size();
-	CHECK_OK(say_with_sync(alice, "Desk", "a1", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "a1", &sent, &rep));
 	CHECK(sent);
 	CHECK_INT_EQ(rep.received, 1);
 	requests(from, ops, sizeof ops);
@@ -198,7 +174,7 @@ static void test_stale_epoch(void)
 	CHECK_OK(eprof_sync(bob, &rep));
 	CHECK_INT_EQ(rep.commits, 1);
 	from = log_size();
-	CHECK_OK(say_with_sync(alice, "Desk", "after the commit", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "after the commit", &sent, &rep));
 	CHECK(sent);
 	CHECK_INT_EQ(rep.commits, 1);
 	requests(from, ops, sizeof ops);
@@ -235,7 +211,7 @@ static void test_removed_meanwhile(void)
 	CHECK_OK(eprof_pair(alice, bob, "Desk"));
 	CHECK_OK(engine_circle_remove(alice->e, "Desk", (const char *[]){"bob"}, 1));
 	from = log_size();
-	CHECK_RC(say_with_sync(bob, "Desk", "said after my removal", &sent, &rep),
+	CHECK_RC(eprof_say_with_sync(bob, "Desk", "said after my removal", &sent, &rep),
 		 HALQA_ERR_DENIED);
 	CHECK(!sent);
 	CHECK(strstr(engine_last_error(bob->e), "closed") != NULL);
@@ -270,14 +246,14 @@ static void test_joined_in_the_same_sync(void)
 	CHECK_OK(engine_circle_create(alice->e, "Late", NULL));
 	CHECK_OK(engine_circle_add(alice->e, "Late", (const char *[]){"bob"}, 1));
 	/* Bob does not know "Late" before his sync reads the Welcome. */
-	CHECK_OK(say_with_sync(bob, "Late", "first words", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(bob, "Late", "first words", &sent, &rep));
 	CHECK(sent);
 	CHECK_INT_EQ(outbox_num(bob), 0);
 	CHECK_OK(eprof_sync(alice, &rep));
 	CHECK_INT_EQ(rep.received, 1);
 	CHECK_INT_EQ(eprof_has_text(alice, "Late", "first words"), 1);
 	/* An unknown circle is the outcome, as engine_send says it. */
-	CHECK_RC(say_with_sync(bob, "Nowhere", "lost", &sent, &rep), HALQA_ERR_NOT_FOUND);
+	CHECK_RC(eprof_say_with_sync(bob, "Nowhere", "lost", &sent, &rep), HALQA_ERR_NOT_FOUND);
 	CHECK(!sent);
 out:
 	eprof_free(alice);
@@ -298,7 +274,7 @@ static void test_self_update_due(void)
 	CHECK_OK(eprof_pair(alice, bob, "Desk"));
 	alice->now += ENGINE_SELF_UPDATE_MS + 1000;
 	from = log_size();
-	CHECK_OK(say_with_sync(alice, "Desk", "before the update", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "before the update", &sent, &rep));
 	CHECK(sent);
 	CHECK_INT_EQ(rep.commits, 1);
 	requests(from, ops, sizeof ops);
@@ -340,7 +316,7 @@ static void test_older_entry_waiting(void)
 	CHECK_INT_EQ(outbox_num(alice), 1);
 	CHECK_OK(relay_test_restart(&relay));
 	engine_set_timeout(alice->e, 5000);
-	CHECK_OK(say_with_sync(alice, "Desk", "newer", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "newer", &sent, &rep));
 	CHECK(sent);
 	CHECK_INT_EQ(rep.sent, 1);
 	CHECK_INT_EQ(outbox_num(alice), 0);
@@ -386,7 +362,7 @@ static void test_writes_hang_commit_due(void)
 	alice->now += ENGINE_SELF_UPDATE_MS + 1000;
 	engine_set_timeout(alice->e, 1000);
 	hostile_relay_set_modes(h, HOSTILE_MUTE_SEND);
-	CHECK_OK(say_with_sync(alice, "Desk", "into the silence", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "into the silence", &sent, &rep));
 	CHECK(!sent);
 	CHECK(rep.offline);
 	CHECK_INT_EQ(rep.commits, 0);
@@ -448,7 +424,7 @@ static void test_relay_dies_meanwhile(void)
 	CHECK_INT_EQ(status, 0);
 	CHECK_INT_EQ(pthread_create(&t, NULL, killer, NULL), 0);
 	/* The SEND's answer never comes: queued, not an error. */
-	CHECK_OK(say_with_sync(alice, "Desk", "across the crash", &sent, &rep));
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "across the crash", &sent, &rep));
 	CHECK_INT_EQ(pthread_join(t, NULL), 0);
 	CHECK(!sent);
 	CHECK_INT_EQ(outbox_num(alice), 1);

@@ -217,6 +217,26 @@ int eprof_say(struct eprof *p, const char *circle, const char *text, bool *out_s
 	return r;
 }
 
+int eprof_say_with_sync(struct eprof *p, const char *circle, const char *text, bool *out_sent,
+			struct engine_sync_report *rep)
+{
+	struct session_message *m = calloc(1, sizeof *m);
+	uint8_t msg_id[ENGINE_ID_LEN];
+	int r;
+
+	if (m == NULL) {
+		return HALQA_ERR_NOMEM;
+	}
+	m->kind = SESSION_KIND_CHAT;
+	snprintf(m->u.chat.text, sizeof m->u.chat.text, "%s", text);
+	if ((r = engine_send_with_sync(p->e, circle, m)) == HALQA_OK) {
+		CHECK_OK(eprof_sync(p, rep));
+		r = engine_send_outcome(p->e, msg_id, out_sent);
+	}
+	free(m);
+	return r;
+}
+
 int eprof_sync(struct eprof *p, struct engine_sync_report *rep)
 {
 	struct engine_sync_report local;

@@ -69,6 +69,15 @@ int eprof_pair(struct eprof *a, struct eprof *b, const char *name);
 /* eprof_say sends chat |text| to |circle|. */
 int eprof_say(struct eprof *p, const char *circle, const char *text, bool *out_sent);
 
+/*
+ * eprof_say_with_sync syncs |p| with chat |text| for |circle| sent with it
+ * (engine_send_with_sync, as `halqa send` does): the sync must succeed;
+ * returns the message's outcome and whether it was sent, the sync's
+ * report in |rep| (may be NULL).
+ */
+int eprof_say_with_sync(struct eprof *p, const char *circle, const char *text, bool *out_sent,
+			struct engine_sync_report *rep);
+
 /* eprof_sync syncs and returns the report in |rep| (may be NULL). */
 int eprof_sync(struct eprof *p, struct engine_sync_report *rep);
 
