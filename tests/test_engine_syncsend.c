@@ -392,6 +392,53 @@ out:
 	hostile_relay_stop(h);
 }
 
+/*
+ * More is waiting than one FETCH returns: the sync's next FETCH goes out
+ * after the SEND and reads alice's own message back before the SEND's
+ * answer is read. The echo settles the entry; the flush does not send it
+ * again, and the SEND's answer finds it gone: sent once, stored once.
+ */
+static void test_echo_before_answer(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct engine_sync_report rep;
+	char ops[4096], text[32];
+	bool sent = false;
+	long from;
+	int num = WIRE_MAX_FETCH_COUNT + 20;
+
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(eprof_sync(alice, NULL));
+	for (int i = 0; i < num; i++) {
+		snprintf(text, sizeof text, "b%d", i);
+		CHECK_OK(eprof_say(bob, "Desk", text, NULL));
+	}
+	from = log_size();
+	CHECK_OK(eprof_say_with_sync(alice, "Desk", "mine", &sent, &rep));
+	CHECK(sent);
+	CHECK_INT_EQ(rep.received, num);
+	CHECK_INT_EQ(rep.refused, 0);
+	requests(from, ops, sizeof ops);
+	CHECK_INT_EQ(count_of(ops, "SEND"), 1);
+	/* A FETCH after the SEND: the one that read the echo. */
+	CHECK(strstr(ops + pos_of(ops, "SEND"), " FETCH ") != NULL);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_INT_EQ(eprof_has_text(alice, "Desk", "mine"), 1);
+	CHECK_INT_EQ(eprof_count(alice, "Desk"), num + 1);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.received, 0);
+	CHECK_INT_EQ(rep.sent, 0);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "mine"), 1);
+out:
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 /* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
 static void *killer(void *arg)
 {
@@ -462,6 +509,7 @@ int main(void)
 	RUN(test_older_entry_waiting);
 	RUN(test_relay_dies_meanwhile);
 	RUN(test_writes_hang_commit_due);
+	RUN(test_echo_before_answer);
 	relay_test_stop(&relay);
 	return harness_report();
 }
