@@ -3887,14 +3887,47 @@ static bool relay_known_down(const struct engine *e)
 }
 
 /*
+ * circle_fresh makes |c| the circle as stored now, inside the caller's
+ * transaction: its row read again, its group too if the stored one is no
+ * longer the one |c| holds. Another halqa process on this profile (a
+ * `halqa send` beside `halqa chat`) may have sent or read in this circle
+ * since |c| was loaded; until the transaction began, nothing kept it out.
+ */
+static int circle_fresh(struct engine *e, struct circle *c)
+{
+	uint8_t digest[MLS_GROUP_STATE_DIGEST_LEN], *state = NULL;
+	size_t state_len = 0;
+	bool same;
+	int r;
+
+	if ((r = store_circle_state_get(e->store, c->row.circle_id, &state, &state_len)) !=
+	    HALQA_OK) {
+		return r;
+	}
+	mls_group_state_digest(digest, state, state_len);
+	store_secret_free(state, state_len);
+	same = c->g != NULL && c->have_hash &&
+	       sodium_memcmp(digest, c->state_hash, sizeof digest) == 0;
+	sodium_memzero(digest, sizeof digest);
+	if (!same) {
+		return circle_reload(e, c);
+	}
+	return store_circle_get_by_id(e->store, c->row.circle_id, &c->row);
+}
+
+/*
  * queue_message queues |msg| for circle |row| in one transaction that waits
  * for the disk: the outbox entry (a fresh client message id; |*o|), the
- * circle's counters (|row| is updated), the message id as seen, a chat
- * message in our own history, and, with |c| not NULL, the ciphertext for
- * c's epoch with the group that made it (|*out_wire|, malloc'd): stored
- * before it can leave, so a ratchet key is never used twice. o->payload
- * (the envelope) is malloc'd for the caller, o->body borrows |msg|. On
- * failure nothing is stored and both are NULL.
+ * circle's counters (|row| is read again inside the transaction and
+ * updated), the message id as seen, a chat message in our own history,
+ * and, with |c| not NULL, the ciphertext for c's epoch with the group
+ * that made it (|*out_wire|, malloc'd): stored before it can leave, so a
+ * ratchet key is never used twice. The group and the row are the ones
+ * stored when the transaction began (circle_fresh), not the caller's
+ * copies: another process on the profile may have moved them on. A
+ * circle closed meanwhile is HALQA_ERR_DENIED. o->payload (the envelope)
+ * is malloc'd for the caller, o->body borrows |msg|. On failure nothing
+ * is stored and both are NULL.
  */
 static int queue_message(struct engine *e, struct store_circle *row,
 			 const struct session_message *msg, struct circle *c, struct store_outbox *o,
@@ -3904,6 +3937,8 @@ static int queue_message(struct engine *e, struct store_circle *row,
 	struct envelope env;
 	uint8_t *payload = NULL, *env_bytes = NULL;
 	size_t payload_len = 0, env_len = 0;
+	uint64_t counter = row->send_counter;
+	bool counted = false;
 	int r;
 
 	memset(o, 0, sizeof *o);
@@ -3915,7 +3950,7 @@ static int queue_message(struct engine *e, struct store_circle *row,
 	memset(&env, 0, sizeof env);
 	randombytes_buf(env.msg_id, sizeof env.msg_id);
 	env.sent_at = engine_now(e);
-	env.counter = row->send_counter + 1;
+	env.counter = counter + 1;
 	env.payload = payload;
 	env.payload_len = payload_len;
 	if ((r = envelope_encode(&env_bytes, &env_len, &env)) != HALQA_OK) {
@@ -3926,12 +3961,35 @@ static int queue_message(struct engine *e, struct store_circle *row,
 	randombytes_buf(o->client_msg_id, sizeof o->client_msg_id);
 	o->created_at = env.sent_at;
 	o->body = msg->kind == SESSION_KIND_CHAT ? (char *)msg->u.chat.text : (char *)"";
+	if ((r = store_begin(e->store)) != HALQA_OK) {
+		goto out;
+	}
+	if ((c != NULL && (r = circle_fresh(e, c)) != HALQA_OK) ||
+	    (r = store_circle_get_by_id(e->store, o->circle_id, row)) != HALQA_OK) {
+		goto rollback;
+	}
+	if (row->flags & (STORE_CIRCLE_LEFT | STORE_CIRCLE_REMOVED | STORE_CIRCLE_BLOCKED)) {
+		(void)store_rollback(e->store);
+		r = engine_seterr(e, HALQA_ERR_DENIED, "the circle is closed: %s",
+				  row->reason[0] ? row->reason : "we left it");
+		goto out;
+	}
+	if (row->send_counter != counter) {
+		/* Another process sent meanwhile: the envelope takes the next counter. */
+		env.counter = row->send_counter + 1;
+		free(env_bytes);
+		env_bytes = NULL;
+		if ((r = envelope_encode(&env_bytes, &env_len, &env)) != HALQA_OK) {
+			goto rollback;
+		}
+	}
 	o->payload = env_bytes;
 	o->payload_len = env_len;
 	row->send_counter++;
 	row->sends_since_update++;
-	if ((r = store_begin(e->store)) != HALQA_OK) {
-		goto out;
+	counted = true;
+	if (c != NULL) {
+		c->row = *row;
 	}
 	if ((r = store_outbox_add(e->store, o)) != HALQA_OK ||
 	    (r = store_circle_update(e->store, row)) != HALQA_OK ||
@@ -3962,8 +4020,13 @@ static int queue_message(struct engine *e, struct store_circle *row,
 rollback:
 	(void)store_rollback(e->store);
 	engine_seterr(e, r, "cannot queue the message");
-	row->send_counter--;
-	row->sends_since_update--;
+	if (counted) {
+		row->send_counter--;
+		row->sends_since_update--;
+		if (c != NULL) {
+			c->row = *row;
+		}
+	}
 	free(*out_wire);
 	*out_wire = NULL;
 	*out_wire_len = 0;
@@ -4021,7 +4084,6 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	    store_outbox_list(e->store, row.circle_id, &items, &num) == HALQA_OK && num == 0 &&
 	    circle_load(e, row.circle_id, &c) == HALQA_OK) {
 		fast = true;
-		epoch = mls_group_epoch(c.g);
 	}
 	store_outbox_list_free(items, num);
 	items = NULL;
@@ -4029,6 +4091,10 @@ int engine_send(struct engine *e, const char *circle, const struct session_messa
 	if ((r = queue_message(e, &row, msg, fast ? &c : NULL, &o, msg_id, &wire, &wire_len)) !=
 	    HALQA_OK) {
 		goto out;
+	}
+	if (fast) {
+		/* The epoch the message was encrypted in (queue_message read the group again). */
+		epoch = mls_group_epoch(c.g);
 	}
 	if (out_msg_id != NULL) {
 		memcpy(out_msg_id, msg_id, ENGINE_ID_LEN);

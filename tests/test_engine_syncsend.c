@@ -439,6 +439,106 @@ out:
 	eprof_free(bob);
 }
 
+/*
+ * A second halqa process on the same profile (`halqa chat` beside
+ * `halqa send`): a second store connection and engine on alice's files.
+ * Its send runs from alice's engine clock, at the clock's first reading
+ * once armed: inside alice's send, after her engine read the circle and
+ * its group and before her queueing transaction began.
+ */
+struct other_process {
+	struct eprof *p;
+	struct store *store;
+	uv_loop_t loop;
+	struct engine *e;
+	bool armed;
+	int sent;
+};
+
+static int64_t other_clock(void *arg)
+{
+	struct other_process *o = arg;
+
+	return o->p->now;
+}
+
+static int64_t racing_clock(void *arg)
+{
+	struct other_process *o = arg;
+	struct session_message *m;
+
+	if (o->armed && (m = calloc(1, sizeof *m)) != NULL) {
+		o->armed = false;
+		m->kind = SESSION_KIND_CHAT;
+		snprintf(m->u.chat.text, sizeof m->u.chat.text, "from the other process");
+		o->sent = engine_send(o->e, "Desk", m, NULL, NULL);
+		free(m);
+	}
+	return o->p->now;
+}
+
+static void test_other_process_sends_meanwhile(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct other_process o;
+	struct engine_sync_report rep;
+	bool sent = false, loop_ready = false;
+
+	memset(&o, 0, sizeof o);
+	o.sent = -1;
+	o.p = alice;
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(eprof_sync(alice, NULL));
+	CHECK_OK(store_open(&o.store, alice->path, alice->key, 0));
+	CHECK_INT_EQ(uv_loop_init(&o.loop), 0);
+	loop_ready = true;
+	if (o.store == NULL) {
+		goto out;
+	}
+	CHECK_OK(engine_new(&o.e, o.store, alice->id, &o.loop));
+	if (o.e == NULL) {
+		goto out;
+	}
+	engine_set_clock(o.e, other_clock, &o);
+	engine_set_clock(alice->e, racing_clock, &o);
+	o.armed = true;
+	CHECK_OK(eprof_say(alice, "Desk", "from this process", &sent));
+	CHECK(sent);
+	CHECK(!o.armed);
+	CHECK_OK(o.sent);
+	engine_set_clock(alice->e, other_clock, &o);
+	/* Each message under a ratchet step of its own: bob reads both, refuses none. */
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 2);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "from the other process"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "from this process"), 1);
+	/* And alice goes on: her next message reaches bob too. */
+	CHECK_OK(eprof_say(alice, "Desk", "later", &sent));
+	CHECK(sent);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 1);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
+out:
+	if (o.e != NULL) {
+		engine_free(o.e);
+	}
+	if (loop_ready) {
+		while (uv_run(&o.loop, UV_RUN_NOWAIT) != 0) {
+		}
+		(void)uv_loop_close(&o.loop);
+	}
+	store_close(o.store);
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 /* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
 static void *killer(void *arg)
 {
@@ -510,6 +610,7 @@ int main(void)
 	RUN(test_relay_dies_meanwhile);
 	RUN(test_writes_hang_commit_due);
 	RUN(test_echo_before_answer);
+	RUN(test_other_process_sends_meanwhile);
 	relay_test_stop(&relay);
 	return harness_report();
 }
