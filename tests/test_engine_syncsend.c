@@ -442,16 +442,18 @@ out:
 /*
  * A second halqa process on the same profile (`halqa chat` beside
  * `halqa send`): a second store connection and engine on alice's files.
- * Its send runs from alice's engine clock, at the clock's first reading
- * once armed: inside alice's send, after her engine read the circle and
- * its group and before her queueing transaction began.
+ * Its send runs from alice's engine clock, at the |armed|-th reading
+ * from now: inside alice's send, after her engine read the circle and
+ * its group and before her queueing transaction began (the first
+ * reading in engine_send; in a sync carrying a message, the second, the
+ * first being whether the KeyPackage count is due).
  */
 struct other_process {
 	struct eprof *p;
 	struct store *store;
 	uv_loop_t loop;
 	struct engine *e;
-	bool armed;
+	int armed;
 	int sent;
 };
 
@@ -467,8 +469,7 @@ static int64_t racing_clock(void *arg)
 	struct other_process *o = arg;
 	struct session_message *m;
 
-	if (o->armed && (m = calloc(1, sizeof *m)) != NULL) {
-		o->armed = false;
+	if (o->armed > 0 && --o->armed == 0 && (m = calloc(1, sizeof *m)) != NULL) {
 		m->kind = SESSION_KIND_CHAT;
 		snprintf(m->u.chat.text, sizeof m->u.chat.text, "from the other process");
 		o->sent = engine_send(o->e, "Desk", m, NULL, NULL);
@@ -477,7 +478,7 @@ static int64_t racing_clock(void *arg)
 	return o->p->now;
 }
 
-static void test_other_process_sends_meanwhile(void)
+static void other_process_sends_meanwhile(bool with_sync)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
 	struct other_process o;
@@ -504,10 +505,15 @@ static void test_other_process_sends_meanwhile(void)
 	}
 	engine_set_clock(o.e, other_clock, &o);
 	engine_set_clock(alice->e, racing_clock, &o);
-	o.armed = true;
-	CHECK_OK(eprof_say(alice, "Desk", "from this process", &sent));
+	if (with_sync) {
+		o.armed = 2;
+		CHECK_OK(eprof_say_with_sync(alice, "Desk", "from this process", &sent, &rep));
+	} else {
+		o.armed = 1;
+		CHECK_OK(eprof_say(alice, "Desk", "from this process", &sent));
+	}
 	CHECK(sent);
-	CHECK(!o.armed);
+	CHECK_INT_EQ(o.armed, 0);
 	CHECK_OK(o.sent);
 	engine_set_clock(alice->e, other_clock, &o);
 	/* Each message under a ratchet step of its own: bob reads both, refuses none. */
@@ -537,6 +543,12 @@ out:
 	store_close(o.store);
 	eprof_free(alice);
 	eprof_free(bob);
+}
+
+static void test_other_process_sends_meanwhile(void)
+{
+	other_process_sends_meanwhile(false);
+	other_process_sends_meanwhile(true);
 }
 
 /* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
