@@ -3230,6 +3230,7 @@ static void ss_after_circle(struct engine *e, bool circle_synced, struct engine_
 static void ss_complete(struct engine *e);
 static bool outbox_holds(struct engine *e, const uint8_t id[ENGINE_ID_LEN],
 			 const uint8_t client_msg_id[ENGINE_ID_LEN]);
+static int circle_fresh(struct engine *e, struct circle *c);
 
 /*
  * outbox_remove_relaxed removes outbox entry |client_msg_id| with a commit
@@ -3406,8 +3407,21 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 		if ((r = store_begin(e->store)) != HALQA_OK) {
 			return r;
 		}
-		if ((r = protect_entry(e, c, o, &wire, &wire_len)) != HALQA_OK ||
-		    (r = store_commit(e->store)) != HALQA_OK) {
+		/*
+		 * Inside the write lock, the entry and the group as stored now:
+		 * another halqa process on the profile may have sent since they
+		 * were read (circle_fresh). An entry it sent is done.
+		 */
+		if (!outbox_holds(e, c->row.circle_id, o->client_msg_id)) {
+			(void)store_rollback(e->store);
+			return HALQA_OK;
+		}
+		if ((r = circle_fresh(e, c)) == HALQA_OK) {
+			epoch = mls_group_epoch(c->g);
+			resent_elsewhere = o->wire != NULL && o->wire_epoch != epoch;
+			r = protect_entry(e, c, o, &wire, &wire_len);
+		}
+		if (r != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
 			(void)store_rollback(e->store);
 			/* The ratchet moved in memory only: read the stored group back. */
 			(void)circle_reload(e, c);

@@ -551,6 +551,98 @@ static void test_other_process_sends_meanwhile(void)
 	other_process_sends_meanwhile(true);
 }
 
+/* other_on_outbox: the other process sends once alice's sync has sent her first waiting entry. */
+static void other_on_outbox(struct eprof *p, const struct engine_event *ev)
+{
+	struct other_process *o = p->hook_arg;
+
+	if (ev->type == ENGINE_EVENT_OUTBOX && o->armed > 0) {
+		o->armed = 1;
+		(void)racing_clock(o);
+	}
+}
+
+/*
+ * The same race in a sync's outbox flush: two messages of alice's wait
+ * from before bob's commit, so her sync encrypts them for the new epoch
+ * with the group it loaded before reading the circle. The other process
+ * sends once the first has gone (its own send flushes the second first).
+ * Alice's sync must not write its older group over the one the other
+ * process stored: her next message would use a ratchet step again and
+ * bob would refuse it. Bob reads every message once, refuses none.
+ */
+static void test_other_process_sends_during_flush(void)
+{
+	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
+	struct other_process o;
+	struct engine_sync_report rep;
+	bool sent = true, loop_ready = false;
+
+	memset(&o, 0, sizeof o);
+	o.sent = -1;
+	o.p = alice;
+	if (alice == NULL || bob == NULL) {
+		goto out;
+	}
+	CHECK_OK(eprof_pair(alice, bob, "Desk"));
+	CHECK_OK(eprof_sync(alice, NULL));
+	CHECK_OK(relay_test_kill(&relay, SIGTERM));
+	engine_set_timeout(alice->e, 1000);
+	CHECK_OK(eprof_say(alice, "Desk", "queued one", &sent));
+	CHECK(!sent);
+	CHECK_OK(eprof_say(alice, "Desk", "queued two", &sent));
+	CHECK(!sent);
+	CHECK_OK(relay_test_restart(&relay));
+	engine_set_timeout(alice->e, 5000);
+	/* Bob's self-update moves the circle on: both are encrypted again. */
+	bob->now += ENGINE_SELF_UPDATE_MS + 1000;
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.commits, 1);
+	CHECK_OK(store_open(&o.store, alice->path, alice->key, 0));
+	CHECK_INT_EQ(uv_loop_init(&o.loop), 0);
+	loop_ready = true;
+	if (o.store == NULL) {
+		goto out;
+	}
+	CHECK_OK(engine_new(&o.e, o.store, alice->id, &o.loop));
+	if (o.e == NULL) {
+		goto out;
+	}
+	engine_set_clock(o.e, other_clock, &o);
+	alice->hook_arg = &o;
+	alice->on_event = other_on_outbox;
+	o.armed = 1;
+	CHECK_OK(eprof_sync(alice, &rep));
+	alice->on_event = NULL;
+	CHECK_INT_EQ(o.armed, 0);
+	CHECK_OK(o.sent);
+	CHECK_INT_EQ(outbox_num(alice), 0);
+	CHECK_OK(eprof_say(alice, "Desk", "later", &sent));
+	CHECK(sent);
+	CHECK_OK(eprof_sync(bob, &rep));
+	CHECK_INT_EQ(rep.received, 4);
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "queued one"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "queued two"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "from the other process"), 1);
+	CHECK_INT_EQ(eprof_has_text(bob, "Desk", "later"), 1);
+	CHECK_OK(eprof_sync(alice, &rep));
+	CHECK_INT_EQ(rep.refused, 0);
+	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
+out:
+	if (o.e != NULL) {
+		engine_free(o.e);
+	}
+	if (loop_ready) {
+		while (uv_run(&o.loop, UV_RUN_NOWAIT) != 0) {
+		}
+		(void)uv_loop_close(&o.loop);
+	}
+	store_close(o.store);
+	eprof_free(alice);
+	eprof_free(bob);
+}
+
 /* killer kills the relay a second after it starts: during the delayed commit of the SEND. */
 static void *killer(void *arg)
 {
@@ -623,6 +715,7 @@ int main(void)
 	RUN(test_writes_hang_commit_due);
 	RUN(test_echo_before_answer);
 	RUN(test_other_process_sends_meanwhile);
+	RUN(test_other_process_sends_during_flush);
 	relay_test_stop(&relay);
 	return harness_report();
 }
