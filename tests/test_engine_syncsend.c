@@ -464,6 +464,46 @@ static int64_t other_clock(void *arg)
 	return o->p->now;
 }
 
+/* other_close ends the other process; safe after other_open failed, or never called. */
+static void other_close(struct other_process *o)
+{
+	if (o->store == NULL) {
+		return;
+	}
+	engine_free(o->e);
+	o->e = NULL;
+	while (uv_run(&o->loop, UV_RUN_NOWAIT) != 0) {
+	}
+	(void)uv_loop_close(&o->loop);
+	store_close(o->store);
+	o->store = NULL;
+}
+
+/* other_open opens the other process on |p|'s profile (reported; false on failure). */
+static bool other_open(struct other_process *o, struct eprof *p)
+{
+	memset(o, 0, sizeof *o);
+	o->sent = -1;
+	o->p = p;
+	CHECK_OK(store_open(&o->store, p->path, p->key, 0));
+	if (o->store == NULL) {
+		return false;
+	}
+	if (uv_loop_init(&o->loop) != 0) {
+		CHECK(0);
+		store_close(o->store);
+		o->store = NULL;
+		return false;
+	}
+	CHECK_OK(engine_new(&o->e, o->store, p->id, &o->loop));
+	if (o->e == NULL) {
+		other_close(o);
+		return false;
+	}
+	engine_set_clock(o->e, other_clock, o);
+	return true;
+}
+
 static int64_t racing_clock(void *arg)
 {
 	struct other_process *o = arg;
@@ -483,27 +523,17 @@ static void other_process_sends_meanwhile(bool with_sync)
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
 	struct other_process o;
 	struct engine_sync_report rep;
-	bool sent = false, loop_ready = false;
+	bool sent = false;
 
 	memset(&o, 0, sizeof o);
-	o.sent = -1;
-	o.p = alice;
 	if (alice == NULL || bob == NULL) {
 		goto out;
 	}
 	CHECK_OK(eprof_pair(alice, bob, "Desk"));
 	CHECK_OK(eprof_sync(alice, NULL));
-	CHECK_OK(store_open(&o.store, alice->path, alice->key, 0));
-	CHECK_INT_EQ(uv_loop_init(&o.loop), 0);
-	loop_ready = true;
-	if (o.store == NULL) {
+	if (!other_open(&o, alice)) {
 		goto out;
 	}
-	CHECK_OK(engine_new(&o.e, o.store, alice->id, &o.loop));
-	if (o.e == NULL) {
-		goto out;
-	}
-	engine_set_clock(o.e, other_clock, &o);
 	engine_set_clock(alice->e, racing_clock, &o);
 	if (with_sync) {
 		o.armed = 2;
@@ -532,15 +562,7 @@ static void other_process_sends_meanwhile(bool with_sync)
 	CHECK_INT_EQ(rep.refused, 0);
 	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
 out:
-	if (o.e != NULL) {
-		engine_free(o.e);
-	}
-	if (loop_ready) {
-		while (uv_run(&o.loop, UV_RUN_NOWAIT) != 0) {
-		}
-		(void)uv_loop_close(&o.loop);
-	}
-	store_close(o.store);
+	other_close(&o);
 	eprof_free(alice);
 	eprof_free(bob);
 }
@@ -567,20 +589,19 @@ static void other_on_outbox(struct eprof *p, const struct engine_event *ev)
  * from before bob's commit, so her sync encrypts them for the new epoch
  * with the group it loaded before reading the circle. The other process
  * sends once the first has gone (its own send flushes the second first).
- * Alice's sync must not write its older group over the one the other
- * process stored: her next message would use a ratchet step again and
- * bob would refuse it. Bob reads every message once, refuses none.
+ * Alice's sync passes over the entry the other process sent (it failed
+ * with "not found" on it) and encrypts with the group as stored, not an
+ * older one written back over the other's. Bob reads every message
+ * once, refuses none, her next message too.
  */
 static void test_other_process_sends_during_flush(void)
 {
 	struct eprof *alice = eprof_new(&relay, "alice"), *bob = eprof_new(&relay, "bob");
 	struct other_process o;
 	struct engine_sync_report rep;
-	bool sent = true, loop_ready = false;
+	bool sent = true;
 
 	memset(&o, 0, sizeof o);
-	o.sent = -1;
-	o.p = alice;
 	if (alice == NULL || bob == NULL) {
 		goto out;
 	}
@@ -598,17 +619,9 @@ static void test_other_process_sends_during_flush(void)
 	bob->now += ENGINE_SELF_UPDATE_MS + 1000;
 	CHECK_OK(eprof_sync(bob, &rep));
 	CHECK_INT_EQ(rep.commits, 1);
-	CHECK_OK(store_open(&o.store, alice->path, alice->key, 0));
-	CHECK_INT_EQ(uv_loop_init(&o.loop), 0);
-	loop_ready = true;
-	if (o.store == NULL) {
+	if (!other_open(&o, alice)) {
 		goto out;
 	}
-	CHECK_OK(engine_new(&o.e, o.store, alice->id, &o.loop));
-	if (o.e == NULL) {
-		goto out;
-	}
-	engine_set_clock(o.e, other_clock, &o);
 	alice->hook_arg = &o;
 	alice->on_event = other_on_outbox;
 	o.armed = 1;
@@ -630,15 +643,7 @@ static void test_other_process_sends_during_flush(void)
 	CHECK_INT_EQ(rep.refused, 0);
 	CHECK_OK(eprof_same_epoch(alice, bob, "Desk", NULL));
 out:
-	if (o.e != NULL) {
-		engine_free(o.e);
-	}
-	if (loop_ready) {
-		while (uv_run(&o.loop, UV_RUN_NOWAIT) != 0) {
-		}
-		(void)uv_loop_close(&o.loop);
-	}
-	store_close(o.store);
+	other_close(&o);
 	eprof_free(alice);
 	eprof_free(bob);
 }
