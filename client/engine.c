@@ -3390,7 +3390,7 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 	uint8_t *wire = NULL;
 	size_t wire_len = 0;
 	uint64_t epoch = mls_group_epoch(c->g);
-	bool resent_elsewhere;
+	bool resent_elsewhere, gone;
 	int r;
 
 	if (o->payload == NULL) {
@@ -3408,23 +3408,24 @@ static int send_entry(struct engine *e, struct circle *c, struct store_outbox *o
 			return r;
 		}
 		/*
-		 * Inside the write lock, the entry and the group as stored now:
-		 * another halqa process on the profile may have sent since they
-		 * were read (circle_fresh). An entry it sent is done.
+		 * Inside the write lock, the group as stored now: another halqa
+		 * process on the profile may have sent since it was read
+		 * (circle_fresh). An entry it sent meanwhile is gone: done
+		 * (looked up only then, not for every entry of a long outbox).
 		 */
-		if (!outbox_holds(e, c->row.circle_id, o->client_msg_id)) {
-			(void)store_rollback(e->store);
-			return HALQA_OK;
-		}
 		if ((r = circle_fresh(e, c)) == HALQA_OK) {
 			epoch = mls_group_epoch(c->g);
 			resent_elsewhere = o->wire != NULL && o->wire_epoch != epoch;
 			r = protect_entry(e, c, o, &wire, &wire_len);
 		}
+		gone = r == HALQA_ERR_NOT_FOUND && !outbox_holds(e, c->row.circle_id, o->client_msg_id);
 		if (r != HALQA_OK || (r = store_commit(e->store)) != HALQA_OK) {
 			(void)store_rollback(e->store);
 			/* The ratchet moved in memory only: read the stored group back. */
 			(void)circle_reload(e, c);
+			if (gone) {
+				r = HALQA_OK;
+			}
 			goto out;
 		}
 	}
